@@ -1,0 +1,523 @@
+//! The sweep config: TOML text → raw serde structs → a validated [`Config`] that cannot be
+//! invalid. Every check happens here, before any data is read or any file is written.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+/// What went wrong with a config; every message names the file and the key or line.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The config path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML did not parse or did not match the expected keys and types.
+    #[error("{origin} line {line}: {message}")]
+    Syntax {
+        /// The config's name (its path).
+        origin: String,
+        /// The 1-based line of the problem.
+        line: usize,
+        /// The parser's explanation, on one line.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("{message} in {section} of {origin}")]
+    Invalid {
+        /// The config's name (its path).
+        origin: String,
+        /// The section, such as `[grid]`.
+        section: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// The built-in data sets compiled into the binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    /// UCI optical digits: 1797 8×8 images, 10 classes.
+    Digits,
+    /// Fisher's iris: 150 samples, 4 features, 3 classes.
+    Iris,
+}
+
+impl Builtin {
+    /// Every built-in set, by name.
+    pub const ALL: [(&'static str, Builtin); 2] = [("digits", Builtin::Digits), ("iris", Builtin::Iris)];
+
+    /// The name used in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Builtin::Digits => "digits",
+            Builtin::Iris => "iris",
+        }
+    }
+}
+
+/// A seeded synthetic "teacher" problem: X ~ N(0, 1), y = argmax(X·A + noise·E).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Synthetic {
+    /// N, the number of samples.
+    pub samples: usize,
+    /// p, the number of features.
+    pub features: usize,
+    /// K, the number of classes.
+    pub classes: usize,
+    /// The generator's seed.
+    pub seed: u64,
+    /// The standard deviation of the label noise added to the teacher's logits.
+    pub noise: f64,
+}
+
+/// Where the samples come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// A data set compiled into the binary.
+    Builtin(Builtin),
+    /// A CSV file with a header and an integer label column.
+    Csv {
+        /// The file, resolved against the config's folder.
+        path: PathBuf,
+        /// The label column's name.
+        label: String,
+    },
+    /// Generated data.
+    Synthetic(Synthetic),
+}
+
+/// The `[data]` section, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataSpec {
+    /// Where the samples come from.
+    pub source: Source,
+    /// The share of samples held out as a test set, in [0, 1).
+    pub test_fraction: f64,
+    /// Whether to z-score every feature with training-set statistics.
+    pub standardize: bool,
+    /// The seed of the train/test shuffle.
+    pub split_seed: u64,
+}
+
+/// What the gradient is taken of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Objective {
+    /// R(θ) = Σ_i L(y_i, f(x_i)).
+    Sum,
+    /// R(θ)/N.
+    Mean,
+}
+
+impl Objective {
+    /// The name used in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::Sum => "sum",
+            Objective::Mean => "mean",
+        }
+    }
+}
+
+/// The floating-point type of a sweep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Single precision.
+    F32,
+    /// Double precision.
+    F64,
+}
+
+impl Precision {
+    /// The name used in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        }
+    }
+}
+
+/// The `[train]` section, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainSpec {
+    /// The number of momentum steps of every run (≥ 1).
+    pub iterations: usize,
+    /// What the gradient is taken of.
+    pub objective: Objective,
+    /// The floating-point type.
+    pub precision: Precision,
+    /// Rows per chunk of the data-parallel gradient (≥ 1). Part of a run's identity: it fixes
+    /// the order of the floating-point sums.
+    pub chunk_size: usize,
+    /// When set, a run also counts as diverged once its training loss exceeds this multiple of
+    /// its initial training loss (NaN and ±inf always count).
+    pub divergence_factor: Option<f64>,
+}
+
+/// The `[grid]` section, validated: every list non-empty, without duplicates, in range.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GridSpec {
+    /// M values, each ≥ 1.
+    pub hidden: Vec<usize>,
+    /// γ values, each finite and > 0.
+    pub gamma: Vec<f64>,
+    /// α values, each in (0, 1].
+    pub alpha: Vec<f64>,
+    /// Initialisation seeds.
+    pub seed: Vec<u64>,
+}
+
+/// A validated sweep config.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// The sweep's name: its folder under the results directory.
+    pub name: String,
+    /// The data section.
+    pub data: DataSpec,
+    /// The training section.
+    pub train: TrainSpec,
+    /// The grid section.
+    pub grid: GridSpec,
+}
+
+/// The default rows per gradient chunk.
+pub const DEFAULT_CHUNK_SIZE: usize = 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    name: Option<String>,
+    data: RawData,
+    train: RawTrain,
+    grid: RawGrid,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawData {
+    builtin: Option<String>,
+    csv: Option<PathBuf>,
+    label: Option<String>,
+    synthetic: Option<RawSynthetic>,
+    #[serde(default)]
+    test_fraction: f64,
+    #[serde(default = "default_true")]
+    standardize: bool,
+    #[serde(default)]
+    split_seed: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSynthetic {
+    samples: usize,
+    features: usize,
+    classes: usize,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default = "default_noise")]
+    noise: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTrain {
+    iterations: usize,
+    #[serde(default = "default_objective")]
+    objective: Objective,
+    #[serde(default = "default_precision")]
+    precision: Precision,
+    #[serde(default = "default_chunk_size")]
+    chunk_size: usize,
+    divergence_factor: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrid {
+    hidden: Vec<usize>,
+    gamma: Vec<f64>,
+    alpha: Vec<f64>,
+    #[serde(default = "default_seeds")]
+    seed: Vec<u64>,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_noise() -> f64 {
+    0.5
+}
+fn default_objective() -> Objective {
+    Objective::Sum
+}
+fn default_precision() -> Precision {
+    Precision::F32
+}
+fn default_chunk_size() -> usize {
+    DEFAULT_CHUNK_SIZE
+}
+fn default_seeds() -> Vec<u64> {
+    vec![0]
+}
+
+impl Config {
+    /// Reads and validates a config file. Relative data paths are resolved against the file's
+    /// folder, and the sweep's name defaults to the file's stem.
+    pub fn from_path(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("sweep");
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::from_str(&text, &path.display().to_string(), stem, base)
+    }
+
+    /// Parses and validates config text. `origin` names the text in messages, `default_name`
+    /// is the sweep name when the text gives none, and `base` resolves relative data paths.
+    pub fn from_str(
+        text: &str,
+        origin: &str,
+        default_name: &str,
+        base: &Path,
+    ) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| syntax_error(e, text, origin))?;
+        let invalid = |section: &'static str, message: String| ConfigError::Invalid {
+            origin: origin.to_string(),
+            section,
+            message,
+        };
+
+        let name = raw.name.unwrap_or_else(|| default_name.to_string());
+        check_name(&name).map_err(|m| invalid("the top level", m))?;
+
+        let data = check_data(raw.data, base).map_err(|m| invalid("[data]", m))?;
+        let train = check_train(raw.train).map_err(|m| invalid("[train]", m))?;
+        let grid = check_grid(raw.grid).map_err(|m| invalid("[grid]", m))?;
+        Ok(Config { name, data, train, grid })
+    }
+}
+
+/// Turns a TOML error into one line that names the file and the line.
+fn syntax_error(e: toml::de::Error, text: &str, origin: &str) -> ConfigError {
+    let line = e.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+    let line = match line {
+        // A span that starts right after a newline belongs to the next line.
+        Some(l) if e.span().is_some_and(|s| text[..s.start.min(text.len())].ends_with('\n')) => l + 1,
+        Some(l) => l,
+        None => 1,
+    };
+    let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    ConfigError::Syntax { origin: origin.to_string(), line, message }
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "name must be letters, digits, '-', '_' or '.' (got {name:?}): it names the results folder"
+        ))
+    }
+}
+
+fn check_data(raw: RawData, base: &Path) -> Result<DataSpec, String> {
+    let given = [raw.builtin.is_some(), raw.csv.is_some(), raw.synthetic.is_some()];
+    let source = match (raw.builtin, raw.csv, raw.synthetic) {
+        (Some(name), None, None) => {
+            let found = Builtin::ALL.iter().find(|(n, _)| *n == name).map(|(_, b)| *b);
+            let builtin = found.ok_or_else(|| {
+                let names: Vec<_> = Builtin::ALL.iter().map(|(n, _)| *n).collect();
+                format!("builtin = {name:?} is not a built-in data set (choose one of {})", names.join(", "))
+            })?;
+            Source::Builtin(builtin)
+        }
+        (None, Some(path), None) => {
+            let path = if path.is_absolute() { path } else { base.join(path) };
+            Source::Csv { path, label: raw.label.clone().unwrap_or_else(|| "label".to_string()) }
+        }
+        (None, None, Some(s)) => {
+            if s.samples < 2 || s.features == 0 || s.classes < 2 {
+                return Err(format!(
+                    "[data.synthetic] needs samples ≥ 2, features ≥ 1 and classes ≥ 2 (got {}, {}, {})",
+                    s.samples, s.features, s.classes
+                ));
+            }
+            if !(s.noise.is_finite() && s.noise >= 0.0) {
+                return Err(format!("[data.synthetic] noise must be finite and ≥ 0 (got {})", s.noise));
+            }
+            Source::Synthetic(Synthetic {
+                samples: s.samples,
+                features: s.features,
+                classes: s.classes,
+                seed: s.seed,
+                noise: s.noise,
+            })
+        }
+        _ if given.iter().all(|g| !g) => {
+            return Err(
+                "no data source: set builtin = \"digits\", csv = \"file.csv\" or a [data.synthetic] table"
+                    .into(),
+            );
+        }
+        _ => return Err("give exactly one of builtin, csv and [data.synthetic]".into()),
+    };
+    if raw.label.is_some() && !matches!(source, Source::Csv { .. }) {
+        return Err("label applies to csv data only".into());
+    }
+    if !(raw.test_fraction >= 0.0 && raw.test_fraction < 1.0) {
+        return Err(format!(
+            "test_fraction must be in [0, 1) (got {}); 0 means no test set",
+            raw.test_fraction
+        ));
+    }
+    Ok(DataSpec {
+        source,
+        test_fraction: raw.test_fraction,
+        standardize: raw.standardize,
+        split_seed: raw.split_seed,
+    })
+}
+
+fn check_train(raw: RawTrain) -> Result<TrainSpec, String> {
+    if raw.iterations == 0 {
+        return Err("iterations must be ≥ 1 (got 0)".into());
+    }
+    if raw.chunk_size == 0 {
+        return Err("chunk_size must be ≥ 1 (got 0)".into());
+    }
+    if let Some(f) = raw.divergence_factor {
+        if !(f.is_finite() && f > 1.0) {
+            return Err(format!("divergence_factor must be finite and > 1 (got {f})"));
+        }
+    }
+    Ok(TrainSpec {
+        divergence_factor: raw.divergence_factor,
+        iterations: raw.iterations,
+        objective: raw.objective,
+        precision: raw.precision,
+        chunk_size: raw.chunk_size,
+    })
+}
+
+fn check_grid(raw: RawGrid) -> Result<GridSpec, String> {
+    check_list("hidden", &raw.hidden, |&m| m >= 1, "M must be ≥ 1")?;
+    check_list("gamma", &raw.gamma, |&g| g.is_finite() && g > 0.0, "gamma must be > 0 and finite")?;
+    check_list("alpha", &raw.alpha, |&a| a > 0.0 && a <= 1.0, "alpha must be in (0, 1]")?;
+    check_list("seed", &raw.seed, |_| true, "")?;
+    Ok(GridSpec { hidden: raw.hidden, gamma: raw.gamma, alpha: raw.alpha, seed: raw.seed })
+}
+
+/// A grid list must be non-empty, free of duplicates, and each value must pass `ok`.
+fn check_list<V: PartialEq + fmt::Display>(
+    key: &str,
+    values: &[V],
+    ok: impl Fn(&V) -> bool,
+    rule: &str,
+) -> Result<(), String> {
+    if values.is_empty() {
+        return Err(format!("{key} is an empty list; give at least one value"));
+    }
+    if let Some(bad) = values.iter().find(|v| !ok(v)) {
+        return Err(format!("{rule} (got {bad} in {key})"));
+    }
+    for (i, v) in values.iter().enumerate() {
+        if values[..i].contains(v) {
+            return Err(format!("{key} lists {v} twice"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+[data]
+builtin = "digits"
+test_fraction = 0.2
+[train]
+iterations = 10
+[grid]
+hidden = [4, 8]
+gamma = [0.1]
+alpha = [1.0, 0.5]
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_str(text, "sweep.toml", "stem", Path::new("/base"))
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_are_filled_in() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.name, "t");
+        assert_eq!(c.train.objective, Objective::Sum);
+        assert_eq!(c.train.precision, Precision::F32);
+        assert_eq!(c.train.chunk_size, DEFAULT_CHUNK_SIZE);
+        assert_eq!(c.grid.seed, vec![0]);
+        assert!(c.data.standardize);
+        let unnamed = parse(&GOOD.replace("name = \"t\"", "")).unwrap();
+        assert_eq!(unnamed.name, "stem");
+    }
+
+    #[test]
+    fn csv_paths_resolve_against_the_config_folder() {
+        let c = parse(&GOOD.replace("builtin = \"digits\"", "csv = \"d/x.csv\"\nlabel = \"y\"")).unwrap();
+        assert_eq!(c.data.source, Source::Csv { path: "/base/d/x.csv".into(), label: "y".into() });
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_the_line() {
+        let e = err(&GOOD.replace("gamma = [0.1]", "gamma = [0.1]\ngamm = [1]"));
+        assert!(e.starts_with("sweep.toml line 11: unknown field `gamm`"), "{e}");
+        let e = err(&GOOD.replace("iterations = 10", "iterations = \"ten\""));
+        assert!(e.starts_with("sweep.toml line 7:") && e.contains("invalid type"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_key_and_section() {
+        let cases = [
+            ("gamma = [0.1]", "gamma = [-0.1]", "gamma must be > 0 and finite (got -0.1 in gamma) in [grid]"),
+            ("gamma = [0.1]", "gamma = [nan]", "gamma must be > 0 and finite (got NaN in gamma)"),
+            ("gamma = [0.1]", "gamma = [inf]", "gamma must be > 0 and finite (got inf in gamma)"),
+            ("alpha = [1.0, 0.5]", "alpha = [1.5]", "alpha must be in (0, 1] (got 1.5 in alpha)"),
+            ("alpha = [1.0, 0.5]", "alpha = [0.0]", "alpha must be in (0, 1] (got 0 in alpha)"),
+            ("hidden = [4, 8]", "hidden = [0]", "M must be ≥ 1 (got 0 in hidden)"),
+            ("hidden = [4, 8]", "hidden = []", "hidden is an empty list"),
+            ("hidden = [4, 8]", "hidden = [4, 4]", "hidden lists 4 twice"),
+            ("iterations = 10", "iterations = 0", "iterations must be ≥ 1 (got 0) in [train]"),
+            (
+                "iterations = 10",
+                "iterations = 10\ndivergence_factor = 0.5",
+                "divergence_factor must be finite and > 1 (got 0.5)",
+            ),
+            ("test_fraction = 0.2", "test_fraction = 1.0", "test_fraction must be in [0, 1) (got 1)"),
+            ("builtin = \"digits\"", "builtin = \"mnist\"", "is not a built-in data set"),
+            ("builtin = \"digits\"", "", "no data source"),
+        ];
+        for (from, to, expected) in cases {
+            let e = err(&GOOD.replace(from, to));
+            assert!(e.contains(expected) && e.contains("of sweep.toml"), "{to}: {e}");
+        }
+    }
+}

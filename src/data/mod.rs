@@ -1,0 +1,268 @@
+//! Data: load a table of samples from a source (built-in, CSV, synthetic), check it, split it
+//! into training and test sets, standardise it, and fingerprint the result.
+//!
+//! Every source produces a [`Table`] in f64; [`prepare`] turns it into the [`Prepared`] data
+//! that all runs of a sweep share, in the sweep's precision.
+
+mod builtin;
+mod csv;
+mod synthetic;
+
+use ndarray::{Array2, Axis};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::config::{DataSpec, Source};
+use crate::model::Real;
+
+/// What went wrong with the data; messages name the file and the line or column.
+#[derive(Debug, Error)]
+pub enum DataError {
+    /// The file could not be opened or read.
+    #[error("cannot read data file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A problem at a particular line of a text file.
+    #[error("{origin} line {line}: {message}")]
+    Line {
+        /// The file.
+        origin: String,
+        /// The 1-based line.
+        line: u64,
+        /// What is wrong there.
+        message: String,
+    },
+    /// A problem with the data as a whole.
+    #[error("{origin}: {message}")]
+    Whole {
+        /// The file or built-in set.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Samples as loaded, before splitting: x is N×p in f64, y holds N class labels.
+#[derive(Clone, Debug)]
+pub struct Table {
+    /// Features, one row per sample.
+    pub x: Array2<f64>,
+    /// Labels in 0..K.
+    pub y: Vec<u32>,
+    /// K, the number of classes.
+    pub n_classes: usize,
+    /// Where the samples came from, for messages.
+    pub origin: String,
+}
+
+/// One set of samples in the sweep's precision: x is n×p, y holds n labels.
+#[derive(Clone, Debug)]
+pub struct Dataset<T> {
+    /// Features, one row per sample.
+    pub x: Array2<T>,
+    /// Labels in 0..K.
+    pub y: Vec<u32>,
+}
+
+impl<T> Dataset<T> {
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    /// True when there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+}
+
+/// The data every run of a sweep trains on, loaded once and shared.
+#[derive(Clone, Debug)]
+pub struct Prepared<T> {
+    /// The training set.
+    pub train: Dataset<T>,
+    /// The held-out set, when `test_fraction` > 0.
+    pub test: Option<Dataset<T>>,
+    /// K, the number of classes.
+    pub n_classes: usize,
+    /// A SHA-256 of the prepared samples and labels in the sweep's precision, hex encoded.
+    pub fingerprint: String,
+    /// Where the samples came from.
+    pub origin: String,
+}
+
+impl<T> Prepared<T> {
+    /// p, the number of features.
+    pub fn n_features(&self) -> usize {
+        self.train.x.ncols()
+    }
+}
+
+/// Reads the samples a data spec names.
+pub fn load(source: &Source) -> Result<Table, DataError> {
+    match source {
+        Source::Builtin(which) => builtin::load(*which),
+        Source::Csv { path, label } => csv::load_path(path, label),
+        Source::Synthetic(spec) => Ok(synthetic::generate(spec)),
+    }
+}
+
+/// Splits, standardises and converts a table, then fingerprints the result.
+///
+/// The test set is a seeded random `test_fraction` of the samples (rounded, at least one when
+/// the fraction is positive); both parts keep the table's row order. Standardising z-scores
+/// every feature with the training set's mean and population standard deviation (a constant
+/// feature is only centred).
+pub fn prepare<T: Real>(table: Table, spec: &DataSpec) -> Result<Prepared<T>, DataError> {
+    let n = table.y.len();
+    let mut n_test = (n as f64 * spec.test_fraction).round() as usize;
+    if spec.test_fraction > 0.0 {
+        n_test = n_test.max(1);
+    }
+    if n_test >= n {
+        return Err(DataError::Whole {
+            origin: table.origin,
+            message: format!("test_fraction = {} leaves no training samples out of {n}", spec.test_fraction),
+        });
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(spec.split_seed));
+    let (test_idx, train_idx) = order.split_at_mut(n_test);
+    test_idx.sort_unstable();
+    train_idx.sort_unstable();
+
+    let mut x_train = table.x.select(Axis(0), train_idx);
+    let mut x_test = table.x.select(Axis(0), test_idx);
+    if spec.standardize {
+        let mean = x_train.mean_axis(Axis(0)).expect("non-empty training set");
+        let sd = x_train.std_axis(Axis(0), 0.0).mapv(|s| if s > 0.0 { s } else { 1.0 });
+        for x in [&mut x_train, &mut x_test] {
+            for mut row in x.rows_mut() {
+                row -= &mean;
+                row /= &sd;
+            }
+        }
+    }
+    let pick = |idx: &[usize]| idx.iter().map(|&i| table.y[i]).collect::<Vec<u32>>();
+    let cast = |x: Array2<f64>| x.mapv(|v| T::from_f64(v).expect("finite"));
+    let train = Dataset { x: cast(x_train), y: pick(train_idx) };
+    let test = (n_test > 0).then(|| Dataset { x: cast(x_test), y: pick(test_idx) });
+    let fingerprint = fingerprint(&train, test.as_ref(), table.n_classes);
+    Ok(Prepared { train, test, n_classes: table.n_classes, fingerprint, origin: table.origin })
+}
+
+/// SHA-256 over K, the precision, and each set's shape, features (little-endian) and labels.
+fn fingerprint<T: Real>(train: &Dataset<T>, test: Option<&Dataset<T>>, n_classes: usize) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(format!("heavyball-data v1 {} K={n_classes}\n", T::NAME));
+    for (part, set) in [("train", Some(train)), ("test", test)] {
+        let Some(set) = set else { continue };
+        hasher.update(format!("{part} {}x{}\n", set.x.nrows(), set.x.ncols()));
+        for &v in set.x.iter() {
+            hasher.update(v.to_f64().expect("float").to_le_bytes());
+        }
+        for &label in &set.y {
+            hasher.update(label.to_le_bytes());
+        }
+    }
+    hex(&hasher.finalize())
+}
+
+/// Lower-case hex of some bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks labels of a table whose classes are read off the labels themselves: K is the largest
+/// label + 1, every class 0..K must occur, and K ≥ 2.
+fn count_classes(y: &[u32], origin: &str) -> Result<usize, DataError> {
+    let whole = |message: String| DataError::Whole { origin: origin.to_string(), message };
+    if y.is_empty() {
+        return Err(whole("no samples (the file has a header but no data rows)".into()));
+    }
+    let k = *y.iter().max().expect("non-empty") as usize + 1;
+    let mut seen = vec![false; k];
+    for &label in y {
+        seen[label as usize] = true;
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        return Err(whole(format!(
+            "labels must be the classes 0..{} with each present, but class {missing} never occurs",
+            k - 1
+        )));
+    }
+    if k < 2 {
+        return Err(whole(format!("fewer than 2 classes (every label is {})", k - 1)));
+    }
+    Ok(k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Builtin;
+
+    fn spec(test_fraction: f64, standardize: bool) -> DataSpec {
+        DataSpec { source: Source::Builtin(Builtin::Iris), test_fraction, standardize, split_seed: 3 }
+    }
+
+    #[test]
+    fn split_is_seeded_disjoint_and_complete() {
+        let table = load(&Source::Builtin(Builtin::Iris)).unwrap();
+        let a: Prepared<f64> = prepare(table.clone(), &spec(0.2, false)).unwrap();
+        let b: Prepared<f64> = prepare(table.clone(), &spec(0.2, false)).unwrap();
+        assert_eq!(a.fingerprint, b.fingerprint);
+        let test = a.test.as_ref().unwrap();
+        assert_eq!((a.train.len(), test.len()), (120, 30));
+        let mut other = spec(0.2, false);
+        other.split_seed = 4;
+        let c: Prepared<f64> = prepare(table.clone(), &other).unwrap();
+        assert_ne!(a.fingerprint, c.fingerprint);
+        // Every row of the table lands in exactly one part.
+        let mut rows: Vec<String> =
+            a.train.x.rows().into_iter().chain(test.x.rows()).map(|r| format!("{r}")).collect();
+        let mut all: Vec<String> = table.x.rows().into_iter().map(|r| format!("{r}")).collect();
+        rows.sort();
+        all.sort();
+        assert_eq!(rows, all);
+    }
+
+    #[test]
+    fn standardised_training_features_have_zero_mean_unit_variance() {
+        let table = load(&Source::Builtin(Builtin::Digits)).unwrap();
+        let p: Prepared<f64> = prepare(table, &spec(0.25, true)).unwrap();
+        let mean = p.train.x.mean_axis(Axis(0)).unwrap();
+        let sd = p.train.x.std_axis(Axis(0), 0.0);
+        for (m, s) in mean.iter().zip(&sd) {
+            assert!(m.abs() < 1e-12);
+            // Constant pixels (always 0 in digits) stay constant at 0.
+            assert!((s - 1.0).abs() < 1e-12 || *s == 0.0, "sd {s}");
+        }
+        assert_eq!(p.n_classes, 10);
+        assert_eq!(p.n_features(), 64);
+    }
+
+    #[test]
+    fn no_test_set_at_fraction_zero() {
+        let table = load(&Source::Builtin(Builtin::Iris)).unwrap();
+        let p: Prepared<f32> = prepare(table, &spec(0.0, true)).unwrap();
+        assert!(p.test.is_none());
+        assert_eq!(p.train.len(), 150);
+    }
+
+    #[test]
+    fn labels_must_cover_zero_to_k_minus_one() {
+        assert_eq!(count_classes(&[0, 1, 2, 1], "f").unwrap(), 3);
+        let e = count_classes(&[0, 2, 2], "f").unwrap_err().to_string();
+        assert!(e.contains("class 1 never occurs"), "{e}");
+        let e = count_classes(&[0, 0], "f").unwrap_err().to_string();
+        assert!(e.contains("fewer than 2 classes"), "{e}");
+    }
+}

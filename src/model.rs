@@ -1,0 +1,601 @@
+//! The network and its mathematics: parameters, forward pass, loss and gradient, side by side.
+//!
+//! f(x) = c + V·tanh(b + W·x) with W M×p, b ∈ R^M, V K×M, c ∈ R^K, and the per-sample loss
+//! L(y, f) = −f_y + log Σ_k exp(f_k), evaluated with a stable log-sum-exp. Over a chunk of n
+//! samples (rows of the n×p matrix X) everything is matrix products:
+//!
+//! ```text
+//! S = X·Wᵀ + b      (n×M)      H = tanh(S)
+//! F = H·Vᵀ + c      (n×K)      G = softmax(F) − onehot(y)
+//! dc = Σ_rows G     dV = Gᵀ·H  (K×M)
+//! D = (G·V) ⊙ (1 − H²)         (n×M)
+//! db = Σ_rows D     dW = Dᵀ·X  (M×p)
+//! ```
+//!
+//! No other module knows how the four parameter blocks are laid out: they live in one flat
+//! buffer ([`Params`]) so that momentum updates and gradient reductions are single loops.
+
+use std::fmt::{Debug, Display};
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{
+    Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, LinalgScalar, ScalarOperand,
+    s,
+};
+use num_traits::{Float, FromPrimitive};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+/// The floating-point types a network can be trained in (`f32` and `f64`).
+pub trait Real:
+    Float
+    + FromPrimitive
+    + LinalgScalar
+    + ScalarOperand
+    + Send
+    + Sync
+    + Debug
+    + Display
+    + ndarray_npy::WritableElement
+    + ndarray_npy::ReadableElement
+    + 'static
+{
+    /// The name used in configs and file metadata: `"f32"` or `"f64"`.
+    const NAME: &'static str;
+}
+
+impl Real for f32 {
+    const NAME: &'static str = "f32";
+}
+
+impl Real for f64 {
+    const NAME: &'static str = "f64";
+}
+
+/// The sizes that fix a network's parameter shapes: p inputs, M hidden units, K classes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// p, the number of input features.
+    pub n_features: usize,
+    /// M, the number of hidden units.
+    pub n_hidden: usize,
+    /// K, the number of classes.
+    pub n_classes: usize,
+}
+
+impl Shape {
+    /// The number of scalar parameters: M·p + M + K·M + K.
+    pub fn len(&self) -> usize {
+        let (p, m, k) = (self.n_features, self.n_hidden, self.n_classes);
+        m * p + m + k * m + k
+    }
+
+    /// Always false: every block has at least one entry once M, p, K ≥ 1.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Useful floating-point operations of one full-batch loss and gradient over n samples:
+    /// the five matrix products, 4·n·p·M + 6·n·M·K.
+    pub fn flops_per_iteration(&self, n: usize) -> f64 {
+        let (p, m, k) = (self.n_features as f64, self.n_hidden as f64, self.n_classes as f64);
+        let n = n as f64;
+        4.0 * n * p * m + 6.0 * n * m * k
+    }
+}
+
+/// The parameters θ = (W, b, V, c), or anything of the same shape (a gradient, a momentum φ),
+/// stored contiguously in that order; W and V are row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Params<T> {
+    shape: Shape,
+    flat: Array1<T>,
+}
+
+/// Read-only views of the four parameter blocks.
+pub struct ParamViews<'a, T> {
+    /// W, M×p.
+    pub w: ArrayView2<'a, T>,
+    /// b, length M.
+    pub b: ArrayView1<'a, T>,
+    /// V, K×M.
+    pub v: ArrayView2<'a, T>,
+    /// c, length K.
+    pub c: ArrayView1<'a, T>,
+}
+
+/// Mutable views of the four parameter blocks.
+pub struct ParamViewsMut<'a, T> {
+    /// W, M×p.
+    pub w: ArrayViewMut2<'a, T>,
+    /// b, length M.
+    pub b: ArrayViewMut1<'a, T>,
+    /// V, K×M.
+    pub v: ArrayViewMut2<'a, T>,
+    /// c, length K.
+    pub c: ArrayViewMut1<'a, T>,
+}
+
+impl<T: Real> Params<T> {
+    /// All zeros.
+    pub fn zeros(shape: Shape) -> Self {
+        Params { shape, flat: Array1::zeros(shape.len()) }
+    }
+
+    /// Builds parameters from the four blocks.
+    ///
+    /// **Errors** with a description if the blocks' shapes disagree with each other.
+    pub fn from_blocks(
+        w: ArrayView2<T>,
+        b: ArrayView1<T>,
+        v: ArrayView2<T>,
+        c: ArrayView1<T>,
+    ) -> Result<Self, String> {
+        let (m, p) = w.dim();
+        let k = c.len();
+        if b.len() != m || v.dim() != (k, m) || m == 0 || p == 0 || k == 0 {
+            return Err(format!(
+                "inconsistent shapes: W {:?}, b {:?}, V {:?}, c {:?}",
+                w.shape(),
+                b.shape(),
+                v.shape(),
+                c.shape()
+            ));
+        }
+        let shape = Shape { n_features: p, n_hidden: m, n_classes: k };
+        let mut params = Params::zeros(shape);
+        let mut views = params.views_mut();
+        views.w.assign(&w);
+        views.b.assign(&b);
+        views.v.assign(&v);
+        views.c.assign(&c);
+        Ok(params)
+    }
+
+    /// The seeded initialisation: W ~ N(0, 1/p), b = 0, V ~ N(0, 1/M), c = 0.
+    ///
+    /// The draws come from ChaCha8 seeded with `seed` on stream M, so they depend only on
+    /// (M, seed) and p, K: every γ and α of a sweep starts from the same point. Values are drawn
+    /// in f64 and rounded to `T`, so f32 and f64 runs start from the same point up to rounding.
+    pub fn init(shape: Shape, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(shape.n_hidden as u64);
+        let mut params = Params::zeros(shape);
+        let sd_w = (shape.n_features as f64).sqrt().recip();
+        let sd_v = (shape.n_hidden as f64).sqrt().recip();
+        let mut views = params.views_mut();
+        for w in views.w.iter_mut() {
+            let z: f64 = StandardNormal.sample(&mut rng);
+            *w = T::from_f64(z * sd_w).expect("finite");
+        }
+        for v in views.v.iter_mut() {
+            let z: f64 = StandardNormal.sample(&mut rng);
+            *v = T::from_f64(z * sd_v).expect("finite");
+        }
+        params
+    }
+
+    /// The network sizes.
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// The flat buffer: W row-major, then b, then V row-major, then c.
+    pub fn as_flat(&self) -> ArrayView1<'_, T> {
+        self.flat.view()
+    }
+
+    /// The flat buffer, mutable.
+    pub fn as_flat_mut(&mut self) -> ArrayViewMut1<'_, T> {
+        self.flat.view_mut()
+    }
+
+    /// Views of W, b, V, c.
+    pub fn views(&self) -> ParamViews<'_, T> {
+        let Shape { n_features: p, n_hidden: m, n_classes: k } = self.shape;
+        let flat = self.flat.as_slice().expect("contiguous");
+        let (w, rest) = flat.split_at(m * p);
+        let (b, rest) = rest.split_at(m);
+        let (v, c) = rest.split_at(k * m);
+        ParamViews {
+            w: ArrayView2::from_shape((m, p), w).expect("W shape"),
+            b: ArrayView1::from(b),
+            v: ArrayView2::from_shape((k, m), v).expect("V shape"),
+            c: ArrayView1::from(c),
+        }
+    }
+
+    /// Mutable views of W, b, V, c.
+    pub fn views_mut(&mut self) -> ParamViewsMut<'_, T> {
+        let Shape { n_features: p, n_hidden: m, n_classes: k } = self.shape;
+        let flat = self.flat.as_slice_mut().expect("contiguous");
+        let (w, rest) = flat.split_at_mut(m * p);
+        let (b, rest) = rest.split_at_mut(m);
+        let (v, c) = rest.split_at_mut(k * m);
+        ParamViewsMut {
+            w: ArrayViewMut2::from_shape((m, p), w).expect("W shape"),
+            b: ArrayViewMut1::from(b),
+            v: ArrayViewMut2::from_shape((k, m), v).expect("V shape"),
+            c: ArrayViewMut1::from(c),
+        }
+    }
+
+    /// True when every entry is finite.
+    pub fn is_finite(&self) -> bool {
+        self.flat.iter().all(|x| x.is_finite())
+    }
+}
+
+/// Loss and accuracy totals over some samples: Σ_i L(y_i, f(x_i)) and the number of samples
+/// whose largest output (the first, on ties) is the true class.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Σ_i L(y_i, f(x_i)), accumulated in f64 in sample order.
+    pub loss_sum: f64,
+    /// Number of correctly classified samples.
+    pub correct: usize,
+    /// Number of samples.
+    pub count: usize,
+}
+
+impl Stats {
+    /// Adds another chunk's totals.
+    pub fn add(&mut self, other: &Stats) {
+        self.loss_sum += other.loss_sum;
+        self.correct += other.correct;
+        self.count += other.count;
+    }
+
+    /// The mean per-sample loss.
+    pub fn mean_loss(&self) -> f64 {
+        self.loss_sum / self.count as f64
+    }
+
+    /// The share of correctly classified samples.
+    pub fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.count as f64
+    }
+}
+
+/// Scratch matrices for one chunk of up to `rows` samples; reused across chunks and iterations.
+pub struct Workspace<T> {
+    /// S, then H = tanh(S): rows×M.
+    h: Array2<T>,
+    /// F, then G = softmax(F) − onehot(y): rows×K.
+    g: Array2<T>,
+    /// D = (G·V) ⊙ (1 − H²): rows×M.
+    d: Array2<T>,
+}
+
+impl<T: Real> Workspace<T> {
+    /// Scratch space for chunks of at most `rows` samples of a network of this shape.
+    pub fn new(shape: Shape, rows: usize) -> Self {
+        Workspace {
+            h: Array2::zeros((rows, shape.n_hidden)),
+            g: Array2::zeros((rows, shape.n_classes)),
+            d: Array2::zeros((rows, shape.n_hidden)),
+        }
+    }
+
+    /// The largest chunk this workspace holds.
+    pub fn rows(&self) -> usize {
+        self.h.nrows()
+    }
+}
+
+/// H = tanh(X·Wᵀ + b) and F = H·Vᵀ + c for a chunk: `x` is n×p; fills the first n rows of
+/// `ws.h` and `ws.g`.
+///
+/// **Panics** if `x` has more rows than the workspace or a column count other than p.
+fn forward_into<T: Real>(params: &ParamViews<T>, x: ArrayView2<T>, ws: &mut Workspace<T>) {
+    let n = x.nrows();
+    let mut h = ws.h.slice_mut(s![..n, ..]);
+    general_mat_mul(T::one(), &x, &params.w.t(), T::zero(), &mut h);
+    for mut row in h.rows_mut() {
+        for (hj, &bj) in row.iter_mut().zip(params.b.iter()) {
+            *hj = (*hj + bj).tanh();
+        }
+    }
+    let mut f = ws.g.slice_mut(s![..n, ..]);
+    general_mat_mul(T::one(), &h, &params.v.t(), T::zero(), &mut f);
+    for mut row in f.rows_mut() {
+        for (fk, &ck) in row.iter_mut().zip(params.c.iter()) {
+            *fk = *fk + ck;
+        }
+    }
+}
+
+/// Per-sample loss −f_y + log Σ_k exp(f_k) of one output row, computed as
+/// (max + log Σ exp(f_k − max)) − f_y. Returns (loss, log-sum-exp, whether argmax = y).
+fn row_loss<T: Real>(f: ArrayView1<T>, y: usize) -> (T, T, bool) {
+    let mut max = f[0];
+    let mut argmax = 0;
+    for (k, &fk) in f.iter().enumerate().skip(1) {
+        // NaN never compares greater, so a NaN row keeps argmax 0 and max f[0].
+        if fk > max {
+            max = fk;
+            argmax = k;
+        }
+    }
+    let mut sum = T::zero();
+    for &fk in f.iter() {
+        sum = sum + (fk - max).exp();
+    }
+    let lse = max + sum.ln();
+    (lse - f[y], lse, argmax == y)
+}
+
+/// Loss totals of the network over a chunk, without gradients: `x` is n×p, `y` holds n labels
+/// in 0..K.
+///
+/// **Panics** if shapes disagree or n exceeds the workspace.
+pub fn loss_chunk<T: Real>(params: &Params<T>, x: ArrayView2<T>, y: &[u32], ws: &mut Workspace<T>) -> Stats {
+    assert_eq!(x.nrows(), y.len(), "one label per row of x");
+    let views = params.views();
+    forward_into(&views, x, ws);
+    let n = x.nrows();
+    let mut stats = Stats { count: n, ..Stats::default() };
+    for (row, &yi) in ws.g.slice(s![..n, ..]).rows().into_iter().zip(y) {
+        let (loss, _, hit) = row_loss(row, yi as usize);
+        stats.loss_sum += loss.to_f64().expect("float");
+        stats.correct += usize::from(hit);
+    }
+    stats
+}
+
+/// Loss totals and the gradient of Σ_i L(y_i, f(x_i)) over a chunk: `x` is n×p, `y` holds n
+/// labels in 0..K; the gradient overwrites `grad`.
+///
+/// **Panics** if shapes disagree or n exceeds the workspace.
+pub fn loss_grad_chunk<T: Real>(
+    params: &Params<T>,
+    x: ArrayView2<T>,
+    y: &[u32],
+    ws: &mut Workspace<T>,
+    grad: &mut Params<T>,
+) -> Stats {
+    assert_eq!(x.nrows(), y.len(), "one label per row of x");
+    assert_eq!(params.shape(), grad.shape(), "gradient shape");
+    let views = params.views();
+    forward_into(&views, x, ws);
+    let n = x.nrows();
+    let mut stats = Stats { count: n, ..Stats::default() };
+
+    // G = softmax(F) − onehot(y), row by row, in place over F.
+    let mut g = ws.g.slice_mut(s![..n, ..]);
+    for (mut row, &yi) in g.rows_mut().into_iter().zip(y) {
+        let yi = yi as usize;
+        let (loss, lse, hit) = row_loss(row.view(), yi);
+        stats.loss_sum += loss.to_f64().expect("float");
+        stats.correct += usize::from(hit);
+        for fk in row.iter_mut() {
+            *fk = (*fk - lse).exp();
+        }
+        row[yi] = row[yi] - T::one();
+    }
+
+    let h = ws.h.slice(s![..n, ..]);
+    let g = ws.g.slice(s![..n, ..]);
+    let mut d = ws.d.slice_mut(s![..n, ..]);
+    let mut out = grad.views_mut();
+
+    // dc = Σ_rows G, dV = Gᵀ·H.
+    out.c.fill(T::zero());
+    for row in g.rows() {
+        out.c.zip_mut_with(&row, |a, &b| *a = *a + b);
+    }
+    general_mat_mul(T::one(), &g.t(), &h, T::zero(), &mut out.v);
+
+    // D = (G·V) ⊙ (1 − H²); db = Σ_rows D; dW = Dᵀ·X.
+    general_mat_mul(T::one(), &g, &views.v, T::zero(), &mut d);
+    d.zip_mut_with(&h, |dj, &hj| *dj = *dj * (T::one() - hj * hj));
+    out.b.fill(T::zero());
+    for row in d.rows() {
+        out.b.zip_mut_with(&row, |a, &b| *a = *a + b);
+    }
+    general_mat_mul(T::one(), &d.t(), &x, T::zero(), &mut out.w);
+    stats
+}
+
+/// Adds `src` into `dst`, entry by entry.
+///
+/// **Panics** if the shapes differ.
+pub fn add_assign<T: Real>(dst: &mut Params<T>, src: &Params<T>) {
+    assert_eq!(dst.shape, src.shape, "parameter shapes");
+    dst.flat.zip_mut_with(&src.flat, |a, &b| *a = *a + b);
+}
+
+/// One heavy-ball step, in place: φ ← (1−α)·φ + α·∇, then θ ← θ − γ·φ.
+///
+/// **Panics** if the shapes differ.
+pub fn momentum_step_inplace<T: Real>(
+    theta: &mut Params<T>,
+    phi: &mut Params<T>,
+    grad: &Params<T>,
+    gamma: T,
+    alpha: T,
+) {
+    assert_eq!(theta.shape, phi.shape, "parameter shapes");
+    assert_eq!(theta.shape, grad.shape, "parameter shapes");
+    let one_minus_alpha = T::one() - alpha;
+    ndarray::Zip::from(&mut theta.flat).and(&mut phi.flat).and(&grad.flat).for_each(|t, f, &d| {
+        *f = *f * one_minus_alpha + alpha * d;
+        *t = *t - gamma * *f;
+    });
+}
+
+/// Multiplies every entry by `factor`, in place.
+pub fn scale_inplace<T: Real>(params: &mut Params<T>, factor: T) {
+    params.flat.mapv_inplace(|x| x * factor);
+}
+
+/// Splits n samples into fixed chunks of `chunk_size` rows (the last may be shorter). The
+/// boundaries depend on n and the chunk size alone, never on the thread count.
+pub fn chunk_ranges(n: usize, chunk_size: usize) -> Vec<std::ops::Range<usize>> {
+    (0..n.div_ceil(chunk_size)).map(|i| i * chunk_size..((i + 1) * chunk_size).min(n)).collect()
+}
+
+/// The rows of `x` in a range, as a view.
+pub fn rows<T>(x: &Array2<T>, range: std::ops::Range<usize>) -> ArrayView2<'_, T> {
+    x.slice_axis(Axis(0), range.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+    use rand::RngExt;
+
+    fn random_problem(seed: u64, n: usize, shape: Shape) -> (Array2<f64>, Vec<u32>, Params<f64>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let x = Array2::from_shape_fn((n, shape.n_features), |_| {
+            let z: f64 = StandardNormal.sample(&mut rng);
+            z
+        });
+        let y = (0..n).map(|_| rng.random_range(0..shape.n_classes as u32)).collect();
+        let mut params = Params::<f64>::init(shape, seed);
+        // Non-zero biases so that their gradients are exercised away from the origin.
+        for x in params.as_flat_mut().iter_mut() {
+            *x += 0.3 * rng.random::<f64>() - 0.15;
+        }
+        (x, y, params)
+    }
+
+    /// Independent, slow per-sample forward pass and loss, written from the formulas with loops.
+    fn naive_loss(params: &Params<f64>, x: &Array2<f64>, y: &[u32]) -> f64 {
+        let pv = params.views();
+        let (m, p) = pv.w.dim();
+        let k = pv.c.len();
+        let mut total = 0.0;
+        for (i, &yi) in y.iter().enumerate() {
+            let h: Vec<f64> = (0..m)
+                .map(|j| (pv.b[j] + (0..p).map(|q| pv.w[[j, q]] * x[[i, q]]).sum::<f64>()).tanh())
+                .collect();
+            let f: Vec<f64> =
+                (0..k).map(|c| pv.c[c] + (0..m).map(|j| pv.v[[c, j]] * h[j]).sum::<f64>()).collect();
+            let max = f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lse = max + f.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
+            total += lse - f[yi as usize];
+        }
+        total
+    }
+
+    #[test]
+    fn gradient_matches_central_finite_differences() {
+        let shapes = [(1, 1, 2, 1), (3, 2, 3, 7), (5, 4, 3, 12), (7, 9, 4, 20), (2, 6, 10, 33)];
+        for (seed, &(p, m, k, n)) in shapes.iter().enumerate() {
+            let shape = Shape { n_features: p, n_hidden: m, n_classes: k };
+            let (x, y, params) = random_problem(seed as u64, n, shape);
+            let mut ws = Workspace::new(shape, n);
+            let mut grad = Params::zeros(shape);
+            let stats = loss_grad_chunk(&params, x.view(), &y, &mut ws, &mut grad);
+            assert_relative_eq!(stats.loss_sum, naive_loss(&params, &x, &y), max_relative = 1e-12);
+
+            let eps = 1e-5;
+            for i in 0..shape.len() {
+                let mut plus = params.clone();
+                plus.as_flat_mut()[i] += eps;
+                let mut minus = params.clone();
+                minus.as_flat_mut()[i] -= eps;
+                let fd = (naive_loss(&plus, &x, &y) - naive_loss(&minus, &x, &y)) / (2.0 * eps);
+                let an = grad.as_flat()[i];
+                let err = (fd - an).abs() / an.abs().max(fd.abs()).max(1e-3);
+                assert!(err < 1e-6, "shape {shape:?} parameter {i}: analytic {an}, fd {fd}");
+            }
+        }
+    }
+
+    #[test]
+    fn chunked_gradient_equals_whole_batch_gradient() {
+        let shape = Shape { n_features: 4, n_hidden: 5, n_classes: 3 };
+        let (x, y, params) = random_problem(9, 50, shape);
+        let mut ws = Workspace::new(shape, 50);
+        let mut whole = Params::zeros(shape);
+        let whole_stats = loss_grad_chunk(&params, x.view(), &y, &mut ws, &mut whole);
+        let mut sum = Params::zeros(shape);
+        let mut part = Params::zeros(shape);
+        let mut stats = Stats::default();
+        for r in chunk_ranges(50, 16) {
+            stats.add(&loss_grad_chunk(&params, rows(&x, r.clone()), &y[r], &mut ws, &mut part));
+            add_assign(&mut sum, &part);
+        }
+        assert_eq!(stats.count, 50);
+        assert_eq!(stats.correct, whole_stats.correct);
+        assert_relative_eq!(stats.loss_sum, whole_stats.loss_sum, max_relative = 1e-12);
+        for (a, b) in sum.as_flat().iter().zip(whole.as_flat()) {
+            assert_relative_eq!(a, b, max_relative = 1e-10, epsilon = 1e-12);
+        }
+    }
+
+    #[test]
+    fn loss_only_agrees_with_loss_and_gradient() {
+        let shape = Shape { n_features: 3, n_hidden: 4, n_classes: 5 };
+        let (x, y, params) = random_problem(3, 17, shape);
+        let mut ws = Workspace::new(shape, 17);
+        let mut grad = Params::zeros(shape);
+        let a = loss_chunk(&params, x.view(), &y, &mut ws);
+        let b = loss_grad_chunk(&params, x.view(), &y, &mut ws, &mut grad);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn softmax_rows_sum_to_one_and_extreme_logits_stay_finite() {
+        let f = ndarray::array![1000.0f64, -1000.0, 999.0];
+        let (loss, lse, hit) = row_loss(f.view(), 0);
+        assert!(loss.is_finite() && lse.is_finite() && hit);
+        let total: f64 = f.iter().map(|v| (v - lse).exp()).sum();
+        assert_relative_eq!(total, 1.0, epsilon = 1e-12);
+        assert_relative_eq!(loss, (1.0 + (-1.0f64).exp()).ln(), epsilon = 1e-12);
+        let (loss, _, _) = row_loss(f.view(), 1);
+        assert_relative_eq!(loss, 2000.0 + (1.0 + (-1.0f64).exp()).ln(), epsilon = 1e-9);
+    }
+
+    #[test]
+    fn init_depends_only_on_hidden_and_seed() {
+        let shape = Shape { n_features: 8, n_hidden: 16, n_classes: 3 };
+        let a = Params::<f64>::init(shape, 7);
+        assert_eq!(a, Params::<f64>::init(shape, 7));
+        assert_ne!(a, Params::<f64>::init(shape, 8));
+        let wider = Params::<f64>::init(Shape { n_hidden: 17, ..shape }, 7);
+        assert_ne!(a.views().w.row(0), wider.views().w.row(0));
+        let v = a.views();
+        assert!(v.b.iter().all(|&x| x == 0.0) && v.c.iter().all(|&x| x == 0.0));
+        // W ~ N(0, 1/p): the sample variance of 128 draws is near 1/8.
+        let var = v.w.iter().map(|x| x * x).sum::<f64>() / v.w.len() as f64;
+        assert!((var - 0.125).abs() < 0.05, "variance {var}");
+        let single = Params::<f32>::init(shape, 7);
+        for (s, d) in single.as_flat().iter().zip(a.as_flat()) {
+            assert_eq!(*s, *d as f32);
+        }
+    }
+
+    #[test]
+    fn momentum_step_with_alpha_one_is_gradient_descent() {
+        let shape = Shape { n_features: 2, n_hidden: 2, n_classes: 2 };
+        let mut theta = Params::<f64>::init(shape, 1);
+        let start = theta.clone();
+        let mut phi = Params::zeros(shape);
+        let mut grad = Params::zeros(shape);
+        grad.as_flat_mut().fill(2.0);
+        momentum_step_inplace(&mut theta, &mut phi, &grad, 0.1, 1.0);
+        for (t, s) in theta.as_flat().iter().zip(start.as_flat()) {
+            assert_relative_eq!(*t, s - 0.2, epsilon = 1e-15);
+        }
+        // With α = 0.5 the second step moves by γ(0.5·φ + 0.5·∇) = 0.1·(0.5·1 + 0.5·2).
+        let mut phi = Params::zeros(shape);
+        let mut theta = start.clone();
+        momentum_step_inplace(&mut theta, &mut phi, &grad, 0.1, 0.5);
+        momentum_step_inplace(&mut theta, &mut phi, &grad, 0.1, 0.5);
+        for (t, s) in theta.as_flat().iter().zip(start.as_flat()) {
+            assert_relative_eq!(*t, s - 0.1 - 0.15, epsilon = 1e-15);
+        }
+    }
+
+    #[test]
+    fn chunks_cover_every_sample_once() {
+        assert_eq!(chunk_ranges(10, 4), vec![0..4, 4..8, 8..10]);
+        assert_eq!(chunk_ranges(8, 4), vec![0..4, 4..8]);
+        assert_eq!(chunk_ranges(3, 1024), vec![0..3]);
+    }
+}

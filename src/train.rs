@@ -1,0 +1,375 @@
+//! Training one run: the full-batch gradient as a deterministic data-parallel reduction over
+//! fixed chunks of samples, and the heavy-ball loop around it.
+//!
+//! φ⁰ = 0; φ^{r+1} = (1−α)·φ^r + α·∇R(θ^r); θ^{r+1} = θ^r − γ·φ^{r+1}. Row r of a curve holds
+//! the mean loss and accuracy at θ^r, so a run of T iterations has rows 0..=T.
+
+use std::ops::Range;
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use crate::config::Objective;
+use crate::data::Dataset;
+use crate::model::{self, Params, Real, Shape, Stats, Workspace};
+
+/// Evaluates the loss (and gradient) of a network on one data set, chunk by chunk in parallel.
+///
+/// Chunk boundaries depend only on the data size and the chunk size, each chunk's gradient
+/// goes into its own buffer, and the buffers are summed in chunk order: the result is bitwise
+/// the same whatever the number of threads. All buffers are allocated up front (workspaces on
+/// first use, one per concurrently working thread), so evaluations allocate nothing.
+pub struct Evaluator<'d, T> {
+    data: &'d Dataset<T>,
+    shape: Shape,
+    chunk_size: usize,
+    ranges: Vec<Range<usize>>,
+    grads: Vec<Params<T>>,
+    stats: Vec<Stats>,
+    pool: Mutex<Vec<Workspace<T>>>,
+}
+
+impl<'d, T: Real> Evaluator<'d, T> {
+    /// An evaluator for `data`; `with_gradient` reserves per-chunk gradient buffers.
+    pub fn new(data: &'d Dataset<T>, shape: Shape, chunk_size: usize, with_gradient: bool) -> Self {
+        let ranges = model::chunk_ranges(data.len(), chunk_size);
+        let grads =
+            if with_gradient { ranges.iter().map(|_| Params::zeros(shape)).collect() } else { Vec::new() };
+        Evaluator {
+            data,
+            shape,
+            chunk_size: chunk_size.min(data.len()),
+            stats: vec![Stats::default(); ranges.len()],
+            ranges,
+            grads,
+            pool: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// True when the data set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    fn take_workspace(&self) -> Workspace<T> {
+        let pooled = self.pool.lock().expect("workspace pool").pop();
+        pooled.unwrap_or_else(|| Workspace::new(self.shape, self.chunk_size))
+    }
+
+    fn give_back(&self, ws: Workspace<T>) {
+        self.pool.lock().expect("workspace pool").push(ws);
+    }
+
+    /// Loss totals at θ, without the gradient.
+    pub fn loss(&mut self, theta: &Params<T>) -> Stats {
+        let mut stats = std::mem::take(&mut self.stats);
+        let this = &*self;
+        let (data, ranges) = (this.data, &this.ranges);
+        stats.par_iter_mut().zip(ranges.par_iter()).for_each(|(out, range)| {
+            let mut ws = this.take_workspace();
+            *out = model::loss_chunk(
+                theta,
+                model::rows(&data.x, range.clone()),
+                &data.y[range.clone()],
+                &mut ws,
+            );
+            this.give_back(ws);
+        });
+        let total = sum_stats(&stats);
+        self.stats = stats;
+        total
+    }
+
+    /// Loss totals at θ and ∇ Σ_i L(y_i, f(x_i)) written into `grad`.
+    ///
+    /// **Panics** if the evaluator was made without gradient buffers.
+    pub fn loss_grad(&mut self, theta: &Params<T>, grad: &mut Params<T>) -> Stats {
+        assert_eq!(self.grads.len(), self.ranges.len(), "evaluator made without gradient buffers");
+        let mut stats = std::mem::take(&mut self.stats);
+        let mut grads = std::mem::take(&mut self.grads);
+        {
+            let this = &*self;
+            let (data, ranges) = (this.data, &this.ranges);
+            stats.par_iter_mut().zip(grads.par_iter_mut()).zip(ranges.par_iter()).for_each(
+                |((out, g), range)| {
+                    let mut ws = this.take_workspace();
+                    let (x, y) = (model::rows(&data.x, range.clone()), &data.y[range.clone()]);
+                    *out = model::loss_grad_chunk(theta, x, y, &mut ws, g);
+                    this.give_back(ws);
+                },
+            );
+        }
+        // The fixed-order sum that makes results independent of the thread count.
+        grad.as_flat_mut().assign(&grads[0].as_flat());
+        for g in &grads[1..] {
+            model::add_assign(grad, g);
+        }
+        let total = sum_stats(&stats);
+        self.stats = stats;
+        self.grads = grads;
+        total
+    }
+}
+
+fn sum_stats(stats: &[Stats]) -> Stats {
+    let mut total = Stats::default();
+    for s in stats {
+        total.add(s);
+    }
+    total
+}
+
+/// One row of a loss curve: the state of the network at θ^iteration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CurveRow {
+    /// r, the number of steps taken.
+    pub iteration: usize,
+    /// Mean per-sample training loss.
+    pub train_loss: f64,
+    /// Training accuracy.
+    pub train_accuracy: f64,
+    /// Mean per-sample test loss, when there is a test set.
+    pub test_loss: Option<f64>,
+    /// Test accuracy, when there is a test set.
+    pub test_accuracy: Option<f64>,
+}
+
+/// Where a run stands: θ^k, φ^k, k, and the curve rows 0..k.
+#[derive(Clone, Debug, PartialEq)]
+pub struct State<T> {
+    /// θ^k.
+    pub theta: Params<T>,
+    /// φ^k.
+    pub phi: Params<T>,
+    /// k, the number of steps taken.
+    pub iteration: usize,
+    /// Rows 0..k (row k is added when θ^k is evaluated; a finished run also has row k).
+    pub curve: Vec<CurveRow>,
+}
+
+impl<T: Real> State<T> {
+    /// The start of a run: θ⁰ = the initial parameters, φ⁰ = 0, no rows yet.
+    pub fn start(theta: Params<T>) -> Self {
+        let phi = Params::zeros(theta.shape());
+        State { theta, phi, iteration: 0, curve: Vec::new() }
+    }
+}
+
+/// How a call to [`train`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// All iterations are done; the curve has rows 0..=T.
+    Done,
+    /// The training loss became NaN or infinite at the curve's last row; training stopped.
+    Diverged,
+    /// The step callback asked to stop; the state can be resumed.
+    Stopped,
+}
+
+impl Status {
+    /// The word used in files: `done`, `diverged` or `stopped`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Done => "done",
+            Status::Diverged => "diverged",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// What the step callback asks for after each step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Take the next step.
+    Continue,
+    /// Stop now, leaving a resumable state.
+    Stop,
+}
+
+/// The fixed settings of one run.
+#[derive(Clone, Copy, Debug)]
+pub struct Hyper {
+    /// γ, the step size.
+    pub gamma: f64,
+    /// α, the weight of the new gradient in φ.
+    pub alpha: f64,
+    /// What the gradient is taken of.
+    pub objective: Objective,
+    /// T, the total number of steps.
+    pub iterations: usize,
+    /// A run diverges when its training loss exceeds this multiple of its initial loss.
+    pub divergence_factor: Option<f64>,
+}
+
+/// Trains from `state` until T steps are done, the loss diverges, or `on_step` says stop.
+///
+/// Each pass evaluates θ^k on the training set (with the gradient, except at k = T) and on the
+/// test evaluator when given, appends row k, and then steps. `on_step` sees the state after
+/// every step (to count progress, save checkpoints or stop).
+pub fn train<T: Real>(
+    state: &mut State<T>,
+    hyper: &Hyper,
+    train_eval: &mut Evaluator<T>,
+    mut test_eval: Option<&mut Evaluator<T>>,
+    on_step: &mut dyn FnMut(&State<T>) -> Flow,
+) -> Status {
+    let gamma = T::from_f64(hyper.gamma).expect("finite gamma");
+    let alpha = T::from_f64(hyper.alpha).expect("finite alpha");
+    let inv_n = T::from_f64(1.0 / train_eval.len() as f64).expect("finite");
+    let mut grad = Params::zeros(state.theta.shape());
+    loop {
+        let last = state.iteration >= hyper.iterations;
+        let stats =
+            if last { train_eval.loss(&state.theta) } else { train_eval.loss_grad(&state.theta, &mut grad) };
+        let test = test_eval.as_mut().map(|e| e.loss(&state.theta));
+        state.curve.push(CurveRow {
+            iteration: state.iteration,
+            train_loss: stats.mean_loss(),
+            train_accuracy: stats.accuracy(),
+            test_loss: test.map(|t| t.mean_loss()),
+            test_accuracy: test.map(|t| t.accuracy()),
+        });
+        let loss = stats.mean_loss();
+        let limit = hyper.divergence_factor.map_or(f64::INFINITY, |f| f * state.curve[0].train_loss);
+        if !loss.is_finite() || loss > limit {
+            return Status::Diverged;
+        }
+        if last {
+            return Status::Done;
+        }
+        if hyper.objective == Objective::Mean {
+            model::scale_inplace(&mut grad, inv_n);
+        }
+        model::momentum_step_inplace(&mut state.theta, &mut state.phi, &grad, gamma, alpha);
+        state.iteration += 1;
+        if on_step(state) == Flow::Stop {
+            return Status::Stopped;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Synthetic;
+    use crate::data::{self, Dataset};
+
+    fn dataset(n: usize) -> Dataset<f64> {
+        let table = data::load(&crate::config::Source::Synthetic(Synthetic {
+            samples: n,
+            features: 5,
+            classes: 3,
+            seed: 4,
+            noise: 0.5,
+        }))
+        .unwrap();
+        Dataset { x: table.x, y: table.y }
+    }
+
+    fn run(data: &Dataset<f64>, chunk: usize, threads: usize, hyper: &Hyper) -> (Status, State<f64>) {
+        let shape = Shape { n_features: 5, n_hidden: 6, n_classes: 3 };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut eval = Evaluator::new(data, shape, chunk, true);
+            let mut state = State::start(Params::init(shape, 1));
+            let status = train(&mut state, hyper, &mut eval, None, &mut |_| Flow::Continue);
+            (status, state)
+        })
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let data = dataset(1000);
+        let hyper = Hyper {
+            gamma: 1e-3,
+            alpha: 0.5,
+            objective: Objective::Sum,
+            iterations: 20,
+            divergence_factor: None,
+        };
+        let (_, one) = run(&data, 64, 1, &hyper);
+        let (_, four) = run(&data, 64, 4, &hyper);
+        assert_eq!(one, four);
+        assert_eq!(one.curve.len(), 21);
+        assert!(one.curve[20].train_loss < one.curve[0].train_loss);
+    }
+
+    #[test]
+    fn chunked_training_matches_single_chunk_training() {
+        let data = dataset(300);
+        let hyper = Hyper {
+            gamma: 0.1,
+            alpha: 0.3,
+            objective: Objective::Mean,
+            iterations: 30,
+            divergence_factor: None,
+        };
+        let (_, chunked) = run(&data, 7, 2, &hyper);
+        let (_, whole) = run(&data, 300, 2, &hyper);
+        for (a, b) in chunked.curve.iter().zip(&whole.curve) {
+            approx::assert_relative_eq!(a.train_loss, b.train_loss, max_relative = 1e-12);
+        }
+    }
+
+    #[test]
+    fn a_huge_step_diverges_and_stops_there() {
+        let data = dataset(200);
+        let hyper = Hyper {
+            gamma: 1e307,
+            alpha: 1.0,
+            objective: Objective::Sum,
+            iterations: 50,
+            divergence_factor: None,
+        };
+        let (status, state) = run(&data, 64, 1, &hyper);
+        assert_eq!(status, Status::Diverged);
+        let last = state.curve.last().unwrap();
+        assert!(!last.train_loss.is_finite());
+        assert!(state.curve.len() < 51);
+        assert!(state.curve[..state.curve.len() - 1].iter().all(|r| r.train_loss.is_finite()));
+    }
+
+    #[test]
+    fn a_divergence_factor_stops_a_run_whose_loss_grows() {
+        let data = dataset(200);
+        let hyper = Hyper {
+            gamma: 3.0,
+            alpha: 1.0,
+            objective: Objective::Sum,
+            iterations: 50,
+            divergence_factor: Some(2.0),
+        };
+        let (status, state) = run(&data, 64, 1, &hyper);
+        assert_eq!(status, Status::Diverged);
+        let last = state.curve.last().unwrap().train_loss;
+        assert!(last.is_finite() && last > 2.0 * state.curve[0].train_loss);
+    }
+
+    #[test]
+    fn stopping_and_resuming_gives_the_same_run() {
+        let data = dataset(300);
+        let hyper = Hyper {
+            gamma: 1e-3,
+            alpha: 0.2,
+            objective: Objective::Sum,
+            iterations: 12,
+            divergence_factor: None,
+        };
+        let (_, straight) = run(&data, 50, 1, &hyper);
+        let shape = Shape { n_features: 5, n_hidden: 6, n_classes: 3 };
+        let mut eval = Evaluator::new(&data, shape, 50, true);
+        let mut state = State::start(Params::init(shape, 1));
+        let status = train(&mut state, &hyper, &mut eval, None, &mut |s| {
+            if s.iteration == 5 { Flow::Stop } else { Flow::Continue }
+        });
+        assert_eq!((status, state.iteration, state.curve.len()), (Status::Stopped, 5, 5));
+        let status = train(&mut state, &hyper, &mut eval, None, &mut |_| Flow::Continue);
+        assert_eq!(status, Status::Done);
+        assert_eq!(state, straight);
+    }
+}

@@ -1,0 +1,176 @@
+//! Every kind of bad input gets a one-line error naming the file and the key or line, exit code
+//! 1, no panic, and nothing written.
+
+mod common;
+
+use std::path::Path;
+
+use common::{heavyball, write};
+
+const GOOD: &str = r#"name = "t"
+[data]
+csv = "d.csv"
+test_fraction = 0.25
+[train]
+iterations = 3
+[grid]
+hidden = [2]
+gamma = [0.1]
+alpha = [1.0, 0.5]
+seed = [0]
+"#;
+
+const DATA: &str = "a,b,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n";
+
+/// Runs `heavyball run` on a config and data file and returns stderr; asserts exit code 1, no
+/// panic, a single line, and no results folder.
+fn fails(config: &str, data: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "d.csv", data);
+    let path = write(dir.path(), "sweep.toml", config);
+    let results = dir.path().join("results");
+    let out = heavyball().arg("run").arg(&path).arg("--results").arg(&results).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.starts_with("Error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(!results.exists(), "bad input must write nothing");
+    stderr.replace(&format!("{}/", dir.path().display()), "")
+}
+
+fn config_fails(from: &str, to: &str) -> String {
+    assert!(GOOD.contains(from), "{from}");
+    fails(&GOOD.replace(from, to), DATA)
+}
+
+#[test]
+fn the_good_config_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "d.csv", DATA);
+    let path = write(dir.path(), "sweep.toml", GOOD);
+    heavyball().arg("run").arg(&path).arg("--results").arg(dir.path().join("r")).assert().success();
+    assert!(dir.path().join("r/t/summary.csv").exists());
+}
+
+#[test]
+fn config_errors_name_the_file_and_key() {
+    let cases = [
+        (
+            "seed = [0]",
+            "seed = [0]\nsteps = 3",
+            "sweep.toml line 12: unknown field `steps`, expected one of `hidden`, `gamma`, `alpha`, `seed`",
+        ),
+        (
+            "iterations = 3",
+            "iterations = \"3\"",
+            "sweep.toml line 6: invalid type: string \"3\", expected usize",
+        ),
+        ("hidden = [2]", "hidden = [-2]", "sweep.toml line 8: invalid value: integer `-2`, expected usize"),
+        (
+            "gamma = [0.1]",
+            "gamma = [0.0]",
+            "gamma must be > 0 and finite (got 0 in gamma) in [grid] of sweep.toml",
+        ),
+        (
+            "gamma = [0.1]",
+            "gamma = [-0.1]",
+            "gamma must be > 0 and finite (got -0.1 in gamma) in [grid] of sweep.toml",
+        ),
+        (
+            "gamma = [0.1]",
+            "gamma = [inf]",
+            "gamma must be > 0 and finite (got inf in gamma) in [grid] of sweep.toml",
+        ),
+        (
+            "gamma = [0.1]",
+            "gamma = [nan]",
+            "gamma must be > 0 and finite (got NaN in gamma) in [grid] of sweep.toml",
+        ),
+        (
+            "alpha = [1.0, 0.5]",
+            "alpha = [1.01]",
+            "alpha must be in (0, 1] (got 1.01 in alpha) in [grid] of sweep.toml",
+        ),
+        (
+            "alpha = [1.0, 0.5]",
+            "alpha = [0.0]",
+            "alpha must be in (0, 1] (got 0 in alpha) in [grid] of sweep.toml",
+        ),
+        ("hidden = [2]", "hidden = [0]", "M must be ≥ 1 (got 0 in hidden) in [grid] of sweep.toml"),
+        (
+            "hidden = [2]",
+            "hidden = []",
+            "hidden is an empty list; give at least one value in [grid] of sweep.toml",
+        ),
+        ("alpha = [1.0, 0.5]", "alpha = [0.5, 0.5]", "alpha lists 0.5 twice in [grid] of sweep.toml"),
+        ("iterations = 3", "iterations = 0", "iterations must be ≥ 1 (got 0) in [train] of sweep.toml"),
+        (
+            "test_fraction = 0.25",
+            "test_fraction = 1.0",
+            "test_fraction must be in [0, 1) (got 1); 0 means no test set in [data] of sweep.toml",
+        ),
+        ("test_fraction = 0.25", "test_fraction = -0.1", "test_fraction must be in [0, 1) (got -0.1)"),
+    ];
+    for (from, to, expected) in cases {
+        let e = config_fails(from, to);
+        assert!(e.contains(expected), "{to}:\n  got      {e}  expected {expected}");
+    }
+}
+
+#[test]
+fn a_missing_config_or_data_file_is_named() {
+    let e = heavyball().args(["run", "/nonexistent/sweep.toml"]).output().unwrap();
+    assert_eq!(e.status.code(), Some(1));
+    let stderr = String::from_utf8(e.stderr).unwrap();
+    assert!(stderr.starts_with("Error: cannot read config /nonexistent/sweep.toml:"), "{stderr}");
+    let e = config_fails("csv = \"d.csv\"", "csv = \"missing.csv\"");
+    assert!(e.starts_with("Error: cannot read data file missing.csv"), "{e}");
+}
+
+#[test]
+fn data_errors_name_the_file_and_line() {
+    let cases = [
+        ("a,b,label\n1,2,0\n3,1\n", "d.csv line 3: expected 3 fields as in the header, found 2"),
+        ("a,b,label\n1,2,0\n3,x,1\n", "d.csv line 3: column \"b\" is not a number: \"x\""),
+        (
+            "a,b,label\n1,2,0\n3,NaN,1\n",
+            "d.csv line 3: column \"b\" is NaN; NaN and infinite values are not allowed",
+        ),
+        (
+            "a,b,label\n1,2,0\n3,-inf,1\n",
+            "d.csv line 3: column \"b\" is -inf; NaN and infinite values are not allowed",
+        ),
+        ("a,b,label\n1,2,0\n3,4,0.5\n", "d.csv line 3: label \"0.5\" is not a class number"),
+        (
+            "a,b,label\n1,2,0\n3,4,2\n",
+            "d.csv: labels must be the classes 0..2 with each present, but class 1 never occurs",
+        ),
+        ("a,b,label\n1,2,0\n3,4,0\n", "d.csv: fewer than 2 classes"),
+        ("a,b,y\n1,2,0\n3,4,1\n", "d.csv line 1: no label column \"label\" in the header (a, b, y)"),
+        ("a,b,label\n", "d.csv: no samples"),
+    ];
+    for (data, expected) in cases {
+        let e = fails(GOOD, data);
+        assert!(e.contains(expected), "{data:?}:\n  got      {e}  expected {expected}");
+    }
+}
+
+#[test]
+fn a_results_path_that_is_a_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "d.csv", DATA);
+    let config = write(dir.path(), "sweep.toml", GOOD);
+    let file = write(dir.path(), "taken", "");
+    let out = heavyball().arg("run").arg(&config).arg("--results").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists and is not a folder"));
+    assert!(Path::new(&file).is_file());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    heavyball().args(["run"]).assert().code(2);
+    heavyball().args(["run", "x.toml", "--threads", "0"]).assert().code(2);
+    heavyball().args(["frobnicate"]).assert().code(2);
+}

@@ -1,0 +1,55 @@
+//! Helpers shared by the binary-level tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The `heavyball` binary under test.
+pub fn heavyball() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("heavyball").expect("the heavyball binary is built")
+}
+
+/// Writes `text` to `dir/name` and returns the path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write test file");
+    path
+}
+
+/// The built-in iris data decompressed to `dir/iris.csv`.
+pub fn iris_csv(dir: &Path) -> PathBuf {
+    use std::io::Read;
+    let gz = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/iris.csv.gz")).unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut text).unwrap();
+    write(dir, "iris.csv", &text)
+}
+
+/// Every file under `root`, as (relative path, bytes), sorted by path.
+pub fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.push((rel, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The folder of the only run whose name starts with `prefix`.
+pub fn run_dir(sweep: &Path, prefix: &str) -> PathBuf {
+    let matches: Vec<PathBuf> = std::fs::read_dir(sweep.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .collect();
+    assert_eq!(matches.len(), 1, "runs starting with {prefix}: {matches:?}");
+    matches.into_iter().next().unwrap()
+}

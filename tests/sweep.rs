@@ -1,0 +1,115 @@
+//! A whole sweep through the binary: the output files, their headers, and bitwise determinism
+//! across thread counts.
+
+mod common;
+
+use std::path::Path;
+
+use common::{heavyball, run_dir, tree, write};
+
+const SWEEP: &str = r#"
+name = "small"
+[data]
+builtin = "digits"
+test_fraction = 0.2
+[train]
+iterations = 15
+chunk_size = 256
+divergence_factor = 10
+[grid]
+hidden = [8, 16]
+gamma = [1e-3, 1.0]
+alpha = [1.0, 0.5]
+seed = [0, 1]
+"#;
+
+fn run_sweep(dir: &Path, threads: &str) -> std::path::PathBuf {
+    let config = write(dir, "small.toml", SWEEP);
+    let results = dir.join(format!("out-{threads}"));
+    heavyball()
+        .arg("run")
+        .arg(&config)
+        .args(["--threads", threads, "--results"])
+        .arg(&results)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("small: 16 runs ("));
+    results.join("small")
+}
+
+#[test]
+fn one_and_four_threads_give_byte_identical_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = tree(&run_sweep(dir.path(), "1"));
+    let four = tree(&run_sweep(dir.path(), "4"));
+    let names = |t: &[(String, Vec<u8>)]| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&one), names(&four));
+    for ((name, a), (_, b)) in one.iter().zip(&four) {
+        // Wall times differ from run to run; everything else must not.
+        if name.ends_with("run.toml") || name == "summary.csv" {
+            continue;
+        }
+        assert!(a == b, "{name} differs between 1 and 4 threads");
+    }
+    // 16 runs, each with its four files.
+    assert_eq!(one.iter().filter(|(n, _)| n.starts_with("runs/")).count(), 16 * 4);
+}
+
+#[test]
+fn output_files_have_the_documented_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = run_sweep(dir.path(), "2");
+    let summary = std::fs::read_to_string(sweep.join("summary.csv")).unwrap();
+    let mut lines = summary.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "run,hidden,gamma,alpha,seed,status,iterations,final_train_loss,best_train_loss,\
+         final_train_accuracy,final_test_loss,best_test_loss,final_test_accuracy,wall_seconds,key"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 16);
+    // Grid order: M slowest, then γ, then α, the seed fastest.
+    assert!(rows[0][0].starts_with("M8-g0.001-a1-s0-"));
+    assert!(rows[1][0].starts_with("M8-g0.001-a1-s1-"));
+    assert!(rows[2][0].starts_with("M8-g0.001-a0.5-s0-"));
+    assert!(rows[15][0].starts_with("M16-g1-a0.5-s1-"));
+    // γ = 1 on the summed loss of ~1400 samples is far past the stability limit.
+    assert!(rows.iter().filter(|r| r[2] == "1").all(|r| r[5] == "diverged"), "{summary}");
+    assert!(rows.iter().filter(|r| r[2] == "0.001").all(|r| r[5] == "done" && r[6] == "15"), "{summary}");
+
+    let run = run_dir(&sweep, "M8-g0.001-a0.5-s1-");
+    let curve = std::fs::read_to_string(run.join("curve.csv")).unwrap();
+    assert_eq!(curve.lines().next().unwrap(), "iteration,train_loss,train_accuracy,test_loss,test_accuracy");
+    assert_eq!(curve.lines().count(), 1 + 16);
+    let diverged = run_dir(&sweep, "M8-g1-a1-s0-");
+    let rows = std::fs::read_to_string(diverged.join("curve.csv")).unwrap().lines().count();
+    assert!(rows < 17, "a diverged run stops early");
+
+    let curves = std::fs::read_to_string(sweep.join("curves.csv")).unwrap();
+    assert_eq!(
+        curves.lines().next().unwrap(),
+        "run,hidden,gamma,alpha,seed,iteration,train_loss,train_accuracy,test_loss,test_accuracy"
+    );
+    let first_run = curves.lines().nth(1).unwrap();
+    assert!(
+        first_run.starts_with("M8-g0.001-a1-s0-") && first_run.contains(",8,0.001,1,0,0,"),
+        "{first_run}"
+    );
+    for name in ["init.npz", "final.npz", "run.toml"] {
+        assert!(run.join(name).is_file(), "{name}");
+    }
+    for name in ["config.toml", "sweep.toml"] {
+        assert!(sweep.join(name).is_file(), "{name}");
+    }
+}
+
+#[test]
+fn runs_at_the_same_width_and_seed_share_their_initial_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = run_sweep(dir.path(), "2");
+    let a = std::fs::read(run_dir(&sweep, "M8-g0.001-a1-s0-").join("init.npz")).unwrap();
+    let b = std::fs::read(run_dir(&sweep, "M8-g1-a0.5-s0-").join("init.npz")).unwrap();
+    let c = std::fs::read(run_dir(&sweep, "M8-g0.001-a1-s1-").join("init.npz")).unwrap();
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
