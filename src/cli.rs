@@ -1,12 +1,15 @@
 //! The command line: subcommands and their options (clap), and the glue that calls the library.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::sweep::{self, RunOptions};
+use crate::sweep::{self, Interrupted, RunOptions};
 
 const EXIT_CODES: &str =
     "Exit codes: 0 success; 1 an error (bad config or data, I/O); 2 bad command-line usage.";
@@ -39,23 +42,72 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Dry run: list every run as new, partial, done, diverged or stale, and the work left.
+    #[command(after_help = EXIT_CODES)]
+    Plan {
+        /// The sweep's TOML config.
+        #[arg(value_name = "CONFIG")]
+        config: PathBuf,
+        /// The results directory to inspect.
+        #[arg(long, value_name = "DIR", default_value = "results")]
+        results: PathBuf,
+    },
 }
 
-/// Runs a parsed command line.
-pub fn run(cli: Cli) -> Result<()> {
+/// The exit code for a stopped sweep (128 + SIGINT).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run { config, results, threads, quiet } => {
             let cfg = Config::from_path(&config)?;
             let text = std::fs::read_to_string(&config)
                 .with_context(|| format!("cannot read {}", config.display()))?;
             sweep::check_results_dir(&results)?;
-            let opts =
-                RunOptions { results, threads: threads.map(usize::from), quiet, config_text: Some(text) };
-            let report = sweep::run(&cfg, &opts)?;
-            println!("{}: {}", cfg.name, report.line());
-            Ok(())
+            let stop = Arc::new(AtomicBool::new(false));
+            watch_signals(&stop)?;
+            let opts = RunOptions {
+                results,
+                threads: threads.map(usize::from),
+                quiet,
+                config_text: Some(text),
+                stop,
+            };
+            match sweep::run(&cfg, &opts) {
+                Ok(report) => {
+                    println!("{}: {}", cfg.name, report.line());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) if e.is::<Interrupted>() => {
+                    eprintln!("{e}: heavyball run {}", config.display());
+                    Ok(ExitCode::from(EXIT_INTERRUPTED))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Command::Plan { config, results } => {
+            let cfg = Config::from_path(&config)?;
+            print!("{}", sweep::plan(&cfg, &results)?.render());
+            Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The first Ctrl-C or SIGTERM sets `stop` (runs save and stop); a second one exits at once,
+/// which is safe because every file is replaced atomically.
+fn watch_signals(stop: &Arc<AtomicBool>) -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(
+            signal,
+            i32::from(EXIT_INTERRUPTED),
+            Arc::clone(stop),
+        )
+        .and_then(|_| signal_hook::flag::register(signal, Arc::clone(stop)))
+        .context("cannot install the signal handlers")?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -161,6 +161,9 @@ pub struct TrainSpec {
     /// When set, a run also counts as diverged once its training loss exceeds this multiple of
     /// its initial training loss (NaN and ±inf always count).
     pub divergence_factor: Option<f64>,
+    /// Save a checkpoint every this many iterations; `None` saves by time (see the README).
+    /// Not part of a run's identity: checkpoints never change results.
+    pub checkpoint_every: Option<usize>,
 }
 
 /// The `[grid]` section, validated: every list non-empty, without duplicates, in range.
@@ -239,6 +242,7 @@ struct RawTrain {
     #[serde(default = "default_chunk_size")]
     chunk_size: usize,
     divergence_factor: Option<f64>,
+    checkpoint_every: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -398,13 +402,17 @@ fn check_train(raw: RawTrain) -> Result<TrainSpec, String> {
     if raw.chunk_size == 0 {
         return Err("chunk_size must be ≥ 1 (got 0)".into());
     }
-    if let Some(f) = raw.divergence_factor {
-        if !(f.is_finite() && f > 1.0) {
-            return Err(format!("divergence_factor must be finite and > 1 (got {f})"));
-        }
+    if let Some(f) = raw.divergence_factor
+        && !(f.is_finite() && f > 1.0)
+    {
+        return Err(format!("divergence_factor must be finite and > 1 (got {f})"));
+    }
+    if raw.checkpoint_every == Some(0) {
+        return Err("checkpoint_every must be ≥ 1 (got 0); leave it out to checkpoint by time".into());
     }
     Ok(TrainSpec {
         divergence_factor: raw.divergence_factor,
+        checkpoint_every: raw.checkpoint_every,
         iterations: raw.iterations,
         objective: raw.objective,
         precision: raw.precision,

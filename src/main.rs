@@ -4,7 +4,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     match heavyball::cli::run(heavyball::cli::Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");
             ExitCode::FAILURE

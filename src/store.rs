@@ -16,7 +16,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, aview1};
 use ndarray_npy::{NpzReader, NpzWriter};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::config::TrainSpec;
 use crate::grid::RunSpec;
 use crate::model::{Params, Real};
-use crate::train::CurveRow;
+use crate::train::{CurveRow, State};
 
 /// The version of the on-disk format and of everything that fixes a run's result; part of
 /// every run key.
@@ -148,6 +148,8 @@ pub mod run_file {
     pub const INIT: &str = "init.npz";
     /// The parameters at the curve's last row.
     pub const FINAL: &str = "final.npz";
+    /// The latest training state: θ, φ, the iteration and the curve so far.
+    pub const CHECKPOINT: &str = "checkpoint.npz";
 }
 
 /// What a run is and how it ended: `run.toml`.
@@ -176,7 +178,7 @@ pub struct RunMeta {
     pub chunk_size: usize,
     /// The data fingerprint.
     pub data: String,
-    /// `done` or `diverged`.
+    /// `running` (not finished: see the checkpoint), `done` or `diverged`.
     pub status: String,
     /// Steps taken: the curve's last row.
     pub iterations: usize,
@@ -308,6 +310,105 @@ pub fn read_params<T: Real>(path: &Path) -> Result<Params<T>> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
+/// Writes a checkpoint atomically: `W`, `b`, `V`, `c` (θ^k), `phi` (φ^k, flat, in θ's order),
+/// `iteration` (k, as a one-element u64 array), `curve` (rows×5 f64: iteration, train loss,
+/// train accuracy, test loss, test accuracy; NaN where there is no test set) and `key` (the
+/// run key as ASCII bytes). numpy reads every array.
+pub fn write_checkpoint<T: Real>(path: &Path, key: &str, state: &State<T>) -> Result<()> {
+    let mut curve = Array2::<f64>::from_elem((state.curve.len(), 5), f64::NAN);
+    for (mut out, row) in curve.rows_mut().into_iter().zip(&state.curve) {
+        out[0] = row.iteration as f64;
+        out[1] = row.train_loss;
+        out[2] = row.train_accuracy;
+        out[3] = row.test_loss.unwrap_or(f64::NAN);
+        out[4] = row.test_accuracy.unwrap_or(f64::NAN);
+    }
+    let mut buf = io::Cursor::new(Vec::new());
+    {
+        let mut npz = NpzWriter::new(&mut buf);
+        let v = state.theta.views();
+        let mut add = || -> Result<(), ndarray_npy::WriteNpzError> {
+            npz.add_array("W", &v.w)?;
+            npz.add_array("b", &v.b)?;
+            npz.add_array("V", &v.v)?;
+            npz.add_array("c", &v.c)?;
+            npz.add_array("phi", &state.phi.as_flat())?;
+            npz.add_array("iteration", &aview1(&[state.iteration as u64]))?;
+            npz.add_array("curve", &curve)?;
+            npz.add_array("key", &aview1(key.as_bytes()))?;
+            Ok(())
+        };
+        add().with_context(|| format!("cannot encode {}", path.display()))?;
+        npz.finish().with_context(|| format!("cannot encode {}", path.display()))?;
+    }
+    let bytes = buf.into_inner();
+    write_atomic(path, |w| w.write_all(&bytes))
+}
+
+/// Reads a checkpoint written by [`write_checkpoint`] and checks it belongs to run `key`, has
+/// parameters of `shape`, and a curve consistent with its iteration (rows 0..k, or 0..=k once
+/// finished). Any mismatch is an error that says what is wrong.
+pub fn read_checkpoint<T: Real>(path: &Path, key: &str, shape: crate::model::Shape) -> Result<State<T>> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut npz = NpzReader::new(file).with_context(|| format!("{} is not an npz file", path.display()))?;
+    let context = || format!("{} is not a complete heavyball checkpoint", path.display());
+    let stored_key: Array1<u8> = npz.by_name("key").with_context(context)?;
+    if stored_key.as_slice() != Some(key.as_bytes()) {
+        bail!("{} belongs to another run", path.display());
+    }
+    let w: Array2<T> = npz.by_name("W").with_context(context)?;
+    let b: Array1<T> = npz.by_name("b").with_context(context)?;
+    let v: Array2<T> = npz.by_name("V").with_context(context)?;
+    let c: Array1<T> = npz.by_name("c").with_context(context)?;
+    let theta = Params::from_blocks(w.view(), b.view(), v.view(), c.view())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if theta.shape() != shape {
+        bail!("{} holds a network of another shape", path.display());
+    }
+    let phi_flat: Array1<T> = npz.by_name("phi").with_context(context)?;
+    if phi_flat.len() != shape.len() {
+        bail!("{} holds a momentum of the wrong length", path.display());
+    }
+    let mut phi = Params::zeros(shape);
+    phi.as_flat_mut().assign(&phi_flat);
+    let iteration: Array1<u64> = npz.by_name("iteration").with_context(context)?;
+    let iteration = *iteration.first().with_context(context)? as usize;
+    let curve_array: Array2<f64> = npz.by_name("curve").with_context(context)?;
+    if curve_array.ncols() != 5 {
+        bail!("{} holds a malformed curve", path.display());
+    }
+    let curve: Vec<CurveRow> = curve_array
+        .rows()
+        .into_iter()
+        .map(|r| CurveRow {
+            iteration: r[0] as usize,
+            train_loss: r[1],
+            train_accuracy: r[2],
+            test_loss: (!r[3].is_nan() || !r[4].is_nan()).then_some(r[3]),
+            test_accuracy: (!r[3].is_nan() || !r[4].is_nan()).then_some(r[4]),
+        })
+        .collect();
+    let ordered = curve.iter().enumerate().all(|(i, r)| r.iteration == i);
+    if !ordered || !(curve.len() == iteration || curve.len() == iteration + 1) {
+        bail!("{} holds a curve that disagrees with its iteration {iteration}", path.display());
+    }
+    Ok(State { theta, phi, iteration, curve })
+}
+
+/// True when two curves are the same bit for bit (NaN equal to NaN).
+pub fn same_curve(a: &[CurveRow], b: &[CurveRow]) -> bool {
+    let bits = |v: f64| v.to_bits();
+    let opt = |v: Option<f64>| v.map(bits);
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.iteration == y.iteration
+                && bits(x.train_loss) == bits(y.train_loss)
+                && bits(x.train_accuracy) == bits(y.train_accuracy)
+                && opt(x.test_loss) == opt(y.test_loss)
+                && opt(x.test_accuracy) == opt(y.test_accuracy)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,6 +471,7 @@ mod tests {
             precision: crate::config::Precision::F32,
             chunk_size: 1024,
             divergence_factor: None,
+            checkpoint_every: None,
         };
         let base = RunId::from_spec(&spec, &train, "abc");
         assert_eq!(base.name, "M8-g0.1-a0.5-s0");

@@ -49,7 +49,8 @@ pub struct RunRecord {
     pub curve: Vec<CurveRow>,
 }
 
-/// Reads the finished runs among `ids` (those with a `run.toml`), in the given order.
+/// Reads the finished runs among `ids` (`run.toml` says `done` or `diverged`), in the given
+/// order; unfinished and missing runs are left out.
 pub fn read_runs(dir: &SweepDir, ids: &[RunId]) -> Result<Vec<RunRecord>> {
     let mut records = Vec::new();
     for id in ids {
@@ -59,6 +60,9 @@ pub fn read_runs(dir: &SweepDir, ids: &[RunId]) -> Result<Vec<RunRecord>> {
             continue;
         }
         let meta = RunMeta::read(&meta_path)?;
+        if meta.status == "running" {
+            continue;
+        }
         let curve = store::read_curve(&run_dir.join(run_file::CURVE))?;
         records.push(RunRecord { dir_name: id.dir_name(), meta, curve });
     }

@@ -1,10 +1,13 @@
-//! Running a sweep: load the data once, expand the grid, train every run in parallel on a
-//! rayon pool, save each run's files as soon as it ends, and rebuild the summaries from the
-//! per-run files.
+//! Running a sweep: load the data once, expand the grid, judge what each run needs from its
+//! folder (new, partial, finished, damaged), train what is left in parallel on a rayon pool
+//! with periodic checkpoints, save each run's files as soon as it ends, and rebuild the
+//! summaries from the per-run files. A stop request (Ctrl-C, SIGTERM) saves what is in flight.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -16,12 +19,13 @@ use crate::config::{Config, Precision};
 use crate::data::{self, Prepared};
 use crate::grid::{self, RunSpec};
 use crate::model::{Params, Real, Shape};
+use crate::resume::{self, Action, SweepLock};
 use crate::store::{self, RunId, RunMeta, SweepDir, run_file};
 use crate::summary;
 use crate::train::{self, Evaluator, Flow, Hyper, State, Status};
 
 /// How to run a sweep, beyond its config.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// The results directory; the sweep lands in `results/<name>`.
     pub results: PathBuf,
@@ -31,19 +35,46 @@ pub struct RunOptions {
     pub quiet: bool,
     /// The config file's text, saved beside the results.
     pub config_text: Option<String>,
+    /// Set from outside (a signal handler) to stop: runs in flight save a checkpoint and no
+    /// new run starts.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// The sweep was stopped before every run finished; everything in flight was saved.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "interrupted: saved {saved} runs in flight; {finished} of {runs} runs are finished. Run the same command again to resume"
+)]
+pub struct Interrupted {
+    /// Runs that were in flight and saved a checkpoint.
+    pub saved: usize,
+    /// Runs finished, now or before.
+    pub finished: usize,
+    /// Runs in the grid.
+    pub runs: usize,
 }
 
 /// What a sweep did.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct SweepReport {
     /// The sweep's folder.
     pub dir: PathBuf,
     /// Runs in the grid.
     pub runs: usize,
-    /// Runs that finished all their iterations.
+    /// Runs that finished all their iterations (now or before).
     pub done: usize,
-    /// Runs whose loss became NaN or infinite.
+    /// Runs whose loss diverged (now or before).
     pub diverged: usize,
+    /// Runs trained from scratch in this invocation.
+    pub new: usize,
+    /// Runs continued from a checkpoint (interrupted or extended).
+    pub resumed: usize,
+    /// Runs restarted because their files were damaged.
+    pub restarted: usize,
+    /// Runs found finished and skipped.
+    pub skipped: usize,
+    /// Run folders of earlier configs, left untouched.
+    pub stale: usize,
     /// Wall time of the training phase.
     pub elapsed: Duration,
     /// Useful floating-point operations of the gradient evaluations performed.
@@ -54,15 +85,25 @@ impl SweepReport {
     /// The one-line summary printed at the end of `heavyball run`.
     pub fn line(&self) -> String {
         let secs = self.elapsed.as_secs_f64();
-        format!(
-            "{} runs ({} done, {} diverged) in {:.2} s, {:.1} GFLOP/s useful; results in {}",
+        let mut line = format!(
+            "{} runs ({} done, {} diverged); trained {} ({} new, {} resumed, {} restarted), {} already finished; \
+             {:.2} s, {:.1} GFLOP/s useful; results in {}",
             self.runs,
             self.done,
             self.diverged,
+            self.new + self.resumed + self.restarted,
+            self.new,
+            self.resumed,
+            self.restarted,
+            self.skipped,
             secs,
             self.flops / secs.max(1e-9) / 1e9,
             self.dir.display()
-        )
+        );
+        if self.stale > 0 {
+            line.push_str(&format!("; {} stale runs of an earlier config left untouched", self.stale));
+        }
+        line
     }
 }
 
@@ -87,55 +128,100 @@ struct SweepMeta<'a> {
     seed: &'a [u64],
 }
 
-/// Runs a validated sweep: reads the data, then trains and saves every grid point.
-pub fn run(config: &Config, opts: &RunOptions) -> Result<SweepReport> {
+/// A sweep's data, grid points and run identities, ready to train or to plan.
+pub struct Loaded<T> {
+    /// The shared data.
+    pub data: Prepared<T>,
+    /// The grid points.
+    pub runs: Vec<RunSpec>,
+    /// Their identities.
+    pub ids: Vec<RunId>,
+}
+
+/// Loads the data in the config's precision and calls `f` with it, inside the thread pool.
+fn with_data<R: Send>(
+    config: &Config,
+    threads: Option<usize>,
+    f: impl FnOnce(Dispatch) -> Result<R> + Send,
+) -> Result<R> {
     let table = data::load(&config.data.source)?;
-    let pool = {
-        let mut builder = rayon::ThreadPoolBuilder::new();
-        if let Some(n) = opts.threads {
-            builder = builder.num_threads(n);
-        }
-        builder.build().context("cannot start the thread pool")?
-    };
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        builder = builder.num_threads(n);
+    }
+    let pool = builder.build().context("cannot start the thread pool")?;
     pool.install(|| match config.train.precision {
-        Precision::F32 => run_typed::<f32>(config, opts, data::prepare(table, &config.data)?),
-        Precision::F64 => run_typed::<f64>(config, opts, data::prepare(table, &config.data)?),
+        Precision::F32 => f(Dispatch::F32(prepare(config, data::prepare(table, &config.data)?))),
+        Precision::F64 => f(Dispatch::F64(prepare(config, data::prepare(table, &config.data)?))),
     })
 }
 
-fn run_typed<T: Real>(config: &Config, opts: &RunOptions, data: Prepared<T>) -> Result<SweepReport> {
-    let runs = grid::expand(&config.grid);
-    let ids: Vec<RunId> =
-        runs.iter().map(|r| RunId::from_spec(r, &config.train, &data.fingerprint)).collect();
-    let dir = SweepDir::new(&opts.results, &config.name);
-    prepare_dirs(&dir)?;
-    write_sweep_meta(config, opts, &data, &dir)?;
+/// Prepared data in one of the two precisions.
+enum Dispatch {
+    F32(Loaded<f32>),
+    F64(Loaded<f64>),
+}
 
-    let total_iterations = (runs.len() * config.train.iterations) as u64;
-    let progress = Progress::new(total_iterations, runs.len(), opts.quiet);
+fn prepare<T: Real>(config: &Config, data: Prepared<T>) -> Loaded<T> {
+    let runs = grid::expand(&config.grid);
+    let ids = runs.iter().map(|r| RunId::from_spec(r, &config.train, &data.fingerprint)).collect();
+    Loaded { data, runs, ids }
+}
+
+/// Runs a validated sweep: reads the data, then trains and saves every grid point that is not
+/// finished yet.
+pub fn run(config: &Config, opts: &RunOptions) -> Result<SweepReport> {
+    with_data(config, opts.threads, |d| match d {
+        Dispatch::F32(p) => run_typed(config, opts, p),
+        Dispatch::F64(p) => run_typed(config, opts, p),
+    })
+}
+
+fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -> Result<SweepReport> {
+    let Loaded { data, runs, ids } = prepared;
+    let dir = SweepDir::new(&opts.results, &config.name);
+    std::fs::create_dir_all(dir.runs())
+        .with_context(|| format!("cannot create results folder {}", dir.runs().display()))?;
+    let _lock = SweepLock::acquire(dir.root())?;
+    resume::remove_temporaries(dir.root())?;
+    write_sweep_meta(config, opts, &data, &dir)?;
+    let stale = resume::stale_runs(&dir.runs(), &ids)?.len();
+
+    let progress = Progress::new((runs.len() * config.train.iterations) as u64, runs.len(), opts.quiet);
     let started = Instant::now();
     let outcomes: Vec<RunOutcome> = runs
         .par_iter()
         .zip(ids.par_iter())
-        .map(|(spec, id)| train_one(config, &data, spec, id, &dir, &progress))
+        .map(|(spec, id)| train_one(config, &data, spec, id, &dir, &progress, &opts.stop))
         .collect::<Result<_>>()?;
     let elapsed = started.elapsed();
     progress.finish();
 
     summary::rebuild(&dir, &ids, data.test.is_some())?;
-    Ok(SweepReport {
+    let count = |f: &dyn Fn(&RunOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+    let report = SweepReport {
         dir: dir.root().to_path_buf(),
         runs: runs.len(),
-        done: outcomes.iter().filter(|o| o.status == Status::Done).count(),
-        diverged: outcomes.iter().filter(|o| o.status == Status::Diverged).count(),
+        done: count(&|o| o.status == Some(Status::Done)),
+        diverged: count(&|o| o.status == Some(Status::Diverged)),
+        new: count(&|o| o.how == How::New),
+        resumed: count(&|o| o.how == How::Resumed),
+        restarted: count(&|o| o.how == How::Restarted),
+        skipped: count(&|o| o.how == How::Skipped),
+        stale,
         elapsed,
         flops: outcomes.iter().map(|o| o.flops).sum(),
-    })
-}
-
-fn prepare_dirs(dir: &SweepDir) -> Result<()> {
-    std::fs::create_dir_all(dir.runs())
-        .with_context(|| format!("cannot create results folder {}", dir.runs().display()))
+    };
+    let stopped = count(&|o| o.status == Some(Status::Stopped));
+    if stopped > 0 || opts.stop.load(Ordering::SeqCst) && report.done + report.diverged < report.runs {
+        return Err(Interrupted {
+            saved: stopped,
+            finished: report.done + report.diverged,
+            runs: report.runs,
+        }
+        .into());
+    }
+    Ok(report)
 }
 
 fn write_sweep_meta<T: Real>(
@@ -170,10 +256,48 @@ fn write_sweep_meta<T: Real>(
     Ok(())
 }
 
+/// How a run was handled in this invocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum How {
+    New,
+    Resumed,
+    Restarted,
+    Skipped,
+    NotStarted,
+}
+
 /// How one run ended in this invocation.
 struct RunOutcome {
-    status: Status,
+    /// The run's status now; `None` when it was not started before a stop request.
+    status: Option<Status>,
+    how: How,
     flops: f64,
+}
+
+/// When to save checkpoints: every n iterations, or by time so that writing costs under 1% of
+/// training (at least 10 s apart, and at least 100× the last write's duration).
+struct CheckpointClock {
+    every: Option<usize>,
+    last: Instant,
+    min_gap: Duration,
+}
+
+impl CheckpointClock {
+    fn new(every: Option<usize>) -> Self {
+        CheckpointClock { every, last: Instant::now(), min_gap: Duration::from_secs(10) }
+    }
+
+    fn due(&self, iteration: usize) -> bool {
+        match self.every {
+            Some(n) => iteration.is_multiple_of(n),
+            None => self.last.elapsed() >= self.min_gap,
+        }
+    }
+
+    fn written(&mut self, took: Duration) {
+        self.last = Instant::now();
+        self.min_gap = self.min_gap.max(took * 100);
+    }
 }
 
 fn train_one<T: Real>(
@@ -183,35 +307,17 @@ fn train_one<T: Real>(
     id: &RunId,
     dir: &SweepDir,
     progress: &Progress,
+    stop: &AtomicBool,
 ) -> Result<RunOutcome> {
+    let target = config.train.iterations;
+    if stop.load(Ordering::SeqCst) {
+        return Ok(RunOutcome { status: None, how: How::NotStarted, flops: 0.0 });
+    }
     let started = Instant::now();
     let shape = Shape { n_features: data.n_features(), n_hidden: spec.hidden, n_classes: data.n_classes };
     let run_dir = dir.run(id);
-    std::fs::create_dir_all(&run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
-
-    let init = Params::<T>::init(shape, spec.seed);
-    store::write_params(&run_dir.join(run_file::INIT), &init)?;
-    let mut state = State::start(init);
-
-    let hyper = Hyper {
-        gamma: spec.gamma,
-        alpha: spec.alpha,
-        objective: config.train.objective,
-        iterations: config.train.iterations,
-        divergence_factor: config.train.divergence_factor,
-    };
-    let chunk = config.train.chunk_size;
-    let mut train_eval = Evaluator::new(&data.train, shape, chunk, true);
-    let mut test_eval = data.test.as_ref().map(|t| Evaluator::new(t, shape, chunk, false));
-    let status = train::train(&mut state, &hyper, &mut train_eval, test_eval.as_mut(), &mut |_| {
-        progress.step();
-        Flow::Continue
-    });
-    let steps = state.iteration;
-
-    store::write_curve(&run_dir.join(run_file::CURVE), &state.curve, data.test.is_some())?;
-    store::write_params(&run_dir.join(run_file::FINAL), &state.theta)?;
-    let meta = RunMeta {
+    let inspection = resume::inspect::<T>(&run_dir, id, shape, target);
+    let meta = |status: Status, iterations: usize, wall: f64| RunMeta {
         format: store::FORMAT_VERSION,
         key: id.key.clone(),
         name: id.name.clone(),
@@ -221,17 +327,169 @@ fn train_one<T: Real>(
         seed: spec.seed,
         objective: config.train.objective.name().into(),
         precision: config.train.precision.name().into(),
-        chunk_size: chunk,
+        chunk_size: config.train.chunk_size,
         data: data.fingerprint.clone(),
-        status: status.name().into(),
-        iterations: steps,
-        target_iterations: config.train.iterations,
-        wall_seconds: started.elapsed().as_secs_f64(),
+        status: if status == Status::Stopped { "running".into() } else { status.name().into() },
+        iterations,
+        target_iterations: target,
+        wall_seconds: wall,
     };
-    // run.toml goes last: its presence with a final status marks the run as complete.
-    meta.write(&run_dir.join(run_file::META))?;
-    progress.run_ended(status, config.train.iterations - steps);
-    Ok(RunOutcome { status, flops: steps as f64 * shape.flops_per_iteration(data.train.len()) })
+
+    let (mut state, how) = match inspection.action {
+        Action::Finished { status, .. } => {
+            progress.run_ended(status == "diverged", target as u64);
+            let status = if status == "diverged" { Status::Diverged } else { Status::Done };
+            return Ok(RunOutcome { status: Some(status), how: How::Skipped, flops: 0.0 });
+        }
+        Action::Resume { from, .. } => {
+            progress.advance(from as u64);
+            (inspection.state.expect("a resumable state"), How::Resumed)
+        }
+        Action::New | Action::Restart(_) => {
+            let how = if let Action::Restart(why) = &inspection.action {
+                progress.warn(&format!("warning: restarting run {}: {why}", id.dir_name()));
+                std::fs::remove_dir_all(&run_dir)
+                    .with_context(|| format!("cannot clear damaged run folder {}", run_dir.display()))?;
+                How::Restarted
+            } else {
+                How::New
+            };
+            std::fs::create_dir_all(&run_dir)
+                .with_context(|| format!("cannot create {}", run_dir.display()))?;
+            let init = Params::<T>::init(shape, spec.seed);
+            store::write_params(&run_dir.join(run_file::INIT), &init)?;
+            meta(Status::Stopped, 0, 0.0).write(&run_dir.join(run_file::META))?;
+            (State::start(init), how)
+        }
+    };
+    let wall_before = inspection.wall_seconds;
+    let first_iteration = state.iteration;
+
+    let hyper = Hyper {
+        gamma: spec.gamma,
+        alpha: spec.alpha,
+        objective: config.train.objective,
+        iterations: target,
+        divergence_factor: config.train.divergence_factor,
+    };
+    let chunk = config.train.chunk_size;
+    let mut train_eval = Evaluator::new(&data.train, shape, chunk, true);
+    let mut test_eval = data.test.as_ref().map(|t| Evaluator::new(t, shape, chunk, false));
+    let checkpoint_path = run_dir.join(run_file::CHECKPOINT);
+    let mut clock = CheckpointClock::new(config.train.checkpoint_every);
+    let mut write_error = None;
+    let status = train::train(&mut state, &hyper, &mut train_eval, test_eval.as_mut(), &mut |s| {
+        progress.advance(1);
+        if s.iteration < target && clock.due(s.iteration) {
+            let t0 = Instant::now();
+            if let Err(e) = store::write_checkpoint(&checkpoint_path, &id.key, s) {
+                write_error = Some(e);
+                return Flow::Stop;
+            }
+            clock.written(t0.elapsed());
+        }
+        if stop.load(Ordering::SeqCst) { Flow::Stop } else { Flow::Continue }
+    });
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    let wall = wall_before + started.elapsed().as_secs_f64();
+    let steps = state.iteration;
+
+    store::write_checkpoint(&checkpoint_path, &id.key, &state)?;
+    if status != Status::Stopped {
+        store::write_curve(&run_dir.join(run_file::CURVE), &state.curve, data.test.is_some())?;
+        store::write_params(&run_dir.join(run_file::FINAL), &state.theta)?;
+        progress.run_ended(status == Status::Diverged, (target - steps) as u64);
+    }
+    // run.toml goes last: a final status in it marks the run's files as complete.
+    meta(status, steps, wall).write(&run_dir.join(run_file::META))?;
+    let flops = (steps - first_iteration) as f64 * shape.flops_per_iteration(data.train.len());
+    Ok(RunOutcome { status: Some(status), how, flops })
+}
+
+/// One run's line in a plan.
+#[derive(Clone, Debug)]
+pub struct PlanRow {
+    /// The run's folder name.
+    pub run: String,
+    /// What it needs.
+    pub action: Action,
+    /// Iterations of work left.
+    pub work_left: usize,
+    /// Useful flops of that work.
+    pub flops_left: f64,
+}
+
+/// A dry run: what `heavyball run` would do with each run.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The sweep's folder.
+    pub dir: PathBuf,
+    /// One row per grid point, in grid order.
+    pub rows: Vec<PlanRow>,
+    /// Run folders of earlier configs.
+    pub stale: Vec<PathBuf>,
+}
+
+impl Plan {
+    /// The plan as text: a line per run, then totals.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let width = self.rows.iter().map(|r| r.run.len()).max().unwrap_or(3);
+        for r in &self.rows {
+            out.push_str(&format!("{:width$}  {}\n", r.run, r.action.describe()));
+        }
+        for s in &self.stale {
+            let name = s.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            out.push_str(&format!("{name:width$}  stale (not in the current grid; left untouched)\n"));
+        }
+        let count = |f: &dyn Fn(&Action) -> bool| self.rows.iter().filter(|r| f(&r.action)).count();
+        let left: usize = self.rows.iter().map(|r| r.work_left).sum();
+        let flops: f64 = self.rows.iter().map(|r| r.flops_left).sum();
+        out.push_str(&format!(
+            "{} runs: {} new, {} partial, {} to extend, {} finished, {} to restart; {} stale. \
+             Work left: {left} iterations, {:.3} TFLOP. Results in {}\n",
+            self.rows.len(),
+            count(&|a| *a == Action::New),
+            count(&|a| matches!(a, Action::Resume { extend: false, .. })),
+            count(&|a| matches!(a, Action::Resume { extend: true, .. })),
+            count(&|a| matches!(a, Action::Finished { .. })),
+            count(&|a| matches!(a, Action::Restart(_))),
+            self.stale.len(),
+            flops / 1e12,
+            self.dir.display()
+        ));
+        out
+    }
+}
+
+/// Builds the plan for a config without training or writing anything.
+pub fn plan(config: &Config, results: &Path) -> Result<Plan> {
+    with_data(config, None, |d| match d {
+        Dispatch::F32(p) => plan_typed(config, results, p),
+        Dispatch::F64(p) => plan_typed(config, results, p),
+    })
+}
+
+fn plan_typed<T: Real>(config: &Config, results: &Path, prepared: Loaded<T>) -> Result<Plan> {
+    let Loaded { data, runs, ids } = prepared;
+    let dir = SweepDir::new(results, &config.name);
+    let target = config.train.iterations;
+    let rows = runs
+        .par_iter()
+        .zip(ids.par_iter())
+        .map(|(spec, id)| {
+            let shape =
+                Shape { n_features: data.n_features(), n_hidden: spec.hidden, n_classes: data.n_classes };
+            let action = resume::inspect::<T>(&dir.run(id), id, shape, target).action;
+            let work_left = action.work_left(target);
+            let flops_left = work_left as f64 * shape.flops_per_iteration(data.train.len());
+            PlanRow { run: id.dir_name(), action, work_left, flops_left }
+        })
+        .collect();
+    let stale = resume::stale_runs(&dir.runs(), &ids)?;
+    Ok(Plan { dir: dir.root().to_path_buf(), rows, stale })
 }
 
 /// The progress bar over a whole sweep, drawn only on a terminal.
@@ -266,19 +524,22 @@ impl Progress {
         self.bar.set_message(format!("runs {done}/{} done, {diverged} diverged", self.runs));
     }
 
-    fn step(&self) {
-        self.bar.inc(1);
+    fn advance(&self, iterations: u64) {
+        self.bar.inc(iterations);
     }
 
-    /// Counts a finished run; `skipped` iterations (after a divergence) leave the total.
-    fn run_ended(&self, status: Status, skipped: usize) {
+    /// Counts a finished run; `rest` iterations (skipped, or left after a divergence) are added.
+    fn run_ended(&self, diverged: bool, rest: u64) {
         let mut counts = self.counts.lock().expect("progress counts");
         counts.0 += 1;
-        if status == Status::Diverged {
-            counts.1 += 1;
-        }
+        counts.1 += usize::from(diverged);
         self.show(counts.0, counts.1);
-        self.bar.inc(skipped as u64);
+        self.bar.inc(rest);
+    }
+
+    /// Prints a line on stderr without tearing the bar.
+    fn warn(&self, line: &str) {
+        self.bar.suspend(|| eprintln!("{line}"));
     }
 
     fn finish(&self) {

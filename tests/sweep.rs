@@ -46,13 +46,13 @@ fn one_and_four_threads_give_byte_identical_files() {
     assert_eq!(names(&one), names(&four));
     for ((name, a), (_, b)) in one.iter().zip(&four) {
         // Wall times differ from run to run; everything else must not.
-        if name.ends_with("run.toml") || name == "summary.csv" {
+        if name.ends_with("run.toml") || name == "summary.csv" || name == ".lock" {
             continue;
         }
         assert!(a == b, "{name} differs between 1 and 4 threads");
     }
-    // 16 runs, each with its four files.
-    assert_eq!(one.iter().filter(|(n, _)| n.starts_with("runs/")).count(), 16 * 4);
+    // 16 runs, each with its five files.
+    assert_eq!(one.iter().filter(|(n, _)| n.starts_with("runs/")).count(), 16 * 5);
 }
 
 #[test]
@@ -95,7 +95,7 @@ fn output_files_have_the_documented_columns() {
         first_run.starts_with("M8-g0.001-a1-s0-") && first_run.contains(",8,0.001,1,0,0,"),
         "{first_run}"
     );
-    for name in ["init.npz", "final.npz", "run.toml"] {
+    for name in ["init.npz", "final.npz", "run.toml", "checkpoint.npz"] {
         assert!(run.join(name).is_file(), "{name}");
     }
     for name in ["config.toml", "sweep.toml"] {

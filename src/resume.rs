@@ -1,0 +1,223 @@
+//! Resuming: what each run of a sweep needs, judged from its folder on disk — start, continue
+//! from a checkpoint, skip as finished, or restart because its files are damaged — and the
+//! results-directory lock that keeps two `heavyball run`s apart.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::model::{Real, Shape};
+use crate::store::{self, RunId, RunMeta, run_file};
+use crate::train::State;
+
+/// What a run needs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// No files yet: train from the initial parameters.
+    New,
+    /// Continue from a checkpoint at this iteration: an interrupted run, or a finished run whose
+    /// `iterations` were raised.
+    Resume {
+        /// The checkpoint's iteration.
+        from: usize,
+        /// True when the run had finished with fewer iterations.
+        extend: bool,
+    },
+    /// Finished with this number of steps, at the current target (or diverged before it).
+    Finished {
+        /// The run's status word: `done` or `diverged`.
+        status: String,
+        /// Steps taken.
+        iterations: usize,
+    },
+    /// Its files cannot be trusted or reused: start over, saying why.
+    Restart(String),
+}
+
+impl Action {
+    /// A short description for `heavyball plan`.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::New => "new".into(),
+            Action::Resume { from, extend: false } => format!("partial (at iteration {from})"),
+            Action::Resume { from, extend: true } => format!("extend (done at {from})"),
+            Action::Finished { status, iterations } => format!("{status} ({iterations} iterations)"),
+            Action::Restart(why) => format!("restart ({why})"),
+        }
+    }
+
+    /// Iterations of work left to reach `target`.
+    pub fn work_left(&self, target: usize) -> usize {
+        match self {
+            Action::New | Action::Restart(_) => target,
+            Action::Resume { from, .. } => target - from,
+            Action::Finished { .. } => 0,
+        }
+    }
+}
+
+/// A run's action, with the state to continue from and the wall time already spent.
+pub struct Inspection<T> {
+    /// What to do.
+    pub action: Action,
+    /// For `Resume`: θ, φ, the iteration and the curve rows before it.
+    pub state: Option<State<T>>,
+    /// Seconds spent on the run by earlier sessions.
+    pub wall_seconds: f64,
+}
+
+impl<T> Inspection<T> {
+    fn action(action: Action) -> Self {
+        Inspection { action, state: None, wall_seconds: 0.0 }
+    }
+}
+
+/// Judges a run folder against the run's key, its network shape and the target iterations.
+pub fn inspect<T: Real>(run_dir: &Path, id: &RunId, shape: Shape, target: usize) -> Inspection<T> {
+    if !run_dir.exists() {
+        return Inspection::action(Action::New);
+    }
+    let meta = match RunMeta::read(&run_dir.join(run_file::META)) {
+        Ok(meta) => meta,
+        // The folder was made but the run never got going (or its metadata is torn).
+        Err(_) if !run_dir.join(run_file::CHECKPOINT).exists() => return Inspection::action(Action::New),
+        Err(e) => return Inspection::action(Action::Restart(format!("{e:#}"))),
+    };
+    if meta.key != id.key {
+        return Inspection::action(Action::Restart("run.toml names another run".into()));
+    }
+    let checkpoint = run_dir.join(run_file::CHECKPOINT);
+    if !checkpoint.exists() {
+        return if meta.status == "running" {
+            Inspection::action(Action::New)
+        } else {
+            Inspection::action(Action::Restart("checkpoint.npz is missing".into()))
+        };
+    }
+    let mut state: State<T> = match store::read_checkpoint(&checkpoint, &id.key, shape) {
+        Ok(state) => state,
+        Err(e) => return Inspection::action(Action::Restart(format!("{e:#}"))),
+    };
+    let finished_state = state.curve.len() == state.iteration + 1;
+    if meta.status != "running" {
+        match store::read_curve(&run_dir.join(run_file::CURVE)) {
+            Ok(curve) if store::same_curve(&curve, &state.curve) && finished_state => {}
+            Ok(_) => {
+                return Inspection::action(Action::Restart("curve.csv disagrees with checkpoint.npz".into()));
+            }
+            Err(e) => return Inspection::action(Action::Restart(format!("{e:#}"))),
+        }
+        if !run_dir.join(run_file::FINAL).exists() {
+            return Inspection::action(Action::Restart("final.npz is missing".into()));
+        }
+    }
+    let wall_seconds = meta.wall_seconds;
+    let diverged = meta.status == "diverged";
+    if diverged && state.iteration <= target {
+        let action = Action::Finished { status: meta.status.clone(), iterations: state.iteration };
+        return Inspection { action, state: None, wall_seconds };
+    }
+    if state.iteration > target {
+        return Inspection::action(Action::Restart(format!(
+            "it has {} iterations, more than the {target} asked for",
+            state.iteration
+        )));
+    }
+    if meta.status == "done" && state.iteration == target {
+        let action = Action::Finished { status: meta.status.clone(), iterations: state.iteration };
+        return Inspection { action, state: None, wall_seconds };
+    }
+    // A trailing row at θ^k is recomputed when training continues from k.
+    if finished_state {
+        state.curve.pop();
+    }
+    let action = Action::Resume { from: state.iteration, extend: meta.status == "done" };
+    Inspection { action, state: Some(state), wall_seconds }
+}
+
+/// Run folders under `runs/` that belong to none of `ids`: runs of an earlier config, left
+/// untouched and never mixed into the summaries.
+pub fn stale_runs(runs_dir: &Path, ids: &[RunId]) -> Result<Vec<PathBuf>> {
+    let current: std::collections::HashSet<String> = ids.iter().map(RunId::dir_name).collect();
+    let mut stale = Vec::new();
+    let entries = match std::fs::read_dir(runs_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(stale),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", runs_dir.display())),
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", runs_dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_dir() && !current.contains(&name) {
+            stale.push(entry.path());
+        }
+    }
+    stale.sort();
+    Ok(stale)
+}
+
+/// Removes temporary files that a killed process left behind (`.tmp-*`, never renamed into
+/// place) from the sweep folder and its run folders. Call it only while holding the lock.
+pub fn remove_temporaries(sweep_dir: &Path) -> Result<usize> {
+    let mut removed = 0;
+    let mut dirs = vec![sweep_dir.to_path_buf()];
+    if let Ok(runs) = std::fs::read_dir(sweep_dir.join("runs")) {
+        dirs.extend(runs.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+    }
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+                std::fs::remove_file(entry.path())
+                    .with_context(|| format!("cannot remove {}", entry.path().display()))?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// An exclusive lock on a sweep folder, held until dropped or the process ends (an advisory
+/// `flock`, so a lock left by a dead process is no obstacle). The holder's pid is written into
+/// the lock file for the message others get.
+pub struct SweepLock {
+    _file: File,
+}
+
+impl SweepLock {
+    /// Takes the lock on `sweep_dir/.lock`, or fails naming the holder.
+    pub fn acquire(sweep_dir: &Path) -> Result<SweepLock> {
+        let path = sweep_dir.join(".lock");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("cannot open lock file {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let who =
+                    if holder.is_empty() { "another process".to_string() } else { format!("pid {holder}") };
+                bail!(
+                    "{} is in use by another heavyball run ({who}); wait for it to finish or stop it first",
+                    sweep_dir.display()
+                );
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
+        file.set_len(0)
+            .and_then(|_| file.rewind())
+            .and_then(|_| writeln!(file, "{}", std::process::id()))
+            .with_context(|| format!("cannot write lock file {}", path.display()))?;
+        Ok(SweepLock { _file: file })
+    }
+}

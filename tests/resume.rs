@@ -1,0 +1,272 @@
+//! Resuming: interrupted sweeps (SIGKILL at random moments, SIGINT) finish with files identical
+//! to an uninterrupted sweep; grids and iteration counts can grow without retraining; damaged
+//! run folders are detected; two runs never share a results folder.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{heavyball, run_dir, tree, write};
+
+const SWEEP: &str = r#"
+name = "r"
+[data]
+builtin = "digits"
+test_fraction = 0.2
+[train]
+iterations = ITERATIONS
+chunk_size = 256
+checkpoint_every = 3
+[grid]
+hidden = [8, 24]
+gamma = [1e-3, 3e-3]
+alpha = ALPHAS
+seed = [0]
+"#;
+
+fn config(dir: &Path, name: &str, iterations: usize, alphas: &str) -> PathBuf {
+    let text = SWEEP.replace("ITERATIONS", &iterations.to_string()).replace("ALPHAS", alphas);
+    write(dir, name, &text)
+}
+
+/// Runs a sweep to completion and returns its stdout.
+fn run_ok(config: &Path, results: &Path) -> String {
+    let out = heavyball().arg("run").arg(config).arg("--results").arg(results).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The files that must be byte-identical across interruptions: everything but wall times
+/// (run.toml, summary.csv) and the lock file.
+fn comparable(sweep: &Path) -> Vec<(String, Vec<u8>)> {
+    tree(sweep)
+        .into_iter()
+        .filter(|(name, _)| !name.ends_with("run.toml") && name != "summary.csv" && name != ".lock")
+        .collect()
+}
+
+fn assert_same(a: &[(String, Vec<u8>)], b: &[(String, Vec<u8>)]) {
+    let names = |t: &[(String, Vec<u8>)]| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(a), names(b));
+    for ((name, x), (_, y)) in a.iter().zip(b) {
+        assert!(x == y, "{name} differs");
+    }
+}
+
+fn spawn(config: &Path, results: &Path) -> std::process::Child {
+    Command::new(assert_cmd::cargo::cargo_bin("heavyball"))
+        .arg("run")
+        .arg(config)
+        .arg("--results")
+        .arg(results)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn sigkill_at_random_moments_then_resume_gives_identical_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "r.toml", 200, "[1.0, 0.3]");
+    let reference = dir.path().join("reference");
+    run_ok(&cfg, &reference);
+    let expected = comparable(&reference.join("r"));
+
+    let results = dir.path().join("killed");
+    // A fixed linear congruential sequence of delays: random moments, reproducible failures.
+    let mut seed: u64 = 0x5eed;
+    let mut kills = 0;
+    for attempt in 0..300 {
+        let mut child = spawn(&cfg, &results);
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let delay = Duration::from_millis(10 + (seed >> 33) % 150);
+        let started = Instant::now();
+        let mut finished = false;
+        while started.elapsed() < delay {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "attempt {attempt} failed");
+                finished = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if finished {
+            break;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+    }
+    eprintln!("the sweep was killed {kills} times before it finished");
+    assert!(kills >= 5, "the sweep finished before it could be killed often enough ({kills} kills)");
+    // Whatever state the kills left, one more run completes the sweep.
+    run_ok(&cfg, &results);
+    assert_same(&comparable(&results.join("r")), &expected);
+}
+
+#[test]
+fn sigint_saves_in_flight_runs_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "r.toml", 400, "[1.0, 0.3]");
+    let results = dir.path().join("out");
+    let child = spawn(&cfg, &results);
+    // Wait for a first checkpoint, then interrupt.
+    let runs = results.join("r/runs");
+    let started = Instant::now();
+    let has_checkpoint = || {
+        std::fs::read_dir(&runs)
+            .map(|d| d.flatten().any(|e| e.path().join("checkpoint.npz").exists()))
+            .unwrap_or(false)
+    };
+    while !has_checkpoint() {
+        assert!(started.elapsed() < Duration::from_secs(60), "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: saved") && stderr.contains("heavyball run"), "{stderr}");
+
+    let plan = heavyball().arg("plan").arg(&cfg).arg("--results").arg(&results).output().unwrap();
+    let plan = String::from_utf8(plan.stdout).unwrap();
+    assert!(plan.contains("partial (at iteration"), "{plan}");
+
+    let stdout = run_ok(&cfg, &results);
+    assert!(stdout.contains("resumed"), "{stdout}");
+    let reference = dir.path().join("reference");
+    run_ok(&cfg, &reference);
+    assert_same(&comparable(&results.join("r")), &comparable(&reference.join("r")));
+}
+
+#[test]
+fn growing_the_grid_trains_only_the_new_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("out");
+    let small = config(dir.path(), "small.toml", 12, "[1.0]");
+    let out = run_ok(&small, &results);
+    assert!(
+        out.contains(
+            "4 runs (4 done, 0 diverged); trained 4 (4 new, 0 resumed, 0 restarted), 0 already finished"
+        ),
+        "{out}"
+    );
+    let large = config(dir.path(), "large.toml", 12, "[1.0, 0.5, 0.2]");
+    // The same sweep name: the finished points are reused.
+    let out = run_ok(&large, &results);
+    assert!(
+        out.contains(
+            "12 runs (12 done, 0 diverged); trained 8 (8 new, 0 resumed, 0 restarted), 4 already finished"
+        ),
+        "{out}"
+    );
+    let out = run_ok(&large, &results);
+    assert!(out.contains("trained 0 (0 new, 0 resumed, 0 restarted), 12 already finished"), "{out}");
+    // The result equals a sweep of the large grid from scratch.
+    let fresh = dir.path().join("fresh");
+    run_ok(&large, &fresh);
+    assert_same(&comparable(&results.join("r")), &comparable(&fresh.join("r")));
+}
+
+#[test]
+fn raising_iterations_continues_finished_runs_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("out");
+    run_ok(&config(dir.path(), "short.toml", 10, "[1.0, 0.3]"), &results);
+    let long = config(dir.path(), "long.toml", 25, "[1.0, 0.3]");
+    let plan = heavyball().arg("plan").arg(&long).arg("--results").arg(&results).output().unwrap();
+    let plan = String::from_utf8(plan.stdout).unwrap();
+    assert!(plan.contains("extend (done at 10)") && plan.contains("8 to extend"), "{plan}");
+    assert!(plan.contains("Work left: 120 iterations"), "{plan}");
+    let out = run_ok(&long, &results);
+    assert!(out.contains("trained 8 (0 new, 8 resumed, 0 restarted)"), "{out}");
+    let fresh = dir.path().join("fresh");
+    run_ok(&long, &fresh);
+    assert_same(&comparable(&results.join("r")), &comparable(&fresh.join("r")));
+}
+
+#[test]
+fn changing_a_result_setting_starts_new_runs_and_leaves_old_ones_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("out");
+    let first = config(dir.path(), "r.toml", 8, "[1.0]");
+    run_ok(&first, &results);
+    let before = tree(&results.join("r/runs"));
+    let changed = write(
+        dir.path(),
+        "r2.toml",
+        &std::fs::read_to_string(&first).unwrap().replace("chunk_size = 256", "chunk_size = 100"),
+    );
+    let out = run_ok(&changed, &results);
+    assert!(
+        out.contains("trained 4 (4 new") && out.contains("4 stale runs of an earlier config left untouched"),
+        "{out}"
+    );
+    // The old runs' files are untouched, and the summary lists only the new ones.
+    let after = tree(&results.join("r/runs"));
+    for file in &before {
+        assert!(after.contains(file), "{} changed", file.0);
+    }
+    let summary = std::fs::read_to_string(results.join("r/summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 4);
+    let plan = heavyball().arg("plan").arg(&changed).arg("--results").arg(&results).output().unwrap();
+    let plan = String::from_utf8(plan.stdout).unwrap();
+    assert_eq!(plan.matches("stale (not in the current grid").count(), 4, "{plan}");
+    assert!(plan.contains("4 finished, 0 to restart; 4 stale"), "{plan}");
+}
+
+#[test]
+fn damaged_run_folders_are_detected_and_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "r.toml", 9, "[1.0, 0.3]");
+    let results = dir.path().join("out");
+    run_ok(&cfg, &results);
+    let expected = comparable(&results.join("r"));
+    let sweep = results.join("r");
+
+    // A truncated checkpoint, a curve that disagrees with its checkpoint, a foreign checkpoint.
+    let truncated = run_dir(&sweep, "M8-g0.001-a1-").join("checkpoint.npz");
+    let bytes = std::fs::read(&truncated).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let curve = run_dir(&sweep, "M8-g0.003-a1-").join("curve.csv");
+    let text = std::fs::read_to_string(&curve).unwrap().replacen(",0.", ",0.9", 1);
+    std::fs::write(&curve, text).unwrap();
+    let foreign = run_dir(&sweep, "M24-g0.001-a0.3-").join("checkpoint.npz");
+    std::fs::copy(run_dir(&sweep, "M24-g0.003-a0.3-").join("checkpoint.npz"), &foreign).unwrap();
+
+    let plan = heavyball().arg("plan").arg(&cfg).arg("--results").arg(&results).output().unwrap();
+    let plan = String::from_utf8(plan.stdout).unwrap();
+    assert_eq!(plan.matches("restart (").count(), 3, "{plan}");
+    assert!(plan.contains("belongs to another run") && plan.contains("curve.csv disagrees"), "{plan}");
+
+    let out = heavyball().arg("run").arg(&cfg).arg("--results").arg(&results).output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("warning: restarting run").count(), 3, "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 restarted"));
+    assert_same(&comparable(&sweep), &expected);
+}
+
+#[test]
+fn a_second_run_on_the_same_folder_is_refused_but_a_dead_lock_is_no_obstacle() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "r.toml", 5, "[1.0]");
+    let results = dir.path().join("out");
+    std::fs::create_dir_all(results.join("r")).unwrap();
+    // A lock file left by a dead process: its pid is stale and nobody holds the lock.
+    std::fs::write(results.join("r/.lock"), "999999\n").unwrap();
+    run_ok(&cfg, &results);
+
+    let held = heavyball::resume::SweepLock::acquire(&results.join("r")).unwrap();
+    let out = heavyball().arg("run").arg(&cfg).arg("--results").arg(&results).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let pid = format!("pid {}", std::process::id());
+    assert!(stderr.contains("is in use by another heavyball run") && stderr.contains(&pid), "{stderr}");
+    drop(held);
+    run_ok(&cfg, &results);
+}
