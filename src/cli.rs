@@ -52,6 +52,19 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = "results")]
         results: PathBuf,
     },
+    /// Compare plain gradient descent with momentum: tables and plots under DIR/report/.
+    #[command(after_help = EXIT_CODES)]
+    Report {
+        /// A sweep's results folder (such as results/quickstart), or its config file.
+        #[arg(value_name = "DIR|CONFIG")]
+        sweep: PathBuf,
+        /// With a config file: the results directory the sweep was run with.
+        #[arg(long, value_name = "DIR", default_value = "results")]
+        results: PathBuf,
+        /// The training loss to reach [default: 1% above the best final loss at each M].
+        #[arg(long, value_name = "LOSS")]
+        target: Option<f64>,
+    },
 }
 
 /// The exit code for a stopped sweep (128 + SIGINT).
@@ -85,6 +98,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 Err(e) => Err(e),
             }
+        }
+        Command::Report { sweep, results, target } => {
+            print!("{}", crate::report::run(&sweep, &results, target)?);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Plan { config, results } => {
             let cfg = Config::from_path(&config)?;

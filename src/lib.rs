@@ -18,6 +18,7 @@ pub mod config;
 pub mod data;
 pub mod grid;
 pub mod model;
+pub mod report;
 pub mod resume;
 pub mod store;
 pub mod summary;

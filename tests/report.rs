@@ -1,0 +1,194 @@
+//! `heavyball report` on small hand-made results folders whose answers are known.
+
+mod common;
+
+use std::path::Path;
+
+use common::{heavyball, write};
+
+const SWEEP_TOML: &str = r#"format = 1
+name = "hand"
+data = "hand-made"
+data_fingerprint = "fp"
+train_samples = 10
+test_samples = 0
+features = 2
+classes = 2
+objective = "sum"
+precision = "f64"
+iterations = 4
+chunk_size = 1024
+hidden = [4]
+gamma = [0.1, 0.2]
+alpha = ALPHAS
+seed = [0, 1]
+"#;
+
+/// Writes one finished run with the given training losses at iterations 0..=4.
+fn run(dir: &Path, gamma: &str, alpha: &str, seed: u64, losses: &[f64], status: &str) {
+    let name = format!("M4-g{gamma}-a{alpha}-s{seed}");
+    let run_dir = dir.join("runs").join(format!("{name}-00000000"));
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let meta = format!(
+        "format = 1\nkey = \"k\"\nname = \"{name}\"\nhidden = 4\ngamma = {gamma}\nalpha = {alpha}\nseed = {seed}\n\
+         objective = \"sum\"\nprecision = \"f64\"\nchunk_size = 1024\ndata = \"fp\"\nstatus = \"{status}\"\n\
+         iterations = {}\ntarget_iterations = 4\nwall_seconds = 0.1\n",
+        losses.len() - 1
+    );
+    write(&run_dir, "run.toml", &meta);
+    let mut curve = String::from("iteration,train_loss,train_accuracy\n");
+    for (i, l) in losses.iter().enumerate() {
+        curve.push_str(&format!("{i},{l},0.5\n"));
+    }
+    write(&run_dir, "curve.csv", &curve);
+}
+
+fn sweep(dir: &Path, alphas: &str) -> std::path::PathBuf {
+    let root = dir.join("hand");
+    std::fs::create_dir_all(&root).unwrap();
+    write(&root, "sweep.toml", &SWEEP_TOML.replace("ALPHAS", alphas));
+    root
+}
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn comparison_and_paired_numbers_are_the_known_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = sweep(dir.path(), "[1.0, 0.5]");
+    // GD: γ = 0.2 is its best (final 0.4 and 0.6 → mean 0.5); momentum: γ = 0.1 best (0.1, 0.3).
+    run(&root, "0.1", "1", 0, &[2.0, 1.5, 1.2, 1.0, 0.9], "done");
+    run(&root, "0.1", "1", 1, &[2.0, 1.6, 1.3, 1.1, 1.0], "done");
+    run(&root, "0.2", "1", 0, &[2.0, 1.0, 0.8, 0.5, 0.4], "done");
+    run(&root, "0.2", "1", 1, &[2.0, 1.2, 0.9, 0.7, 0.6], "done");
+    run(&root, "0.1", "0.5", 0, &[2.0, 0.5, 0.2, 0.1, 0.1], "done");
+    run(&root, "0.1", "0.5", 1, &[2.0, 0.9, 0.5, 0.35, 0.3], "done");
+    run(&root, "0.2", "0.5", 0, &[2.0, f64::NAN], "diverged");
+    run(&root, "0.2", "0.5", 1, &[2.0, 0.3, 0.25, 0.2, 0.2], "done");
+
+    let out = heavyball().arg("report").arg(&root).args(["--target", "0.65"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("| 4 | plain GD | 0.2 | 1 | 0.5 ± 0.1414"), "{stdout}");
+
+    let rows = csv_rows(&root.join("report/comparison.csv"));
+    assert_eq!(
+        rows[0][..7],
+        ["hidden", "method", "gamma", "alpha", "seeds", "diverged", "final_train_loss_mean"]
+    );
+    let gd = &rows[1];
+    assert_eq!(gd[..6], ["4", "gd", "0.2", "1", "2", "0"]);
+    assert_eq!(gd[6], "0.5");
+    // Iterations to 0.65: seed 0 at 3, seed 1 at 4 → mean 3.5; momentum: 1... seed 0 at 1, seed 1 at 2.
+    assert_eq!((gd[15].as_str(), gd[17].as_str()), ("3.5", "2"));
+    let mo = &rows[2];
+    assert_eq!(mo[..6], ["4", "momentum", "0.1", "0.5", "2", "0"]);
+    assert_eq!(mo[6], "0.2");
+    assert_eq!((mo[15].as_str(), mo[17].as_str()), ("1.5", "2"));
+    assert_eq!(mo[18], (3.5f64 / 1.5).to_string());
+
+    let paired = csv_rows(&root.join("report/paired.csv"));
+    assert_eq!(
+        paired[0],
+        [
+            "hidden",
+            "gamma",
+            "alpha",
+            "pairs",
+            "win_rate",
+            "median_final_loss_ratio",
+            "median_iterations_ratio"
+        ]
+    );
+    // γ = 0.1: momentum wins both seeds; loss ratios 0.1/0.9 and 0.3/1.0, median 0.2055…
+    assert_eq!(paired[1][..5], ["4", "0.1", "0.5", "2", "1"]);
+    let ratio: f64 = paired[1][5].parse().unwrap();
+    assert!((ratio - (0.1 / 0.9 + 0.3 / 1.0) / 2.0).abs() < 1e-12, "{ratio}");
+    // γ = 0.2: seed 0 momentum diverged (a loss), seed 1 wins; only seed 1 pairs for the ratio.
+    assert_eq!(paired[2][..5], ["4", "0.2", "0.5", "2", "0.5"]);
+    let ratio: f64 = paired[2][5].parse().unwrap();
+    assert!((ratio - 0.2 / 0.6).abs() < 1e-12, "{ratio}");
+
+    for stem in ["curves-M4", "heatmap-M4"] {
+        let svg = std::fs::read_to_string(root.join(format!("report/{stem}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{stem}");
+        assert!(svg.matches('<').count() == svg.matches('>').count());
+        let png = std::fs::read(root.join(format!("report/{stem}.png"))).unwrap();
+        assert!(png.len() > 1000 && png.starts_with(b"\x89PNG"), "{stem}");
+    }
+    let heatmap = std::fs::read_to_string(root.join("report/heatmap-M4.svg")).unwrap();
+    assert!(heatmap.contains("diverged"));
+    let md = std::fs::read_to_string(root.join("report/report.md")).unwrap();
+    assert!(md.contains("![") && md.contains("curves-M4.svg") && md.contains("## Paired, seed by seed"));
+}
+
+#[test]
+fn partial_one_sided_and_all_diverged_sweeps_are_reported_not_crashed() {
+    let dir = tempfile::tempdir().unwrap();
+    // Only GD in the grid, one run missing.
+    let root = sweep(dir.path(), "[1.0]");
+    run(&root, "0.1", "1", 0, &[2.0, 1.5, 1.2, 1.0, 0.9], "done");
+    run(&root, "0.1", "1", 1, &[2.0, 1.6, 1.3, 1.1, 1.0], "done");
+    run(&root, "0.2", "1", 0, &[2.0, 1.0, 0.8, 0.5, 0.4], "done");
+    let out = heavyball().arg("report").arg(&root).output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("3 of 4 runs are finished; missing M4-g0.2-a1-s1"), "{stdout}");
+    assert!(stdout.contains("no momentum to compare with"), "{stdout}");
+
+    // Every run diverged.
+    let dir = tempfile::tempdir().unwrap();
+    let root = sweep(dir.path(), "[1.0, 0.5]");
+    for (g, a, s) in [
+        ("0.1", "1", 0),
+        ("0.1", "1", 1),
+        ("0.2", "1", 0),
+        ("0.2", "1", 1),
+        ("0.1", "0.5", 0),
+        ("0.1", "0.5", 1),
+        ("0.2", "0.5", 0),
+        ("0.2", "0.5", 1),
+    ] {
+        run(&root, g, a, s, &[2.0, f64::INFINITY], "diverged");
+    }
+    let out = heavyball().arg("report").arg(&root).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("8 of 8 finished runs diverged") && stdout.contains("every setting diverged"),
+        "{stdout}"
+    );
+
+    // Nothing finished at all: a clear error.
+    let dir = tempfile::tempdir().unwrap();
+    let root = sweep(dir.path(), "[1.0]");
+    let out = heavyball().arg("report").arg(&root).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no finished runs yet"));
+    let out = heavyball().arg("report").arg(dir.path().join("nope")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the results folder of a sweep?"), "{stderr}");
+}
+
+#[test]
+fn a_real_sweep_reports_through_its_config_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "s.toml",
+        "[data]\nbuiltin = \"iris\"\ntest_fraction = 0.2\n[train]\niterations = 20\n[grid]\nhidden = [4]\ngamma = [0.01, 0.03]\nalpha = [1.0, 0.3]\nseed = [0, 1]\n",
+    );
+    let results = dir.path().join("out");
+    heavyball().arg("run").arg(&config).arg("--results").arg(&results).assert().success();
+    let out = heavyball().arg("report").arg(&config).arg("--results").arg(&results).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["comparison.csv", "paired.csv", "report.md", "accuracy-M4.svg", "accuracy-M4.png"] {
+        assert!(results.join("s/report").join(f).is_file(), "{f}");
+    }
+}
