@@ -266,15 +266,6 @@ pub fn read_curve(path: &Path) -> Result<Vec<CurveRow>> {
 
 /// Writes W, b, V, c to an `.npz` file (numpy-readable) atomically.
 pub fn write_params<T: Real>(path: &Path, params: &Params<T>) -> Result<()> {
-    write_params_with(path, params, &[])
-}
-
-/// Writes W, b, V, c and extra named arrays to an `.npz` file atomically.
-pub fn write_params_with<T: Real>(
-    path: &Path,
-    params: &Params<T>,
-    extra: &[(&str, &Array1<T>)],
-) -> Result<()> {
     let mut buf = io::Cursor::new(Vec::new());
     {
         let mut npz = NpzWriter::new(&mut buf);
@@ -284,9 +275,6 @@ pub fn write_params_with<T: Real>(
             npz.add_array("b", &v.b)?;
             npz.add_array("V", &v.v)?;
             npz.add_array("c", &v.c)?;
-            for (name, array) in extra {
-                npz.add_array(*name, *array)?;
-            }
             Ok(())
         };
         add(&mut npz)
