@@ -24,11 +24,6 @@ impl RunSpec {
     pub fn name(&self) -> String {
         format!("M{}-g{}-a{}-s{}", self.hidden, short_number(self.gamma), short_number(self.alpha), self.seed)
     }
-
-    /// True for plain gradient descent (α = 1).
-    pub fn is_plain_gd(&self) -> bool {
-        self.alpha == 1.0
-    }
 }
 
 /// Expands the grid with M varying slowest, then γ, then α, and the seed fastest: the order

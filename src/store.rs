@@ -97,11 +97,6 @@ impl SweepDir {
         SweepDir { root: results.join(name) }
     }
 
-    /// A sweep folder given directly.
-    pub fn from_root(root: PathBuf) -> Self {
-        SweepDir { root }
-    }
-
     /// `DIR/<sweep>`.
     pub fn root(&self) -> &Path {
         &self.root

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::grid::short_number;
+use crate::grid::{RunSpec, short_number};
 use crate::store::{self, RunMeta, run_file};
 use crate::train::CurveRow;
 
@@ -135,7 +135,7 @@ pub fn load(dir: &Path) -> Result<Sweep> {
         for &g in &info.gamma {
             for &a in &info.alpha {
                 for &s in &info.seed {
-                    let name = format!("M{m}-g{}-a{}-s{s}", short_number(g), short_number(a));
+                    let name = RunSpec { index: 0, hidden: m, gamma: g, alpha: a, seed: s }.name();
                     match found.remove(&name) {
                         Some(run) => runs.push(run),
                         None => missing.push(name),
