@@ -47,17 +47,22 @@ pub enum Builtin {
     Digits,
     /// Fisher's iris: 150 samples, 4 features, 3 classes.
     Iris,
+    /// Fashion-MNIST, 60000 + 10000 28×28 images, 10 classes: not embedded, read from
+    /// Debian's `dataset-fashion-mnist` package.
+    FashionMnist,
 }
 
 impl Builtin {
     /// Every built-in set, by name.
-    pub const ALL: [(&'static str, Builtin); 2] = [("digits", Builtin::Digits), ("iris", Builtin::Iris)];
+    pub const ALL: [(&'static str, Builtin); 3] =
+        [("digits", Builtin::Digits), ("iris", Builtin::Iris), ("fashion-mnist", Builtin::FashionMnist)];
 
     /// The name used in configs.
     pub fn name(self) -> &'static str {
         match self {
             Builtin::Digits => "digits",
             Builtin::Iris => "iris",
+            Builtin::FashionMnist => "fashion-mnist",
         }
     }
 }
@@ -91,6 +96,18 @@ pub enum Source {
     },
     /// Generated data.
     Synthetic(Synthetic),
+    /// A folder of IDX files (MNIST layout) with their own train and test parts.
+    Idx {
+        /// The folder, resolved against the config's folder.
+        dir: PathBuf,
+    },
+}
+
+impl Source {
+    /// True for sources that come with a fixed test set (`test_fraction` does not apply).
+    pub fn has_fixed_test_set(&self) -> bool {
+        matches!(self, Source::Idx { .. } | Source::Builtin(Builtin::FashionMnist))
+    }
 }
 
 /// The `[data]` section, validated.
@@ -209,6 +226,7 @@ struct RawConfig {
 struct RawData {
     builtin: Option<String>,
     csv: Option<PathBuf>,
+    idx: Option<PathBuf>,
     label: Option<String>,
     synthetic: Option<RawSynthetic>,
     #[serde(default)]
@@ -338,9 +356,12 @@ fn check_name(name: &str) -> Result<(), String> {
 }
 
 fn check_data(raw: RawData, base: &Path) -> Result<DataSpec, String> {
-    let given = [raw.builtin.is_some(), raw.csv.is_some(), raw.synthetic.is_some()];
-    let source = match (raw.builtin, raw.csv, raw.synthetic) {
-        (Some(name), None, None) => {
+    let given = [raw.builtin.is_some(), raw.csv.is_some(), raw.synthetic.is_some(), raw.idx.is_some()];
+    let source = match (raw.builtin, raw.csv, raw.synthetic, raw.idx) {
+        (None, None, None, Some(dir)) => {
+            Source::Idx { dir: if dir.is_absolute() { dir } else { base.join(dir) } }
+        }
+        (Some(name), None, None, None) => {
             let found = Builtin::ALL.iter().find(|(n, _)| *n == name).map(|(_, b)| *b);
             let builtin = found.ok_or_else(|| {
                 let names: Vec<_> = Builtin::ALL.iter().map(|(n, _)| *n).collect();
@@ -348,11 +369,11 @@ fn check_data(raw: RawData, base: &Path) -> Result<DataSpec, String> {
             })?;
             Source::Builtin(builtin)
         }
-        (None, Some(path), None) => {
+        (None, Some(path), None, None) => {
             let path = if path.is_absolute() { path } else { base.join(path) };
             Source::Csv { path, label: raw.label.clone().unwrap_or_else(|| "label".to_string()) }
         }
-        (None, None, Some(s)) => {
+        (None, None, Some(s), None) => {
             if s.samples < 2 || s.features == 0 || s.classes < 2 {
                 return Err(format!(
                     "[data.synthetic] needs samples ≥ 2, features ≥ 1 and classes ≥ 2 (got {}, {}, {})",
@@ -372,14 +393,20 @@ fn check_data(raw: RawData, base: &Path) -> Result<DataSpec, String> {
         }
         _ if given.iter().all(|g| !g) => {
             return Err(
-                "no data source: set builtin = \"digits\", csv = \"file.csv\" or a [data.synthetic] table"
+                "no data source: set builtin = \"digits\", csv = \"file.csv\", idx = \"DIR\" or a [data.synthetic] table"
                     .into(),
             );
         }
-        _ => return Err("give exactly one of builtin, csv and [data.synthetic]".into()),
+        _ => return Err("give exactly one of builtin, csv, idx and [data.synthetic]".into()),
     };
     if raw.label.is_some() && !matches!(source, Source::Csv { .. }) {
         return Err("label applies to csv data only".into());
+    }
+    if source.has_fixed_test_set() && raw.test_fraction != 0.0 {
+        return Err(format!(
+            "test_fraction = {} does not apply to IDX data: its t10k files are the test set",
+            raw.test_fraction
+        ));
     }
     if !(raw.test_fraction >= 0.0 && raw.test_fraction < 1.0) {
         return Err(format!(
@@ -522,6 +549,9 @@ alpha = [1.0, 0.5]
             ("test_fraction = 0.2", "test_fraction = 1.0", "test_fraction must be in [0, 1) (got 1)"),
             ("builtin = \"digits\"", "builtin = \"mnist\"", "is not a built-in data set"),
             ("builtin = \"digits\"", "", "no data source"),
+            ("builtin = \"digits\"", "idx = \"mnist\"", "test_fraction = 0.2 does not apply to IDX data"),
+            ("builtin = \"digits\"", "builtin = \"fashion-mnist\"", "t10k files are the test set"),
+            ("builtin = \"digits\"", "idx = \"mnist\"\nbuiltin = \"iris\"", "exactly one of"),
         ];
         for (from, to, expected) in cases {
             let e = err(&GOOD.replace(from, to));

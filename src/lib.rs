@@ -16,7 +16,9 @@
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod fastmath;
 pub mod grid;
+pub mod linalg;
 pub mod model;
 pub mod report;
 pub mod resume;

@@ -260,14 +260,13 @@ mod tests {
     use crate::data::{self, Dataset};
 
     fn dataset(n: usize) -> Dataset<f64> {
-        let table = data::load(&crate::config::Source::Synthetic(Synthetic {
+        let table = data::synthetic::generate(&Synthetic {
             samples: n,
             features: 5,
             classes: 3,
             seed: 4,
             noise: 0.5,
-        }))
-        .unwrap();
+        });
         Dataset { x: table.x, y: table.y }
     }
 

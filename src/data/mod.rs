@@ -6,7 +6,8 @@
 
 mod builtin;
 mod csv;
-mod synthetic;
+pub mod idx;
+pub mod synthetic;
 
 use ndarray::{Array2, Axis};
 use rand::SeedableRng;
@@ -105,13 +106,67 @@ impl<T> Prepared<T> {
     }
 }
 
+/// Samples as loaded: a table to be split, or a set that comes split (IDX).
+#[derive(Clone, Debug)]
+pub enum Samples {
+    /// All samples in f64; `test_fraction` picks the test set.
+    Table(Table),
+    /// Byte images with their own train and test parts.
+    Idx(idx::IdxSet),
+}
+
 /// Reads the samples a data spec names.
-pub fn load(source: &Source) -> Result<Table, DataError> {
-    match source {
-        Source::Builtin(which) => builtin::load(*which),
-        Source::Csv { path, label } => csv::load_path(path, label),
-        Source::Synthetic(spec) => Ok(synthetic::generate(spec)),
+pub fn load(source: &Source) -> Result<Samples, DataError> {
+    Ok(match source {
+        Source::Builtin(which) => builtin::load(*which)?,
+        Source::Csv { path, label } => Samples::Table(csv::load_path(path, label)?),
+        Source::Synthetic(spec) => Samples::Table(synthetic::generate(spec)),
+        Source::Idx { dir } => Samples::Idx(idx::load_dir(dir)?),
+    })
+}
+
+/// Splits (tables only), standardises and converts loaded samples, then fingerprints them.
+pub fn prepare<T: Real>(samples: Samples, spec: &DataSpec) -> Result<Prepared<T>, DataError> {
+    match samples {
+        Samples::Table(table) => prepare_table(table, spec),
+        Samples::Idx(set) => Ok(prepare_idx(set, spec)),
     }
+}
+
+/// Converts an IDX set to the sweep's precision without an f64 copy: each pixel becomes
+/// (v − mean_j)/sd_j with the training set's per-pixel mean and population standard deviation
+/// (sd 0 counts as 1), or v itself when not standardising.
+fn prepare_idx<T: Real>(set: idx::IdxSet, spec: &DataSpec) -> Prepared<T> {
+    let p = set.train_x.ncols();
+    let (mut mean, mut sd) = (vec![0.0; p], vec![1.0; p]);
+    if spec.standardize {
+        let n = set.train_x.nrows() as f64;
+        for row in set.train_x.rows() {
+            for (m, &v) in mean.iter_mut().zip(row) {
+                *m += f64::from(v);
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n);
+        let mut var = vec![0.0; p];
+        for row in set.train_x.rows() {
+            for ((s, &v), &m) in var.iter_mut().zip(row).zip(&mean) {
+                *s += (f64::from(v) - m) * (f64::from(v) - m);
+            }
+        }
+        for (s, v) in sd.iter_mut().zip(var) {
+            let v = (v / n).sqrt();
+            *s = if v > 0.0 { v } else { 1.0 };
+        }
+    }
+    let convert = |x: &Array2<u8>| {
+        Array2::from_shape_fn(x.dim(), |(i, j)| {
+            T::from_f64((f64::from(x[[i, j]]) - mean[j]) / sd[j]).expect("finite")
+        })
+    };
+    let train = Dataset { x: convert(&set.train_x), y: set.train_y };
+    let test = Dataset { x: convert(&set.test_x), y: set.test_y };
+    let fingerprint = fingerprint(&train, Some(&test), set.n_classes);
+    Prepared { train, test: Some(test), n_classes: set.n_classes, fingerprint, origin: set.origin }
 }
 
 /// Splits, standardises and converts a table, then fingerprints the result.
@@ -120,7 +175,7 @@ pub fn load(source: &Source) -> Result<Table, DataError> {
 /// the fraction is positive); both parts keep the table's row order. Standardising z-scores
 /// every feature with the training set's mean and population standard deviation (a constant
 /// feature is only centred).
-pub fn prepare<T: Real>(table: Table, spec: &DataSpec) -> Result<Prepared<T>, DataError> {
+fn prepare_table<T: Real>(table: Table, spec: &DataSpec) -> Result<Prepared<T>, DataError> {
     let n = table.y.len();
     let mut n_test = (n as f64 * spec.test_fraction).round() as usize;
     if spec.test_fraction > 0.0 {
@@ -228,6 +283,7 @@ mod tests {
         // Every row of the table lands in exactly one part.
         let mut rows: Vec<String> =
             a.train.x.rows().into_iter().chain(test.x.rows()).map(|r| format!("{r}")).collect();
+        let Samples::Table(table) = table else { panic!("iris is a table") };
         let mut all: Vec<String> = table.x.rows().into_iter().map(|r| format!("{r}")).collect();
         rows.sort();
         all.sort();
@@ -264,5 +320,31 @@ mod tests {
         assert!(e.contains("class 1 never occurs"), "{e}");
         let e = count_classes(&[0, 0], "f").unwrap_err().to_string();
         assert!(e.contains("fewer than 2 classes"), "{e}");
+    }
+
+    #[test]
+    fn idx_sets_keep_their_split_and_use_training_statistics() {
+        let dir = tempfile::tempdir().unwrap();
+        idx::tests::write_tiny(dir.path(), 9, true);
+        let source = Source::Idx { dir: dir.path().to_path_buf() };
+        let spec = DataSpec { source: source.clone(), test_fraction: 0.0, standardize: true, split_seed: 0 };
+        let raw = match load(&source).unwrap() {
+            Samples::Idx(set) => set,
+            Samples::Table(_) => panic!("IDX data loads as an IDX set"),
+        };
+        let p = prepare::<f64>(Samples::Idx(raw.clone()), &spec).unwrap();
+        let test = p.test.as_ref().unwrap();
+        assert_eq!((p.train.x.dim(), test.x.dim(), p.n_classes), ((9, 6), (2, 6), 3));
+        for j in 0..6 {
+            let col = raw.train_x.column(j).mapv(f64::from);
+            let (mean, sd) = (col.mean().unwrap(), col.std(0.0));
+            assert!(p.train.x.column(j).mean().unwrap().abs() < 1e-12);
+            let expect = (f64::from(raw.test_x[[1, j]]) - mean) / sd;
+            assert!((test.x[[1, j]] - expect).abs() < 1e-12);
+        }
+        let plain = DataSpec { standardize: false, ..spec };
+        let q = prepare::<f32>(Samples::Idx(raw.clone()), &plain).unwrap();
+        assert_eq!(q.train.x[[1, 0]], 42.0);
+        assert_ne!(q.fingerprint, prepare::<f64>(Samples::Idx(raw), &plain).unwrap().fingerprint);
     }
 }

@@ -1,0 +1,121 @@
+//! One full-batch loss-and-gradient evaluation at named sizes, in f32 and f64.
+//!
+//! `gradient/*` runs the whole data-parallel reduction on all threads (set RAYON_NUM_THREADS to
+//! pin the count); `chunk/*` is one 1024-sample chunk on one thread, the kernel every run is
+//! made of. Throughput is reported in useful flops (4NpM + 6NMK per evaluation), so criterion's
+//! "elem/s" reads as flop/s.
+//!
+//!     cargo bench --bench gradient
+//!     cargo bench --bench gradient -- 'chunk/'
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use heavyball::config::Synthetic;
+use heavyball::data::{Dataset, synthetic};
+use heavyball::linalg;
+use heavyball::model::{self, Params, Real, Shape, Workspace};
+use heavyball::train::Evaluator;
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2};
+
+/// (name, N, p, M, K): bench-A's three widths and a Fashion-MNIST-shaped problem.
+const SIZES: [(&str, usize, usize, usize, usize); 4] = [
+    ("benchA-M32", 20_000, 64, 32, 10),
+    ("benchA-M64", 20_000, 64, 64, 10),
+    ("benchA-M128", 20_000, 64, 128, 10),
+    ("fashion-M64", 60_000, 784, 64, 10),
+];
+
+fn dataset<T: Real>(n: usize, p: usize, k: usize) -> Dataset<T> {
+    let table = synthetic::generate(&Synthetic { samples: n, features: p, classes: k, seed: 1, noise: 0.5 });
+    Dataset { x: table.x.mapv(|v| T::from_f64(v).expect("finite")), y: table.y }
+}
+
+fn bench_precision<T: Real>(c: &mut Criterion) {
+    let mut group = c.benchmark_group("gradient");
+    group.sample_size(10);
+    for (name, n, p, m, k) in SIZES {
+        if T::NAME == "f64" && n > 20_000 {
+            continue;
+        }
+        let shape = Shape { n_features: p, n_hidden: m, n_classes: k };
+        let data = dataset::<T>(n, p, k);
+        let theta = Params::<T>::init(shape, 0);
+        let mut grad = Params::zeros(shape);
+        let mut eval = Evaluator::new(&data, shape, 1024, true);
+        group.throughput(Throughput::Elements(shape.flops_per_iteration(n) as u64));
+        group.bench_function(BenchmarkId::new(T::NAME, name), |b| {
+            b.iter(|| black_box(eval.loss_grad(black_box(&theta), &mut grad)))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("chunk");
+    for (name, _, p, m, k) in SIZES {
+        let rows = 1024;
+        let shape = Shape { n_features: p, n_hidden: m, n_classes: k };
+        let data = dataset::<T>(rows, p, k);
+        let theta = Params::<T>::init(shape, 0);
+        let mut grad = Params::zeros(shape);
+        let mut ws = Workspace::new(shape, rows);
+        group.throughput(Throughput::Elements(shape.flops_per_iteration(rows) as u64));
+        group.bench_function(BenchmarkId::new(T::NAME, name), |b| {
+            b.iter(|| black_box(model::loss_grad_chunk(&theta, data.x.view(), &data.y, &mut ws, &mut grad)))
+        });
+    }
+    group.finish();
+}
+
+/// The five products of one 1024-row chunk at bench-A's largest width (p = 64, M = 128, K = 10),
+/// through heavyball's backend (`gemm` crate) and through ndarray's default (matrixmultiply):
+/// the measurement behind the choice of backend.
+fn bench_products(c: &mut Criterion) {
+    let (n, p, m, k) = (1024, 64, 128, 10);
+    let mut rng = 0.5f32;
+    let mut fill = |r, c| {
+        Array2::from_shape_simple_fn((r, c), || {
+            rng = (rng * 3.7).fract() + 0.1;
+            rng - 0.5
+        })
+    };
+    let (x, w, h, v, g) = (fill(n, p), fill(m, p), fill(n, m), fill(k, m), fill(n, k));
+    let mut out_nm = Array2::<f32>::zeros((n, m));
+    let mut out_nk = Array2::<f32>::zeros((n, k));
+    let mut out_km = Array2::<f32>::zeros((k, m));
+    let mut out_mp = Array2::<f32>::zeros((m, p));
+    let mut group = c.benchmark_group("matmul");
+    type Case<'a> = (&'a str, ArrayView2<'a, f32>, ArrayView2<'a, f32>, usize);
+    let cases: [Case; 5] = [
+        ("S=X.Wt", x.view(), w.t(), 0),
+        ("F=H.Vt", h.view(), v.t(), 1),
+        ("dV=Gt.H", g.t(), h.view(), 2),
+        ("GV=G.V", g.view(), v.view(), 0),
+        ("dW=Dt.X", h.t(), x.view(), 3),
+    ];
+    for (name, a, b, slot) in cases {
+        let out = match slot {
+            0 => &mut out_nm,
+            1 => &mut out_nk,
+            2 => &mut out_km,
+            _ => &mut out_mp,
+        };
+        group.throughput(Throughput::Elements((2 * a.nrows() * a.ncols() * b.ncols()) as u64));
+        group.bench_function(BenchmarkId::new("gemm-crate", name), |bch| {
+            bch.iter(|| linalg::matmul(black_box(a), black_box(b), &mut out.view_mut()))
+        });
+        group.bench_function(BenchmarkId::new("matrixmultiply", name), |bch| {
+            bch.iter(|| general_mat_mul(1.0, &black_box(a), &black_box(b), 0.0, out))
+        });
+    }
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    bench_precision::<f32>(c);
+    bench_precision::<f64>(c);
+    bench_products(c);
+}
+
+criterion_group!(gradient, benches);
+criterion_main!(gradient);
