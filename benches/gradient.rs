@@ -111,7 +111,32 @@ fn bench_products(c: &mut Criterion) {
     group.finish();
 }
 
+/// tanh over one chunk's hidden layer (1024×128 values in [−4, 4]): the vectorised kernel
+/// against the standard library's scalar `f32::tanh`.
+fn bench_tanh(c: &mut Criterion) {
+    let n = 1024 * 128;
+    let xs: Vec<f32> = (0..n).map(|i| (i as f32 / n as f32 - 0.5) * 8.0).collect();
+    let bias = vec![0.0f32; 128];
+    let mut buf = xs.clone();
+    let mut group = c.benchmark_group("tanh");
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("fastmath", |b| {
+        b.iter(|| {
+            buf.copy_from_slice(&xs);
+            heavyball::fastmath::bias_tanh_in_place(&mut buf, &bias);
+        })
+    });
+    group.bench_function("std", |b| {
+        b.iter(|| {
+            buf.copy_from_slice(&xs);
+            buf.iter_mut().for_each(|x| *x = x.tanh());
+        })
+    });
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
+    bench_tanh(c);
     bench_precision::<f32>(c);
     bench_precision::<f64>(c);
     bench_products(c);

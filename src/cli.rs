@@ -9,6 +9,8 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
+use crate::shard::{self, ShardArg};
+use crate::slurm;
 use crate::sweep::{self, Interrupted, RunOptions};
 
 const EXIT_CODES: &str =
@@ -41,6 +43,11 @@ pub enum Command {
         /// Hide the progress bar (it is also hidden when stderr is not a terminal).
         #[arg(long, short)]
         quiet: bool,
+        /// Train only shard I of N (0-based): I/N, or auto (or auto/N) to read the Slurm array
+        /// task from SLURM_ARRAY_TASK_ID (with SLURM_ARRAY_TASK_MIN/COUNT); threads then default
+        /// to SLURM_CPUS_PER_TASK.
+        #[arg(long, value_name = "I/N|auto")]
+        shard: Option<ShardArg>,
     },
     /// Dry run: list every run as new, partial, done, diverged or stale, and the work left.
     #[command(after_help = EXIT_CODES)]
@@ -51,6 +58,34 @@ pub enum Command {
         /// The results directory to inspect.
         #[arg(long, value_name = "DIR", default_value = "results")]
         results: PathBuf,
+        /// Also show which of N shards each run belongs to, and each shard's progress.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        shards: Option<u32>,
+    },
+    /// Write (and with --submit, submit) a Slurm job array that trains the sweep in N shards.
+    #[command(after_help = EXIT_CODES)]
+    Slurm {
+        /// The sweep's TOML config.
+        #[arg(value_name = "CONFIG")]
+        config: PathBuf,
+        /// Where results go (a folder every node can reach): the sweep lands in DIR/<name>.
+        #[arg(long, value_name = "DIR", default_value = "results")]
+        results: PathBuf,
+        /// The number of array tasks (shards).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        tasks: u32,
+        /// CPUs per task; each task trains with that many threads.
+        #[arg(long, value_name = "C", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        cpus_per_task: u32,
+        /// Time limit per task, in any form sbatch accepts (such as 2:00:00).
+        #[arg(long, value_name = "T")]
+        time: Option<String>,
+        /// The partition to submit to.
+        #[arg(long, value_name = "P")]
+        partition: Option<String>,
+        /// Submit the script with sbatch and print the job id.
+        #[arg(long)]
+        submit: bool,
     },
     /// Compare plain gradient descent with momentum: tables and plots under DIR/report/.
     #[command(after_help = EXIT_CODES)]
@@ -73,19 +108,22 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Run { config, results, threads, quiet } => {
+        Command::Run { config, results, threads, quiet, shard } => {
             let cfg = Config::from_path(&config)?;
             let text = std::fs::read_to_string(&config)
                 .with_context(|| format!("cannot read {}", config.display()))?;
             sweep::check_results_dir(&results)?;
+            let env = |name: &str| std::env::var(name).ok();
+            let shard = shard.map(|s| s.resolve(env)).transpose()?;
             let stop = Arc::new(AtomicBool::new(false));
             watch_signals(&stop)?;
             let opts = RunOptions {
                 results,
-                threads: threads.map(usize::from),
+                threads: threads.map(usize::from).or_else(|| shard::slurm_cpus(env)),
                 quiet,
                 config_text: Some(text),
                 stop,
+                shard,
             };
             match sweep::run(&cfg, &opts) {
                 Ok(report) => {
@@ -103,9 +141,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", crate::report::run(&sweep, &results, target)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan { config, results } => {
+        Command::Plan { config, results, shards } => {
             let cfg = Config::from_path(&config)?;
-            print!("{}", sweep::plan(&cfg, &results)?.render());
+            print!("{}", sweep::plan(&cfg, &results, shards.map(|n| n as usize))?.render());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Slurm { config, results, tasks, cpus_per_task, time, partition, submit } => {
+            let cfg = Config::from_path(&config)?;
+            sweep::check_results_dir(&results)?;
+            let job = slurm::Job {
+                config,
+                results,
+                tasks: tasks as usize,
+                cpus_per_task: cpus_per_task as usize,
+                time,
+                partition,
+            };
+            print!("{}", slurm::prepare(&cfg, &job, submit)?);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -22,6 +22,8 @@ pub mod linalg;
 pub mod model;
 pub mod report;
 pub mod resume;
+pub mod shard;
+pub mod slurm;
 pub mod store;
 pub mod summary;
 pub mod sweep;

@@ -18,13 +18,9 @@
 //! CPU and shape the kernel and the order of its sums are fixed, so results do not depend on
 //! the thread count.
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 use crate::model::Real;
-
-/// Products with a dimension at most this small use the `gemm` crate.
-pub const THIN: usize = 16;
 
 /// C = A·B, overwriting C.
 ///
@@ -35,10 +31,6 @@ pub fn matmul<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2
     assert_eq!(k, k2, "inner dimensions");
     assert_eq!(c.dim(), (m, n), "output shape");
     if m == 0 || n == 0 {
-        return;
-    }
-    if m.min(n).min(k) > THIN {
-        general_mat_mul(T::one(), &a, &b, T::zero(), c);
         return;
     }
     let [a_rs, a_cs] = [a.strides()[0], a.strides()[1]];

@@ -161,13 +161,18 @@ pub fn stale_runs(runs_dir: &Path, ids: &[RunId]) -> Result<Vec<PathBuf>> {
 /// Removes temporary files that a killed process left behind (`.tmp-*`, never renamed into
 /// place) from the sweep folder and its run folders. Call it only while holding the lock.
 pub fn remove_temporaries(sweep_dir: &Path) -> Result<usize> {
-    let mut removed = 0;
     let mut dirs = vec![sweep_dir.to_path_buf()];
     if let Ok(runs) = std::fs::read_dir(sweep_dir.join("runs")) {
         dirs.extend(runs.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
     }
+    remove_temporaries_in(&dirs)
+}
+
+/// Removes `.tmp-*` files directly inside each of `dirs`; returns how many.
+pub fn remove_temporaries_in(dirs: &[PathBuf]) -> Result<usize> {
+    let mut removed = 0;
     for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
         for entry in entries.flatten() {
             if entry.file_name().to_string_lossy().starts_with(".tmp-") {
                 std::fs::remove_file(entry.path())
@@ -179,16 +184,17 @@ pub fn remove_temporaries(sweep_dir: &Path) -> Result<usize> {
     Ok(removed)
 }
 
-/// An exclusive lock on a sweep folder, held until dropped or the process ends (an advisory
-/// `flock`, so a lock left by a dead process is no obstacle). The holder's pid is written into
-/// the lock file for the message others get.
+/// A lock on a sweep folder, held until dropped or the process ends (an advisory `flock`, so a
+/// lock left by a dead process is no obstacle). A plain `heavyball run` holds it exclusively and
+/// writes its pid into the lock file for the message others get; the tasks of a sharded sweep
+/// hold it shared, so they run side by side but never beside a plain run.
 pub struct SweepLock {
     _file: File,
 }
 
 impl SweepLock {
-    /// Takes the lock on `sweep_dir/.lock`, or fails naming the holder.
-    pub fn acquire(sweep_dir: &Path) -> Result<SweepLock> {
+    /// Takes the lock on `sweep_dir/.lock` (shared or exclusive), or fails naming the holder.
+    pub fn acquire(sweep_dir: &Path, shared: bool) -> Result<SweepLock> {
         let path = sweep_dir.join(".lock");
         let mut file = OpenOptions::new()
             .read(true)
@@ -197,14 +203,20 @@ impl SweepLock {
             .truncate(false)
             .open(&path)
             .with_context(|| format!("cannot open lock file {}", path.display()))?;
-        match file.try_lock() {
+        let attempt = if shared { file.try_lock_shared() } else { file.try_lock() };
+        match attempt {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
                 let holder = holder.trim();
-                let who =
-                    if holder.is_empty() { "another process".to_string() } else { format!("pid {holder}") };
+                let who = if !holder.is_empty() {
+                    format!("pid {holder}")
+                } else if shared {
+                    "another process".to_string()
+                } else {
+                    "the tasks of a sharded run".to_string()
+                };
                 bail!(
                     "{} is in use by another heavyball run ({who}); wait for it to finish or stop it first",
                     sweep_dir.display()
@@ -216,8 +228,63 @@ impl SweepLock {
         }
         file.set_len(0)
             .and_then(|_| file.rewind())
-            .and_then(|_| writeln!(file, "{}", std::process::id()))
+            .and_then(|_| if shared { Ok(()) } else { writeln!(file, "{}", std::process::id()) })
             .with_context(|| format!("cannot write lock file {}", path.display()))?;
         Ok(SweepLock { _file: file })
     }
+}
+
+/// The lock file of one run: `sweep/.locks/<run folder name>`.
+fn run_lock_path(sweep_dir: &Path, run: &str) -> PathBuf {
+    sweep_dir.join(".locks").join(run)
+}
+
+/// An exclusive lock on one run, held while it trains, so that two processes handed the same
+/// run (two tasks given one shard by mistake, say) never write its files at once.
+pub struct RunLock {
+    _file: File,
+}
+
+impl RunLock {
+    /// Takes the run's lock, or returns `None` when another process holds it.
+    pub fn try_acquire(sweep_dir: &Path, run: &str) -> Result<Option<RunLock>> {
+        let path = run_lock_path(sweep_dir, run);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("cannot open lock file {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(RunLock { _file: file })),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        }
+    }
+}
+
+/// True when some process is training this run right now (holds its lock).
+pub fn run_is_busy(sweep_dir: &Path, run: &str) -> bool {
+    let Ok(file) = File::open(run_lock_path(sweep_dir, run)) else { return false };
+    matches!(file.try_lock(), Err(TryLockError::WouldBlock))
+}
+
+/// Serialises the rebuilding of a sweep's summaries between processes (a blocking lock on
+/// `sweep/.locks/summary`): whoever rebuilds last sees every run finished before it started.
+pub fn lock_summaries(sweep_dir: &Path) -> Result<File> {
+    let path = run_lock_path(sweep_dir, "summary");
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open lock file {}", path.display()))?;
+    file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(file)
 }

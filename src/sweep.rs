@@ -19,7 +19,8 @@ use crate::config::{Config, Precision};
 use crate::data::{self, Prepared};
 use crate::grid::{self, RunSpec};
 use crate::model::{Params, Real, Shape};
-use crate::resume::{self, Action, SweepLock};
+use crate::resume::{self, Action, RunLock, SweepLock};
+use crate::shard::{self, Shard};
 use crate::store::{self, RunId, RunMeta, SweepDir, run_file};
 use crate::summary;
 use crate::train::{self, Evaluator, Flow, Hyper, State, Status};
@@ -38,6 +39,8 @@ pub struct RunOptions {
     /// Set from outside (a signal handler) to stop: runs in flight save a checkpoint and no
     /// new run starts.
     pub stop: Arc<AtomicBool>,
+    /// Train only this shard's runs, side by side with the other shards' processes.
+    pub shard: Option<Shard>,
 }
 
 /// The sweep was stopped before every run finished; everything in flight was saved.
@@ -75,6 +78,10 @@ pub struct SweepReport {
     pub skipped: usize,
     /// Run folders of earlier configs, left untouched.
     pub stale: usize,
+    /// Runs skipped because another process was training them.
+    pub busy: usize,
+    /// The shard trained, and the number of runs in the whole grid.
+    pub shard: Option<(Shard, usize)>,
     /// Wall time of the training phase.
     pub elapsed: Duration,
     /// Useful floating-point operations of the gradient evaluations performed.
@@ -85,7 +92,11 @@ impl SweepReport {
     /// The one-line summary printed at the end of `heavyball run`.
     pub fn line(&self) -> String {
         let secs = self.elapsed.as_secs_f64();
-        let mut line = format!(
+        let mut line = match self.shard {
+            Some((shard, total)) => format!("shard {shard}: {} of the grid's {total} runs; ", self.runs),
+            None => String::new(),
+        };
+        line += &format!(
             "{} runs ({} done, {} diverged); trained {} ({} new, {} resumed, {} restarted), {} already finished; \
              {:.2} s, {:.1} GFLOP/s useful; results in {}",
             self.runs,
@@ -102,6 +113,9 @@ impl SweepReport {
         );
         if self.stale > 0 {
             line.push_str(&format!("; {} stale runs of an earlier config left untouched", self.stale));
+        }
+        if self.busy > 0 {
+            line.push_str(&format!("; {} runs left to another process that is training them", self.busy));
         }
         line
     }
@@ -168,6 +182,19 @@ fn prepare<T: Real>(config: &Config, data: Prepared<T>) -> Loaded<T> {
     Loaded { data, runs, ids }
 }
 
+/// The useful flops of one iteration of each run: the work by which runs are shared out.
+fn assignment<T: Real>(runs: &[RunSpec], data: &Prepared<T>, shards: usize) -> Vec<usize> {
+    let work: Vec<f64> = runs
+        .iter()
+        .map(|r| {
+            let shape =
+                Shape { n_features: data.n_features(), n_hidden: r.hidden, n_classes: data.n_classes };
+            shape.flops_per_iteration(data.train.len())
+        })
+        .collect();
+    shard::assign(&work, shards)
+}
+
 /// Runs a validated sweep: reads the data, then trains and saves every grid point that is not
 /// finished yet.
 pub fn run(config: &Config, opts: &RunOptions) -> Result<SweepReport> {
@@ -182,26 +209,47 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
     let dir = SweepDir::new(&opts.results, &config.name);
     std::fs::create_dir_all(dir.runs())
         .with_context(|| format!("cannot create results folder {}", dir.runs().display()))?;
-    let _lock = SweepLock::acquire(dir.root())?;
-    resume::remove_temporaries(dir.root())?;
+    let _lock = SweepLock::acquire(dir.root(), opts.shard.is_some())?;
+    if opts.shard.is_none() {
+        resume::remove_temporaries(dir.root())?;
+    }
     write_sweep_meta(config, opts, &data, &dir)?;
     let stale = resume::stale_runs(&dir.runs(), &ids)?.len();
+    let mine: Vec<usize> = match opts.shard {
+        None => (0..runs.len()).collect(),
+        Some(shard) => {
+            let of = assignment(&runs, &data, shard.count);
+            (0..runs.len()).filter(|&i| of[i] == shard.index).collect()
+        }
+    };
 
-    let progress = Progress::new((runs.len() * config.train.iterations) as u64, runs.len(), opts.quiet);
+    let progress = Progress::new((mine.len() * config.train.iterations) as u64, mine.len(), opts.quiet);
     let started = Instant::now();
-    let outcomes: Vec<RunOutcome> = runs
+    let outcomes: Vec<RunOutcome> = mine
         .par_iter()
-        .zip(ids.par_iter())
-        .map(|(spec, id)| train_one(config, &data, spec, id, &dir, &progress, &opts.stop))
+        .map(|&i| {
+            let Some(_run_lock) = RunLock::try_acquire(dir.root(), &ids[i].dir_name())? else {
+                progress.run_ended(false, config.train.iterations as u64);
+                return Ok(RunOutcome { status: None, how: How::Busy, flops: 0.0 });
+            };
+            if opts.shard.is_some() {
+                // Only this process may touch the run now; clear what a killed one left.
+                resume::remove_temporaries_in(&[dir.run(&ids[i])])?;
+            }
+            train_one(config, &data, &runs[i], &ids[i], &dir, &progress, &opts.stop)
+        })
         .collect::<Result<_>>()?;
     let elapsed = started.elapsed();
     progress.finish();
 
-    summary::rebuild(&dir, &ids, data.test.is_some())?;
+    {
+        let _summary_lock = resume::lock_summaries(dir.root())?;
+        summary::rebuild(&dir, &ids, data.test.is_some())?;
+    }
     let count = |f: &dyn Fn(&RunOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
     let report = SweepReport {
         dir: dir.root().to_path_buf(),
-        runs: runs.len(),
+        runs: mine.len(),
         done: count(&|o| o.status == Some(Status::Done)),
         diverged: count(&|o| o.status == Some(Status::Diverged)),
         new: count(&|o| o.how == How::New),
@@ -209,6 +257,8 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
         restarted: count(&|o| o.how == How::Restarted),
         skipped: count(&|o| o.how == How::Skipped),
         stale,
+        busy: count(&|o| o.how == How::Busy),
+        shard: opts.shard.map(|s| (s, runs.len())),
         elapsed,
         flops: outcomes.iter().map(|o| o.flops).sum(),
     };
@@ -264,6 +314,7 @@ enum How {
     Restarted,
     Skipped,
     NotStarted,
+    Busy,
 }
 
 /// How one run ended in this invocation.
@@ -419,6 +470,10 @@ pub struct PlanRow {
     pub work_left: usize,
     /// Useful flops of that work.
     pub flops_left: f64,
+    /// The run's shard, when the plan is for a sharded sweep.
+    pub shard: Option<usize>,
+    /// True when a process is training the run right now.
+    pub busy: bool,
 }
 
 /// A dry run: what `heavyball run` would do with each run.
@@ -430,6 +485,8 @@ pub struct Plan {
     pub rows: Vec<PlanRow>,
     /// Run folders of earlier configs.
     pub stale: Vec<PathBuf>,
+    /// The number of shards, for a sharded sweep.
+    pub shards: Option<usize>,
 }
 
 impl Plan {
@@ -438,11 +495,24 @@ impl Plan {
         let mut out = String::new();
         let width = self.rows.iter().map(|r| r.run.len()).max().unwrap_or(3);
         for r in &self.rows {
-            out.push_str(&format!("{:width$}  {}\n", r.run, r.action.describe()));
+            let shard = r.shard.map(|s| format!("shard {s:<3} ")).unwrap_or_default();
+            let busy = if r.busy { ", training now" } else { "" };
+            out.push_str(&format!("{:width$}  {shard}{}{busy}\n", r.run, r.action.describe()));
         }
         for s in &self.stale {
             let name = s.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             out.push_str(&format!("{name:width$}  stale (not in the current grid; left untouched)\n"));
+        }
+        for (shard, rows) in self.by_shard() {
+            let finished = rows.iter().filter(|r| matches!(r.action, Action::Finished { .. })).count();
+            let busy = rows.iter().filter(|r| r.busy).count();
+            let left: usize = rows.iter().map(|r| r.work_left).sum();
+            out.push_str(&format!(
+                "shard {shard}: {finished}/{} runs finished, {busy} training now, {} not started or partial; \
+                 {left} iterations left\n",
+                rows.len(),
+                rows.len() - finished - busy,
+            ));
         }
         let count = |f: &dyn Fn(&Action) -> bool| self.rows.iter().filter(|r| f(&r.action)).count();
         let left: usize = self.rows.iter().map(|r| r.work_left).sum();
@@ -464,32 +534,59 @@ impl Plan {
     }
 }
 
-/// Builds the plan for a config without training or writing anything.
-pub fn plan(config: &Config, results: &Path) -> Result<Plan> {
+impl Plan {
+    /// The rows of each shard, in shard order (empty when the plan is not sharded).
+    pub fn by_shard(&self) -> Vec<(usize, Vec<&PlanRow>)> {
+        let Some(shards) = self.shards else { return Vec::new() };
+        (0..shards).map(|s| (s, self.rows.iter().filter(|r| r.shard == Some(s)).collect())).collect()
+    }
+
+    /// The shards that still have runs to train (or being trained).
+    pub fn unfinished_shards(&self) -> Vec<usize> {
+        self.by_shard()
+            .into_iter()
+            .filter(|(_, rows)| rows.iter().any(|r| r.work_left > 0 || r.busy))
+            .map(|(s, _)| s)
+            .collect()
+    }
+}
+
+/// Builds the plan for a config without training or writing anything; with `shards`, also
+/// which shard of that many each run belongs to.
+pub fn plan(config: &Config, results: &Path, shards: Option<usize>) -> Result<Plan> {
     with_data(config, None, |d| match d {
-        Dispatch::F32(p) => plan_typed(config, results, p),
-        Dispatch::F64(p) => plan_typed(config, results, p),
+        Dispatch::F32(p) => plan_typed(config, results, p, shards),
+        Dispatch::F64(p) => plan_typed(config, results, p, shards),
     })
 }
 
-fn plan_typed<T: Real>(config: &Config, results: &Path, prepared: Loaded<T>) -> Result<Plan> {
+fn plan_typed<T: Real>(
+    config: &Config,
+    results: &Path,
+    prepared: Loaded<T>,
+    shards: Option<usize>,
+) -> Result<Plan> {
     let Loaded { data, runs, ids } = prepared;
     let dir = SweepDir::new(results, &config.name);
     let target = config.train.iterations;
+    let shard_of = shards.map(|n| assignment(&runs, &data, n));
     let rows = runs
         .par_iter()
         .zip(ids.par_iter())
-        .map(|(spec, id)| {
+        .enumerate()
+        .map(|(i, (spec, id))| {
             let shape =
                 Shape { n_features: data.n_features(), n_hidden: spec.hidden, n_classes: data.n_classes };
             let action = resume::inspect::<T>(&dir.run(id), id, shape, target).action;
             let work_left = action.work_left(target);
             let flops_left = work_left as f64 * shape.flops_per_iteration(data.train.len());
-            PlanRow { run: id.dir_name(), action, work_left, flops_left }
+            let busy = resume::run_is_busy(dir.root(), &id.dir_name());
+            let shard = shard_of.as_ref().map(|of| of[i]);
+            PlanRow { run: id.dir_name(), action, work_left, flops_left, shard, busy }
         })
         .collect();
     let stale = resume::stale_runs(&dir.runs(), &ids)?;
-    Ok(Plan { dir: dir.root().to_path_buf(), rows, stale })
+    Ok(Plan { dir: dir.root().to_path_buf(), rows, stale, shards })
 }
 
 /// The progress bar over a whole sweep, drawn only on a terminal.

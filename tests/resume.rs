@@ -261,7 +261,7 @@ fn a_second_run_on_the_same_folder_is_refused_but_a_dead_lock_is_no_obstacle() {
     std::fs::write(results.join("r/.lock"), "999999\n").unwrap();
     run_ok(&cfg, &results);
 
-    let held = heavyball::resume::SweepLock::acquire(&results.join("r")).unwrap();
+    let held = heavyball::resume::SweepLock::acquire(&results.join("r"), false).unwrap();
     let out = heavyball().arg("run").arg(&cfg).arg("--results").arg(&results).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -1,0 +1,199 @@
+//! `heavyball slurm`: a sweep as a Slurm job array. heavyball writes the sbatch script and lets
+//! Slurm schedule it; each array task runs `heavyball run CONFIG --shard auto/N`, so shards share
+//! one results folder and write disjoint runs. Running the command again after failures or time
+//! limits submits only the shards that still have unfinished runs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::config::Config;
+use crate::store;
+use crate::sweep;
+
+/// What to submit.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// The sweep's config file.
+    pub config: PathBuf,
+    /// The results directory (on a filesystem every node shares).
+    pub results: PathBuf,
+    /// N, the number of array tasks and shards.
+    pub tasks: usize,
+    /// CPUs per task (threads per shard).
+    pub cpus_per_task: usize,
+    /// sbatch's --time, if given.
+    pub time: Option<String>,
+    /// sbatch's --partition, if given.
+    pub partition: Option<String>,
+}
+
+/// Writes the job script for the shards that still have work and, with `submit`, submits it;
+/// returns what to tell the user.
+pub fn prepare(config: &Config, job: &Job, submit: bool) -> Result<String> {
+    std::fs::create_dir_all(&job.results)
+        .with_context(|| format!("cannot create results folder {}", job.results.display()))?;
+    let results = std::fs::canonicalize(&job.results)
+        .with_context(|| format!("cannot resolve {}", job.results.display()))?;
+    let config_path = std::fs::canonicalize(&job.config)
+        .with_context(|| format!("cannot resolve {}", job.config.display()))?;
+    let binary = std::env::current_exe().context("cannot find the heavyball executable")?;
+
+    let plan = sweep::plan(config, &results, Some(job.tasks))?;
+    let pending = plan.unfinished_shards();
+    let watch = format!(
+        "{} plan {} --results {} --shards {}",
+        quote(&binary.to_string_lossy()),
+        quote(&config_path.to_string_lossy()),
+        quote(&results.to_string_lossy()),
+        job.tasks
+    );
+    if pending.is_empty() {
+        return Ok(format!(
+            "all {} runs of {} are finished; nothing to submit. Results in {}\n",
+            plan.rows.len(),
+            config.name,
+            plan.dir.display()
+        ));
+    }
+    let slurm_dir = plan.dir.join("slurm");
+    let logs = slurm_dir.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
+    let script_path = slurm_dir.join(format!("{}.sbatch", config.name));
+    let text = script(config, job, &pending, &binary, &config_path, &results, &logs);
+    store::write_atomic(&script_path, |w| w.write_all(text.as_bytes()))?;
+
+    let array = array_spec(&pending);
+    let busy = plan.rows.iter().filter(|r| r.busy).count();
+    let mut out = String::new();
+    if busy > 0 {
+        out.push_str(&format!(
+            "note: {busy} runs are being trained right now (is a job of this sweep still running?); \
+             the new tasks leave them to it\n"
+        ));
+    }
+    if !submit {
+        out.push_str(&format!(
+            "wrote {} for array tasks {array} ({} of {} shards have work)\nsubmit with: sbatch {}\n",
+            script_path.display(),
+            pending.len(),
+            job.tasks,
+            quote(&script_path.to_string_lossy())
+        ));
+        return Ok(out);
+    }
+    let output = Command::new("sbatch").arg("--parsable").arg(&script_path).output();
+    let output = match output {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "sbatch is not on PATH: submit from a machine of the Slurm cluster (the script is written: {})",
+            script_path.display()
+        ),
+        Err(e) => return Err(e).context("cannot run sbatch"),
+    };
+    if !output.status.success() {
+        bail!(
+            "sbatch refused {} ({}): {}",
+            script_path.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let job_id = stdout.trim().split(';').next().unwrap_or("").to_string();
+    out.push_str(&format!(
+        "submitted job {job_id}: array tasks {array} of {} shards, {} CPUs each ({})\n\
+         watch:   squeue -j {job_id}   and   {watch}\n\
+         logs:    {}\n\
+         results: {} (heavyball report {} when done)\n\
+         resume:  run this command again; it submits only the shards with unfinished runs\n",
+        job.tasks,
+        job.cpus_per_task,
+        script_path.display(),
+        logs.display(),
+        plan.dir.display(),
+        quote(&plan.dir.to_string_lossy()),
+    ));
+    Ok(out)
+}
+
+/// The sbatch script.
+fn script(
+    config: &Config,
+    job: &Job,
+    pending: &[usize],
+    binary: &Path,
+    config_path: &Path,
+    results: &Path,
+    logs: &Path,
+) -> String {
+    let mut s = String::from("#!/bin/bash\n");
+    s.push_str(&format!(
+        "# Trains sweep {:?} as a Slurm job array: task I runs shard I of {}. Written by\n\
+         # `heavyball slurm`; running that command again rewrites this file for the shards that\n\
+         # still have unfinished runs.\n",
+        config.name, job.tasks
+    ));
+    s.push_str(&format!("#SBATCH --job-name=heavyball-{}\n", config.name));
+    s.push_str(&format!("#SBATCH --array={}\n", array_spec(pending)));
+    s.push_str("#SBATCH --ntasks=1\n");
+    s.push_str(&format!("#SBATCH --cpus-per-task={}\n", job.cpus_per_task));
+    if let Some(time) = &job.time {
+        s.push_str(&format!("#SBATCH --time={time}\n"));
+    }
+    if let Some(partition) = &job.partition {
+        s.push_str(&format!("#SBATCH --partition={partition}\n"));
+    }
+    s.push_str(&format!("#SBATCH --output={}/%x-%A_%a.out\n", logs.display()));
+    s.push_str("#SBATCH --open-mode=append\n\n");
+    s.push_str(&format!(
+        "exec {} run {} --results {} --shard auto/{} --quiet\n",
+        quote(&binary.to_string_lossy()),
+        quote(&config_path.to_string_lossy()),
+        quote(&results.to_string_lossy()),
+        job.tasks
+    ));
+    s
+}
+
+/// Shard indices as an sbatch --array value: runs of consecutive indices become ranges.
+fn array_spec(shards: &[usize]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < shards.len() {
+        let mut j = i;
+        while j + 1 < shards.len() && shards[j + 1] == shards[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j { shards[i].to_string() } else { format!("{}-{}", shards[i], shards[j]) });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
+/// A word for the shell: unchanged when it is plainly safe, else single-quoted.
+fn quote(s: &str) -> String {
+    let safe = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c));
+    if safe { s.to_string() } else { format!("'{}'", s.replace('\'', "'\\''")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_specs_compress_consecutive_shards() {
+        assert_eq!(array_spec(&[0, 1, 2, 3]), "0-3");
+        assert_eq!(array_spec(&[1, 3]), "1,3");
+        assert_eq!(array_spec(&[0, 2, 3, 4, 7]), "0,2-4,7");
+        assert_eq!(array_spec(&[5]), "5");
+    }
+
+    #[test]
+    fn shell_words_are_quoted_when_needed() {
+        assert_eq!(quote("/a/b-c_d.toml"), "/a/b-c_d.toml");
+        assert_eq!(quote("/my results/x"), "'/my results/x'");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+    }
+}

@@ -1,0 +1,231 @@
+//! Sharded sweeps without a scheduler: shards of one config fill one results folder with the
+//! same bytes as a plain run, a shard handed out twice is harmless, `--shard auto` reads the
+//! Slurm variables, `plan --shards` reports per shard, and `heavyball slurm` writes and submits
+//! the job script (through a stand-in `sbatch`; tests/slurm/cluster-test.sh uses a real Slurm).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{heavyball, tree, write};
+
+const SWEEP: &str = r#"
+name = "s"
+[data]
+builtin = "digits"
+test_fraction = 0.2
+[train]
+iterations = 12
+chunk_size = 256
+[grid]
+hidden = [8, 16, 32]
+gamma = [1e-3, 3e-3]
+alpha = [1.0, 0.5]
+seed = [0]
+"#;
+
+fn run(config: &Path, results: &Path, extra: &[&str]) -> String {
+    let out = heavyball().arg("run").arg(config).arg("--results").arg(results).args(extra).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Everything but wall times (run.toml, summary.csv), lock files and Slurm files.
+fn comparable(sweep: &Path) -> Vec<(String, Vec<u8>)> {
+    tree(sweep)
+        .into_iter()
+        .filter(|(n, _)| {
+            !n.ends_with("run.toml")
+                && n != "summary.csv"
+                && !n.starts_with(".lock")
+                && !n.starts_with("slurm")
+        })
+        .collect()
+}
+
+fn runs_in(sweep: &Path) -> usize {
+    std::fs::read_dir(sweep.join("runs")).map(|d| d.count()).unwrap_or(0)
+}
+
+fn setup() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "s.toml", SWEEP);
+    (dir, cfg)
+}
+
+#[test]
+fn shards_fill_one_folder_with_the_bytes_of_a_plain_run() {
+    let (dir, cfg) = setup();
+    let plain = dir.path().join("plain");
+    run(&cfg, &plain, &[]);
+    let sharded = dir.path().join("sharded");
+    let mut trained = 0;
+    for i in 0..3 {
+        let line = run(&cfg, &sharded, &["--shard", &format!("{i}/3"), "--threads", "1"]);
+        assert!(line.contains(&format!("shard {i}/3: ")) && line.contains("of the grid's 12 runs"), "{line}");
+        trained += runs_in(&sharded.join("s")) - trained;
+    }
+    assert_eq!(trained, 12);
+    let (a, b) = (comparable(&plain.join("s")), comparable(&sharded.join("s")));
+    assert_eq!(a.len(), b.len());
+    for ((name, x), (other, y)) in a.iter().zip(&b) {
+        assert_eq!(name, other);
+        assert!(x == y, "{name} differs");
+    }
+    let summary = std::fs::read_to_string(sharded.join("s/summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 13, "the last shard's summary covers every run");
+    // Work is balanced: runs cost ∝ M, and each shard gets 80 units of the 240 (4 runs each).
+    let plan =
+        heavyball().arg("plan").arg(&cfg).arg("--results").arg(&sharded).args(["--shards", "3"]).output();
+    let plan = String::from_utf8(plan.unwrap().stdout).unwrap();
+    for i in 0..3 {
+        assert!(plan.contains(&format!("shard {i}: 4/4 runs finished")), "{plan}");
+    }
+}
+
+#[test]
+fn the_same_shard_twice_at_once_is_harmless() {
+    let (dir, cfg) = setup();
+    let results = dir.path().join("out");
+    let spawn = || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("heavyball"))
+            .arg("run")
+            .arg(&cfg)
+            .arg("--results")
+            .arg(&results)
+            .args(["--shard", "0/1", "--threads", "1", "--quiet"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let plain = dir.path().join("plain");
+    run(&cfg, &plain, &[]);
+    assert_eq!(comparable(&plain.join("s")), comparable(&results.join("s")));
+}
+
+#[test]
+fn plain_runs_and_shards_exclude_each_other() {
+    let (dir, cfg) = setup();
+    let results = dir.path().join("out");
+    std::fs::create_dir_all(results.join("s")).unwrap();
+    let shard_lock = heavyball::resume::SweepLock::acquire(&results.join("s"), true).unwrap();
+    let out = heavyball().arg("run").arg(&cfg).arg("--results").arg(&results).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("in use by another heavyball run (the tasks of a sharded run)"), "{stderr}");
+    run(&cfg, &results, &["--shard", "1/2"]);
+    drop(shard_lock);
+
+    let plain_lock = heavyball::resume::SweepLock::acquire(&results.join("s"), false).unwrap();
+    let out =
+        heavyball().arg("run").arg(&cfg).arg("--results").arg(&results).args(["--shard", "0/2"]).output();
+    let out = out.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("pid {}", std::process::id())));
+    drop(plain_lock);
+}
+
+#[test]
+fn shard_auto_reads_the_slurm_array_variables() {
+    let (dir, cfg) = setup();
+    let results = dir.path().join("out");
+    let out = heavyball()
+        .arg("run")
+        .arg(&cfg)
+        .arg("--results")
+        .arg(&results)
+        .args(["--shard", "auto"])
+        .env("SLURM_ARRAY_TASK_ID", "11")
+        .env("SLURM_ARRAY_TASK_MIN", "10")
+        .env("SLURM_ARRAY_TASK_COUNT", "4")
+        .env("SLURM_CPUS_PER_TASK", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("shard 1/4: 3 of the grid's 12 runs"));
+
+    let out = heavyball()
+        .arg("run")
+        .arg(&cfg)
+        .arg("--results")
+        .arg(&results)
+        .args(["--shard", "auto"])
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--shard auto needs SLURM_ARRAY_TASK_ID"));
+
+    let out = heavyball().arg("run").arg(&cfg).args(["--shard", "3/3"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a shard outside 0..N is a usage error");
+}
+
+#[cfg(unix)]
+#[test]
+fn slurm_writes_the_script_and_submits_only_unfinished_shards() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, cfg) = setup();
+    let results = dir.path().join("out");
+    // A stand-in sbatch that records its arguments and answers like `sbatch --parsable`.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.path().join("sbatch.log");
+    let sbatch = write(
+        &bin,
+        "sbatch",
+        &format!("#!/bin/sh\necho \"$@\" >> '{}'\necho '4242;cluster'\n", log.display()),
+    );
+    std::fs::set_permissions(&sbatch, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let slurm = |extra: &[&str]| {
+        let out = heavyball()
+            .arg("slurm")
+            .arg(&cfg)
+            .arg("--results")
+            .arg(&results)
+            .args(["--tasks", "3", "--cpus-per-task", "2", "--time", "1:00:00"])
+            .args(extra)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    let out = slurm(&[]);
+    let script_path = results.join("s/slurm/s.sbatch");
+    assert!(out.contains("array tasks 0-2") && out.contains("sbatch"), "{out}");
+    let script = std::fs::read_to_string(&script_path).unwrap();
+    for line in
+        ["#SBATCH --array=0-2", "#SBATCH --cpus-per-task=2", "#SBATCH --time=1:00:00", "--shard auto/3"]
+    {
+        assert!(script.contains(line), "{line} missing from\n{script}");
+    }
+    assert!(!log.exists(), "nothing is submitted without --submit");
+
+    // Shard 1 trains; a resubmission covers shards 0 and 2 only.
+    run(&cfg, &results, &["--shard", "1/3"]);
+    let out = slurm(&["--submit"]);
+    assert!(out.contains("submitted job 4242: array tasks 0,2 of 3 shards"), "{out}");
+    assert!(std::fs::read_to_string(&log).unwrap().contains("--parsable"));
+    assert!(std::fs::read_to_string(&script_path).unwrap().contains("#SBATCH --array=0,2\n"));
+
+    let plan =
+        heavyball().arg("plan").arg(&cfg).arg("--results").arg(&results).args(["--shards", "3"]).output();
+    let plan = String::from_utf8(plan.unwrap().stdout).unwrap();
+    assert!(
+        plan.contains("shard 1: 4/4 runs finished") && plan.contains("shard 0: 0/4 runs finished"),
+        "{plan}"
+    );
+
+    run(&cfg, &results, &[]);
+    let out = slurm(&["--submit"]);
+    assert!(out.contains("nothing to submit"), "{out}");
+}
