@@ -239,6 +239,19 @@ fn run_lock_path(sweep_dir: &Path, run: &str) -> PathBuf {
     sweep_dir.join(".locks").join(run)
 }
 
+/// Opens (creating it and its folder if needed) a lock file under `.locks/`.
+fn open_lock_file(path: &Path) -> Result<File> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("cannot open lock file {}", path.display()))
+}
+
 /// An exclusive lock on one run, held while it trains, so that two processes handed the same
 /// run (two tasks given one shard by mistake, say) never write its files at once.
 pub struct RunLock {
@@ -249,15 +262,7 @@ impl RunLock {
     /// Takes the run's lock, or returns `None` when another process holds it.
     pub fn try_acquire(sweep_dir: &Path, run: &str) -> Result<Option<RunLock>> {
         let path = run_lock_path(sweep_dir, run);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("cannot open lock file {}", path.display()))?;
+        let file = open_lock_file(&path)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(RunLock { _file: file })),
             Err(TryLockError::WouldBlock) => Ok(None),
@@ -276,15 +281,7 @@ pub fn run_is_busy(sweep_dir: &Path, run: &str) -> bool {
 /// `sweep/.locks/summary`): whoever rebuilds last sees every run finished before it started.
 pub fn lock_summaries(sweep_dir: &Path) -> Result<File> {
     let path = run_lock_path(sweep_dir, "summary");
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .with_context(|| format!("cannot open lock file {}", path.display()))?;
+    let file = open_lock_file(&path)?;
     file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
     Ok(file)
 }

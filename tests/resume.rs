@@ -33,10 +33,7 @@ fn config(dir: &Path, name: &str, iterations: usize, alphas: &str) -> PathBuf {
 
 /// Runs a sweep to completion and returns its stdout.
 fn run_ok(config: &Path, results: &Path) -> String {
-    let out = heavyball().arg("run").arg(config).arg("--results").arg(results).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    String::from_utf8(out.stdout).unwrap()
+    common::run_sweep(config, results, &[])
 }
 
 /// The files that must be byte-identical across interruptions: everything but wall times

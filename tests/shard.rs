@@ -24,12 +24,7 @@ alpha = [1.0, 0.5]
 seed = [0]
 "#;
 
-fn run(config: &Path, results: &Path, extra: &[&str]) -> String {
-    let out = heavyball().arg("run").arg(config).arg("--results").arg(results).args(extra).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::run_sweep as run;
 
 /// Everything but wall times (run.toml, summary.csv), lock files and Slurm files.
 fn comparable(sweep: &Path) -> Vec<(String, Vec<u8>)> {

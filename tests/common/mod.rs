@@ -53,3 +53,11 @@ pub fn run_dir(sweep: &Path, prefix: &str) -> PathBuf {
     assert_eq!(matches.len(), 1, "runs starting with {prefix}: {matches:?}");
     matches.into_iter().next().unwrap()
 }
+
+/// Runs `heavyball run CONFIG --results RESULTS EXTRA…`, asserts success, returns stdout.
+pub fn run_sweep(config: &Path, results: &Path, extra: &[&str]) -> String {
+    let out = heavyball().arg("run").arg(config).arg("--results").arg(results).args(extra).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
