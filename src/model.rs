@@ -414,7 +414,7 @@ pub fn loss_grad_chunk<T: Real>(
     let views = params.views();
     forward_into(&views, x, ws);
     let n = x.nrows();
-    let Shape { n_hidden: m, n_classes: k, .. } = params.shape();
+    let k = params.shape().n_classes;
     let mut out = grad.views_mut();
 
     // G = softmax(F) − onehot(y), in place over F; dc = Σ_rows G.
