@@ -1,22 +1,22 @@
 //! The one matrix product every evaluation is made of, C = A·B, on strided ndarray views.
 //!
-//! Two pure-Rust backends, both picking AVX2/FMA kernels at run time, are chosen by shape from
-//! measurements (`cargo bench --bench gradient -- matmul/`, one 1024-row chunk of bench-A at
-//! M = 128, f32, one core, GFLOP/s):
+//! It goes through the pure-Rust `gemm` crate (with its `x86-v4` feature), which picks AVX2/FMA
+//! or AVX-512 kernels at run time. Chosen by measurement against ndarray's default,
+//! matrixmultiply (AVX2 at most), with `cargo bench --bench gradient -- matmul/`: one 1024-row
+//! chunk of bench-A at M = 128, f32, one core, GFLOP/s, on an AVX-512 Xeon:
 //!
 //! | product | shape (m·k·n) | `gemm` crate | matrixmultiply |
 //! |---|---|---|---|
-//! | S = X·Wᵀ | 1024·64·128 | 56 | 65 |
-//! | F = H·Vᵀ | 1024·128·10 | 31 | 26 |
-//! | dV = Gᵀ·H | 10·1024·128 | 54 | 27 |
-//! | G·V | 1024·10·128 | 59 | 47 |
-//! | dW = Dᵀ·X | 128·1024·64 | 53 | 57 |
+//! | S = X·Wᵀ | 1024·64·128 | 64 | 61 |
+//! | F = H·Vᵀ | 1024·128·10 | 49 | 27 |
+//! | dV = Gᵀ·H | 10·1024·128 | 107 | 26 |
+//! | G·V | 1024·10·128 | 99 | 49 |
+//! | dW = Dᵀ·X | 128·1024·64 | 58 | 44 |
 //!
-//! matrixmultiply (ndarray's own) wins on the large square-ish products, the `gemm` crate on the
-//! thin ones that involve K: products with a dimension of at most [`THIN`] go to `gemm`. Both
-//! run single-threaded here; parallelism comes from rayon, over runs and chunks. For a fixed
-//! CPU and shape the kernel and the order of its sums are fixed, so results do not depend on
-//! the thread count.
+//! With AVX2 only (before the `x86-v4` feature) the two were level on S and dW (56–65) and the
+//! `gemm` crate still won the thin products involving K. It runs single-threaded here:
+//! parallelism comes from rayon, over runs and chunks. For a fixed CPU and shape the kernel and
+//! the order of its sums are fixed, so results do not depend on the thread count.
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
