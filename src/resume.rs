@@ -259,19 +259,29 @@ pub struct RunLock {
 }
 
 impl RunLock {
-    /// Takes the run's lock, or returns `None` when another process holds it.
+    /// Takes the run's lock, or returns `None` when another process holds it. A holder that
+    /// lets go within half a second (`heavyball plan` probing the lock) is waited for.
     pub fn try_acquire(sweep_dir: &Path, run: &str) -> Result<Option<RunLock>> {
         let path = run_lock_path(sweep_dir, run);
         let file = open_lock_file(&path)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(RunLock { _file: file })),
-            Err(TryLockError::WouldBlock) => Ok(None),
-            Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        for attempt in 0..5 {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(RunLock { _file: file })),
+                Err(TryLockError::WouldBlock) if attempt < 4 => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+                }
+            }
         }
+        Ok(None)
     }
 }
 
-/// True when some process is training this run right now (holds its lock).
+/// True when some process is training this run right now (holds its lock). The probe takes
+/// the lock for an instant; [`RunLock::try_acquire`] waits out such probes.
 pub fn run_is_busy(sweep_dir: &Path, run: &str) -> bool {
     let Ok(file) = File::open(run_lock_path(sweep_dir, run)) else { return false };
     matches!(file.try_lock(), Err(TryLockError::WouldBlock))
