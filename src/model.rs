@@ -56,7 +56,7 @@ pub trait Real:
     fn tanh_backward(d: &mut [Self], h: &[Self], db: &mut [Self]);
 }
 
-/// f32 uses the vectorised kernels of [`fastmath`] (within 1.5 ulp of the exact values).
+/// f32 uses the vectorised kernels of [`fastmath`] (within 2 ulp of the exact values).
 impl Real for f32 {
     const NAME: &'static str = "f32";
 

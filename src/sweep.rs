@@ -182,7 +182,7 @@ fn prepare<T: Real>(config: &Config, data: Prepared<T>) -> Loaded<T> {
     Loaded { data, runs, ids }
 }
 
-/// The useful flops of one iteration of each run: the work by which runs are shared out.
+/// The shard of each run among `shards`, sharing out runs by their useful flops per iteration.
 fn assignment<T: Real>(runs: &[RunSpec], data: &Prepared<T>, shards: usize) -> Vec<usize> {
     let work: Vec<f64> = runs
         .iter()
@@ -505,7 +505,7 @@ impl Plan {
         }
         for (shard, rows) in self.by_shard() {
             let finished = rows.iter().filter(|r| matches!(r.action, Action::Finished { .. })).count();
-            let busy = rows.iter().filter(|r| r.busy).count();
+            let busy = rows.iter().filter(|r| r.busy && !matches!(r.action, Action::Finished { .. })).count();
             let left: usize = rows.iter().map(|r| r.work_left).sum();
             out.push_str(&format!(
                 "shard {shard}: {finished}/{} runs finished, {busy} training now, {} not started or partial; \
