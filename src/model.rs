@@ -26,7 +26,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::fastmath;
+use crate::fastmath::{self, simd_kernel};
 use crate::linalg::matmul;
 
 /// The floating-point types a network can be trained in (`f32` and `f64`).
@@ -56,7 +56,8 @@ pub trait Real:
     fn tanh_backward(d: &mut [Self], h: &[Self], db: &mut [Self]);
 }
 
-/// f32 uses the vectorised kernels of [`fastmath`] (within 2 ulp of the exact values).
+/// f32 uses the vectorised kernels of [`fastmath`] (exp within 2 ulp of the exact values, tanh
+/// within 3).
 impl Real for f32 {
     const NAME: &'static str = "f32";
 
@@ -300,12 +301,17 @@ impl Stats {
 pub struct Workspace<T> {
     /// S, then H = tanh(S): rows×M.
     h: Array2<T>,
-    /// F, then G = softmax(F) − onehot(y): rows×K.
-    g: Array2<T>,
+    /// Fᵀ, then Gᵀ = (softmax(F) − onehot(y))ᵀ: K×n for a chunk of n, in the first K·n entries.
+    /// Class-major, so the softmax runs along contiguous samples and F = H·Vᵀ is a tall product.
+    gt: Vec<T>,
     /// D = (G·V) ⊙ (1 − H²): rows×M.
     d: Array2<T>,
-    /// Per-row Σ_k e^{f_k − max}.
+    /// Per sample Σ_k e^{f_k − max}.
     sums: Vec<T>,
+    /// Per sample max_k f_k, then f_y − max.
+    shift: Vec<T>,
+    /// Per sample the first class with the largest output (a small integer, as `T`).
+    best: Vec<T>,
 }
 
 impl<T: Real> Workspace<T> {
@@ -313,9 +319,11 @@ impl<T: Real> Workspace<T> {
     pub fn new(shape: Shape, rows: usize) -> Self {
         Workspace {
             h: Array2::zeros((rows, shape.n_hidden)),
-            g: Array2::zeros((rows, shape.n_classes)),
+            gt: vec![T::zero(); shape.n_classes * rows],
             d: Array2::zeros((rows, shape.n_hidden)),
-            sums: Vec::with_capacity(rows),
+            sums: vec![T::zero(); rows],
+            shift: vec![T::zero(); rows],
+            best: vec![T::zero(); rows],
         }
     }
 
@@ -325,8 +333,8 @@ impl<T: Real> Workspace<T> {
     }
 }
 
-/// H = tanh(X·Wᵀ + b) and F = H·Vᵀ + c for a chunk: `x` is n×p; fills the first n rows of
-/// `ws.h` and `ws.g`.
+/// H = tanh(X·Wᵀ + b) and Fᵀ − c = V·Hᵀ for a chunk: `x` is n×p; fills the first n rows of
+/// `ws.h` and the first K·n entries of `ws.gt` (the bias c is added by [`softmax_columns`]).
 ///
 /// **Panics** if `x` has more rows than the workspace or a column count other than p.
 fn forward_into<T: Real>(params: &ParamViews<T>, x: ArrayView2<T>, ws: &mut Workspace<T>) {
@@ -334,14 +342,9 @@ fn forward_into<T: Real>(params: &ParamViews<T>, x: ArrayView2<T>, ws: &mut Work
     let mut h = ws.h.slice_mut(s![..n, ..]);
     matmul(x, params.w.t(), &mut h);
     T::bias_tanh_in_place(contiguous_mut(&mut h), params.b.as_slice().expect("contiguous b"));
-    let mut f = ws.g.slice_mut(s![..n, ..]);
+    let k = params.c.len();
+    let mut f = ArrayViewMut2::from_shape((k, n), &mut ws.gt[..k * n]).expect("Fᵀ shape").reversed_axes();
     matmul(h.view(), params.v.t(), &mut f);
-    let c = params.c.as_slice().expect("contiguous c");
-    for row in contiguous_mut(&mut f).chunks_exact_mut(c.len()) {
-        for (fk, &ck) in row.iter_mut().zip(c) {
-            *fk = *fk + ck;
-        }
-    }
 }
 
 /// The elements of a standard-layout matrix view as one slice.
@@ -349,39 +352,117 @@ fn contiguous_mut<'a, T>(m: &'a mut ArrayViewMut2<'_, T>) -> &'a mut [T] {
     m.as_slice_mut().expect("workspace rows are contiguous")
 }
 
-/// Turns the n×K outputs F into e^{F − max_k F} in place, row by row, and returns the loss
-/// totals: per sample −f_y + log Σ_k exp(f_k), computed as log Σ_k e^{f_k − max} − (f_y − max).
-/// Also returns, per row, Σ_k e^{f_k − max} in `sums`.
-fn softmax_rows<T: Real>(f: &mut [T], y: &[u32], k: usize, sums: &mut Vec<T>) -> Stats {
-    let mut stats = Stats { count: y.len(), ..Stats::default() };
-    // f_y − max per row, kept in `sums` until the sums replace them.
-    sums.clear();
-    for (row, &yi) in f.chunks_exact_mut(k).zip(y) {
-        let mut max = row[0];
-        let mut argmax = 0;
-        for (j, &fj) in row.iter().enumerate().skip(1) {
-            // NaN never compares greater, so a NaN row keeps argmax 0 and max f[0].
-            if fj > max {
-                max = fj;
-                argmax = j;
+simd_kernel!(
+    /// The softmax of every sample's outputs, class-major. `ft` holds Fᵀ − c as K rows of
+    /// n = `y.len()` samples; on return row k holds e^{f_k − max} with f = F + c, `sums`
+    /// Σ_k e^{f_k − max} and `shift` f_y − max per sample. Returns the loss totals: per sample
+    /// −f_y + log Σ_k exp(f_k), computed as log Σ_k e^{f_k − max} − (f_y − max) and added up in
+    /// sample order.
+    ///
+    /// Every loop runs along contiguous samples, so it vectorises; no sum changes order with the
+    /// vector width.
+    fn softmax_columns<T: Real>(
+        ft: &mut [T],
+        c: &[T],
+        y: &[u32],
+        sums: &mut [T],
+        shift: &mut [T],
+        best: &mut [T],
+    ) -> Stats {
+        let n = y.len();
+        let (sums, shift, best) = (&mut sums[..n], &mut shift[..n], &mut best[..n]);
+        // F = Fᵀ + c, and per sample the largest output and the first class that reaches it
+        // (NaN never compares greater, so a NaN sample keeps class 0).
+        for (class, (row, &ck)) in ft.chunks_exact_mut(n).zip(c).enumerate() {
+            if class == 0 {
+                for ((f, m), b) in row.iter_mut().zip(shift.iter_mut()).zip(best.iter_mut()) {
+                    *f = *f + ck;
+                    *m = *f;
+                    *b = T::zero();
+                }
+                continue;
+            }
+            let label = T::from_usize(class).expect("small integer");
+            for ((f, m), b) in row.iter_mut().zip(shift.iter_mut()).zip(best.iter_mut()) {
+                let (fv, mv, bv) = (*f + ck, *m, *b);
+                let greater = fv > mv;
+                *f = fv;
+                *m = if greater { fv } else { mv };
+                *b = if greater { label } else { bv };
             }
         }
-        stats.correct += usize::from(argmax == yi as usize);
-        for fj in row.iter_mut() {
-            *fj = *fj - max;
+        let mut correct = 0;
+        for (&b, &yi) in best.iter().zip(y) {
+            correct += usize::from(b == T::from_u32(yi).expect("small integer"));
         }
-        sums.push(row[yi as usize]);
-    }
-    T::exp_in_place(f);
-    for (row, slot) in f.chunks_exact(k).zip(sums.iter_mut()) {
-        let mut sum = T::zero();
-        for &e in row {
-            sum = sum + e;
+        for row in ft.chunks_exact_mut(n) {
+            for (f, &m) in row.iter_mut().zip(shift.iter()) {
+                *f = *f - m;
+            }
         }
-        stats.loss_sum += (sum.ln() - *slot).to_f64().expect("float");
-        *slot = sum;
+        for (i, (s, &yi)) in shift.iter_mut().zip(y).enumerate() {
+            *s = ft[yi as usize * n + i];
+        }
+        T::exp_in_place(ft);
+        for (class, row) in ft.chunks_exact(n).enumerate() {
+            if class == 0 {
+                sums.copy_from_slice(row);
+            } else {
+                for (s, &e) in sums.iter_mut().zip(row) {
+                    *s = *s + e;
+                }
+            }
+        }
+        let mut loss_sum = 0.0;
+        for (&sum, &fy) in sums.iter().zip(shift.iter()) {
+            loss_sum += (sum.ln() - fy).to_f64().expect("float");
+        }
+        Stats { loss_sum, correct, count: n }
     }
-    stats
+);
+
+simd_kernel!(
+    /// Turns the softmax numerators left by [`softmax_columns`] into Gᵀ = (softmax(F) −
+    /// onehot(y))ᵀ in place and returns nothing; `dc` receives the per-class sums Σ_i G_ik (in
+    /// the fixed order of [`sum_in_lanes`]). `sums` is overwritten with its reciprocals.
+    fn output_gradient<T: Real>(gt: &mut [T], sums: &mut [T], y: &[u32], dc: &mut [T]) -> () {
+        let n = y.len();
+        let inv = &mut sums[..n];
+        for s in inv.iter_mut() {
+            *s = T::one() / *s;
+        }
+        for row in gt.chunks_exact_mut(n) {
+            for (e, &r) in row.iter_mut().zip(inv.iter()) {
+                *e = *e * r;
+            }
+        }
+        for (i, &yi) in y.iter().enumerate() {
+            let g = &mut gt[yi as usize * n + i];
+            *g = *g - T::one();
+        }
+        for (dck, row) in dc.iter_mut().zip(gt.chunks_exact(n)) {
+            *dck = sum_in_lanes(row);
+        }
+    }
+);
+
+/// Σ xs in an order fixed by the length alone: sixteen interleaved partial sums, then the
+/// tail, so that it vectorises without depending on the vector width.
+#[inline(always)]
+fn sum_in_lanes<T: Real>(xs: &[T]) -> T {
+    let mut lanes = [T::zero(); 16];
+    let blocks = xs.chunks_exact(16);
+    let tail = blocks.remainder();
+    for block in blocks {
+        for (lane, &x) in lanes.iter_mut().zip(block) {
+            *lane = *lane + x;
+        }
+    }
+    let mut total = lanes.iter().fold(T::zero(), |acc, &x| acc + x);
+    for &x in tail {
+        total = total + x;
+    }
+    total
 }
 
 /// Loss totals of the network over a chunk, without gradients: `x` is n×p, `y` holds n labels
@@ -392,10 +473,9 @@ pub fn loss_chunk<T: Real>(params: &Params<T>, x: ArrayView2<T>, y: &[u32], ws: 
     assert_eq!(x.nrows(), y.len(), "one label per row of x");
     let views = params.views();
     forward_into(&views, x, ws);
-    let n = x.nrows();
     let k = params.shape().n_classes;
-    let mut f = ws.g.slice_mut(s![..n, ..]);
-    softmax_rows(contiguous_mut(&mut f), y, k, &mut ws.sums)
+    let c = views.c.as_slice().expect("contiguous c");
+    softmax_columns(&mut ws.gt[..k * y.len()], c, y, &mut ws.sums, &mut ws.shift, &mut ws.best)
 }
 
 /// Loss totals and the gradient of Σ_i L(y_i, f(x_i)) over a chunk: `x` is n×p, `y` holds n
@@ -417,30 +497,20 @@ pub fn loss_grad_chunk<T: Real>(
     let k = params.shape().n_classes;
     let mut out = grad.views_mut();
 
-    // G = softmax(F) − onehot(y), in place over F; dc = Σ_rows G.
-    let mut g = ws.g.slice_mut(s![..n, ..]);
-    let stats = softmax_rows(contiguous_mut(&mut g), y, k, &mut ws.sums);
-    let dc = out.c.as_slice_mut().expect("contiguous dc");
-    dc.fill(T::zero());
-    for ((row, &yi), &sum) in contiguous_mut(&mut g).chunks_exact_mut(k).zip(y).zip(&ws.sums) {
-        let inv = T::one() / sum;
-        for e in row.iter_mut() {
-            *e = *e * inv;
-        }
-        row[yi as usize] = row[yi as usize] - T::one();
-        for (a, &gk) in dc.iter_mut().zip(row.iter()) {
-            *a = *a + gk;
-        }
-    }
+    // G = softmax(F) − onehot(y), in place over Fᵀ; dc = Σ_rows G.
+    let c = views.c.as_slice().expect("contiguous c");
+    let gt = &mut ws.gt[..k * n];
+    let stats = softmax_columns(gt, c, y, &mut ws.sums, &mut ws.shift, &mut ws.best);
+    output_gradient(gt, &mut ws.sums, y, out.c.as_slice_mut().expect("contiguous dc"));
 
     // dV = Gᵀ·H.
     let h = ws.h.slice(s![..n, ..]);
-    let g = ws.g.slice(s![..n, ..]);
-    matmul(g.t(), h, &mut out.v);
+    let gt = ArrayView2::from_shape((k, n), &ws.gt[..k * n]).expect("Gᵀ shape");
+    matmul(gt, h, &mut out.v);
 
     // D = (G·V) ⊙ (1 − H²); db = Σ_rows D; dW = Dᵀ·X.
     let mut d = ws.d.slice_mut(s![..n, ..]);
-    matmul(g, views.v.view(), &mut d);
+    matmul(gt.t(), views.v.view(), &mut d);
     let db = out.b.as_slice_mut().expect("contiguous db");
     let h = h.as_slice().expect("workspace rows are contiguous");
     T::tanh_backward(contiguous_mut(&mut d), h, db);
@@ -590,21 +660,30 @@ mod tests {
     }
 
     #[test]
-    fn softmax_rows_handle_extreme_logits() {
-        // Two rows with labels 0 and 1; logits far beyond exp's range stay finite.
-        let mut f = vec![1000.0f64, -1000.0, 999.0, 1000.0, -1000.0, 999.0];
-        let mut sums = Vec::new();
-        let stats = softmax_rows(&mut f, &[0, 1], 3, &mut sums);
+    fn softmax_columns_handle_extreme_logits() {
+        // Two samples with labels 0 and 1, stored class-major (K = 3 rows of n = 2); logits far
+        // beyond exp's range stay finite, and the bias c is added first.
+        let mut ft = vec![999.0f64, 999.0, -1001.0, -1001.0, 998.0, 998.0];
+        let c = [1.0, 1.0, 1.0];
+        let (mut sums, mut shift, mut best) = (vec![0.0; 2], vec![0.0; 2], vec![0.0; 2]);
+        let stats = softmax_columns(&mut ft, &c, &[0, 1], &mut sums, &mut shift, &mut best);
         assert_eq!((stats.count, stats.correct), (2, 1));
+        assert_eq!(best, [0.0, 0.0]);
         let lse = (1.0 + (-1.0f64).exp()).ln();
         assert_relative_eq!(stats.loss_sum, lse + 2000.0 + lse, epsilon = 1e-9);
-        for (row, &sum) in f.chunks_exact(3).zip(&sums) {
-            let total: f64 = row.iter().map(|e| e / sum).sum();
+        for (i, &sum) in sums.iter().enumerate() {
+            let total: f64 = (0..3).map(|k| ft[k * 2 + i] / sum).sum();
             assert_relative_eq!(total, 1.0, epsilon = 1e-12);
         }
+        // Ties go to the first class; a NaN sample keeps class 0.
+        let mut ft = vec![1.0f64, f64::NAN, 2.0, 0.0, 2.0, 0.0];
+        let stats = softmax_columns(&mut ft, &[0.0; 3], &[1, 0], &mut sums, &mut shift, &mut best);
+        assert_eq!(best, [1.0, 0.0]);
+        assert_eq!(stats.correct, 2);
         for precision_f32 in [vec![88.0f32, -88.0, 87.0], vec![-200.0f32, 150.0, 0.0]] {
             let mut f = precision_f32;
-            let stats = softmax_rows(&mut f, &[2], 3, &mut Vec::new());
+            let (mut s, mut m, mut b) = (vec![0.0; 1], vec![0.0; 1], vec![0.0; 1]);
+            let stats = softmax_columns(&mut f, &[0.0; 3], &[2], &mut s, &mut m, &mut b);
             assert!(stats.loss_sum.is_finite(), "{stats:?}");
         }
     }
