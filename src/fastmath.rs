@@ -95,9 +95,8 @@ const ROUND_MAGIC_F64: f64 = 6_755_399_441_055_744.0;
 /// ln 2 split so that n·LN2_HI_F64 is exact for |n| < 2²⁰.
 const LN2_HI_F64: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
 const LN2_LO_F64: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
-/// |x| below which tanh in f64 uses its Taylor series (13 terms; the first left out is below
-/// 2e-19 relative at 0.3), and the exp form above (whose cancellation costs at most 3 ulp there).
-const TANH_SMALL_F64: f64 = 0.3;
+/// tanh(x) rounds to ±1 in f64 beyond |x| ≈ 19.06; clamping |x| here keeps e^{2|x|} finite.
+const TANH_CLAMP_F64: f64 = 19.1;
 /// 1/k! for k = 0..=13: e^r to degree 13.
 const EXP_TAYLOR_F64: [f64; 14] = [
     1.0,
@@ -114,23 +113,6 @@ const EXP_TAYLOR_F64: [f64; 14] = [
     1.0 / 39_916_800.0,
     1.0 / 479_001_600.0,
     1.0 / 6_227_020_800.0,
-];
-
-/// Taylor coefficients of tanh: x, x³, …, x²⁵ (2²ⁿ(2²ⁿ−1)B₂ₙ/(2n)!).
-const TANH_TAYLOR_F64: [f64; 13] = [
-    1.0,
-    -0.333_333_333_333_333_3,
-    0.133_333_333_333_333_33,
-    -0.053_968_253_968_253_97,
-    0.021_869_488_536_155_203,
-    -0.008_863_235_529_902_197,
-    0.003_592_128_036_572_481,
-    -0.001_455_834_387_051_318_3,
-    0.000_590_027_440_945_586,
-    -0.000_239_129_114_243_552_48,
-    9.691_537_956_929_451e-5,
-    -3.927_832_388_331_683e-5,
-    1.591_890_506_932_896_4e-5,
 ];
 
 /// p·2^e for −1100 < e ≤ 1025, as two exact multiplications by normal powers of two.
@@ -158,17 +140,27 @@ pub fn exp_f64(x: f64) -> f64 {
 }
 
 /// tanh(x) in f64 without libm; within 3 ulp of the standard library's `tanh` (see the tests).
+///
+/// The same formula as [`tanh_f32`]: u/(u + 2) with u = e^{2|x|} − 1 = 2ⁿ·(e^r − 1) + (2ⁿ − 1),
+/// and e^r − 1 = r + r²·(1/2! + r/3! + … + r¹¹/13!), whose first omitted term is below 2e-17
+/// relative for |r| ≤ ln2/2.
 #[inline(always)]
 pub fn tanh_f64(x: f64) -> f64 {
-    let a = x.abs();
-    let y = a * a;
-    let mut q = TANH_TAYLOR_F64[12];
-    for &c in TANH_TAYLOR_F64[..12].iter().rev() {
-        q = q * y + c;
+    // clamp keeps NaN, which then flows through every step below.
+    let a = x.abs().clamp(0.0, TANH_CLAMP_F64);
+    let t = a * (2.0 * std::f64::consts::LOG2_E) + ROUND_MAGIC_F64;
+    let n = t - ROUND_MAGIC_F64;
+    let e = t.to_bits() as i64 - ROUND_MAGIC_F64.to_bits() as i64;
+    let r = ((a + a) - n * LN2_HI_F64) - n * LN2_LO_F64;
+    let mut c = EXP_TAYLOR_F64[13];
+    for &k in EXP_TAYLOR_F64[2..13].iter().rev() {
+        c = c * r + k;
     }
-    let small = (a * q).copysign(x);
-    let large = (1.0 - 2.0 / (exp_f64(a + a) + 1.0)).copysign(x);
-    if a < TANH_SMALL_F64 { small } else { large }
+    let expm1_r = r + (r * r) * c;
+    // 0 ≤ n ≤ 56 here, so 2ⁿ is a normal f64 and 2ⁿ − 1 is exact up to where tanh rounds to 1.
+    let scale = f64::from_bits(((e + 1023) as u64) << 52);
+    let u = scale * expm1_r + (scale - 1.0);
+    (u / (u + 2.0)).copysign(x)
 }
 
 /// The loop of [`tanh_backward`], shared by both precisions.
@@ -430,6 +422,7 @@ mod tests {
         assert!(exp_f64(f64::NAN).is_nan() && tanh_f64(f64::NAN).is_nan());
         assert_eq!(tanh_f64(-0.0).to_bits(), (-0.0f64).to_bits());
         assert_eq!((tanh_f64(30.0), tanh_f64(-30.0)), (1.0, -1.0));
+        assert_eq!((tanh_f64(f64::INFINITY), tanh_f64(19.0).abs() <= 1.0), (1.0, true));
         let xs: Vec<f64> = (0..517).map(|i| (i as f64 - 250.0) * 0.031).collect();
         let mut t = xs.clone();
         bias_tanh_in_place_f64(&mut t, &[0.5]);
