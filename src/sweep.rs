@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -184,15 +184,18 @@ fn prepare<T: Real>(config: &Config, data: Prepared<T>) -> Loaded<T> {
 
 /// The shard of each run among `shards`, sharing out runs by their useful flops per iteration.
 fn assignment<T: Real>(runs: &[RunSpec], data: &Prepared<T>, shards: usize) -> Vec<usize> {
-    let work: Vec<f64> = runs
-        .iter()
+    shard::assign(&run_work(runs, data), shards)
+}
+
+/// Each run's useful flops per iteration: its share of a sweep's work.
+fn run_work<T: Real>(runs: &[RunSpec], data: &Prepared<T>) -> Vec<f64> {
+    runs.iter()
         .map(|r| {
             let shape =
                 Shape { n_features: data.n_features(), n_hidden: r.hidden, n_classes: data.n_classes };
             shape.flops_per_iteration(data.train.len())
         })
-        .collect();
-    shard::assign(&work, shards)
+        .collect()
 }
 
 /// Runs a validated sweep: reads the data, then trains and saves every grid point that is not
@@ -225,19 +228,42 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
 
     let progress = Progress::new((mine.len() * config.train.iterations) as u64, mine.len(), opts.quiet);
     let started = Instant::now();
-    let outcomes: Vec<RunOutcome> = mine
-        .par_iter()
-        .map(|&i| {
-            let Some(_run_lock) = RunLock::try_acquire(dir.root(), &ids[i].dir_name())? else {
-                progress.run_ended(false, config.train.iterations as u64);
-                return Ok(RunOutcome { status: None, how: How::Busy, flops: 0.0 });
-            };
-            if opts.shard.is_some() {
-                // Only this process may touch the run now; clear what a killed one left.
-                resume::remove_temporaries_in(&[dir.run(&ids[i])])?;
-            }
-            train_one(config, &data, &runs[i], &ids[i], &dir, &progress, &opts.stop)
-        })
+    // Largest runs first, each taken by the next free worker (list scheduling): the small runs
+    // fill the gaps at the end, and a worker with no run left helps with the others' chunks.
+    // Which thread trains a run never changes its numbers.
+    let work = run_work(&runs, &data);
+    let mut order = mine.clone();
+    order.sort_by(|&a, &b| work[b].total_cmp(&work[a]));
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let slots: Vec<Mutex<Option<Result<RunOutcome>>>> = order.iter().map(|_| Mutex::new(None)).collect();
+    let train_run = |i: usize| -> Result<RunOutcome> {
+        let Some(_run_lock) = RunLock::try_acquire(dir.root(), &ids[i].dir_name())? else {
+            progress.run_ended(false, config.train.iterations as u64);
+            return Ok(RunOutcome { status: None, how: How::Busy, flops: 0.0 });
+        };
+        if opts.shard.is_some() {
+            // Only this process may touch the run now; clear what a killed one left.
+            resume::remove_temporaries_in(&[dir.run(&ids[i])])?;
+        }
+        train_one(config, &data, &runs[i], &ids[i], &dir, &progress, &opts.stop)
+    };
+    rayon::scope(|scope| {
+        for _ in 0..rayon::current_num_threads().min(order.len()) {
+            scope.spawn(|_| {
+                while !failed.load(Ordering::SeqCst) {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&i) = order.get(k) else { break };
+                    let outcome = train_run(i);
+                    failed.fetch_or(outcome.is_err(), Ordering::SeqCst);
+                    *slots[k].lock().expect("no worker panics while holding its slot") = Some(outcome);
+                }
+            });
+        }
+    });
+    let outcomes: Vec<RunOutcome> = slots
+        .into_iter()
+        .filter_map(|slot| slot.into_inner().expect("no worker panics while holding its slot"))
         .collect::<Result<_>>()?;
     let elapsed = started.elapsed();
     progress.finish();
