@@ -251,7 +251,8 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
     rayon::scope(|scope| {
         for _ in 0..rayon::current_num_threads().min(order.len()) {
             scope.spawn(|_| {
-                while !failed.load(Ordering::SeqCst) {
+                // After an error or an interrupt, runs not yet begun stay untouched.
+                while !failed.load(Ordering::SeqCst) && !opts.stop.load(Ordering::SeqCst) {
                     let k = next.fetch_add(1, Ordering::SeqCst);
                     let Some(&i) = order.get(k) else { break };
                     let outcome = train_run(i);
