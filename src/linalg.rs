@@ -13,6 +13,11 @@
 //! | G·V | 1024·10·128 | 99 | 49 |
 //! | dW = Dᵀ·X | 128·1024·64 | 58 | 44 |
 //!
+//! F is written class-major (as Fᵀ, for the softmax), which costs it about 10% against a
+//! row-major F. F is the slowest product because the crate packs H (1024×M, used only K times)
+//! first. With H stored hidden-major, F ran at 110 GFLOP/s, but dV = Gᵀ·H fell to 17 and S
+//! slowed a little, so H stays row-major.
+//!
 //! With AVX2 only (before the `x86-v4` feature) the two were level on S and dW (56–65) and the
 //! `gemm` crate still won the thin products involving K. It runs single-threaded here:
 //! parallelism comes from rayon, over runs and chunks. For a fixed CPU and shape the kernel and
