@@ -79,18 +79,22 @@ pub fn inspect<T: Real>(run_dir: &Path, id: &RunId, shape: Shape, target: usize)
     if !run_dir.exists() {
         return Inspection::action(Action::New);
     }
-    let meta = match RunMeta::read(&run_dir.join(run_file::META)) {
-        Ok(meta) => meta,
+    let checkpoint = run_dir.join(run_file::CHECKPOINT);
+    let meta_path = run_dir.join(run_file::META);
+    let (status, wall_seconds) = match RunMeta::read(&meta_path) {
+        Ok(meta) if meta.key != id.key => {
+            return Inspection::action(Action::Restart("run.toml names another run".into()));
+        }
+        Ok(meta) => (meta.status, meta.wall_seconds),
         // The folder was made but the run never got going (or its metadata is torn).
-        Err(_) if !run_dir.join(run_file::CHECKPOINT).exists() => return Inspection::action(Action::New),
+        Err(_) if !checkpoint.exists() => return Inspection::action(Action::New),
+        // run.toml is written when a run ends or stops: until then the checkpoint, which names
+        // its run, says how far it got.
+        Err(_) if !meta_path.exists() => ("running".to_string(), 0.0),
         Err(e) => return Inspection::action(Action::Restart(format!("{e:#}"))),
     };
-    if meta.key != id.key {
-        return Inspection::action(Action::Restart("run.toml names another run".into()));
-    }
-    let checkpoint = run_dir.join(run_file::CHECKPOINT);
     if !checkpoint.exists() {
-        return if meta.status == "running" {
+        return if status == "running" {
             Inspection::action(Action::New)
         } else {
             Inspection::action(Action::Restart("checkpoint.npz is missing".into()))
@@ -101,7 +105,7 @@ pub fn inspect<T: Real>(run_dir: &Path, id: &RunId, shape: Shape, target: usize)
         Err(e) => return Inspection::action(Action::Restart(format!("{e:#}"))),
     };
     let finished_state = state.curve.len() == state.iteration + 1;
-    if meta.status != "running" {
+    if status != "running" {
         match store::read_curve(&run_dir.join(run_file::CURVE)) {
             Ok(curve) if store::same_curve(&curve, &state.curve) && finished_state => {}
             Ok(_) => {
@@ -113,10 +117,9 @@ pub fn inspect<T: Real>(run_dir: &Path, id: &RunId, shape: Shape, target: usize)
             return Inspection::action(Action::Restart("final.npz is missing".into()));
         }
     }
-    let wall_seconds = meta.wall_seconds;
-    let diverged = meta.status == "diverged";
+    let diverged = status == "diverged";
     if diverged && state.iteration <= target {
-        let action = Action::Finished { status: meta.status.clone(), iterations: state.iteration };
+        let action = Action::Finished { status, iterations: state.iteration };
         return Inspection { action, state: None, wall_seconds };
     }
     if state.iteration > target {
@@ -125,15 +128,15 @@ pub fn inspect<T: Real>(run_dir: &Path, id: &RunId, shape: Shape, target: usize)
             state.iteration
         )));
     }
-    if meta.status == "done" && state.iteration == target {
-        let action = Action::Finished { status: meta.status.clone(), iterations: state.iteration };
+    if status == "done" && state.iteration == target {
+        let action = Action::Finished { status, iterations: state.iteration };
         return Inspection { action, state: None, wall_seconds };
     }
     // A trailing row at θ^k is recomputed when training continues from k.
     if finished_state {
         state.curve.pop();
     }
-    let action = Action::Resume { from: state.iteration, extend: meta.status == "done" };
+    let action = Action::Resume { from: state.iteration, extend: status == "done" };
     Inspection { action, state: Some(state), wall_seconds }
 }
 

@@ -50,6 +50,32 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result
     attempt().with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Writes several files of one folder atomically, as [`write_atomic`] does each, but with one
+/// fsync of the folder for all of them: every file is written to a temporary name and fsynced,
+/// then all are renamed in the order given, then the folder is fsynced. A crash leaves each file
+/// old or new, never torn; files later in the list are never newer than earlier ones.
+pub fn write_atomic_group(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
+    let mut staged = Vec::with_capacity(files.len());
+    for &(name, bytes) in files {
+        let path = dir.join(name);
+        let attempt = || -> io::Result<tempfile::NamedTempFile> {
+            let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+            tmp.write_all(bytes)?;
+            tmp.as_file().sync_all()?;
+            Ok(tmp)
+        };
+        staged.push((attempt().with_context(|| format!("cannot write {}", path.display()))?, path));
+    }
+    for (tmp, path) in staged {
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync the folder {}", dir.display()))
+}
+
 /// The identity of a run: a SHA-256 over everything that determines its result, and its
 /// readable name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -216,15 +242,16 @@ pub fn curve_fields(row: &CurveRow) -> String {
     line
 }
 
-/// Writes `curve.csv` atomically.
-pub fn write_curve(path: &Path, rows: &[CurveRow], with_test: bool) -> Result<()> {
-    write_atomic(path, |w| {
-        writeln!(w, "{}", curve_header(with_test))?;
-        for row in rows {
-            writeln!(w, "{}", curve_fields(row))?;
-        }
-        Ok(())
-    })
+/// The bytes of `curve.csv`.
+pub fn encode_curve(rows: &[CurveRow], with_test: bool) -> Vec<u8> {
+    let mut text = String::new();
+    text.push_str(curve_header(with_test));
+    text.push('\n');
+    for row in rows {
+        text.push_str(&curve_fields(row));
+        text.push('\n');
+    }
+    text.into_bytes()
 }
 
 /// Reads `curve.csv` back; errors name the file and line.
@@ -259,8 +286,9 @@ pub fn read_curve(path: &Path) -> Result<Vec<CurveRow>> {
     Ok(rows)
 }
 
-/// Writes W, b, V, c to an `.npz` file (numpy-readable) atomically.
-pub fn write_params<T: Real>(path: &Path, params: &Params<T>) -> Result<()> {
+/// The bytes of an `.npz` file (numpy-readable) holding W, b, V, c; `path` is the file's path,
+/// for messages.
+pub fn encode_params<T: Real>(path: &Path, params: &Params<T>) -> Result<Vec<u8>> {
     let mut buf = io::Cursor::new(Vec::new());
     {
         let mut npz = NpzWriter::new(&mut buf);
@@ -276,11 +304,10 @@ pub fn write_params<T: Real>(path: &Path, params: &Params<T>) -> Result<()> {
             .and_then(|_| npz.finish().map(|_| ()))
             .with_context(|| format!("cannot encode {}", path.display()))?;
     }
-    let bytes = buf.into_inner();
-    write_atomic(path, |w| w.write_all(&bytes))
+    Ok(buf.into_inner())
 }
 
-/// Reads W, b, V, c from an `.npz` file written by [`write_params`].
+/// Reads W, b, V, c from an `.npz` file written from [`encode_params`].
 pub fn read_params<T: Real>(path: &Path) -> Result<Params<T>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut npz = NpzReader::new(file).with_context(|| format!("{} is not an npz file", path.display()))?;
@@ -293,11 +320,11 @@ pub fn read_params<T: Real>(path: &Path) -> Result<Params<T>> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-/// Writes a checkpoint atomically: `W`, `b`, `V`, `c` (θ^k), `phi` (φ^k, flat, in θ's order),
+/// The bytes of a checkpoint: `W`, `b`, `V`, `c` (θ^k), `phi` (φ^k, flat, in θ's order),
 /// `iteration` (k, as a one-element u64 array), `curve` (rows×5 f64: iteration, train loss,
 /// train accuracy, test loss, test accuracy; NaN where there is no test set) and `key` (the
-/// run key as ASCII bytes). numpy reads every array.
-pub fn write_checkpoint<T: Real>(path: &Path, key: &str, state: &State<T>) -> Result<()> {
+/// run key as ASCII bytes). numpy reads every array. `path` is the file's path, for messages.
+pub fn encode_checkpoint<T: Real>(path: &Path, key: &str, state: &State<T>) -> Result<Vec<u8>> {
     let mut curve = Array2::<f64>::from_elem((state.curve.len(), 5), f64::NAN);
     for (mut out, row) in curve.rows_mut().into_iter().zip(&state.curve) {
         out[0] = row.iteration as f64;
@@ -324,11 +351,10 @@ pub fn write_checkpoint<T: Real>(path: &Path, key: &str, state: &State<T>) -> Re
         add().with_context(|| format!("cannot encode {}", path.display()))?;
         npz.finish().with_context(|| format!("cannot encode {}", path.display()))?;
     }
-    let bytes = buf.into_inner();
-    write_atomic(path, |w| w.write_all(&bytes))
+    Ok(buf.into_inner())
 }
 
-/// Reads a checkpoint written by [`write_checkpoint`] and checks it belongs to run `key`, has
+/// Reads a checkpoint written from [`encode_checkpoint`] and checks it belongs to run `key`, has
 /// parameters of `shape`, and a curve consistent with its iteration (rows 0..k, or 0..=k once
 /// finished). Any mismatch is an error that says what is wrong.
 pub fn read_checkpoint<T: Real>(path: &Path, key: &str, shape: crate::model::Shape) -> Result<State<T>> {
@@ -417,7 +443,7 @@ mod tests {
                 test_accuracy: Some(0.0),
             },
         ];
-        write_curve(&path, &rows, true).unwrap();
+        write_atomic_group(dir.path(), &[("curve.csv", &encode_curve(&rows, true))]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,
@@ -438,8 +464,9 @@ mod tests {
         let shape = Shape { n_features: 3, n_hidden: 4, n_classes: 2 };
         let params = Params::<f32>::init(shape, 5);
         let (a, b) = (dir.path().join("a.npz"), dir.path().join("b.npz"));
-        write_params(&a, &params).unwrap();
-        write_params(&b, &params).unwrap();
+        let bytes = encode_params(&a, &params).unwrap();
+        write_atomic_group(dir.path(), &[("a.npz", &bytes), ("b.npz", &encode_params(&b, &params).unwrap())])
+            .unwrap();
         assert_eq!(read_params::<f32>(&a).unwrap(), params);
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
         assert!(read_params::<f64>(&a).is_err());

@@ -413,6 +413,8 @@ fn train_one<T: Real>(
         wall_seconds: wall,
     };
 
+    // init.npz, while it is still to be written (with the run's first checkpoint).
+    let mut init_bytes: Option<Vec<u8>> = None;
     let (mut state, how) = match inspection.action {
         Action::Finished { status, .. } => {
             progress.run_ended(status == "diverged", target as u64);
@@ -434,9 +436,10 @@ fn train_one<T: Real>(
             };
             std::fs::create_dir_all(&run_dir)
                 .with_context(|| format!("cannot create {}", run_dir.display()))?;
+            // Nothing is written until the first checkpoint: a run killed before it starts over,
+            // which gives the same numbers.
             let init = Params::<T>::init(shape, spec.seed);
-            store::write_params(&run_dir.join(run_file::INIT), &init)?;
-            meta(Status::Stopped, 0, 0.0).write(&run_dir.join(run_file::META))?;
+            init_bytes = Some(store::encode_params(&run_dir.join(run_file::INIT), &init)?);
             (State::start(init), how)
         }
     };
@@ -454,13 +457,25 @@ fn train_one<T: Real>(
     let mut train_eval = Evaluator::new(&data.train, shape, chunk, true);
     let mut test_eval = data.test.as_ref().map(|t| Evaluator::new(t, shape, chunk, false));
     let checkpoint_path = run_dir.join(run_file::CHECKPOINT);
+    // The checkpoint, with init.npz the first time, as one group of atomic writes.
+    let save_checkpoint = |s: &State<T>, init: &mut Option<Vec<u8>>| -> Result<()> {
+        let checkpoint = store::encode_checkpoint(&checkpoint_path, &id.key, s)?;
+        let mut files: Vec<(&str, &[u8])> = Vec::new();
+        if let Some(bytes) = init.as_deref() {
+            files.push((run_file::INIT, bytes));
+        }
+        files.push((run_file::CHECKPOINT, &checkpoint));
+        store::write_atomic_group(&run_dir, &files)?;
+        *init = None;
+        Ok(())
+    };
     let mut clock = CheckpointClock::new(config.train.checkpoint_every);
     let mut write_error = None;
     let status = train::train(&mut state, &hyper, &mut train_eval, test_eval.as_mut(), &mut |s| {
         progress.advance(1);
         if s.iteration < target && clock.due(s.iteration) {
             let t0 = Instant::now();
-            if let Err(e) = store::write_checkpoint(&checkpoint_path, &id.key, s) {
+            if let Err(e) = save_checkpoint(s, &mut init_bytes) {
                 write_error = Some(e);
                 return Flow::Stop;
             }
@@ -474,10 +489,23 @@ fn train_one<T: Real>(
     let wall = wall_before + started.elapsed().as_secs_f64();
     let steps = state.iteration;
 
-    store::write_checkpoint(&checkpoint_path, &id.key, &state)?;
-    if status != Status::Stopped {
-        store::write_curve(&run_dir.join(run_file::CURVE), &state.curve, data.test.is_some())?;
-        store::write_params(&run_dir.join(run_file::FINAL), &state.theta)?;
+    if status == Status::Stopped {
+        save_checkpoint(&state, &mut init_bytes)?;
+    } else {
+        // The run's files as one group: (init.npz,) checkpoint.npz, curve.csv, final.npz.
+        let checkpoint = store::encode_checkpoint(&checkpoint_path, &id.key, &state)?;
+        let curve = store::encode_curve(&state.curve, data.test.is_some());
+        let last = store::encode_params(&run_dir.join(run_file::FINAL), &state.theta)?;
+        let mut files: Vec<(&str, &[u8])> = Vec::new();
+        if let Some(bytes) = init_bytes.as_deref() {
+            files.push((run_file::INIT, bytes));
+        }
+        files.extend([
+            (run_file::CHECKPOINT, &checkpoint[..]),
+            (run_file::CURVE, &curve),
+            (run_file::FINAL, &last),
+        ]);
+        store::write_atomic_group(&run_dir, &files)?;
         progress.run_ended(status == Status::Diverged, (target - steps) as u64);
     }
     // run.toml goes last: a final status in it marks the run's files as complete.

@@ -249,6 +249,38 @@ fn damaged_run_folders_are_detected_and_restarted() {
 }
 
 #[test]
+fn a_run_killed_before_its_run_toml_resumes_from_its_checkpoint() {
+    // run.toml is written last, when a run ends or stops: a kill just before it leaves the
+    // checkpoint (which names its run) and, for a finished run, the curve and final.npz.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "r.toml", 9, "[1.0, 0.3]");
+    let results = dir.path().join("out");
+    run_ok(&cfg, &results);
+    let sweep = results.join("r");
+    let expected = comparable(&sweep);
+    std::fs::remove_file(run_dir(&sweep, "M8-g0.001-a1-").join("run.toml")).unwrap();
+    let partial = run_dir(&sweep, "M24-g0.003-a0.3-");
+    for name in ["run.toml", "curve.csv", "final.npz"] {
+        std::fs::remove_file(partial.join(name)).unwrap();
+    }
+
+    let plan = heavyball().arg("plan").arg(&cfg).arg("--results").arg(&results).output().unwrap();
+    let plan = String::from_utf8(plan.stdout).unwrap();
+    assert!(!plan.contains("restart ("), "{plan}");
+    let out = heavyball().arg("run").arg(&cfg).arg("--results").arg(&results).output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("warning"), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 resumed"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_same(&comparable(&sweep), &expected);
+    assert!(run_dir(&sweep, "M8-g0.001-a1-").join("run.toml").exists());
+}
+
+#[test]
 fn a_second_run_on_the_same_folder_is_refused_but_a_dead_lock_is_no_obstacle() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "r.toml", 5, "[1.0]");
