@@ -8,7 +8,7 @@
 //!   sweep.toml           what the data and settings were (for reports)
 //!   summary.csv          one row per run of the current grid
 //!   curves.csv           every curve in one long table
-//!   runs/<run>-<key8>/   run.toml, curve.csv, init.npz, final.npz
+//!   runs/<run>-<key8>/   run.toml, curve.csv, init.npz, final.npz, checkpoint.npz
 //! ```
 
 use std::fs::File;
