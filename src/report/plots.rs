@@ -289,7 +289,8 @@ where
         .margin(12)
         .x_label_area_size(50)
         .y_label_area_size(70)
-        .build_cartesian_2d((0..ng).into_segmented(), (0..na).into_segmented())
+        // Integer ranges are inclusive of their end here: 0..n−1 makes exactly n segments.
+        .build_cartesian_2d((0..ng.max(1) - 1).into_segmented(), (0..na.max(1) - 1).into_segmented())
         .map_err(e)?;
     let label = |v: &SegmentValue<u32>, names: &[String]| match v {
         SegmentValue::CenterOf(i) => names.get(*i as usize).cloned().unwrap_or_default(),
@@ -310,10 +311,10 @@ where
     for (ai, row) in cells.iter().enumerate() {
         for (gi, cell) in row.iter().enumerate() {
             let (x, y) = (gi as u32, ai as u32);
-            let corners = [
-                (SegmentValue::Exact(x), SegmentValue::Exact(y)),
-                (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
-            ];
+            // The last segment of each axis ends at `Last`, not at a value of the range.
+            let end =
+                |i: u32, n: u32| if i + 1 < n { SegmentValue::Exact(i + 1) } else { SegmentValue::Last };
+            let corners = [(SegmentValue::Exact(x), SegmentValue::Exact(y)), (end(x, ng), end(y, na))];
             let (fill, text, ink) = match cell {
                 None => (WHITE, "–".to_string(), BLACK),
                 Some(v) if !v.is_finite() => (RGBColor(170, 170, 170), "✕ diverged".to_string(), BLACK),
