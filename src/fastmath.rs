@@ -179,50 +179,31 @@ macro_rules! tanh_backward_body {
     }};
 }
 
-/// Defines `pub fn $name($args)` running `$body`, compiled three times: for the baseline CPU
-/// and, on x86-64, for AVX2 (256-bit vectors) and AVX-512 (512-bit), chosen at run time. All
-/// builds round identically, since the body uses no fused multiply-add.
+/// Defines the function written inside it (optionally generic over one type parameter, with or
+/// without a return value), its body compiled three times: for the baseline CPU and, on x86-64,
+/// for AVX2 (256-bit vectors) and AVX-512 (512-bit), chosen at run time. All builds round
+/// identically, since the bodies use no fused multiply-add.
 macro_rules! simd_kernel {
-    ($(#[$doc:meta])* $name:ident, ($($arg:ident: $ty:ty),*), $body:block) => {
+    (
+        $(#[$doc:meta])*
+        $vis:vis fn $name:ident $(<$t:ident: $bound:path>)? ($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?
+        $body:block
+    ) => {
         $(#[$doc])*
-        pub fn $name($($arg: $ty),*) {
+        $vis fn $name $(<$t: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f")]
-                fn wide512($($arg: $ty),*) $body
+                fn wide512 $(<$t: $bound>)? ($($arg: $ty),*) $(-> $ret)? $body
                 #[target_feature(enable = "avx2")]
-                fn wide256($($arg: $ty),*) $body
+                fn wide256 $(<$t: $bound>)? ($($arg: $ty),*) $(-> $ret)? $body
                 if std::arch::is_x86_feature_detected!("avx512f") {
                     // SAFETY: the CPU supports AVX-512F, checked just above.
-                    unsafe { wide512($($arg),*) };
-                    return;
+                    return unsafe { wide512 $(::<$t>)? ($($arg),*) };
                 }
                 if std::arch::is_x86_feature_detected!("avx2") {
                     // SAFETY: the CPU supports AVX2, checked just above.
-                    unsafe { wide256($($arg),*) };
-                    return;
-                }
-            }
-            $body
-        }
-    };
-    // A generic function with a return value, for code over any `Real` type.
-    ($(#[$doc:meta])* $vis:vis fn $name:ident<$t:ident: $bound:path>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
-        $(#[$doc])*
-        $vis fn $name<$t: $bound>($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f")]
-                fn wide512<$t: $bound>($($arg: $ty),*) -> $ret $body
-                #[target_feature(enable = "avx2")]
-                fn wide256<$t: $bound>($($arg: $ty),*) -> $ret $body
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU supports AVX-512F, checked just above.
-                    return unsafe { wide512::<$t>($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU supports AVX2, checked just above.
-                    return unsafe { wide256::<$t>($($arg),*) };
+                    return unsafe { wide256 $(::<$t>)? ($($arg),*) };
                 }
             }
             $body
@@ -233,7 +214,7 @@ pub(crate) use simd_kernel;
 
 simd_kernel!(
     /// Replaces every element by its exponential.
-    exp_in_place, (xs: &mut [f32]), {
+    pub fn exp_in_place(xs: &mut [f32]) {
         for x in xs {
             *x = exp_f32(*x);
         }
@@ -244,7 +225,7 @@ simd_kernel!(
     /// Treats `xs` as rows of `bias.len()` and replaces x_ij by tanh(x_ij + bias_j).
     ///
     /// **Panics** if the length of `xs` is not a multiple of the length of `bias`.
-    bias_tanh_in_place, (xs: &mut [f32], bias: &[f32]), {
+    pub fn bias_tanh_in_place(xs: &mut [f32], bias: &[f32]) {
         assert_eq!(xs.len() % bias.len().max(1), 0, "whole rows");
         for row in xs.chunks_exact_mut(bias.len()) {
             for (x, &b) in row.iter_mut().zip(bias) {
@@ -256,7 +237,7 @@ simd_kernel!(
 
 simd_kernel!(
     /// Replaces every element by its exponential, in f64.
-    exp_in_place_f64, (xs: &mut [f64]), {
+    pub fn exp_in_place_f64(xs: &mut [f64]) {
         for x in xs {
             *x = exp_f64(*x);
         }
@@ -267,7 +248,7 @@ simd_kernel!(
     /// [`bias_tanh_in_place`] in f64.
     ///
     /// **Panics** if the length of `xs` is not a multiple of the length of `bias`.
-    bias_tanh_in_place_f64, (xs: &mut [f64], bias: &[f64]), {
+    pub fn bias_tanh_in_place_f64(xs: &mut [f64], bias: &[f64]) {
         assert_eq!(xs.len() % bias.len().max(1), 0, "whole rows");
         for row in xs.chunks_exact_mut(bias.len()) {
             for (x, &b) in row.iter_mut().zip(bias) {
@@ -282,7 +263,7 @@ simd_kernel!(
     /// db_j ← Σ_i d_ij summed in row order (db is overwritten).
     ///
     /// **Panics** if `d` and `h` differ in length or are not whole rows.
-    tanh_backward, (d: &mut [f32], h: &[f32], db: &mut [f32]), {
+    pub fn tanh_backward(d: &mut [f32], h: &[f32], db: &mut [f32]) {
         tanh_backward_body!(d, h, db)
     }
 );
@@ -291,7 +272,7 @@ simd_kernel!(
     /// [`tanh_backward`] in f64.
     ///
     /// **Panics** if `d` and `h` differ in length or are not whole rows.
-    tanh_backward_f64, (d: &mut [f64], h: &[f64], db: &mut [f64]), {
+    pub fn tanh_backward_f64(d: &mut [f64], h: &[f64], db: &mut [f64]) {
         tanh_backward_body!(d, h, db)
     }
 );
