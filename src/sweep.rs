@@ -456,26 +456,13 @@ fn train_one<T: Real>(
     let chunk = config.train.chunk_size;
     let mut train_eval = Evaluator::new(&data.train, shape, chunk, true);
     let mut test_eval = data.test.as_ref().map(|t| Evaluator::new(t, shape, chunk, false));
-    let checkpoint_path = run_dir.join(run_file::CHECKPOINT);
-    // The checkpoint, with init.npz the first time, as one group of atomic writes.
-    let save_checkpoint = |s: &State<T>, init: &mut Option<Vec<u8>>| -> Result<()> {
-        let checkpoint = store::encode_checkpoint(&checkpoint_path, &id.key, s)?;
-        let mut files: Vec<(&str, &[u8])> = Vec::new();
-        if let Some(bytes) = init.as_deref() {
-            files.push((run_file::INIT, bytes));
-        }
-        files.push((run_file::CHECKPOINT, &checkpoint));
-        store::write_atomic_group(&run_dir, &files)?;
-        *init = None;
-        Ok(())
-    };
     let mut clock = CheckpointClock::new(config.train.checkpoint_every);
     let mut write_error = None;
     let status = train::train(&mut state, &hyper, &mut train_eval, test_eval.as_mut(), &mut |s| {
         progress.advance(1);
         if s.iteration < target && clock.due(s.iteration) {
             let t0 = Instant::now();
-            if let Err(e) = save_checkpoint(s, &mut init_bytes) {
+            if let Err(e) = save_run_files(&run_dir, &id.key, s, &mut init_bytes, &[]) {
                 write_error = Some(e);
                 return Flow::Stop;
             }
@@ -490,28 +477,39 @@ fn train_one<T: Real>(
     let steps = state.iteration;
 
     if status == Status::Stopped {
-        save_checkpoint(&state, &mut init_bytes)?;
+        save_run_files(&run_dir, &id.key, &state, &mut init_bytes, &[])?;
     } else {
-        // The run's files as one group: (init.npz,) checkpoint.npz, curve.csv, final.npz.
-        let checkpoint = store::encode_checkpoint(&checkpoint_path, &id.key, &state)?;
         let curve = store::encode_curve(&state.curve, data.test.is_some());
         let last = store::encode_params(&run_dir.join(run_file::FINAL), &state.theta)?;
-        let mut files: Vec<(&str, &[u8])> = Vec::new();
-        if let Some(bytes) = init_bytes.as_deref() {
-            files.push((run_file::INIT, bytes));
-        }
-        files.extend([
-            (run_file::CHECKPOINT, &checkpoint[..]),
-            (run_file::CURVE, &curve),
-            (run_file::FINAL, &last),
-        ]);
-        store::write_atomic_group(&run_dir, &files)?;
+        let ending: [(&str, &[u8]); 2] = [(run_file::CURVE, &curve), (run_file::FINAL, &last)];
+        save_run_files(&run_dir, &id.key, &state, &mut init_bytes, &ending)?;
         progress.run_ended(status == Status::Diverged, (target - steps) as u64);
     }
     // run.toml goes last: a final status in it marks the run's files as complete.
     meta(status, steps, wall).write(&run_dir.join(run_file::META))?;
     let flops = (steps - first_iteration) as f64 * shape.flops_per_iteration(data.train.len());
     Ok(RunOutcome { status: Some(status), how, flops })
+}
+
+/// Writes a run's checkpoint as one group of atomic writes with `init.npz` (the first time:
+/// `init` is then taken) and `extra` (the curve and final.npz when the run ends).
+fn save_run_files<T: Real>(
+    run_dir: &Path,
+    key: &str,
+    state: &State<T>,
+    init: &mut Option<Vec<u8>>,
+    extra: &[(&str, &[u8])],
+) -> Result<()> {
+    let checkpoint = store::encode_checkpoint(&run_dir.join(run_file::CHECKPOINT), key, state)?;
+    let mut files: Vec<(&str, &[u8])> = Vec::new();
+    if let Some(bytes) = init.as_deref() {
+        files.push((run_file::INIT, bytes));
+    }
+    files.push((run_file::CHECKPOINT, &checkpoint));
+    files.extend_from_slice(extra);
+    store::write_atomic_group(run_dir, &files)?;
+    *init = None;
+    Ok(())
 }
 
 /// One run's line in a plan.
