@@ -423,8 +423,8 @@ simd_kernel!(
 
 simd_kernel!(
     /// Turns the softmax numerators left by [`softmax_columns`] into Gᵀ = (softmax(F) −
-    /// onehot(y))ᵀ in place and returns nothing; `dc` receives the per-class sums Σ_i G_ik (in
-    /// the fixed order of [`sum_in_lanes`]). `sums` is overwritten with its reciprocals.
+    /// onehot(y))ᵀ in place; `dc` receives the per-class sums Σ_i G_ik (in the fixed order of
+    /// [`sum_in_lanes`]). `sums` is overwritten with its reciprocals.
     fn output_gradient<T: Real>(gt: &mut [T], sums: &mut [T], y: &[u32], dc: &mut [T]) {
         let n = y.len();
         let inv = &mut sums[..n];
