@@ -111,6 +111,39 @@ fn bench_products(c: &mut Criterion) {
     group.finish();
 }
 
+/// Would fusing the 9 runs of one M (they share X) into one wide product pay? S = X·Wᵀ and
+/// dW = Dᵀ·X for 9 runs as 9 products of width M against one of width 9M, at bench-A's M = 32.
+/// Measured: no faster (the separate products already run near the kernel's rate).
+fn bench_fusion(c: &mut Criterion) {
+    let (n, p, m, runs) = (1024, 64, 32, 9);
+    let mut rng = 0.5f32;
+    let mut fill = |r, c| {
+        Array2::from_shape_simple_fn((r, c), || {
+            rng = (rng * 3.7).fract() + 0.1;
+            rng - 0.5
+        })
+    };
+    let (x, w, wide_w, d, wide_d) =
+        (fill(n, p), fill(m, p), fill(runs * m, p), fill(n, m), fill(n, runs * m));
+    let (mut h, mut wide_h) = (Array2::<f32>::zeros((n, m)), Array2::<f32>::zeros((n, runs * m)));
+    let (mut dw, mut wide_dw) = (Array2::<f32>::zeros((m, p)), Array2::<f32>::zeros((runs * m, p)));
+    let mut group = c.benchmark_group("fusion");
+    group.throughput(Throughput::Elements((2 * n * p * m * runs) as u64));
+    group.bench_function("S-9-separate", |b| {
+        b.iter(|| (0..runs).for_each(|_| linalg::matmul(black_box(x.view()), w.t(), &mut h.view_mut())))
+    });
+    group.bench_function("S-fused", |b| {
+        b.iter(|| linalg::matmul(black_box(x.view()), wide_w.t(), &mut wide_h.view_mut()))
+    });
+    group.bench_function("dW-9-separate", |b| {
+        b.iter(|| (0..runs).for_each(|_| linalg::matmul(black_box(d.t()), x.view(), &mut dw.view_mut())))
+    });
+    group.bench_function("dW-fused", |b| {
+        b.iter(|| linalg::matmul(black_box(wide_d.t()), x.view(), &mut wide_dw.view_mut()))
+    });
+    group.finish();
+}
+
 /// tanh over one chunk's hidden layer (1024×128 values in [−4, 4]): the vectorised kernel
 /// against the standard library's scalar `f32::tanh`.
 fn bench_tanh(c: &mut Criterion) {
@@ -140,6 +173,7 @@ fn benches(c: &mut Criterion) {
     bench_precision::<f32>(c);
     bench_precision::<f64>(c);
     bench_products(c);
+    bench_fusion(c);
 }
 
 criterion_group!(gradient, benches);
