@@ -74,7 +74,7 @@ impl Real for f32 {
     }
 }
 
-/// f64 uses the f64 kernels of [`fastmath`] (within 3 ulp of the standard library's), so f64
+/// f64 uses the f64 kernels of [`fastmath`] (within a few ulp of the exact values), so f64
 /// sweeps stay within 1e-12 of an independent reference.
 impl Real for f64 {
     const NAME: &'static str = "f64";
