@@ -67,18 +67,21 @@ fn bench_precision<T: Real>(c: &mut Criterion) {
     group.finish();
 }
 
+/// An r×c matrix of deterministic values in [−0.4, 0.6), continuing the sequence in `state`.
+fn filler(r: usize, c: usize, state: &mut f32) -> Array2<f32> {
+    Array2::from_shape_simple_fn((r, c), || {
+        *state = (*state * 3.7).fract() + 0.1;
+        *state - 0.5
+    })
+}
+
 /// The five products of one 1024-row chunk at bench-A's largest width (p = 64, M = 128, K = 10),
 /// through heavyball's backend (`gemm` crate) and through ndarray's default (matrixmultiply):
 /// the measurement behind the choice of backend.
 fn bench_products(c: &mut Criterion) {
     let (n, p, m, k) = (1024, 64, 128, 10);
     let mut rng = 0.5f32;
-    let mut fill = |r, c| {
-        Array2::from_shape_simple_fn((r, c), || {
-            rng = (rng * 3.7).fract() + 0.1;
-            rng - 0.5
-        })
-    };
+    let mut fill = |r, c| filler(r, c, &mut rng);
     let (x, w, h, v, g) = (fill(n, p), fill(m, p), fill(n, m), fill(k, m), fill(n, k));
     let mut out_nm = Array2::<f32>::zeros((n, m));
     let mut out_nk = Array2::<f32>::zeros((n, k));
@@ -117,12 +120,7 @@ fn bench_products(c: &mut Criterion) {
 fn bench_fusion(c: &mut Criterion) {
     let (n, p, m, runs) = (1024, 64, 32, 9);
     let mut rng = 0.5f32;
-    let mut fill = |r, c| {
-        Array2::from_shape_simple_fn((r, c), || {
-            rng = (rng * 3.7).fract() + 0.1;
-            rng - 0.5
-        })
-    };
+    let mut fill = |r, c| filler(r, c, &mut rng);
     let (x, w, wide_w, d, wide_d) =
         (fill(n, p), fill(m, p), fill(runs * m, p), fill(n, m), fill(n, runs * m));
     let (mut h, mut wide_h) = (Array2::<f32>::zeros((n, m)), Array2::<f32>::zeros((n, runs * m)));
