@@ -131,12 +131,13 @@ fn plain_runs_and_shards_exclude_each_other() {
 fn shard_auto_reads_the_slurm_array_variables() {
     let (dir, cfg) = setup();
     let results = dir.path().join("out");
-    let out = heavyball()
-        .arg("run")
-        .arg(&cfg)
-        .arg("--results")
-        .arg(&results)
-        .args(["--shard", "auto"])
+    // `heavyball run CONFIG --results DIR --shard auto`, to be given its environment.
+    let auto = || {
+        let mut cmd = heavyball();
+        cmd.arg("run").arg(&cfg).arg("--results").arg(&results).args(["--shard", "auto"]);
+        cmd
+    };
+    let out = auto()
         .env("SLURM_ARRAY_TASK_ID", "11")
         .env("SLURM_ARRAY_TASK_MIN", "10")
         .env("SLURM_ARRAY_TASK_COUNT", "4")
@@ -146,15 +147,7 @@ fn shard_auto_reads_the_slurm_array_variables() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("shard 1/4: 3 of the grid's 12 runs"));
 
-    let out = heavyball()
-        .arg("run")
-        .arg(&cfg)
-        .arg("--results")
-        .arg(&results)
-        .args(["--shard", "auto"])
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .output()
-        .unwrap();
+    let out = auto().env_remove("SLURM_ARRAY_TASK_ID").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--shard auto needs SLURM_ARRAY_TASK_ID"));
 
