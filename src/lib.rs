@@ -18,6 +18,7 @@ pub mod config;
 pub mod data;
 pub mod fastmath;
 pub mod grid;
+pub mod kernels;
 pub mod linalg;
 pub mod model;
 pub mod report;

@@ -1,33 +1,32 @@
 //! The one matrix product every evaluation is made of, C = A·B, on strided ndarray views.
 //!
-//! It goes through the pure-Rust `gemm` crate (with its `x86-v4` feature), which picks AVX2/FMA
-//! or AVX-512 kernels at run time. Chosen by measurement against ndarray's default,
-//! matrixmultiply (AVX2 at most), with `cargo bench --bench gradient -- matmul/`: one 1024-row
-//! chunk of bench-A at M = 128, f32, one core, GFLOP/s, on an AVX-512 Xeon:
+//! It runs heavyball's own kernel ([`crate::kernels`]): register tiles of fused multiply-adds
+//! that read A and B in place, with AVX-512 or AVX2 chosen at run time. Every output element is
+//! a single chain of FMAs in a fixed order, so products are bitwise the same on every CPU, build
+//! and thread count. Chosen by measurement against the pure-Rust `gemm` crate (heavyball's
+//! backend before) and ndarray's default, matrixmultiply: `cargo bench --bench gradient --
+//! matmul/` times the five products of one 1024-row chunk of bench-A in the layouts the model
+//! uses. Best of 300 alternating rounds, f32, one core of an AVX-512 Xeon, GFLOP/s (F counts
+//! the 16 padded columns it computes):
 //!
-//! | product | shape (m·k·n) | `gemm` crate | matrixmultiply |
+//! | product | shape (m·k·n) at M = 128 | kernel (M = 32 / 64 / 128) | `gemm` crate |
 //! |---|---|---|---|
-//! | S = X·Wᵀ | 1024·64·128 | 64 | 61 |
-//! | F = H·Vᵀ | 1024·128·10 | 49 | 27 |
-//! | dV = Gᵀ·H | 10·1024·128 | 107 | 26 |
-//! | G·V | 1024·10·128 | 99 | 49 |
-//! | dW = Dᵀ·X | 128·1024·64 | 58 | 44 |
+//! | S = X·Wᵀ | 1024·64·M | 124 / 159 / 159 | 123 / 153 / 159 |
+//! | F = H·Vᵀ | 1024·M·16 | 82 / 83 / 132 | 66 / 70 / 88 |
+//! | dV = Gᵀ·H | 10·1024·M | 141 / 145 / 105 | 126 / 144 / 107 |
+//! | G·V | 1024·10·M | 114 / 116 / 82 | 97 / 107 / 86 |
+//! | dW = Dᵀ·X | M·1024·64 | 153 / 156 / 160 | 151 / 147 / 156 |
 //!
-//! F is written class-major (as Fᵀ, for the softmax), which costs it about 10% against a
-//! row-major F. F is the slowest product because the crate packs H (1024×M, used only K times)
-//! first. With H stored hidden-major, F ran at 110 GFLOP/s, but dV = Gᵀ·H fell to 17 and S
-//! slowed a little, so H stays row-major.
-//!
-//! With AVX2 only (before the `x86-v4` feature) the two were level on S and dW (56–65) and the
-//! `gemm` crate still won the thin products involving K. It runs single-threaded here:
-//! parallelism comes from rayon, over runs and chunks. For a fixed CPU and shape the kernel and
-//! the order of its sums are fixed, so results do not depend on the thread count.
+//! matrixmultiply reached 28–63 on the same shapes. The kernel runs single-threaded:
+//! parallelism comes from rayon, over runs and chunks.
 
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
+use crate::kernels::Operands;
 use crate::model::Real;
 
-/// C = A·B, overwriting C.
+/// C = A·B, overwriting C. B and C are used in place when their rows are contiguous (unit
+/// column stride); otherwise B is copied to a row-major buffer, or C computed in one and copied.
 ///
 /// **Panics** if the shapes do not chain: A is m×k, B is k×n, C is m×n.
 pub fn matmul<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2<T>) {
@@ -38,33 +37,52 @@ pub fn matmul<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2
     if m == 0 || n == 0 {
         return;
     }
-    let [a_rs, a_cs] = [a.strides()[0], a.strides()[1]];
-    let [b_rs, b_cs] = [b.strides()[0], b.strides()[1]];
-    let [c_rs, c_cs] = [c.strides()[0], c.strides()[1]];
-    // SAFETY: the pointers and strides come from live ndarray views whose dimensions were
-    // checked above; C is borrowed mutably, so it aliases neither A nor B. T is f32 or f64,
-    // both supported by `gemm`. With read_dst = false, C's old contents are never read.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            c_cs,
-            c_rs,
-            false,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            T::zero(),
-            T::one(),
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
+    if k == 0 {
+        c.fill(T::zero());
+        return;
     }
+    let (Some([a_rs, a_cs]), Some([b_rs, b_cs]), Some([c_rs, c_cs])) =
+        (strides(a.shape(), a.strides()), strides(b.shape(), b.strides()), strides(c.shape(), c.strides()))
+    else {
+        // A negative stride somewhere: work on standard-layout copies.
+        let (a, b) = (a.as_standard_layout().into_owned(), b.as_standard_layout().into_owned());
+        let mut out = Array2::zeros((m, n));
+        matmul(a.view(), b.view(), &mut out.view_mut());
+        c.assign(&out);
+        return;
+    };
+    if b_cs != 1 {
+        let packed = b.as_standard_layout().into_owned();
+        return matmul(a, packed.view(), c);
+    }
+    if c_cs != 1 {
+        let mut out = Array2::zeros((m, n));
+        matmul(a, b, &mut out.view_mut());
+        c.assign(&out);
+        return;
+    }
+    let operands = Operands {
+        m,
+        n,
+        k,
+        a: a.as_ptr(),
+        a_rs,
+        a_cs,
+        b: b.as_ptr(),
+        ldb: b_rs,
+        c: c.as_mut_ptr(),
+        ldc: c_rs,
+    };
+    // SAFETY: the pointers and strides come from live ndarray views whose dimensions were
+    // checked above, every stride is non-negative and B's and C's columns are contiguous; C is
+    // borrowed mutably, so it aliases neither A nor B.
+    unsafe { T::product(&operands) }
+}
+
+/// A matrix view's strides in elements, with 0 for an axis of length 1 (never stepped along)
+/// and 1 for the columns of a one-column matrix; `None` if a stride used is negative.
+fn strides(shape: &[usize], strides: &[isize]) -> Option<[usize; 2]> {
+    let rows = if shape[0] == 1 { 0 } else { usize::try_from(strides[0]).ok()? };
+    let cols = if shape[1] == 1 { 1 } else { usize::try_from(strides[1]).ok()? };
+    Some([rows, cols])
 }

@@ -41,6 +41,7 @@ pub trait Real:
     + Display
     + ndarray_npy::WritableElement
     + ndarray_npy::ReadableElement
+    + crate::kernels::Kernel
     + 'static
 {
     /// The name used in configs and file metadata: `"f32"` or `"f64"`.
@@ -312,6 +313,18 @@ pub struct Workspace<T> {
     shift: Vec<T>,
     /// Per sample the first class with the largest output (a small integer, as `T`).
     best: Vec<T>,
+    /// Wᵀ (p×M), so that S = X·Wᵀ reads its right factor by rows.
+    wt: Vec<T>,
+    /// Vᵀ (M×K) padded with zero columns to [`PADDED`] classes, likewise for F = H·Vᵀ.
+    vt: Vec<T>,
+    /// F = H·Vᵀ row-major with the padded row length, before it is stored class-major.
+    f: Vec<T>,
+}
+
+/// The class count rounded up to whole 64-byte vectors of f32 (the widest the product kernel
+/// uses), so that the narrow product F = H·Vᵀ runs on full vectors.
+fn padded_classes(k: usize) -> usize {
+    k.next_multiple_of(16)
 }
 
 impl<T: Real> Workspace<T> {
@@ -324,6 +337,9 @@ impl<T: Real> Workspace<T> {
             sums: vec![T::zero(); rows],
             shift: vec![T::zero(); rows],
             best: vec![T::zero(); rows],
+            wt: vec![T::zero(); shape.n_features * shape.n_hidden],
+            vt: vec![T::zero(); shape.n_hidden * padded_classes(shape.n_classes)],
+            f: vec![T::zero(); rows * padded_classes(shape.n_classes)],
         }
     }
 
@@ -333,18 +349,26 @@ impl<T: Real> Workspace<T> {
     }
 }
 
-/// H = tanh(X·Wᵀ + b) and Fᵀ − c = V·Hᵀ for a chunk: `x` is n×p; fills the first n rows of
+/// H = tanh(X·Wᵀ + b) and Fᵀ − c = (H·Vᵀ)ᵀ for a chunk: `x` is n×p; fills the first n rows of
 /// `ws.h` and the first K·n entries of `ws.gt` (the bias c is added by [`softmax_columns`]).
 ///
 /// **Panics** if `x` has more rows than the workspace or a column count other than p.
 fn forward_into<T: Real>(params: &ParamViews<T>, x: ArrayView2<T>, ws: &mut Workspace<T>) {
     let n = x.nrows();
+    let (k, m) = params.v.dim();
+    let p = x.ncols();
+    let mut wt = ArrayViewMut2::from_shape((p, m), &mut ws.wt[..]).expect("Wᵀ shape");
+    wt.assign(&params.w.t());
     let mut h = ws.h.slice_mut(s![..n, ..]);
-    matmul(x, params.w.t(), &mut h);
+    matmul(x, wt.view(), &mut h);
     T::bias_tanh_in_place(contiguous_mut(&mut h), params.b.as_slice().expect("contiguous b"));
-    let k = params.c.len();
-    let mut f = ArrayViewMut2::from_shape((k, n), &mut ws.gt[..k * n]).expect("Fᵀ shape").reversed_axes();
-    matmul(h.view(), params.v.t(), &mut f);
+    let kp = padded_classes(k);
+    let mut vt = ArrayViewMut2::from_shape((m, kp), &mut ws.vt[..]).expect("Vᵀ shape");
+    vt.slice_mut(s![.., ..k]).assign(&params.v.t());
+    let mut f = ArrayViewMut2::from_shape((n, kp), &mut ws.f[..n * kp]).expect("F shape");
+    matmul(h.view(), vt.view(), &mut f);
+    let mut ft = ArrayViewMut2::from_shape((k, n), &mut ws.gt[..k * n]).expect("Fᵀ shape");
+    ft.assign(&f.slice(s![.., ..k]).t());
 }
 
 /// The elements of a standard-layout matrix view as one slice.

@@ -1,0 +1,494 @@
+//! The matrix-product kernel every evaluation is made of: C = A·B, where B and C have
+//! contiguous rows and A may have any strides.
+//!
+//! Each output element is one chain of fused multiply-adds over the inner index in increasing
+//! order, c = fma(a_l, b_l, c) from c = 0. Tiles, vector widths and thread counts only decide
+//! which elements are computed together, never the order within one, so the result is bitwise
+//! the same on every build (AVX-512, AVX2, or the baseline with the C library's correctly
+//! rounded `fma`), on every x86-64 CPU and at any thread count.
+//!
+//! The kernel holds a tile of C in registers: `MR` rows by `NV` vectors. For each inner index l
+//! it loads the NV vectors of row l of B and multiplies them by MR broadcast entries of column l
+//! of A. A needs no packing (its entries are read one at a time), and B's rows are read
+//! straight from memory, so there is no packing cost at all; column blocks go outermost so that
+//! the block of B in use stays in the L1 cache while every row block of A passes over it.
+
+/// A vector of `WIDTH` lanes of `Elem`, or a single `Elem` (the scalar build and the tails).
+trait Lanes: Copy {
+    /// The element type.
+    type Elem: Copy;
+    /// Number of lanes.
+    const WIDTH: usize;
+    /// All lanes zero.
+    unsafe fn zero() -> Self;
+    /// Every lane set to `*p`.
+    unsafe fn splat(p: *const Self::Elem) -> Self;
+    /// `WIDTH` elements from `p` (no alignment needed).
+    unsafe fn load(p: *const Self::Elem) -> Self;
+    /// Writes the lanes to `p` (no alignment needed).
+    unsafe fn store(self, p: *mut Self::Elem);
+    /// self + a·b, rounded once.
+    unsafe fn fma(self, a: Self, b: Self) -> Self;
+}
+
+macro_rules! scalar_lanes {
+    ($t:ty) => {
+        impl Lanes for $t {
+            type Elem = $t;
+            const WIDTH: usize = 1;
+            #[inline(always)]
+            unsafe fn zero() -> Self {
+                0.0
+            }
+            #[inline(always)]
+            unsafe fn splat(p: *const $t) -> Self {
+                unsafe { *p }
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const $t) -> Self {
+                unsafe { *p }
+            }
+            #[inline(always)]
+            unsafe fn store(self, p: *mut $t) {
+                unsafe { *p = self }
+            }
+            #[inline(always)]
+            unsafe fn fma(self, a: Self, b: Self) -> Self {
+                a.mul_add(b, self)
+            }
+        }
+    };
+}
+scalar_lanes!(f32);
+scalar_lanes!(f64);
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::Lanes;
+
+    macro_rules! vector_lanes {
+        ($v:ty, $t:ty, $width:expr, $zero:ident, $set1:ident, $load:ident, $store:ident, $fma:ident) => {
+            impl Lanes for $v {
+                type Elem = $t;
+                const WIDTH: usize = $width;
+                #[inline(always)]
+                unsafe fn zero() -> Self {
+                    unsafe { $zero() }
+                }
+                #[inline(always)]
+                unsafe fn splat(p: *const $t) -> Self {
+                    unsafe { $set1(*p) }
+                }
+                #[inline(always)]
+                unsafe fn load(p: *const $t) -> Self {
+                    unsafe { $load(p) }
+                }
+                #[inline(always)]
+                unsafe fn store(self, p: *mut $t) {
+                    unsafe { $store(p, self) }
+                }
+                #[inline(always)]
+                unsafe fn fma(self, a: Self, b: Self) -> Self {
+                    unsafe { $fma(a, b, self) }
+                }
+            }
+        };
+    }
+    vector_lanes!(
+        __m512,
+        f32,
+        16,
+        _mm512_setzero_ps,
+        _mm512_set1_ps,
+        _mm512_loadu_ps,
+        _mm512_storeu_ps,
+        _mm512_fmadd_ps
+    );
+    vector_lanes!(
+        __m512d,
+        f64,
+        8,
+        _mm512_setzero_pd,
+        _mm512_set1_pd,
+        _mm512_loadu_pd,
+        _mm512_storeu_pd,
+        _mm512_fmadd_pd
+    );
+    vector_lanes!(
+        __m256,
+        f32,
+        8,
+        _mm256_setzero_ps,
+        _mm256_set1_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_fmadd_ps
+    );
+    vector_lanes!(
+        __m256d,
+        f64,
+        4,
+        _mm256_setzero_pd,
+        _mm256_set1_pd,
+        _mm256_loadu_pd,
+        _mm256_storeu_pd,
+        _mm256_fmadd_pd
+    );
+}
+
+/// The operands of one product C (m×n) = A (m×k) · B (k×n), as raw pointers and strides in
+/// elements: A's entry (r, l) is at `a + r·a_rs + l·a_cs`, B's (l, j) at `b + l·ldb + j`, C's
+/// (r, j) at `c + r·ldc + j`.
+#[derive(Clone, Copy)]
+pub struct Operands<T> {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub a: *const T,
+    pub a_rs: usize,
+    pub a_cs: usize,
+    pub b: *const T,
+    pub ldb: usize,
+    pub c: *mut T,
+    pub ldc: usize,
+}
+
+/// One MR×(NV·WIDTH) tile of C at row `r`, column `j`, over the inner indices `l0..l0 + kc`:
+/// the chains start from 0 when `l0` is 0 and otherwise continue from the values in C.
+///
+/// # Safety
+/// The tile and the entries of A and B it reads must lie inside the operands' buffers, and the
+/// CPU must support the instructions `V` uses.
+#[inline(always)]
+unsafe fn tile<V: Lanes, const MR: usize, const NV: usize>(
+    o: &Operands<V::Elem>,
+    r: usize,
+    j: usize,
+    l0: usize,
+    kc: usize,
+) {
+    // SAFETY (whole block): the caller guarantees every offset below is in bounds.
+    unsafe {
+        let c = o.c.add(r * o.ldc + j);
+        let mut acc = [[V::zero(); NV]; MR];
+        if l0 > 0 {
+            for (i, row) in acc.iter_mut().enumerate() {
+                for (v, slot) in row.iter_mut().enumerate() {
+                    *slot = V::load(c.add(i * o.ldc + v * V::WIDTH));
+                }
+            }
+        }
+        let mut a = o.a.add(r * o.a_rs + l0 * o.a_cs);
+        let mut b = o.b.add(l0 * o.ldb + j);
+        for _ in 0..kc {
+            let mut bv = [V::zero(); NV];
+            for (v, slot) in bv.iter_mut().enumerate() {
+                *slot = V::load(b.add(v * V::WIDTH));
+            }
+            for (i, row) in acc.iter_mut().enumerate() {
+                let x = V::splat(a.add(i * o.a_rs));
+                for (slot, &bvv) in row.iter_mut().zip(&bv) {
+                    *slot = slot.fma(x, bvv);
+                }
+            }
+            a = a.add(o.a_cs);
+            b = b.add(o.ldb);
+        }
+        for (i, row) in acc.iter().enumerate() {
+            for (v, &val) in row.iter().enumerate() {
+                val.store(c.add(i * o.ldc + v * V::WIDTH));
+            }
+        }
+    }
+}
+
+/// Every row of C for the columns `j..j + NV·WIDTH`, over the inner indices `l0..l0 + kc`: row
+/// blocks of MR, then one block of the remaining rows.
+#[inline(always)]
+unsafe fn column_block<V: Lanes, const MR: usize, const NV: usize>(
+    o: &Operands<V::Elem>,
+    j: usize,
+    l0: usize,
+    kc: usize,
+) {
+    let mut r = 0;
+    // SAFETY: rows r..r + MR (or the rest) lie below m, and the caller checked the columns.
+    unsafe {
+        while r + MR <= o.m {
+            tile::<V, MR, NV>(o, r, j, l0, kc);
+            r += MR;
+        }
+        macro_rules! rest {
+            ($($rows:literal)*) => {
+                match o.m - r {
+                    $($rows if $rows < MR => tile::<V, $rows, NV>(o, r, j, l0, kc),)*
+                    _ => {}
+                }
+            };
+        }
+        rest!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+    }
+}
+
+/// Every row of C for the columns `j..j + NV·WIDTH`, the inner dimension in blocks whose slice
+/// of B (at most `KB` bytes) stays in the L1 cache while all row blocks pass over it.
+#[inline(always)]
+unsafe fn column_panel<V: Lanes, const MR: usize, const NV: usize>(o: &Operands<V::Elem>, j: usize) {
+    const KB: usize = 16 * 1024;
+    let kc = (KB / (NV * V::WIDTH * size_of::<V::Elem>())).max(1);
+    let mut l0 = 0;
+    while l0 < o.k {
+        let len = kc.min(o.k - l0);
+        // SAFETY: the caller's guarantee, with l0 + len ≤ k.
+        unsafe { column_block::<V, MR, NV>(o, j, l0, len) };
+        l0 += len;
+    }
+}
+
+/// The whole product: column panels of `NA` vectors with tiles of `MA` rows, then panels of
+/// `NB` vectors with `MB` rows, then single vectors with `MC` rows, then single columns with
+/// the scalar type `S` (which rounds exactly as `V` does). Each tile holds MA·NA, MB·NB or MC
+/// accumulators: enough independent chains to keep the FMA units busy, few enough to stay in
+/// registers.
+///
+/// # Safety
+/// The operands must describe valid buffers and the CPU must support `V`'s instructions.
+#[inline(always)]
+unsafe fn product<
+    V: Lanes,
+    S: Lanes<Elem = V::Elem>,
+    const MA: usize,
+    const NA: usize,
+    const MB: usize,
+    const NB: usize,
+    const MC: usize,
+>(
+    o: &Operands<V::Elem>,
+) {
+    let w = V::WIDTH;
+    let mut j = 0;
+    // SAFETY: each panel's columns lie below n; the rest is the caller's guarantee.
+    unsafe {
+        while j + NA * w <= o.n {
+            column_panel::<V, MA, NA>(o, j);
+            j += NA * w;
+        }
+        while j + NB * w <= o.n {
+            column_panel::<V, MB, NB>(o, j);
+            j += NB * w;
+        }
+        while j + w <= o.n {
+            column_panel::<V, MC, 1>(o, j);
+            j += w;
+        }
+        while j < o.n {
+            column_panel::<S, MC, 1>(o, j);
+            j += 1;
+        }
+    }
+}
+
+/// The element types with a product kernel, chosen for the CPU at run time.
+pub trait Kernel: Sized + Copy {
+    /// Computes the product described by `o`, overwriting C.
+    ///
+    /// # Safety
+    /// The operands must describe valid, non-overlapping buffers of the stated shapes.
+    unsafe fn product(o: &Operands<Self>);
+}
+
+macro_rules! kernel_impl {
+    ($t:ty, $v512:ty, $v256:ty) => {
+        impl Kernel for $t {
+            unsafe fn product(o: &Operands<$t>) {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    // AVX-512 has 32 vector registers: tiles of 6×4, 12×2 and 16×1 vectors use
+                    // 24, 24 and 16 as accumulators. AVX2 has 16: 4×3, 6×2 and 12×1 use 12.
+                    #[target_feature(enable = "avx512f,fma")]
+                    unsafe fn wide512(o: &Operands<$t>) {
+                        unsafe { product::<$v512, $t, 6, 4, 12, 2, 16>(o) }
+                    }
+                    #[target_feature(enable = "avx2,fma")]
+                    unsafe fn wide256(o: &Operands<$t>) {
+                        unsafe { product::<$v256, $t, 4, 3, 6, 2, 12>(o) }
+                    }
+                    let fma = std::arch::is_x86_feature_detected!("fma");
+                    if fma && std::arch::is_x86_feature_detected!("avx512f") {
+                        // SAFETY: the CPU has AVX-512F and FMA; the operands are the caller's.
+                        return unsafe { wide512(o) };
+                    }
+                    if fma && std::arch::is_x86_feature_detected!("avx2") {
+                        // SAFETY: the CPU has AVX2 and FMA; the operands are the caller's.
+                        return unsafe { wide256(o) };
+                    }
+                }
+                // SAFETY: scalar code; the operands are the caller's.
+                unsafe { product::<$t, $t, 4, 1, 4, 1, 4>(o) }
+            }
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::{__m256, __m256d, __m512, __m512d};
+kernel_impl!(f32, __m512, __m256);
+kernel_impl!(f64, __m512d, __m256d);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic m×k·k×n problem in `T`, with A strided by `(a_rs, a_cs)` inside a larger
+    /// buffer and B and C with padded rows.
+    struct Problem<T> {
+        m: usize,
+        n: usize,
+        k: usize,
+        a: Vec<T>,
+        a_rs: usize,
+        a_cs: usize,
+        b: Vec<T>,
+        ldb: usize,
+        ldc: usize,
+    }
+
+    impl<T: Copy + num_traits::Float + num_traits::FromPrimitive> Problem<T> {
+        fn new(m: usize, n: usize, k: usize, transposed_a: bool) -> Self {
+            let mut state = 0.3f64;
+            let mut next = || {
+                state = (state * 3.7 + 0.11).fract();
+                T::from_f64(state - 0.45).expect("finite")
+            };
+            let (a_rs, a_cs) = if transposed_a { (1, m + 3) } else { (k + 2, 1) };
+            let a = (0..(m + 3) * (k + 2)).map(|_| next()).collect();
+            let ldb = n + 5;
+            let b = (0..k * ldb).map(|_| next()).collect();
+            Problem { m, n, k, a, a_rs, a_cs, b, ldb, ldc: n + 1 }
+        }
+
+        fn run(&self, product: unsafe fn(&Operands<T>)) -> Vec<T> {
+            let mut c = vec![T::nan(); self.m * self.ldc];
+            let o = Operands {
+                m: self.m,
+                n: self.n,
+                k: self.k,
+                a: self.a.as_ptr(),
+                a_rs: self.a_rs,
+                a_cs: self.a_cs,
+                b: self.b.as_ptr(),
+                ldb: self.ldb,
+                c: c.as_mut_ptr(),
+                ldc: self.ldc,
+            };
+            // SAFETY: the buffers hold every index the strides reach.
+            unsafe { product(&o) };
+            c
+        }
+
+        /// Each element as one chain of `mul_add` over l in increasing order.
+        fn chains(&self) -> Vec<T> {
+            let mut c = vec![T::nan(); self.m * self.ldc];
+            for r in 0..self.m {
+                for j in 0..self.n {
+                    let mut acc = T::zero();
+                    for l in 0..self.k {
+                        acc = self.a[r * self.a_rs + l * self.a_cs].mul_add(self.b[l * self.ldb + j], acc);
+                    }
+                    c[r * self.ldc + j] = acc;
+                }
+            }
+            c
+        }
+    }
+
+    /// Shapes that reach every tile and remainder path: rows below and above each tile height,
+    /// columns in every kind of panel plus scalar tails, and inner sizes past the L1 blocking.
+    const SHAPES: [(usize, usize, usize); 9] = [
+        (1, 1, 1),
+        (3, 5, 2),
+        (10, 128, 1030),
+        (37, 19, 7),
+        (64, 64, 64),
+        (17, 100, 300),
+        (1024, 16, 40),
+        (13, 33, 2000),
+        (25, 71, 10),
+    ];
+
+    fn same_bits<T: Copy + num_traits::Float>(got: &[T], want: &[T], what: &str) {
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!(g == w || (g.is_nan() && w.is_nan()), "{what}: element {i} differs");
+        }
+    }
+
+    /// Every build of the kernel (scalar, AVX2, AVX-512, whichever the CPU runs) gives exactly
+    /// the single in-order FMA chain per element, for f32 and f64.
+    #[test]
+    fn every_build_equals_the_in_order_fma_chain() {
+        macro_rules! check {
+            ($t:ty, $v512:ty, $v256:ty) => {{
+                #[cfg(target_arch = "x86_64")]
+                #[target_feature(enable = "avx512f,fma")]
+                unsafe fn wide512(o: &Operands<$t>) {
+                    unsafe { product::<$v512, $t, 6, 4, 12, 2, 16>(o) }
+                }
+                #[cfg(target_arch = "x86_64")]
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn wide256(o: &Operands<$t>) {
+                    unsafe { product::<$v256, $t, 4, 3, 6, 2, 12>(o) }
+                }
+                unsafe fn scalar(o: &Operands<$t>) {
+                    unsafe { product::<$t, $t, 4, 1, 4, 1, 4>(o) }
+                }
+                for &(m, n, k) in &SHAPES {
+                    for transposed in [false, true] {
+                        let problem = Problem::<$t>::new(m, n, k, transposed);
+                        let want = problem.chains();
+                        let what = format!("{} {m}×{k}·{k}×{n}", stringify!($t));
+                        same_bits(&problem.run(<$t as Kernel>::product), &want, &what);
+                        same_bits(&problem.run(scalar), &want, &what);
+                        #[cfg(target_arch = "x86_64")]
+                        {
+                            let fma = std::arch::is_x86_feature_detected!("fma");
+                            if fma && std::arch::is_x86_feature_detected!("avx2") {
+                                same_bits(&problem.run(wide256), &want, &what);
+                            }
+                            if fma && std::arch::is_x86_feature_detected!("avx512f") {
+                                same_bits(&problem.run(wide512), &want, &what);
+                            }
+                        }
+                    }
+                }
+            }};
+        }
+        check!(f32, __m512, __m256);
+        check!(f64, __m512d, __m256d);
+    }
+
+    /// The chains themselves compute the product: against an f64 sum, within f32 rounding.
+    #[test]
+    fn products_agree_with_a_plain_sum() {
+        for &(m, n, k) in &SHAPES {
+            let problem = Problem::<f32>::new(m, n, k, true);
+            let got = problem.run(<f32 as Kernel>::product);
+            for r in 0..m {
+                for j in 0..n {
+                    let exact: f64 = (0..k)
+                        .map(|l| {
+                            f64::from(problem.a[r + l * problem.a_cs])
+                                * f64::from(problem.b[l * problem.ldb + j])
+                        })
+                        .sum();
+                    let bound = 1e-6 * (k as f64) + 1e-6;
+                    assert!(
+                        (f64::from(got[r * problem.ldc + j]) - exact).abs() < bound,
+                        "{m}×{k}·{k}×{n} at ({r}, {j})"
+                    );
+                }
+            }
+        }
+    }
+}
