@@ -16,7 +16,7 @@
 /// A vector of `WIDTH` lanes of `Elem`, or a single `Elem` (the scalar build and the tails).
 trait Lanes: Copy {
     /// The element type.
-    type Elem: Copy;
+    type Elem: Copy + Default;
     /// Number of lanes.
     const WIDTH: usize;
     /// All lanes zero.
@@ -29,6 +29,30 @@ trait Lanes: Copy {
     unsafe fn store(self, p: *mut Self::Elem);
     /// self + a·b, rounded once.
     unsafe fn fma(self, a: Self, b: Self) -> Self;
+
+    /// Lane i from `p + i·stride`.
+    #[inline(always)]
+    unsafe fn load_strided(p: *const Self::Elem, stride: usize) -> Self {
+        let mut lanes = [Self::Elem::default(); 16];
+        for (i, lane) in lanes.iter_mut().take(Self::WIDTH).enumerate() {
+            // SAFETY: the caller's guarantee.
+            *lane = unsafe { *p.add(i * stride) };
+        }
+        // SAFETY: WIDTH ≤ 16 elements are read.
+        unsafe { Self::load(lanes.as_ptr()) }
+    }
+
+    /// Writes lane i to `p + i·stride`.
+    #[inline(always)]
+    unsafe fn store_strided(self, p: *mut Self::Elem, stride: usize) {
+        let mut lanes = [Self::Elem::default(); 16];
+        // SAFETY: WIDTH ≤ 16 elements are written.
+        unsafe { self.store(lanes.as_mut_ptr()) };
+        for (i, &lane) in lanes.iter().take(Self::WIDTH).enumerate() {
+            // SAFETY: the caller's guarantee.
+            unsafe { *p.add(i * stride) = lane };
+        }
+    }
 }
 
 macro_rules! scalar_lanes {
@@ -140,7 +164,8 @@ mod x86 {
 
 /// The operands of one product C (m×n) = A (m×k) · B (k×n), as raw pointers and strides in
 /// elements: A's entry (r, l) is at `a + r·a_rs + l·a_cs`, B's (l, j) at `b + l·ldb + j`, C's
-/// (r, j) at `c + r·ldc + j`.
+/// (r, j) at `c + r·ldc + j·c_cs`. With `c_cs` > 1 the tiles are written lane by lane: that
+/// is how F is stored class-major straight from the kernel.
 #[derive(Clone, Copy)]
 pub struct Operands<T> {
     pub m: usize,
@@ -153,6 +178,7 @@ pub struct Operands<T> {
     pub ldb: usize,
     pub c: *mut T,
     pub ldc: usize,
+    pub c_cs: usize,
 }
 
 /// One MR×(NV·WIDTH) tile of C at row `r`, column `j`, over the inner indices `l0..l0 + kc`:
@@ -162,7 +188,7 @@ pub struct Operands<T> {
 /// The tile and the entries of A and B it reads must lie inside the operands' buffers, and the
 /// CPU must support the instructions `V` uses.
 #[inline(always)]
-unsafe fn tile<V: Lanes, const MR: usize, const NV: usize>(
+unsafe fn tile<V: Lanes, const MR: usize, const NV: usize, const STRIDED: bool>(
     o: &Operands<V::Elem>,
     r: usize,
     j: usize,
@@ -171,12 +197,13 @@ unsafe fn tile<V: Lanes, const MR: usize, const NV: usize>(
 ) {
     // SAFETY (whole block): the caller guarantees every offset below is in bounds.
     unsafe {
-        let c = o.c.add(r * o.ldc + j);
+        let c = o.c.add(r * o.ldc + j * o.c_cs);
+        let at = |i: usize, v: usize| c.add(i * o.ldc + v * V::WIDTH * o.c_cs);
         let mut acc = [[V::zero(); NV]; MR];
         if l0 > 0 {
             for (i, row) in acc.iter_mut().enumerate() {
                 for (v, slot) in row.iter_mut().enumerate() {
-                    *slot = V::load(c.add(i * o.ldc + v * V::WIDTH));
+                    *slot = if STRIDED { V::load_strided(at(i, v), o.c_cs) } else { V::load(at(i, v)) };
                 }
             }
         }
@@ -198,7 +225,11 @@ unsafe fn tile<V: Lanes, const MR: usize, const NV: usize>(
         }
         for (i, row) in acc.iter().enumerate() {
             for (v, &val) in row.iter().enumerate() {
-                val.store(c.add(i * o.ldc + v * V::WIDTH));
+                if STRIDED {
+                    val.store_strided(at(i, v), o.c_cs);
+                } else {
+                    val.store(at(i, v));
+                }
             }
         }
     }
@@ -207,7 +238,7 @@ unsafe fn tile<V: Lanes, const MR: usize, const NV: usize>(
 /// Every row of C for the columns `j..j + NV·WIDTH`, over the inner indices `l0..l0 + kc`: row
 /// blocks of MR, then one block of the remaining rows.
 #[inline(always)]
-unsafe fn column_block<V: Lanes, const MR: usize, const NV: usize>(
+unsafe fn column_block<V: Lanes, const MR: usize, const NV: usize, const STRIDED: bool>(
     o: &Operands<V::Elem>,
     j: usize,
     l0: usize,
@@ -217,13 +248,13 @@ unsafe fn column_block<V: Lanes, const MR: usize, const NV: usize>(
     // SAFETY: rows r..r + MR (or the rest) lie below m, and the caller checked the columns.
     unsafe {
         while r + MR <= o.m {
-            tile::<V, MR, NV>(o, r, j, l0, kc);
+            tile::<V, MR, NV, STRIDED>(o, r, j, l0, kc);
             r += MR;
         }
         macro_rules! rest {
             ($($rows:literal)*) => {
                 match o.m - r {
-                    $($rows if $rows < MR => tile::<V, $rows, NV>(o, r, j, l0, kc),)*
+                    $($rows if $rows < MR => tile::<V, $rows, NV, STRIDED>(o, r, j, l0, kc),)*
                     _ => {}
                 }
             };
@@ -235,14 +266,17 @@ unsafe fn column_block<V: Lanes, const MR: usize, const NV: usize>(
 /// Every row of C for the columns `j..j + NV·WIDTH`, the inner dimension in blocks whose slice
 /// of B (at most `KB` bytes) stays in the L1 cache while all row blocks pass over it.
 #[inline(always)]
-unsafe fn column_panel<V: Lanes, const MR: usize, const NV: usize>(o: &Operands<V::Elem>, j: usize) {
+unsafe fn column_panel<V: Lanes, const MR: usize, const NV: usize, const STRIDED: bool>(
+    o: &Operands<V::Elem>,
+    j: usize,
+) {
     const KB: usize = 16 * 1024;
     let kc = (KB / (NV * V::WIDTH * size_of::<V::Elem>())).max(1);
     let mut l0 = 0;
     while l0 < o.k {
         let len = kc.min(o.k - l0);
         // SAFETY: the caller's guarantee, with l0 + len ≤ k.
-        unsafe { column_block::<V, MR, NV>(o, j, l0, len) };
+        unsafe { column_block::<V, MR, NV, STRIDED>(o, j, l0, len) };
         l0 += len;
     }
 }
@@ -264,6 +298,7 @@ unsafe fn product<
     const MB: usize,
     const NB: usize,
     const MC: usize,
+    const STRIDED: bool,
 >(
     o: &Operands<V::Elem>,
 ) {
@@ -272,19 +307,19 @@ unsafe fn product<
     // SAFETY: each panel's columns lie below n; the rest is the caller's guarantee.
     unsafe {
         while j + NA * w <= o.n {
-            column_panel::<V, MA, NA>(o, j);
+            column_panel::<V, MA, NA, STRIDED>(o, j);
             j += NA * w;
         }
         while j + NB * w <= o.n {
-            column_panel::<V, MB, NB>(o, j);
+            column_panel::<V, MB, NB, STRIDED>(o, j);
             j += NB * w;
         }
         while j + w <= o.n {
-            column_panel::<V, MC, 1>(o, j);
+            column_panel::<V, MC, 1, STRIDED>(o, j);
             j += w;
         }
         while j < o.n {
-            column_panel::<S, MC, 1>(o, j);
+            column_panel::<S, MC, 1, STRIDED>(o, j);
             j += 1;
         }
     }
@@ -309,11 +344,19 @@ macro_rules! kernel_impl {
                     // 24, 24 and 16 as accumulators. AVX2 has 16: 4×3, 6×2 and 12×1 use 12.
                     #[target_feature(enable = "avx512f,fma")]
                     unsafe fn wide512(o: &Operands<$t>) {
-                        unsafe { product::<$v512, $t, 6, 4, 12, 2, 16>(o) }
+                        if o.c_cs == 1 {
+                            unsafe { product::<$v512, $t, 6, 4, 12, 2, 16, false>(o) }
+                        } else {
+                            unsafe { product::<$v512, $t, 6, 4, 12, 2, 16, true>(o) }
+                        }
                     }
                     #[target_feature(enable = "avx2,fma")]
                     unsafe fn wide256(o: &Operands<$t>) {
-                        unsafe { product::<$v256, $t, 4, 3, 6, 2, 12>(o) }
+                        if o.c_cs == 1 {
+                            unsafe { product::<$v256, $t, 4, 3, 6, 2, 12, false>(o) }
+                        } else {
+                            unsafe { product::<$v256, $t, 4, 3, 6, 2, 12, true>(o) }
+                        }
                     }
                     let fma = std::arch::is_x86_feature_detected!("fma");
                     if fma && std::arch::is_x86_feature_detected!("avx512f") {
@@ -326,7 +369,11 @@ macro_rules! kernel_impl {
                     }
                 }
                 // SAFETY: scalar code; the operands are the caller's.
-                unsafe { product::<$t, $t, 4, 1, 4, 1, 4>(o) }
+                if o.c_cs == 1 {
+                    unsafe { product::<$t, $t, 4, 1, 4, 1, 4, false>(o) }
+                } else {
+                    unsafe { product::<$t, $t, 4, 1, 4, 1, 4, true>(o) }
+                }
             }
         }
     };
@@ -369,7 +416,15 @@ mod tests {
         }
 
         fn run(&self, product: unsafe fn(&Operands<T>)) -> Vec<T> {
-            let mut c = vec![T::nan(); self.m * self.ldc];
+            self.run_into(product, false)
+        }
+
+        /// C row-major with rows `ldc` long, or (`column_major`) written column by column with
+        /// columns `m + 2` long and read back row-major.
+        fn run_into(&self, product: unsafe fn(&Operands<T>), column_major: bool) -> Vec<T> {
+            let ld = self.m + 2;
+            let mut c = vec![T::nan(); if column_major { self.n * ld } else { self.m * self.ldc }];
+            let (ldc, c_cs) = if column_major { (1, ld) } else { (self.ldc, 1) };
             let o = Operands {
                 m: self.m,
                 n: self.n,
@@ -380,11 +435,21 @@ mod tests {
                 b: self.b.as_ptr(),
                 ldb: self.ldb,
                 c: c.as_mut_ptr(),
-                ldc: self.ldc,
+                ldc,
+                c_cs,
             };
             // SAFETY: the buffers hold every index the strides reach.
             unsafe { product(&o) };
-            c
+            if !column_major {
+                return c;
+            }
+            let mut rows = vec![T::nan(); self.m * self.ldc];
+            for r in 0..self.m {
+                for j in 0..self.n {
+                    rows[r * self.ldc + j] = c[j * ld + r];
+                }
+            }
+            rows
         }
 
         /// Each element as one chain of `mul_add` over l in increasing order.
@@ -433,31 +498,46 @@ mod tests {
                 #[cfg(target_arch = "x86_64")]
                 #[target_feature(enable = "avx512f,fma")]
                 unsafe fn wide512(o: &Operands<$t>) {
-                    unsafe { product::<$v512, $t, 6, 4, 12, 2, 16>(o) }
+                    if o.c_cs == 1 {
+                        unsafe { product::<$v512, $t, 6, 4, 12, 2, 16, false>(o) }
+                    } else {
+                        unsafe { product::<$v512, $t, 6, 4, 12, 2, 16, true>(o) }
+                    }
                 }
                 #[cfg(target_arch = "x86_64")]
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn wide256(o: &Operands<$t>) {
-                    unsafe { product::<$v256, $t, 4, 3, 6, 2, 12>(o) }
+                    if o.c_cs == 1 {
+                        unsafe { product::<$v256, $t, 4, 3, 6, 2, 12, false>(o) }
+                    } else {
+                        unsafe { product::<$v256, $t, 4, 3, 6, 2, 12, true>(o) }
+                    }
                 }
                 unsafe fn scalar(o: &Operands<$t>) {
-                    unsafe { product::<$t, $t, 4, 1, 4, 1, 4>(o) }
+                    if o.c_cs == 1 {
+                        unsafe { product::<$t, $t, 4, 1, 4, 1, 4, false>(o) }
+                    } else {
+                        unsafe { product::<$t, $t, 4, 1, 4, 1, 4, true>(o) }
+                    }
                 }
                 for &(m, n, k) in &SHAPES {
                     for transposed in [false, true] {
                         let problem = Problem::<$t>::new(m, n, k, transposed);
                         let want = problem.chains();
                         let what = format!("{} {m}×{k}·{k}×{n}", stringify!($t));
-                        same_bits(&problem.run(<$t as Kernel>::product), &want, &what);
-                        same_bits(&problem.run(scalar), &want, &what);
-                        #[cfg(target_arch = "x86_64")]
-                        {
-                            let fma = std::arch::is_x86_feature_detected!("fma");
-                            if fma && std::arch::is_x86_feature_detected!("avx2") {
-                                same_bits(&problem.run(wide256), &want, &what);
-                            }
-                            if fma && std::arch::is_x86_feature_detected!("avx512f") {
-                                same_bits(&problem.run(wide512), &want, &what);
+                        for column_major in [false, true] {
+                            let run = |product| problem.run_into(product, column_major);
+                            same_bits(&run(<$t as Kernel>::product), &want, &what);
+                            same_bits(&run(scalar), &want, &what);
+                            #[cfg(target_arch = "x86_64")]
+                            {
+                                let fma = std::arch::is_x86_feature_detected!("fma");
+                                if fma && std::arch::is_x86_feature_detected!("avx2") {
+                                    same_bits(&run(wide256), &want, &what);
+                                }
+                                if fma && std::arch::is_x86_feature_detected!("avx512f") {
+                                    same_bits(&run(wide512), &want, &what);
+                                }
                             }
                         }
                     }

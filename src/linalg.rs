@@ -25,8 +25,9 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use crate::kernels::Operands;
 use crate::model::Real;
 
-/// C = A·B, overwriting C. B and C are used in place when their rows are contiguous (unit
-/// column stride); otherwise B is copied to a row-major buffer, or C computed in one and copied.
+/// C = A·B, overwriting C. B is read in place when its rows are contiguous (unit column
+/// stride), otherwise from a row-major copy; C may have any non-negative strides, but writing
+/// it is fastest with contiguous rows.
 ///
 /// **Panics** if the shapes do not chain: A is m×k, B is k×n, C is m×n.
 pub fn matmul<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2<T>) {
@@ -55,12 +56,6 @@ pub fn matmul<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2
         let packed = b.as_standard_layout().into_owned();
         return matmul(a, packed.view(), c);
     }
-    if c_cs != 1 {
-        let mut out = Array2::zeros((m, n));
-        matmul(a, b, &mut out.view_mut());
-        c.assign(&out);
-        return;
-    }
     let operands = Operands {
         m,
         n,
@@ -72,6 +67,7 @@ pub fn matmul<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2
         ldb: b_rs,
         c: c.as_mut_ptr(),
         ldc: c_rs,
+        c_cs,
     };
     // SAFETY: the pointers and strides come from live ndarray views whose dimensions were
     // checked above, every stride is non-negative and B's and C's columns are contiguous; C is

@@ -19,7 +19,7 @@ use std::fmt::{Debug, Display};
 
 use ndarray::{
     Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, LinalgScalar, ScalarOperand,
-    s,
+    ShapeBuilder, s,
 };
 use num_traits::{Float, FromPrimitive};
 use rand::SeedableRng;
@@ -302,8 +302,9 @@ impl Stats {
 pub struct Workspace<T> {
     /// S, then H = tanh(S): rows×M.
     h: Array2<T>,
-    /// Fᵀ, then Gᵀ = (softmax(F) − onehot(y))ᵀ: K×n for a chunk of n, in the first K·n entries.
-    /// Class-major, so the softmax runs along contiguous samples and F = H·Vᵀ is a tall product.
+    /// Fᵀ, then Gᵀ = (softmax(F) − onehot(y))ᵀ: K×n for a chunk of n, in the first K·n entries
+    /// (F has rows for the padded classes after them). Class-major, so that the softmax runs
+    /// along contiguous samples.
     gt: Vec<T>,
     /// D = (G·V) ⊙ (1 − H²): rows×M.
     d: Array2<T>,
@@ -315,10 +316,8 @@ pub struct Workspace<T> {
     best: Vec<T>,
     /// Wᵀ (p×M), so that S = X·Wᵀ reads its right factor by rows.
     wt: Vec<T>,
-    /// Vᵀ (M×K) padded with zero columns to [`PADDED`] classes, likewise for F = H·Vᵀ.
+    /// Vᵀ (M×K) padded with zero columns to whole vectors of classes, likewise for F = H·Vᵀ.
     vt: Vec<T>,
-    /// F = H·Vᵀ row-major with the padded row length, before it is stored class-major.
-    f: Vec<T>,
 }
 
 /// The class count rounded up to whole 64-byte vectors of f32 (the widest the product kernel
@@ -327,19 +326,26 @@ fn padded_classes(k: usize) -> usize {
     k.next_multiple_of(16)
 }
 
+/// The row length of Fᵀ and Gᵀ for a chunk of n samples: n rounded up to whole vectors, plus
+/// one more vector. The kernel writes F a column at a time, one value per class row; rows 4 KiB
+/// apart (n = 1024 in f32) would all fall into one set of the L1 cache and evict each other,
+/// which made F three times slower.
+fn class_stride(n: usize) -> usize {
+    n.next_multiple_of(16) + 16
+}
+
 impl<T: Real> Workspace<T> {
     /// Scratch space for chunks of at most `rows` samples of a network of this shape.
     pub fn new(shape: Shape, rows: usize) -> Self {
         Workspace {
             h: Array2::zeros((rows, shape.n_hidden)),
-            gt: vec![T::zero(); shape.n_classes * rows],
+            gt: vec![T::zero(); padded_classes(shape.n_classes) * class_stride(rows)],
             d: Array2::zeros((rows, shape.n_hidden)),
             sums: vec![T::zero(); rows],
             shift: vec![T::zero(); rows],
             best: vec![T::zero(); rows],
             wt: vec![T::zero(); shape.n_features * shape.n_hidden],
             vt: vec![T::zero(); shape.n_hidden * padded_classes(shape.n_classes)],
-            f: vec![T::zero(); rows * padded_classes(shape.n_classes)],
         }
     }
 
@@ -356,19 +362,38 @@ impl<T: Real> Workspace<T> {
 fn forward_into<T: Real>(params: &ParamViews<T>, x: ArrayView2<T>, ws: &mut Workspace<T>) {
     let n = x.nrows();
     let (k, m) = params.v.dim();
-    let p = x.ncols();
-    let mut wt = ArrayViewMut2::from_shape((p, m), &mut ws.wt[..]).expect("Wᵀ shape");
-    wt.assign(&params.w.t());
+    let p = params.w.ncols();
+    let w = params.w.as_slice().expect("contiguous W");
+    transpose(w, m, p, p, &mut ws.wt, m);
+    let wt = ArrayView2::from_shape((p, m), &ws.wt[..]).expect("Wᵀ shape");
     let mut h = ws.h.slice_mut(s![..n, ..]);
-    matmul(x, wt.view(), &mut h);
+    matmul(x, wt, &mut h);
     T::bias_tanh_in_place(contiguous_mut(&mut h), params.b.as_slice().expect("contiguous b"));
     let kp = padded_classes(k);
-    let mut vt = ArrayViewMut2::from_shape((m, kp), &mut ws.vt[..]).expect("Vᵀ shape");
-    vt.slice_mut(s![.., ..k]).assign(&params.v.t());
-    let mut f = ArrayViewMut2::from_shape((n, kp), &mut ws.f[..n * kp]).expect("F shape");
-    matmul(h.view(), vt.view(), &mut f);
-    let mut ft = ArrayViewMut2::from_shape((k, n), &mut ws.gt[..k * n]).expect("Fᵀ shape");
-    ft.assign(&f.slice(s![.., ..k]).t());
+    transpose(params.v.as_slice().expect("contiguous V"), k, m, m, &mut ws.vt, kp);
+    let vt = ArrayView2::from_shape((m, kp), &ws.vt[..]).expect("Vᵀ shape");
+    // F = H·Vᵀ written class-major: Fᵀ, one row per (padded) class.
+    let ld = class_stride(n);
+    let mut f = ArrayViewMut2::from_shape((kp, n).strides((ld, 1)), &mut ws.gt[..])
+        .expect("Fᵀ shape")
+        .reversed_axes();
+    matmul(h.view(), vt, &mut f);
+}
+
+/// Writes the first `used` columns of the `rows`×`cols` row-major `src`, transposed, into
+/// `dst` with rows `ld` long: dst[j·ld + i] = src[i·cols + j] for i < rows, j < used.
+fn transpose<T: Copy>(src: &[T], rows: usize, cols: usize, used: usize, dst: &mut [T], ld: usize) {
+    // Blocks of 64 source rows stay in the L1 cache while every column is read from them.
+    const BLOCK: usize = 64;
+    assert!(used <= cols && src.len() >= rows * cols, "transpose shapes");
+    for (b, block) in src[..rows * cols].chunks(BLOCK * cols).enumerate() {
+        let i0 = b * BLOCK;
+        for (j, out) in dst.chunks_mut(ld).take(used).enumerate() {
+            for (d, row) in out[i0..].iter_mut().zip(block.chunks_exact(cols)) {
+                *d = row[j];
+            }
+        }
+    }
 }
 
 /// The elements of a standard-layout matrix view as one slice.
@@ -387,6 +412,7 @@ simd_kernel!(
     /// vector width.
     fn softmax_columns<T: Real>(
         ft: &mut [T],
+        ld: usize,
         c: &[T],
         y: &[u32],
         sums: &mut [T],
@@ -397,7 +423,7 @@ simd_kernel!(
         let (sums, shift, best) = (&mut sums[..n], &mut shift[..n], &mut best[..n]);
         // F = Fᵀ + c, and per sample the largest output and the first class that reaches it
         // (NaN never compares greater, so a NaN sample keeps class 0).
-        for (class, (row, &ck)) in ft.chunks_exact_mut(n).zip(c).enumerate() {
+        for (class, (row, &ck)) in ft.chunks_exact_mut(ld).map(|r| &mut r[..n]).zip(c).enumerate() {
             if class == 0 {
                 for ((f, m), b) in row.iter_mut().zip(shift.iter_mut()).zip(best.iter_mut()) {
                     *f = *f + ck;
@@ -419,16 +445,18 @@ simd_kernel!(
         for (&b, &yi) in best.iter().zip(y) {
             correct += usize::from(b == T::from_u32(yi).expect("small integer"));
         }
-        for row in ft.chunks_exact_mut(n) {
-            for (f, &m) in row.iter_mut().zip(shift.iter()) {
+        for row in ft.chunks_exact_mut(ld) {
+            for (f, &m) in row[..n].iter_mut().zip(shift.iter()) {
                 *f = *f - m;
             }
         }
         for (i, (s, &yi)) in shift.iter_mut().zip(y).enumerate() {
-            *s = ft[yi as usize * n + i];
+            *s = ft[yi as usize * ld + i];
         }
-        T::exp_in_place(ft);
-        for (class, row) in ft.chunks_exact(n).enumerate() {
+        for row in ft.chunks_exact_mut(ld) {
+            T::exp_in_place(&mut row[..n]);
+        }
+        for (class, row) in ft.chunks_exact(ld).map(|r| &r[..n]).enumerate() {
             if class == 0 {
                 sums.copy_from_slice(row);
             } else {
@@ -449,23 +477,23 @@ simd_kernel!(
     /// Turns the softmax numerators left by [`softmax_columns`] into Gᵀ = (softmax(F) −
     /// onehot(y))ᵀ in place; `dc` receives the per-class sums Σ_i G_ik (in the fixed order of
     /// [`sum_in_lanes`]). `sums` is overwritten with its reciprocals.
-    fn output_gradient<T: Real>(gt: &mut [T], sums: &mut [T], y: &[u32], dc: &mut [T]) {
+    fn output_gradient<T: Real>(gt: &mut [T], ld: usize, sums: &mut [T], y: &[u32], dc: &mut [T]) {
         let n = y.len();
         let inv = &mut sums[..n];
         for s in inv.iter_mut() {
             *s = T::one() / *s;
         }
-        for row in gt.chunks_exact_mut(n) {
-            for (e, &r) in row.iter_mut().zip(inv.iter()) {
+        for row in gt.chunks_exact_mut(ld) {
+            for (e, &r) in row[..n].iter_mut().zip(inv.iter()) {
                 *e = *e * r;
             }
         }
         for (i, &yi) in y.iter().enumerate() {
-            let g = &mut gt[yi as usize * n + i];
+            let g = &mut gt[yi as usize * ld + i];
             *g = *g - T::one();
         }
-        for (dck, row) in dc.iter_mut().zip(gt.chunks_exact(n)) {
-            *dck = sum_in_lanes(row);
+        for (dck, row) in dc.iter_mut().zip(gt.chunks_exact(ld)) {
+            *dck = sum_in_lanes(&row[..n]);
         }
     }
 );
@@ -499,7 +527,8 @@ pub fn loss_chunk<T: Real>(params: &Params<T>, x: ArrayView2<T>, y: &[u32], ws: 
     forward_into(&views, x, ws);
     let k = params.shape().n_classes;
     let c = views.c.as_slice().expect("contiguous c");
-    softmax_columns(&mut ws.gt[..k * y.len()], c, y, &mut ws.sums, &mut ws.shift, &mut ws.best)
+    let ld = class_stride(y.len());
+    softmax_columns(&mut ws.gt[..k * ld], ld, c, y, &mut ws.sums, &mut ws.shift, &mut ws.best)
 }
 
 /// Loss totals and the gradient of Σ_i L(y_i, f(x_i)) over a chunk: `x` is n×p, `y` holds n
@@ -523,13 +552,14 @@ pub fn loss_grad_chunk<T: Real>(
 
     // G = softmax(F) − onehot(y), in place over Fᵀ; dc = Σ_rows G.
     let c = views.c.as_slice().expect("contiguous c");
-    let gt = &mut ws.gt[..k * n];
-    let stats = softmax_columns(gt, c, y, &mut ws.sums, &mut ws.shift, &mut ws.best);
-    output_gradient(gt, &mut ws.sums, y, out.c.as_slice_mut().expect("contiguous dc"));
+    let ld = class_stride(n);
+    let gt = &mut ws.gt[..k * ld];
+    let stats = softmax_columns(gt, ld, c, y, &mut ws.sums, &mut ws.shift, &mut ws.best);
+    output_gradient(gt, ld, &mut ws.sums, y, out.c.as_slice_mut().expect("contiguous dc"));
 
     // dV = Gᵀ·H.
     let h = ws.h.slice(s![..n, ..]);
-    let gt = ArrayView2::from_shape((k, n), &ws.gt[..k * n]).expect("Gᵀ shape");
+    let gt = ArrayView2::from_shape((k, n).strides((ld, 1)), &ws.gt[..k * ld]).expect("Gᵀ shape");
     matmul(gt, h, &mut out.v);
 
     // D = (G·V) ⊙ (1 − H²); db = Σ_rows D; dW = Dᵀ·X.
@@ -690,7 +720,7 @@ mod tests {
         let mut ft = vec![999.0f64, 999.0, -1001.0, -1001.0, 998.0, 998.0];
         let c = [1.0, 1.0, 1.0];
         let (mut sums, mut shift, mut best) = (vec![0.0; 2], vec![0.0; 2], vec![0.0; 2]);
-        let stats = softmax_columns(&mut ft, &c, &[0, 1], &mut sums, &mut shift, &mut best);
+        let stats = softmax_columns(&mut ft, 2, &c, &[0, 1], &mut sums, &mut shift, &mut best);
         assert_eq!((stats.count, stats.correct), (2, 1));
         assert_eq!(best, [0.0, 0.0]);
         let lse = (1.0 + (-1.0f64).exp()).ln();
@@ -701,13 +731,13 @@ mod tests {
         }
         // Ties go to the first class; a NaN sample keeps class 0.
         let mut ft = vec![1.0f64, f64::NAN, 2.0, 0.0, 2.0, 0.0];
-        let stats = softmax_columns(&mut ft, &[0.0; 3], &[1, 0], &mut sums, &mut shift, &mut best);
+        let stats = softmax_columns(&mut ft, 2, &[0.0; 3], &[1, 0], &mut sums, &mut shift, &mut best);
         assert_eq!(best, [1.0, 0.0]);
         assert_eq!(stats.correct, 2);
         for precision_f32 in [vec![88.0f32, -88.0, 87.0], vec![-200.0f32, 150.0, 0.0]] {
             let mut f = precision_f32;
             let (mut s, mut m, mut b) = (vec![0.0; 1], vec![0.0; 1], vec![0.0; 1]);
-            let stats = softmax_columns(&mut f, &[0.0; 3], &[2], &mut s, &mut m, &mut b);
+            let stats = softmax_columns(&mut f, 1, &[0.0; 3], &[2], &mut s, &mut m, &mut b);
             assert!(stats.loss_sum.is_finite(), "{stats:?}");
         }
     }
