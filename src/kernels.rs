@@ -181,20 +181,52 @@ pub struct Operands<T> {
     pub c_cs: usize,
 }
 
-/// One MR×(NV·WIDTH) tile of C at row `r`, column `j`, over the inner indices `l0..l0 + kc`:
-/// the chains start from 0 when `l0` is 0 and otherwise continue from the values in C.
+/// Work on each finished row segment of C while it is still in the L1 cache, such as a bias
+/// and an activation. Within each column panel it sees the segments in increasing row order, so
+/// running sums over rows keep the order of a separate pass. Only for C with contiguous rows.
+pub trait Epilogue<T> {
+    /// True for [`Plain`], which does nothing (and so also suits C with strided rows).
+    const NOTHING: bool = false;
+
+    /// Called with `row` = C[r, j..j + row.len()] once its values are final.
+    fn finish(&mut self, r: usize, j: usize, row: &mut [T]);
+}
+
+/// No epilogue: C = A·B.
+pub struct Plain;
+
+impl<T> Epilogue<T> for Plain {
+    const NOTHING: bool = true;
+
+    #[inline(always)]
+    fn finish(&mut self, _r: usize, _j: usize, _row: &mut [T]) {}
+}
+
+/// The inner indices `l0..l0 + kc` of one column panel: `b` points at B's entry (l0, j), or at
+/// a copy of that block, with rows `ldb` apart.
+#[derive(Clone, Copy)]
+struct Slab<T> {
+    l0: usize,
+    kc: usize,
+    b: *const T,
+    ldb: usize,
+}
+
+/// One MR×(NV·WIDTH) tile of C at row `r`, column `j`, over the slab `s`:
+/// the chains start from 0 when the slab starts at l = 0 and otherwise continue from the values in C.
 ///
 /// # Safety
 /// The tile and the entries of A and B it reads must lie inside the operands' buffers, and the
 /// CPU must support the instructions `V` uses.
 #[inline(always)]
-unsafe fn tile<V: Lanes, const MR: usize, const NV: usize, const STRIDED: bool>(
+unsafe fn tile<V: Lanes, E: Epilogue<V::Elem>, const MR: usize, const NV: usize, const STRIDED: bool>(
     o: &Operands<V::Elem>,
+    e: &mut E,
     r: usize,
     j: usize,
-    l0: usize,
-    kc: usize,
+    s: &Slab<V::Elem>,
 ) {
+    let Slab { l0, kc, b, ldb } = *s;
     // SAFETY (whole block): the caller guarantees every offset below is in bounds.
     unsafe {
         let c = o.c.add(r * o.ldc + j * o.c_cs);
@@ -208,7 +240,7 @@ unsafe fn tile<V: Lanes, const MR: usize, const NV: usize, const STRIDED: bool>(
             }
         }
         let mut a = o.a.add(r * o.a_rs + l0 * o.a_cs);
-        let mut b = o.b.add(l0 * o.ldb + j);
+        let mut b = b;
         for _ in 0..kc {
             let mut bv = [V::zero(); NV];
             for (v, slot) in bv.iter_mut().enumerate() {
@@ -221,7 +253,7 @@ unsafe fn tile<V: Lanes, const MR: usize, const NV: usize, const STRIDED: bool>(
                 }
             }
             a = a.add(o.a_cs);
-            b = b.add(o.ldb);
+            b = b.add(ldb);
         }
         for (i, row) in acc.iter().enumerate() {
             for (v, &val) in row.iter().enumerate() {
@@ -232,29 +264,40 @@ unsafe fn tile<V: Lanes, const MR: usize, const NV: usize, const STRIDED: bool>(
                 }
             }
         }
+        if !STRIDED && l0 + kc == o.k {
+            for i in 0..MR {
+                e.finish(r + i, j, std::slice::from_raw_parts_mut(at(i, 0), NV * V::WIDTH));
+            }
+        }
     }
 }
 
-/// Every row of C for the columns `j..j + NV·WIDTH`, over the inner indices `l0..l0 + kc`: row
-/// blocks of MR, then one block of the remaining rows.
+/// Every row of C for the columns `j..j + NV·WIDTH`, over the slab's inner indices: row blocks
+/// of MR, then one block of the remaining rows.
 #[inline(always)]
-unsafe fn column_block<V: Lanes, const MR: usize, const NV: usize, const STRIDED: bool>(
+unsafe fn column_block<
+    V: Lanes,
+    E: Epilogue<V::Elem>,
+    const MR: usize,
+    const NV: usize,
+    const STRIDED: bool,
+>(
     o: &Operands<V::Elem>,
+    e: &mut E,
     j: usize,
-    l0: usize,
-    kc: usize,
+    s: &Slab<V::Elem>,
 ) {
     let mut r = 0;
     // SAFETY: rows r..r + MR (or the rest) lie below m, and the caller checked the columns.
     unsafe {
         while r + MR <= o.m {
-            tile::<V, MR, NV, STRIDED>(o, r, j, l0, kc);
+            tile::<V, E, MR, NV, STRIDED>(o, e, r, j, s);
             r += MR;
         }
         macro_rules! rest {
             ($($rows:literal)*) => {
                 match o.m - r {
-                    $($rows if $rows < MR => tile::<V, $rows, NV, STRIDED>(o, r, j, l0, kc),)*
+                    $($rows if $rows < MR => tile::<V, E, $rows, NV, STRIDED>(o, e, r, j, s),)*
                     _ => {}
                 }
             };
@@ -264,19 +307,46 @@ unsafe fn column_block<V: Lanes, const MR: usize, const NV: usize, const STRIDED
 }
 
 /// Every row of C for the columns `j..j + NV·WIDTH`, the inner dimension in blocks whose slice
-/// of B (at most `KB` bytes) stays in the L1 cache while all row blocks pass over it.
+/// of B (at most `KB` bytes) stays in the L1 cache while all row blocks pass over it. When
+/// several row blocks will read it, the slice is first copied to a contiguous buffer: B's own
+/// rows may lie a multiple of 4 KiB apart, and then they share a few L1 sets and evict each
+/// other (f64 products at M = 128 ran 25% slower so).
 #[inline(always)]
-unsafe fn column_panel<V: Lanes, const MR: usize, const NV: usize, const STRIDED: bool>(
+unsafe fn column_panel<
+    V: Lanes,
+    E: Epilogue<V::Elem>,
+    const MR: usize,
+    const NV: usize,
+    const STRIDED: bool,
+>(
     o: &Operands<V::Elem>,
+    e: &mut E,
     j: usize,
 ) {
     const KB: usize = 16 * 1024;
-    let kc = (KB / (NV * V::WIDTH * size_of::<V::Elem>())).max(1);
+    #[repr(C, align(64))]
+    struct Block([u8; KB]);
+    let width = NV * V::WIDTH;
+    let kc = (KB / (width * size_of::<V::Elem>())).max(1);
+    let pack = V::WIDTH > 1 && o.m >= 2 * MR;
+    let mut block = std::mem::MaybeUninit::<Block>::uninit();
+    let packed = block.as_mut_ptr().cast::<V::Elem>();
     let mut l0 = 0;
     while l0 < o.k {
         let len = kc.min(o.k - l0);
-        // SAFETY: the caller's guarantee, with l0 + len ≤ k.
-        unsafe { column_block::<V, MR, NV, STRIDED>(o, j, l0, len) };
+        // SAFETY: the caller's guarantee, with l0 + len ≤ k; the copy fills len·width ≤ KB
+        // bytes of the buffer before anything reads them.
+        unsafe {
+            let b = o.b.add(l0 * o.ldb + j);
+            if pack {
+                for l in 0..len {
+                    std::ptr::copy_nonoverlapping(b.add(l * o.ldb), packed.add(l * width), width);
+                }
+                column_block::<V, E, MR, NV, STRIDED>(o, e, j, &Slab { l0, kc: len, b: packed, ldb: width });
+            } else {
+                column_block::<V, E, MR, NV, STRIDED>(o, e, j, &Slab { l0, kc: len, b, ldb: o.ldb });
+            }
+        }
         l0 += len;
     }
 }
@@ -293,6 +363,7 @@ unsafe fn column_panel<V: Lanes, const MR: usize, const NV: usize, const STRIDED
 unsafe fn product<
     V: Lanes,
     S: Lanes<Elem = V::Elem>,
+    E: Epilogue<V::Elem>,
     const MA: usize,
     const NA: usize,
     const MB: usize,
@@ -301,25 +372,26 @@ unsafe fn product<
     const STRIDED: bool,
 >(
     o: &Operands<V::Elem>,
+    e: &mut E,
 ) {
     let w = V::WIDTH;
     let mut j = 0;
     // SAFETY: each panel's columns lie below n; the rest is the caller's guarantee.
     unsafe {
         while j + NA * w <= o.n {
-            column_panel::<V, MA, NA, STRIDED>(o, j);
+            column_panel::<V, E, MA, NA, STRIDED>(o, e, j);
             j += NA * w;
         }
         while j + NB * w <= o.n {
-            column_panel::<V, MB, NB, STRIDED>(o, j);
+            column_panel::<V, E, MB, NB, STRIDED>(o, e, j);
             j += NB * w;
         }
         while j + w <= o.n {
-            column_panel::<V, MC, 1, STRIDED>(o, j);
+            column_panel::<V, E, MC, 1, STRIDED>(o, e, j);
             j += w;
         }
         while j < o.n {
-            column_panel::<S, MC, 1, STRIDED>(o, j);
+            column_panel::<S, E, MC, 1, STRIDED>(o, e, j);
             j += 1;
         }
     }
@@ -327,52 +399,56 @@ unsafe fn product<
 
 /// The element types with a product kernel, chosen for the CPU at run time.
 pub trait Kernel: Sized + Copy {
-    /// Computes the product described by `o`, overwriting C.
+    /// Computes the product described by `o`, overwriting C, and runs `e` on C's rows as they
+    /// are finished.
     ///
     /// # Safety
     /// The operands must describe valid, non-overlapping buffers of the stated shapes.
-    unsafe fn product(o: &Operands<Self>);
+    ///
+    /// **Panics** if an epilogue is given for a C whose rows are not contiguous.
+    unsafe fn product<E: Epilogue<Self>>(o: &Operands<Self>, e: &mut E);
 }
 
 macro_rules! kernel_impl {
     ($t:ty, $v512:ty, $v256:ty) => {
         impl Kernel for $t {
-            unsafe fn product(o: &Operands<$t>) {
+            unsafe fn product<E: Epilogue<$t>>(o: &Operands<$t>, e: &mut E) {
+                assert!(o.c_cs == 1 || E::NOTHING, "epilogues need contiguous rows of C");
                 #[cfg(target_arch = "x86_64")]
                 {
                     // AVX-512 has 32 vector registers: tiles of 6×4, 12×2 and 16×1 vectors use
                     // 24, 24 and 16 as accumulators. AVX2 has 16: 4×3, 6×2 and 12×1 use 12.
                     #[target_feature(enable = "avx512f,fma")]
-                    unsafe fn wide512(o: &Operands<$t>) {
+                    unsafe fn wide512<E: Epilogue<$t>>(o: &Operands<$t>, e: &mut E) {
                         if o.c_cs == 1 {
-                            unsafe { product::<$v512, $t, 6, 4, 12, 2, 16, false>(o) }
+                            unsafe { product::<$v512, $t, E, 6, 4, 12, 2, 16, false>(o, e) }
                         } else {
-                            unsafe { product::<$v512, $t, 6, 4, 12, 2, 16, true>(o) }
+                            unsafe { product::<$v512, $t, E, 6, 4, 12, 2, 16, true>(o, e) }
                         }
                     }
                     #[target_feature(enable = "avx2,fma")]
-                    unsafe fn wide256(o: &Operands<$t>) {
+                    unsafe fn wide256<E: Epilogue<$t>>(o: &Operands<$t>, e: &mut E) {
                         if o.c_cs == 1 {
-                            unsafe { product::<$v256, $t, 4, 3, 6, 2, 12, false>(o) }
+                            unsafe { product::<$v256, $t, E, 4, 3, 6, 2, 12, false>(o, e) }
                         } else {
-                            unsafe { product::<$v256, $t, 4, 3, 6, 2, 12, true>(o) }
+                            unsafe { product::<$v256, $t, E, 4, 3, 6, 2, 12, true>(o, e) }
                         }
                     }
                     let fma = std::arch::is_x86_feature_detected!("fma");
                     if fma && std::arch::is_x86_feature_detected!("avx512f") {
                         // SAFETY: the CPU has AVX-512F and FMA; the operands are the caller's.
-                        return unsafe { wide512(o) };
+                        return unsafe { wide512(o, e) };
                     }
                     if fma && std::arch::is_x86_feature_detected!("avx2") {
                         // SAFETY: the CPU has AVX2 and FMA; the operands are the caller's.
-                        return unsafe { wide256(o) };
+                        return unsafe { wide256(o, e) };
                     }
                 }
                 // SAFETY: scalar code; the operands are the caller's.
                 if o.c_cs == 1 {
-                    unsafe { product::<$t, $t, 4, 1, 4, 1, 4, false>(o) }
+                    unsafe { product::<$t, $t, E, 4, 1, 4, 1, 4, false>(o, e) }
                 } else {
-                    unsafe { product::<$t, $t, 4, 1, 4, 1, 4, true>(o) }
+                    unsafe { product::<$t, $t, E, 4, 1, 4, 1, 4, true>(o, e) }
                 }
             }
         }
@@ -482,6 +558,11 @@ mod tests {
         (25, 71, 10),
     ];
 
+    /// The dispatched kernel without an epilogue.
+    unsafe fn plain_product<T: Kernel>(o: &Operands<T>) {
+        unsafe { T::product(o, &mut Plain) }
+    }
+
     fn same_bits<T: Copy + num_traits::Float>(got: &[T], want: &[T], what: &str) {
         assert_eq!(got.len(), want.len());
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
@@ -499,25 +580,25 @@ mod tests {
                 #[target_feature(enable = "avx512f,fma")]
                 unsafe fn wide512(o: &Operands<$t>) {
                     if o.c_cs == 1 {
-                        unsafe { product::<$v512, $t, 6, 4, 12, 2, 16, false>(o) }
+                        unsafe { product::<$v512, $t, Plain, 6, 4, 12, 2, 16, false>(o, &mut Plain) }
                     } else {
-                        unsafe { product::<$v512, $t, 6, 4, 12, 2, 16, true>(o) }
+                        unsafe { product::<$v512, $t, Plain, 6, 4, 12, 2, 16, true>(o, &mut Plain) }
                     }
                 }
                 #[cfg(target_arch = "x86_64")]
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn wide256(o: &Operands<$t>) {
                     if o.c_cs == 1 {
-                        unsafe { product::<$v256, $t, 4, 3, 6, 2, 12, false>(o) }
+                        unsafe { product::<$v256, $t, Plain, 4, 3, 6, 2, 12, false>(o, &mut Plain) }
                     } else {
-                        unsafe { product::<$v256, $t, 4, 3, 6, 2, 12, true>(o) }
+                        unsafe { product::<$v256, $t, Plain, 4, 3, 6, 2, 12, true>(o, &mut Plain) }
                     }
                 }
                 unsafe fn scalar(o: &Operands<$t>) {
                     if o.c_cs == 1 {
-                        unsafe { product::<$t, $t, 4, 1, 4, 1, 4, false>(o) }
+                        unsafe { product::<$t, $t, Plain, 4, 1, 4, 1, 4, false>(o, &mut Plain) }
                     } else {
-                        unsafe { product::<$t, $t, 4, 1, 4, 1, 4, true>(o) }
+                        unsafe { product::<$t, $t, Plain, 4, 1, 4, 1, 4, true>(o, &mut Plain) }
                     }
                 }
                 for &(m, n, k) in &SHAPES {
@@ -527,7 +608,7 @@ mod tests {
                         let what = format!("{} {m}×{k}·{k}×{n}", stringify!($t));
                         for column_major in [false, true] {
                             let run = |product| problem.run_into(product, column_major);
-                            same_bits(&run(<$t as Kernel>::product), &want, &what);
+                            same_bits(&run(plain_product::<$t>), &want, &what);
                             same_bits(&run(scalar), &want, &what);
                             #[cfg(target_arch = "x86_64")]
                             {
@@ -553,7 +634,7 @@ mod tests {
     fn products_agree_with_a_plain_sum() {
         for &(m, n, k) in &SHAPES {
             let problem = Problem::<f32>::new(m, n, k, true);
-            let got = problem.run(<f32 as Kernel>::product);
+            let got = problem.run(plain_product::<f32>);
             for r in 0..m {
                 for j in 0..n {
                     let exact: f64 = (0..k)

@@ -22,7 +22,7 @@
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
-use crate::kernels::Operands;
+use crate::kernels::{Epilogue, Operands, Plain};
 use crate::model::Real;
 
 /// C = A·B, overwriting C. B is read in place when its rows are contiguous (unit column
@@ -31,6 +31,20 @@ use crate::model::Real;
 ///
 /// **Panics** if the shapes do not chain: A is m×k, B is k×n, C is m×n.
 pub fn matmul<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2<T>) {
+    matmul_then(a, b, c, &mut Plain);
+}
+
+/// C = A·B like [`matmul`], with `e` run on each row segment of C as soon as it is final
+/// (see [`Epilogue`]).
+///
+/// **Panics** if the shapes do not chain, or if C's rows are not contiguous and `e` is not
+/// [`Plain`].
+pub fn matmul_then<T: Real, E: Epilogue<T>>(
+    a: ArrayView2<T>,
+    b: ArrayView2<T>,
+    c: &mut ArrayViewMut2<T>,
+    e: &mut E,
+) {
     let (m, k) = a.dim();
     let (k2, n) = b.dim();
     assert_eq!(k, k2, "inner dimensions");
@@ -40,6 +54,11 @@ pub fn matmul<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2
     }
     if k == 0 {
         c.fill(T::zero());
+        for (r, mut row) in c.rows_mut().into_iter().enumerate() {
+            if let Some(row) = row.as_slice_mut() {
+                e.finish(r, 0, row);
+            }
+        }
         return;
     }
     let (Some([a_rs, a_cs]), Some([b_rs, b_cs]), Some([c_rs, c_cs])) =
@@ -48,13 +67,13 @@ pub fn matmul<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2
         // A negative stride somewhere: work on standard-layout copies.
         let (a, b) = (a.as_standard_layout().into_owned(), b.as_standard_layout().into_owned());
         let mut out = Array2::zeros((m, n));
-        matmul(a.view(), b.view(), &mut out.view_mut());
+        matmul_then(a.view(), b.view(), &mut out.view_mut(), e);
         c.assign(&out);
         return;
     };
     if b_cs != 1 {
         let packed = b.as_standard_layout().into_owned();
-        return matmul(a, packed.view(), c);
+        return matmul_then(a, packed.view(), c, e);
     }
     let operands = Operands {
         m,
@@ -72,7 +91,7 @@ pub fn matmul<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2
     // SAFETY: the pointers and strides come from live ndarray views whose dimensions were
     // checked above, every stride is non-negative and B's and C's columns are contiguous; C is
     // borrowed mutably, so it aliases neither A nor B.
-    unsafe { T::product(&operands) }
+    unsafe { T::product(&operands, e) }
 }
 
 /// A matrix view's strides in elements, with 0 for an axis of length 1 (never stepped along)

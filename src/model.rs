@@ -27,7 +27,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::fastmath::{self, simd_kernel};
-use crate::linalg::matmul;
+use crate::kernels::Epilogue;
+use crate::linalg::{matmul, matmul_then};
 
 /// The floating-point types a network can be trained in (`f32` and `f64`).
 pub trait Real:
@@ -47,14 +48,11 @@ pub trait Real:
     /// The name used in configs and file metadata: `"f32"` or `"f64"`.
     const NAME: &'static str;
 
-    /// Treats `xs` as rows of `bias.len()` and replaces x_ij by tanh(x_ij + bias_j).
-    fn bias_tanh_in_place(xs: &mut [Self], bias: &[Self]);
+    /// tanh(x) by the branch-free kernel of [`fastmath`], for loops the compiler vectorises.
+    fn fast_tanh(x: Self) -> Self;
 
     /// Replaces every element by its exponential.
     fn exp_in_place(xs: &mut [Self]);
-
-    /// D ← D ⊙ (1 − H²) for rows of `db.len()`, and db ← the column sums of D in row order.
-    fn tanh_backward(d: &mut [Self], h: &[Self], db: &mut [Self]);
 }
 
 /// f32 uses the vectorised kernels of [`fastmath`] (exp within 2 ulp of the exact values, tanh
@@ -62,16 +60,13 @@ pub trait Real:
 impl Real for f32 {
     const NAME: &'static str = "f32";
 
-    fn bias_tanh_in_place(xs: &mut [f32], bias: &[f32]) {
-        fastmath::bias_tanh_in_place(xs, bias);
+    #[inline(always)]
+    fn fast_tanh(x: f32) -> f32 {
+        fastmath::tanh_f32(x)
     }
 
     fn exp_in_place(xs: &mut [f32]) {
         fastmath::exp_in_place(xs);
-    }
-
-    fn tanh_backward(d: &mut [f32], h: &[f32], db: &mut [f32]) {
-        fastmath::tanh_backward(d, h, db);
     }
 }
 
@@ -80,16 +75,13 @@ impl Real for f32 {
 impl Real for f64 {
     const NAME: &'static str = "f64";
 
-    fn bias_tanh_in_place(xs: &mut [f64], bias: &[f64]) {
-        fastmath::bias_tanh_in_place_f64(xs, bias);
+    #[inline(always)]
+    fn fast_tanh(x: f64) -> f64 {
+        fastmath::tanh_f64(x)
     }
 
     fn exp_in_place(xs: &mut [f64]) {
         fastmath::exp_in_place_f64(xs);
-    }
-
-    fn tanh_backward(d: &mut [f64], h: &[f64], db: &mut [f64]) {
-        fastmath::tanh_backward_f64(d, h, db);
     }
 }
 
@@ -367,8 +359,8 @@ fn forward_into<T: Real>(params: &ParamViews<T>, x: ArrayView2<T>, ws: &mut Work
     transpose(w, m, p, p, &mut ws.wt, m);
     let wt = ArrayView2::from_shape((p, m), &ws.wt[..]).expect("Wᵀ shape");
     let mut h = ws.h.slice_mut(s![..n, ..]);
-    matmul(x, wt, &mut h);
-    T::bias_tanh_in_place(contiguous_mut(&mut h), params.b.as_slice().expect("contiguous b"));
+    let bias = params.b.as_slice().expect("contiguous b");
+    matmul_then(x, wt, &mut h, &mut BiasTanh { bias });
     let kp = padded_classes(k);
     transpose(params.v.as_slice().expect("contiguous V"), k, m, m, &mut ws.vt, kp);
     let vt = ArrayView2::from_shape((m, kp), &ws.vt[..]).expect("Vᵀ shape");
@@ -396,9 +388,37 @@ fn transpose<T: Copy>(src: &[T], rows: usize, cols: usize, used: usize, dst: &mu
     }
 }
 
-/// The elements of a standard-layout matrix view as one slice.
-fn contiguous_mut<'a, T>(m: &'a mut ArrayViewMut2<'_, T>) -> &'a mut [T] {
-    m.as_slice_mut().expect("workspace rows are contiguous")
+/// H = tanh(S + b), applied to S's rows as the kernel finishes them.
+struct BiasTanh<'a, T> {
+    bias: &'a [T],
+}
+
+impl<T: Real> Epilogue<T> for BiasTanh<'_, T> {
+    #[inline(always)]
+    fn finish(&mut self, _r: usize, j: usize, row: &mut [T]) {
+        for (x, &b) in row.iter_mut().zip(&self.bias[j..]) {
+            *x = T::fast_tanh(*x + b);
+        }
+    }
+}
+
+/// D = (G·V) ⊙ (1 − H²) and db = Σ_rows D (in row order, from zero), applied to G·V's rows as
+/// the kernel finishes them; H has rows of `m`.
+struct TanhBackward<'a, T> {
+    h: &'a [T],
+    m: usize,
+    db: &'a mut [T],
+}
+
+impl<T: Real> Epilogue<T> for TanhBackward<'_, T> {
+    #[inline(always)]
+    fn finish(&mut self, r: usize, j: usize, row: &mut [T]) {
+        let h = &self.h[r * self.m + j..][..row.len()];
+        for ((d, &h), acc) in row.iter_mut().zip(h).zip(&mut self.db[j..]) {
+            *d = *d * (T::one() - h * h);
+            *acc = *acc + *d;
+        }
+    }
 }
 
 simd_kernel!(
@@ -564,10 +584,10 @@ pub fn loss_grad_chunk<T: Real>(
 
     // D = (G·V) ⊙ (1 − H²); db = Σ_rows D; dW = Dᵀ·X.
     let mut d = ws.d.slice_mut(s![..n, ..]);
-    matmul(gt.t(), views.v.view(), &mut d);
     let db = out.b.as_slice_mut().expect("contiguous db");
+    db.fill(T::zero());
     let h = h.as_slice().expect("workspace rows are contiguous");
-    T::tanh_backward(contiguous_mut(&mut d), h, db);
+    matmul_then(gt.t(), views.v.view(), &mut d, &mut TanhBackward { h, m: views.v.ncols(), db });
     matmul(d.t(), x, &mut out.w);
     stats
 }
