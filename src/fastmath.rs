@@ -170,22 +170,6 @@ pub fn tanh_f64(x: f64) -> f64 {
     (u / (u + 2.0)).copysign(x)
 }
 
-/// The loop of [`tanh_backward`], shared by both precisions.
-macro_rules! tanh_backward_body {
-    ($d:ident, $h:ident, $db:ident) => {{
-        assert_eq!($d.len(), $h.len(), "D and H match");
-        let m = $db.len();
-        assert_eq!($d.len() % m.max(1), 0, "whole rows");
-        $db.fill(0.0);
-        for (drow, hrow) in $d.chunks_exact_mut(m).zip($h.chunks_exact(m)) {
-            for ((dj, &hj), acc) in drow.iter_mut().zip(hrow).zip($db.iter_mut()) {
-                *dj *= 1.0 - hj * hj;
-                *acc += *dj;
-            }
-        }
-    }};
-}
-
 /// Defines the function written inside it (optionally generic over one type parameter, with or
 /// without a return value), its body compiled three times: for the baseline CPU and, on x86-64,
 /// for AVX2 (256-bit vectors) and AVX-512 (512-bit), chosen at run time. All builds round
@@ -264,25 +248,6 @@ simd_kernel!(
                 *x = tanh_f64(*x + b);
             }
         }
-    }
-);
-
-simd_kernel!(
-    /// Backpropagation through tanh for rows of `db.len()`: d_ij ← d_ij·(1 − h_ij²), and
-    /// db_j ← Σ_i d_ij summed in row order (db is overwritten).
-    ///
-    /// **Panics** if `d` and `h` differ in length or are not whole rows.
-    pub fn tanh_backward(d: &mut [f32], h: &[f32], db: &mut [f32]) {
-        tanh_backward_body!(d, h, db)
-    }
-);
-
-simd_kernel!(
-    /// [`tanh_backward`] in f64.
-    ///
-    /// **Panics** if `d` and `h` differ in length or are not whole rows.
-    pub fn tanh_backward_f64(d: &mut [f64], h: &[f64], db: &mut [f64]) {
-        tanh_backward_body!(d, h, db)
     }
 );
 
