@@ -410,41 +410,36 @@ pub trait Kernel: Sized + Copy {
 }
 
 macro_rules! kernel_impl {
-    ($t:ty, $v512:ty, $v256:ty) => {
-        impl Kernel for $t {
-            unsafe fn product<E: Epilogue<$t>>(o: &Operands<$t>, e: &mut E) {
-                assert!(o.c_cs == 1 || E::NOTHING, "epilogues need contiguous rows of C");
-                #[cfg(target_arch = "x86_64")]
-                {
-                    // AVX-512 has 32 vector registers: tiles of 6×4, 12×2 and 16×1 vectors use
-                    // 24, 24 and 16 as accumulators. AVX2 has 16: 4×3, 6×2 and 12×1 use 12.
-                    #[target_feature(enable = "avx512f,fma")]
-                    unsafe fn wide512<E: Epilogue<$t>>(o: &Operands<$t>, e: &mut E) {
-                        if o.c_cs == 1 {
-                            unsafe { product::<$v512, $t, E, 6, 4, 12, 2, 16, false>(o, e) }
-                        } else {
-                            unsafe { product::<$v512, $t, E, 6, 4, 12, 2, 16, true>(o, e) }
-                        }
-                    }
-                    #[target_feature(enable = "avx2,fma")]
-                    unsafe fn wide256<E: Epilogue<$t>>(o: &Operands<$t>, e: &mut E) {
-                        if o.c_cs == 1 {
-                            unsafe { product::<$v256, $t, E, 4, 3, 6, 2, 12, false>(o, e) }
-                        } else {
-                            unsafe { product::<$v256, $t, E, 4, 3, 6, 2, 12, true>(o, e) }
-                        }
-                    }
-                    let fma = std::arch::is_x86_feature_detected!("fma");
-                    if fma && std::arch::is_x86_feature_detected!("avx512f") {
-                        // SAFETY: the CPU has AVX-512F and FMA; the operands are the caller's.
-                        return unsafe { wide512(o, e) };
-                    }
-                    if fma && std::arch::is_x86_feature_detected!("avx2") {
-                        // SAFETY: the CPU has AVX2 and FMA; the operands are the caller's.
-                        return unsafe { wide256(o, e) };
-                    }
+    ($t:ty, $builds:ident, $v512:ty, $v256:ty) => {
+        /// The kernel's builds for one element type; [`Kernel::product`] picks one for the CPU.
+        mod $builds {
+            use super::*;
+
+            /// AVX-512 has 32 vector registers: tiles of 6×4, 12×2 and 16×1 vectors use 24, 24
+            /// and 16 as accumulators.
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,fma")]
+            pub(super) unsafe fn avx512<E: Epilogue<$t>>(o: &Operands<$t>, e: &mut E) {
+                if o.c_cs == 1 {
+                    unsafe { product::<$v512, $t, E, 6, 4, 12, 2, 16, false>(o, e) }
+                } else {
+                    unsafe { product::<$v512, $t, E, 6, 4, 12, 2, 16, true>(o, e) }
                 }
-                // SAFETY: scalar code; the operands are the caller's.
+            }
+
+            /// AVX2 has 16: 4×3, 6×2 and 12×1 use 12.
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            pub(super) unsafe fn avx2<E: Epilogue<$t>>(o: &Operands<$t>, e: &mut E) {
+                if o.c_cs == 1 {
+                    unsafe { product::<$v256, $t, E, 4, 3, 6, 2, 12, false>(o, e) }
+                } else {
+                    unsafe { product::<$v256, $t, E, 4, 3, 6, 2, 12, true>(o, e) }
+                }
+            }
+
+            /// Scalar code for any CPU, rounding as the others do through `mul_add`.
+            pub(super) unsafe fn scalar<E: Epilogue<$t>>(o: &Operands<$t>, e: &mut E) {
                 if o.c_cs == 1 {
                     unsafe { product::<$t, $t, E, 4, 1, 4, 1, 4, false>(o, e) }
                 } else {
@@ -452,12 +447,32 @@ macro_rules! kernel_impl {
                 }
             }
         }
+
+        impl Kernel for $t {
+            unsafe fn product<E: Epilogue<$t>>(o: &Operands<$t>, e: &mut E) {
+                assert!(o.c_cs == 1 || E::NOTHING, "epilogues need contiguous rows of C");
+                #[cfg(target_arch = "x86_64")]
+                {
+                    let fma = std::arch::is_x86_feature_detected!("fma");
+                    if fma && std::arch::is_x86_feature_detected!("avx512f") {
+                        // SAFETY: the CPU has AVX-512F and FMA; the operands are the caller's.
+                        return unsafe { $builds::avx512(o, e) };
+                    }
+                    if fma && std::arch::is_x86_feature_detected!("avx2") {
+                        // SAFETY: the CPU has AVX2 and FMA; the operands are the caller's.
+                        return unsafe { $builds::avx2(o, e) };
+                    }
+                }
+                // SAFETY: scalar code; the operands are the caller's.
+                unsafe { $builds::scalar(o, e) }
+            }
+        }
     };
 }
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::{__m256, __m256d, __m512, __m512d};
-kernel_impl!(f32, __m512, __m256);
-kernel_impl!(f64, __m512d, __m256d);
+kernel_impl!(f32, builds_f32, __m512, __m256);
+kernel_impl!(f64, builds_f64, __m512d, __m256d);
 
 #[cfg(test)]
 mod tests {
@@ -575,49 +590,34 @@ mod tests {
     #[test]
     fn every_build_equals_the_in_order_fma_chain() {
         macro_rules! check {
-            ($t:ty, $v512:ty, $v256:ty) => {{
-                #[cfg(target_arch = "x86_64")]
-                #[target_feature(enable = "avx512f,fma")]
-                unsafe fn wide512(o: &Operands<$t>) {
-                    if o.c_cs == 1 {
-                        unsafe { product::<$v512, $t, Plain, 6, 4, 12, 2, 16, false>(o, &mut Plain) }
-                    } else {
-                        unsafe { product::<$v512, $t, Plain, 6, 4, 12, 2, 16, true>(o, &mut Plain) }
-                    }
-                }
-                #[cfg(target_arch = "x86_64")]
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn wide256(o: &Operands<$t>) {
-                    if o.c_cs == 1 {
-                        unsafe { product::<$v256, $t, Plain, 4, 3, 6, 2, 12, false>(o, &mut Plain) }
-                    } else {
-                        unsafe { product::<$v256, $t, Plain, 4, 3, 6, 2, 12, true>(o, &mut Plain) }
-                    }
-                }
-                unsafe fn scalar(o: &Operands<$t>) {
-                    if o.c_cs == 1 {
-                        unsafe { product::<$t, $t, Plain, 4, 1, 4, 1, 4, false>(o, &mut Plain) }
-                    } else {
-                        unsafe { product::<$t, $t, Plain, 4, 1, 4, 1, 4, true>(o, &mut Plain) }
-                    }
-                }
+            ($t:ty, $builds:ident) => {{
                 for &(m, n, k) in &SHAPES {
                     for transposed in [false, true] {
                         let problem = Problem::<$t>::new(m, n, k, transposed);
                         let want = problem.chains();
                         let what = format!("{} {m}×{k}·{k}×{n}", stringify!($t));
                         for column_major in [false, true] {
-                            let run = |product| problem.run_into(product, column_major);
+                            let run =
+                                |product: unsafe fn(&Operands<$t>)| problem.run_into(product, column_major);
                             same_bits(&run(plain_product::<$t>), &want, &what);
-                            same_bits(&run(scalar), &want, &what);
+                            // SAFETY (each closure): plain operands from `run_into`.
+                            same_bits(&run(|o| unsafe { $builds::scalar(o, &mut Plain) }), &want, &what);
                             #[cfg(target_arch = "x86_64")]
                             {
                                 let fma = std::arch::is_x86_feature_detected!("fma");
                                 if fma && std::arch::is_x86_feature_detected!("avx2") {
-                                    same_bits(&run(wide256), &want, &what);
+                                    same_bits(
+                                        &run(|o| unsafe { $builds::avx2(o, &mut Plain) }),
+                                        &want,
+                                        &what,
+                                    );
                                 }
                                 if fma && std::arch::is_x86_feature_detected!("avx512f") {
-                                    same_bits(&run(wide512), &want, &what);
+                                    same_bits(
+                                        &run(|o| unsafe { $builds::avx512(o, &mut Plain) }),
+                                        &want,
+                                        &what,
+                                    );
                                 }
                             }
                         }
@@ -625,8 +625,8 @@ mod tests {
                 }
             }};
         }
-        check!(f32, __m512, __m256);
-        check!(f64, __m512d, __m256d);
+        check!(f32, builds_f32);
+        check!(f64, builds_f64);
     }
 
     /// The chains themselves compute the product: against an f64 sum, within f32 rounding.
