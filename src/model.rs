@@ -294,9 +294,9 @@ impl Stats {
 pub struct Workspace<T> {
     /// S, then H = tanh(S): rows×M.
     h: Array2<T>,
-    /// Fᵀ, then Gᵀ = (softmax(F) − onehot(y))ᵀ: K×n for a chunk of n, in the first K·n entries
-    /// (F has rows for the padded classes after them). Class-major, so that the softmax runs
-    /// along contiguous samples.
+    /// Fᵀ, then Gᵀ = (softmax(F) − onehot(y))ᵀ: K rows of a chunk's n samples, [`class_stride`]
+    /// apart (F has rows for the padded classes after them). Class-major, so that the softmax
+    /// runs along contiguous samples.
     gt: Vec<T>,
     /// D = (G·V) ⊙ (1 − H²): rows×M.
     d: Array2<T>,
@@ -348,7 +348,8 @@ impl<T: Real> Workspace<T> {
 }
 
 /// H = tanh(X·Wᵀ + b) and Fᵀ − c = (H·Vᵀ)ᵀ for a chunk: `x` is n×p; fills the first n rows of
-/// `ws.h` and the first K·n entries of `ws.gt` (the bias c is added by [`softmax_columns`]).
+/// `ws.h` and the first K rows of `ws.gt`, [`class_stride`] apart (the bias c is added by
+/// [`softmax_columns`]).
 ///
 /// **Panics** if `x` has more rows than the workspace or a column count other than p.
 fn forward_into<T: Real>(params: &ParamViews<T>, x: ArrayView2<T>, ws: &mut Workspace<T>) {
@@ -356,13 +357,13 @@ fn forward_into<T: Real>(params: &ParamViews<T>, x: ArrayView2<T>, ws: &mut Work
     let (k, m) = params.v.dim();
     let p = params.w.ncols();
     let w = params.w.as_slice().expect("contiguous W");
-    transpose(w, m, p, p, &mut ws.wt, m);
+    transpose(w, m, p, &mut ws.wt, m);
     let wt = ArrayView2::from_shape((p, m), &ws.wt[..]).expect("Wᵀ shape");
     let mut h = ws.h.slice_mut(s![..n, ..]);
     let bias = params.b.as_slice().expect("contiguous b");
     matmul_then(x, wt, &mut h, &mut BiasTanh { bias });
     let kp = padded_classes(k);
-    transpose(params.v.as_slice().expect("contiguous V"), k, m, m, &mut ws.vt, kp);
+    transpose(params.v.as_slice().expect("contiguous V"), k, m, &mut ws.vt, kp);
     let vt = ArrayView2::from_shape((m, kp), &ws.vt[..]).expect("Vᵀ shape");
     // F = H·Vᵀ written class-major: Fᵀ, one row per (padded) class.
     let ld = class_stride(n);
@@ -372,18 +373,13 @@ fn forward_into<T: Real>(params: &ParamViews<T>, x: ArrayView2<T>, ws: &mut Work
     matmul(h.view(), vt, &mut f);
 }
 
-/// Writes the first `used` columns of the `rows`×`cols` row-major `src`, transposed, into
-/// `dst` with rows `ld` long: dst[j·ld + i] = src[i·cols + j] for i < rows, j < used.
-fn transpose<T: Copy>(src: &[T], rows: usize, cols: usize, used: usize, dst: &mut [T], ld: usize) {
-    // Blocks of 64 source rows stay in the L1 cache while every column is read from them.
-    const BLOCK: usize = 64;
-    assert!(used <= cols && src.len() >= rows * cols, "transpose shapes");
-    for (b, block) in src[..rows * cols].chunks(BLOCK * cols).enumerate() {
-        let i0 = b * BLOCK;
-        for (j, out) in dst.chunks_mut(ld).take(used).enumerate() {
-            for (d, row) in out[i0..].iter_mut().zip(block.chunks_exact(cols)) {
-                *d = row[j];
-            }
+/// Writes the transpose of the `rows`×`cols` row-major `src` into `dst`, whose rows are `ld`
+/// long: dst[j·ld + i] = src[i·cols + j].
+fn transpose<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T], ld: usize) {
+    assert!(src.len() >= rows * cols, "transpose shapes");
+    for (j, out) in dst.chunks_mut(ld).take(cols).enumerate() {
+        for (d, row) in out[..rows].iter_mut().zip(src.chunks_exact(cols)) {
+            *d = row[j];
         }
     }
 }
