@@ -165,7 +165,9 @@ mod x86 {
 /// The operands of one product C (m×n) = A (m×k) · B (k×n), as raw pointers and strides in
 /// elements: A's entry (r, l) is at `a + r·a_rs + l·a_cs`, B's (l, j) at `b + l·ldb + j`, C's
 /// (r, j) at `c + r·ldc + j·c_cs`. With `c_cs` > 1 the tiles are written lane by lane: that
-/// is how F is stored class-major straight from the kernel.
+/// is how F is stored class-major straight from the kernel. With `resume`, every chain starts
+/// from C's value instead of 0, so that products over consecutive ranges of the inner index
+/// give bitwise what one product over the whole range gives.
 #[derive(Clone, Copy)]
 pub struct Operands<T> {
     pub m: usize,
@@ -179,6 +181,7 @@ pub struct Operands<T> {
     pub c: *mut T,
     pub ldc: usize,
     pub c_cs: usize,
+    pub resume: bool,
 }
 
 /// Work on each finished row segment of C while it is still in the L1 cache, such as a bias
@@ -213,7 +216,8 @@ struct Slab<T> {
 }
 
 /// One MR×(NV·WIDTH) tile of C at row `r`, column `j`, over the slab `s`:
-/// the chains start from 0 when the slab starts at l = 0 and otherwise continue from the values in C.
+/// the chains start from 0 when the slab starts at l = 0 (unless the product resumes) and
+/// otherwise continue from the values in C.
 ///
 /// # Safety
 /// The tile and the entries of A and B it reads must lie inside the operands' buffers, and the
@@ -232,7 +236,7 @@ unsafe fn tile<V: Lanes, E: Epilogue<V::Elem>, const MR: usize, const NV: usize,
         let c = o.c.add(r * o.ldc + j * o.c_cs);
         let at = |i: usize, v: usize| c.add(i * o.ldc + v * V::WIDTH * o.c_cs);
         let mut acc = [[V::zero(); NV]; MR];
-        if l0 > 0 {
+        if l0 > 0 || o.resume {
             for (i, row) in acc.iter_mut().enumerate() {
                 for (v, slot) in row.iter_mut().enumerate() {
                     *slot = if STRIDED { V::load_strided(at(i, v), o.c_cs) } else { V::load(at(i, v)) };
@@ -528,6 +532,7 @@ mod tests {
                 c: c.as_mut_ptr(),
                 ldc,
                 c_cs,
+                resume: false,
             };
             // SAFETY: the buffers hold every index the strides reach.
             unsafe { product(&o) };

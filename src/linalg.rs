@@ -45,6 +45,26 @@ pub fn matmul_then<T: Real, E: Epilogue<T>>(
     c: &mut ArrayViewMut2<T>,
     e: &mut E,
 ) {
+    product(a, b, c, e, false);
+}
+
+/// Carries on a product over further inner indices: with A = [A₁ A₂] split by columns and B =
+/// [B₁; B₂] by rows, `matmul(A₁, B₁, C)` then `matmul_continue(A₂, B₂, C)` leaves in C bitwise
+/// what `matmul(A, B, C)` gives, because every element's chain of fused multiply-adds goes on
+/// from the value in C. (That is not C + A₂·B₂ rounded: the chain never starts anew.)
+///
+/// **Panics** if the shapes do not chain.
+pub fn matmul_continue<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2<T>) {
+    product(a, b, c, &mut Plain, true);
+}
+
+fn product<T: Real, E: Epilogue<T>>(
+    a: ArrayView2<T>,
+    b: ArrayView2<T>,
+    c: &mut ArrayViewMut2<T>,
+    e: &mut E,
+    resume: bool,
+) {
     let (m, k) = a.dim();
     let (k2, n) = b.dim();
     assert_eq!(k, k2, "inner dimensions");
@@ -53,6 +73,9 @@ pub fn matmul_then<T: Real, E: Epilogue<T>>(
         return;
     }
     if k == 0 {
+        if resume {
+            return;
+        }
         c.fill(T::zero());
         for (r, mut row) in c.rows_mut().into_iter().enumerate() {
             if let Some(row) = row.as_slice_mut() {
@@ -66,14 +89,14 @@ pub fn matmul_then<T: Real, E: Epilogue<T>>(
     else {
         // A negative stride somewhere: work on standard-layout copies.
         let (a, b) = (a.as_standard_layout().into_owned(), b.as_standard_layout().into_owned());
-        let mut out = Array2::zeros((m, n));
-        matmul_then(a.view(), b.view(), &mut out.view_mut(), e);
+        let mut out = if resume { c.to_owned() } else { Array2::zeros((m, n)) };
+        product(a.view(), b.view(), &mut out.view_mut(), e, resume);
         c.assign(&out);
         return;
     };
     if b_cs != 1 {
         let packed = b.as_standard_layout().into_owned();
-        return matmul_then(a, packed.view(), c, e);
+        return product(a, packed.view(), c, e, resume);
     }
     let operands = Operands {
         m,
@@ -87,6 +110,7 @@ pub fn matmul_then<T: Real, E: Epilogue<T>>(
         c: c.as_mut_ptr(),
         ldc: c_rs,
         c_cs,
+        resume,
     };
     // SAFETY: the pointers and strides come from live ndarray views whose dimensions were
     // checked above, every stride is non-negative and B's and C's columns are contiguous; C is

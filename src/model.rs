@@ -28,7 +28,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::fastmath::{self, simd_kernel};
 use crate::kernels::Epilogue;
-use crate::linalg::{matmul, matmul_then};
+use crate::linalg::{matmul, matmul_continue, matmul_then};
 
 /// The floating-point types a network can be trained in (`f32` and `f64`).
 pub trait Real:
@@ -298,7 +298,7 @@ pub struct Workspace<T> {
     /// apart (F has rows for the padded classes after them). Class-major, so that the softmax
     /// runs along contiguous samples.
     gt: Vec<T>,
-    /// D = (G·V) ⊙ (1 − H²): rows×M.
+    /// D = (G·V) ⊙ (1 − H²) for one block of [`backward_rows`] rows: rows×M.
     d: Array2<T>,
     /// Per sample Σ_k e^{f_k − max}.
     sums: Vec<T>,
@@ -310,6 +310,26 @@ pub struct Workspace<T> {
     wt: Vec<T>,
     /// Vᵀ (M×K) padded with zero columns to whole vectors of classes, likewise for F = H·Vᵀ.
     vt: Vec<T>,
+}
+
+/// The most bytes of X, H and D rows one block of the backward pass should span: about half
+/// a core's L2 cache.
+const BACKWARD_BYTES: usize = 1 << 20;
+
+/// Rows per block of the backward pass over a chunk of n samples: the whole chunk when its
+/// rows of X, H and D take at most [`BACKWARD_BYTES`], otherwise halved until they do (down to
+/// 128 rows). A block's rows then stay in the L2 cache from one product to the next. In f64 at
+/// M = 128 a 1024-row chunk spans 2.5 MB, and 256-row blocks made its gradient 10% faster
+/// (41.4 → 45.6 GFLOP/s, one core, median of 300 alternating rounds); at M = 64 512-row blocks
+/// gained 2%, and chunks that fit (f32 at M ≤ 64, f64 at M = 32) ran 1–2% slower in blocks. The
+/// block size never changes the result (see [`loss_grad_chunk`]).
+fn backward_rows<T>(n: usize, p: usize, m: usize) -> usize {
+    let row_bytes = (p + 2 * m) * std::mem::size_of::<T>();
+    let mut rows = n.max(1);
+    while rows > 128 && rows * row_bytes > BACKWARD_BYTES {
+        rows = rows.div_ceil(2);
+    }
+    rows
 }
 
 /// The class count rounded up to whole 64-byte vectors of f32 (the widest the product kernel
@@ -558,6 +578,19 @@ pub fn loss_grad_chunk<T: Real>(
     ws: &mut Workspace<T>,
     grad: &mut Params<T>,
 ) -> Stats {
+    let step = backward_rows::<T>(x.nrows(), x.ncols(), params.shape().n_hidden);
+    loss_grad_in_blocks(params, x, y, ws, grad, step)
+}
+
+/// [`loss_grad_chunk`] with the backward pass in blocks of `step` rows (≥ 1).
+fn loss_grad_in_blocks<T: Real>(
+    params: &Params<T>,
+    x: ArrayView2<T>,
+    y: &[u32],
+    ws: &mut Workspace<T>,
+    grad: &mut Params<T>,
+    step: usize,
+) -> Stats {
     assert_eq!(x.nrows(), y.len(), "one label per row of x");
     assert_eq!(params.shape(), grad.shape(), "gradient shape");
     let views = params.views();
@@ -573,18 +606,33 @@ pub fn loss_grad_chunk<T: Real>(
     let stats = softmax_columns(gt, ld, c, y, &mut ws.sums, &mut ws.shift, &mut ws.best);
     output_gradient(gt, ld, &mut ws.sums, y, out.c.as_slice_mut().expect("contiguous dc"));
 
-    // dV = Gᵀ·H.
+    // The backward products, in blocks of rows (see [`backward_rows`]) so that a block's rows
+    // of H, D and X are still in the L2 cache when the next product reads them. Every product
+    // goes on with its chains from the block before, and db sums D's rows in order, so the
+    // gradient is bitwise the one of whole-chunk products, whatever the block size.
+    let m = views.v.ncols();
     let h = ws.h.slice(s![..n, ..]);
+    let hs = ws.h.as_slice().expect("contiguous workspace");
     let gt = ArrayView2::from_shape((k, n).strides((ld, 1)), &ws.gt[..k * ld]).expect("Gᵀ shape");
-    matmul(gt, h, &mut out.v);
-
-    // D = (G·V) ⊙ (1 − H²); db = Σ_rows D; dW = Dᵀ·X.
-    let mut d = ws.d.slice_mut(s![..n, ..]);
     let db = out.b.as_slice_mut().expect("contiguous db");
     db.fill(T::zero());
-    let h = h.as_slice().expect("workspace rows are contiguous");
-    matmul_then(gt.t(), views.v.view(), &mut d, &mut TanhBackward { h, m: views.v.ncols(), db });
-    matmul(d.t(), x, &mut out.w);
+    for block in 0..n.div_ceil(step).max(1) {
+        let rows = block * step..((block + 1) * step).min(n);
+        let (first, len) = (rows.start, rows.len());
+        let (gt, h, x) =
+            (gt.slice(s![.., rows.clone()]), h.slice(s![rows.clone(), ..]), x.slice(s![rows, ..]));
+        // dV = Gᵀ·H.
+        if block == 0 {
+            matmul(gt, h, &mut out.v)
+        } else {
+            matmul_continue(gt, h, &mut out.v)
+        }
+        // D = (G·V) ⊙ (1 − H²); db = Σ_rows D; dW = Dᵀ·X.
+        let mut d = ws.d.slice_mut(s![..len, ..]);
+        let h = &hs[first * m..];
+        matmul_then(gt.t(), views.v.view(), &mut d, &mut TanhBackward { h, m, db });
+        if block == 0 { matmul(d.t(), x, &mut out.w) } else { matmul_continue(d.t(), x, &mut out.w) }
+    }
     stats
 }
 
@@ -716,6 +764,26 @@ mod tests {
         for (a, b) in sum.as_flat().iter().zip(whole.as_flat()) {
             assert_relative_eq!(a, b, max_relative = 1e-10, epsilon = 1e-12);
         }
+    }
+
+    #[test]
+    fn backward_blocks_give_bitwise_the_whole_chunk_gradient() {
+        let shape = Shape { n_features: 6, n_hidden: 7, n_classes: 4 };
+        let (x, y, params) = random_problem(21, 300, shape);
+        let mut ws = Workspace::new(shape, 300);
+        let mut whole = Params::zeros(shape);
+        let whole_stats = loss_grad_in_blocks(&params, x.view(), &y, &mut ws, &mut whole, 300);
+        for step in [1, 7, 128, 150, 299] {
+            let mut blocked = Params::zeros(shape);
+            let stats = loss_grad_in_blocks(&params, x.view(), &y, &mut ws, &mut blocked, step);
+            assert_eq!(stats, whole_stats);
+            assert_eq!(blocked, whole, "blocks of {step} rows");
+        }
+        // The rule blocks only chunks whose rows of X, H and D exceed the budget.
+        assert_eq!(backward_rows::<f32>(1024, 64, 64), 1024);
+        assert_eq!(backward_rows::<f64>(1024, 64, 128), 256);
+        assert_eq!(backward_rows::<f32>(1024, 784, 128), 128);
+        assert_eq!(backward_rows::<f64>(0, 64, 128), 1);
     }
 
     #[test]
