@@ -298,7 +298,8 @@ pub struct Workspace<T> {
     /// apart (F has rows for the padded classes after them). Class-major, so that the softmax
     /// runs along contiguous samples.
     gt: Vec<T>,
-    /// D = (G·V) ⊙ (1 − H²) for one block of [`backward_rows`] rows: rows×M.
+    /// D = (G·V) ⊙ (1 − H²) for one block of [`backward_rows`] rows at a time: rows×M, since
+    /// the block is the whole chunk when it fits.
     d: Array2<T>,
     /// Per sample Σ_k e^{f_k − max}.
     sums: Vec<T>,
