@@ -613,13 +613,12 @@ fn loss_grad_in_blocks<T: Real>(
     // gradient is bitwise the one of whole-chunk products, whatever the block size.
     let m = views.v.ncols();
     let h = ws.h.slice(s![..n, ..]);
-    let hs = ws.h.as_slice().expect("contiguous workspace");
     let gt = ArrayView2::from_shape((k, n).strides((ld, 1)), &ws.gt[..k * ld]).expect("Gᵀ shape");
     let db = out.b.as_slice_mut().expect("contiguous db");
     db.fill(T::zero());
     for block in 0..n.div_ceil(step).max(1) {
         let rows = block * step..((block + 1) * step).min(n);
-        let (first, len) = (rows.start, rows.len());
+        let len = rows.len();
         let (gt, h, x) =
             (gt.slice(s![.., rows.clone()]), h.slice(s![rows.clone(), ..]), x.slice(s![rows, ..]));
         // dV = Gᵀ·H.
@@ -630,7 +629,7 @@ fn loss_grad_in_blocks<T: Real>(
         }
         // D = (G·V) ⊙ (1 − H²); db = Σ_rows D; dW = Dᵀ·X.
         let mut d = ws.d.slice_mut(s![..len, ..]);
-        let h = &hs[first * m..];
+        let h = h.as_slice().expect("whole rows of the workspace");
         matmul_then(gt.t(), views.v.view(), &mut d, &mut TanhBackward { h, m, db });
         if block == 0 { matmul(d.t(), x, &mut out.w) } else { matmul_continue(d.t(), x, &mut out.w) }
     }
