@@ -13,24 +13,64 @@
 //! straight from memory, so there is no packing cost at all; column blocks go outermost so that
 //! the block of B in use stays in the L1 cache while every row block of A passes over it.
 
-/// A vector of `WIDTH` lanes of `Elem`, or a single `Elem` (the scalar build and the tails).
-trait Lanes: Copy {
+/// A vector of `WIDTH` lanes of `Elem`, or a single `Elem` (the scalar build and the tails): the
+/// accumulators of a tile, as [`Epilogue::finish_tile`] sees them.
+///
+/// Every method is `unsafe`: the CPU must support the instructions of the vector type, which
+/// holds inside the kernel's builds.
+pub trait Lanes: Copy {
     /// The element type.
     type Elem: Copy + Default;
     /// Number of lanes.
     const WIDTH: usize;
     /// All lanes zero.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instructions.
     unsafe fn zero() -> Self;
     /// Every lane set to `*p`.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instructions, and `p` is valid for reads.
     unsafe fn splat(p: *const Self::Elem) -> Self;
     /// `WIDTH` elements from `p` (no alignment needed).
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instructions, and `p` points at `WIDTH`
+    /// readable elements.
     unsafe fn load(p: *const Self::Elem) -> Self;
     /// Writes the lanes to `p` (no alignment needed).
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instructions, and `p` points at `WIDTH`
+    /// writable elements.
     unsafe fn store(self, p: *mut Self::Elem);
     /// self + a·b, rounded once.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instructions.
     unsafe fn fma(self, a: Self, b: Self) -> Self;
+    /// self + b, lane by lane.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instructions.
+    unsafe fn add(self, b: Self) -> Self;
+    /// self − b, lane by lane.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instructions.
+    unsafe fn sub(self, b: Self) -> Self;
+    /// self · b, lane by lane.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instructions.
+    unsafe fn mul(self, b: Self) -> Self;
 
     /// Lane i from `p + i·stride`.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instructions, and each `p + i·stride` (i < `WIDTH`) is
+    /// valid for reads.
     #[inline(always)]
     unsafe fn load_strided(p: *const Self::Elem, stride: usize) -> Self {
         let mut lanes = [Self::Elem::default(); 16];
@@ -43,6 +83,10 @@ trait Lanes: Copy {
     }
 
     /// Writes lane i to `p + i·stride`.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instructions, and each `p + i·stride` (i < `WIDTH`) is
+    /// valid for writes.
     #[inline(always)]
     unsafe fn store_strided(self, p: *mut Self::Elem, stride: usize) {
         let mut lanes = [Self::Elem::default(); 16];
@@ -80,6 +124,18 @@ macro_rules! scalar_lanes {
             unsafe fn fma(self, a: Self, b: Self) -> Self {
                 a.mul_add(b, self)
             }
+            #[inline(always)]
+            unsafe fn add(self, b: Self) -> Self {
+                self + b
+            }
+            #[inline(always)]
+            unsafe fn sub(self, b: Self) -> Self {
+                self - b
+            }
+            #[inline(always)]
+            unsafe fn mul(self, b: Self) -> Self {
+                self * b
+            }
         }
     };
 }
@@ -93,7 +149,19 @@ mod x86 {
     use super::Lanes;
 
     macro_rules! vector_lanes {
-        ($v:ty, $t:ty, $width:expr, $zero:ident, $set1:ident, $load:ident, $store:ident, $fma:ident) => {
+        (
+            $v:ty,
+            $t:ty,
+            $width:expr,
+            $zero:ident,
+            $set1:ident,
+            $load:ident,
+            $store:ident,
+            $fma:ident,
+            $add:ident,
+            $sub:ident,
+            $mul:ident
+        ) => {
             impl Lanes for $v {
                 type Elem = $t;
                 const WIDTH: usize = $width;
@@ -117,6 +185,18 @@ mod x86 {
                 unsafe fn fma(self, a: Self, b: Self) -> Self {
                     unsafe { $fma(a, b, self) }
                 }
+                #[inline(always)]
+                unsafe fn add(self, b: Self) -> Self {
+                    unsafe { $add(self, b) }
+                }
+                #[inline(always)]
+                unsafe fn sub(self, b: Self) -> Self {
+                    unsafe { $sub(self, b) }
+                }
+                #[inline(always)]
+                unsafe fn mul(self, b: Self) -> Self {
+                    unsafe { $mul(self, b) }
+                }
             }
         };
     }
@@ -128,7 +208,10 @@ mod x86 {
         _mm512_set1_ps,
         _mm512_loadu_ps,
         _mm512_storeu_ps,
-        _mm512_fmadd_ps
+        _mm512_fmadd_ps,
+        _mm512_add_ps,
+        _mm512_sub_ps,
+        _mm512_mul_ps
     );
     vector_lanes!(
         __m512d,
@@ -138,7 +221,10 @@ mod x86 {
         _mm512_set1_pd,
         _mm512_loadu_pd,
         _mm512_storeu_pd,
-        _mm512_fmadd_pd
+        _mm512_fmadd_pd,
+        _mm512_add_pd,
+        _mm512_sub_pd,
+        _mm512_mul_pd
     );
     vector_lanes!(
         __m256,
@@ -148,7 +234,10 @@ mod x86 {
         _mm256_set1_ps,
         _mm256_loadu_ps,
         _mm256_storeu_ps,
-        _mm256_fmadd_ps
+        _mm256_fmadd_ps,
+        _mm256_add_ps,
+        _mm256_sub_ps,
+        _mm256_mul_ps
     );
     vector_lanes!(
         __m256d,
@@ -158,7 +247,10 @@ mod x86 {
         _mm256_set1_pd,
         _mm256_loadu_pd,
         _mm256_storeu_pd,
-        _mm256_fmadd_pd
+        _mm256_fmadd_pd,
+        _mm256_add_pd,
+        _mm256_sub_pd,
+        _mm256_mul_pd
     );
 }
 
@@ -187,12 +279,37 @@ pub struct Operands<T> {
 /// Work on each finished row segment of C while it is still in the L1 cache, such as a bias
 /// and an activation. Within each column panel it sees the segments in increasing row order, so
 /// running sums over rows keep the order of a separate pass. Only for C with contiguous rows.
+///
+/// An epilogue may instead work on whole tiles while they are still in registers
+/// ([`Epilogue::TILES`], [`Epilogue::finish_tile`]): that saves storing and reloading C, and
+/// lets a running sum over rows stay in registers for a tile's rows.
 pub trait Epilogue<T> {
     /// True for [`Plain`], which does nothing (and so also suits C with strided rows).
     const NOTHING: bool = false;
 
+    /// True if the kernel calls [`Epilogue::finish_tile`] on its tiles instead of
+    /// [`Epilogue::finish`] on rows (which it still uses for products with no inner index).
+    const TILES: bool = false;
+
     /// Called with `row` = C[r, j..j + row.len()] once its values are final.
     fn finish(&mut self, r: usize, j: usize, row: &mut [T]);
+
+    /// Called (when [`Epilogue::TILES`]) with the final values of C[r..r + MR, j..j + NV·WIDTH]
+    /// in registers, `tile[i][v]` holding C[r + i, j + v·WIDTH..]; the kernel stores what this
+    /// leaves. It must give bitwise what [`Epilogue::finish`] gives on the same rows in order.
+    ///
+    /// # Safety
+    /// Only the kernel calls it, on a CPU that supports `V`'s instructions.
+    #[inline(always)]
+    unsafe fn finish_tile<V: Lanes<Elem = T>, const MR: usize, const NV: usize>(
+        &mut self,
+        r: usize,
+        j: usize,
+        tile: &mut [[V; NV]; MR],
+    ) {
+        let _ = (r, j, tile);
+        unimplemented!("an epilogue with TILES = true implements finish_tile");
+    }
 }
 
 /// No epilogue: C = A·B.
@@ -259,6 +376,10 @@ unsafe fn tile<V: Lanes, E: Epilogue<V::Elem>, const MR: usize, const NV: usize,
             a = a.add(o.a_cs);
             b = b.add(ldb);
         }
+        let last = l0 + kc == o.k;
+        if E::TILES && last {
+            e.finish_tile::<V, MR, NV>(r, j, &mut acc);
+        }
         for (i, row) in acc.iter().enumerate() {
             for (v, &val) in row.iter().enumerate() {
                 if STRIDED {
@@ -268,7 +389,7 @@ unsafe fn tile<V: Lanes, E: Epilogue<V::Elem>, const MR: usize, const NV: usize,
                 }
             }
         }
-        if !STRIDED && l0 + kc == o.k {
+        if !STRIDED && !E::TILES && last {
             for i in 0..MR {
                 e.finish(r + i, j, std::slice::from_raw_parts_mut(at(i, 0), NV * V::WIDTH));
             }
@@ -624,6 +745,73 @@ mod tests {
                                         &what,
                                     );
                                 }
+                            }
+                        }
+                    }
+                }
+            }};
+        }
+        check!(f32, builds_f32);
+        check!(f64, builds_f64);
+    }
+
+    /// The model's backward epilogue, which works on tiles in registers, gives in every build
+    /// bitwise what its operations give done row by row after the product: D = C ⊙ (1 − H²)
+    /// and db = Σ_rows D in row order (every tile height, panel width and scalar tail).
+    #[test]
+    fn tile_epilogue_equals_rows_after_the_product_in_every_build() {
+        macro_rules! check {
+            ($t:ty, $builds:ident) => {{
+                for &(m, n, k) in &SHAPES {
+                    for transposed in [false, true] {
+                        let problem = Problem::<$t>::new(m, n, k, transposed);
+                        let ldc = problem.ldc;
+                        let h: Vec<$t> = (0..m * n).map(|i| ((i * 37 % 101) as $t) / 60.0 - 0.8).collect();
+                        let mut want = problem.chains();
+                        let mut want_db = vec![0.0 as $t; n];
+                        for r in 0..m {
+                            for j in 0..n {
+                                let (d, hv) = (&mut want[r * ldc + j], h[r * n + j]);
+                                *d *= 1.0 - hv * hv;
+                                want_db[j] += *d;
+                            }
+                        }
+                        let what = format!("{} {m}×{k}·{k}×{n}", stringify!($t));
+                        let check =
+                            |product: unsafe fn(&Operands<$t>, &mut crate::model::TanhBackward<$t>)| {
+                                let mut db = vec![0.0 as $t; n];
+                                let mut got = vec![<$t>::NAN; m * ldc];
+                                let o = Operands {
+                                    m,
+                                    n,
+                                    k,
+                                    a: problem.a.as_ptr(),
+                                    a_rs: problem.a_rs,
+                                    a_cs: problem.a_cs,
+                                    b: problem.b.as_ptr(),
+                                    ldb: problem.ldb,
+                                    c: got.as_mut_ptr(),
+                                    ldc,
+                                    c_cs: 1,
+                                    resume: false,
+                                };
+                                let mut e = crate::model::TanhBackward { h: &h, m: n, db: &mut db };
+                                // SAFETY: the buffers hold every index the strides reach.
+                                unsafe { product(&o, &mut e) };
+                                same_bits(&got, &want, &what);
+                                same_bits(&db, &want_db, &what);
+                            };
+                        // SAFETY (each closure): the operands built in `check`.
+                        check(|o, e| unsafe { <$t as Kernel>::product(o, e) });
+                        check(|o, e| unsafe { $builds::scalar(o, e) });
+                        #[cfg(target_arch = "x86_64")]
+                        {
+                            let fma = std::arch::is_x86_feature_detected!("fma");
+                            if fma && std::arch::is_x86_feature_detected!("avx2") {
+                                check(|o, e| unsafe { $builds::avx2(o, e) });
+                            }
+                            if fma && std::arch::is_x86_feature_detected!("avx512f") {
+                                check(|o, e| unsafe { $builds::avx512(o, e) });
                             }
                         }
                     }

@@ -27,7 +27,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::fastmath::{self, simd_kernel};
-use crate::kernels::Epilogue;
+use crate::kernels::{Epilogue, Lanes};
 use crate::linalg::{matmul, matmul_continue, matmul_then};
 
 /// The floating-point types a network can be trained in (`f32` and `f64`).
@@ -421,19 +421,56 @@ impl<T: Real> Epilogue<T> for BiasTanh<'_, T> {
 
 /// D = (G·V) ⊙ (1 − H²) and db = Σ_rows D (in row order, from zero), applied to G·V's rows as
 /// the kernel finishes them; H has rows of `m`.
-struct TanhBackward<'a, T> {
-    h: &'a [T],
-    m: usize,
-    db: &'a mut [T],
+pub(crate) struct TanhBackward<'a, T> {
+    pub(crate) h: &'a [T],
+    pub(crate) m: usize,
+    pub(crate) db: &'a mut [T],
 }
 
 impl<T: Real> Epilogue<T> for TanhBackward<'_, T> {
+    const TILES: bool = true;
+
     #[inline(always)]
     fn finish(&mut self, r: usize, j: usize, row: &mut [T]) {
         let h = &self.h[r * self.m + j..][..row.len()];
         for ((d, &h), acc) in row.iter_mut().zip(h).zip(&mut self.db[j..]) {
             *d = *d * (T::one() - h * h);
             *acc = *acc + *d;
+        }
+    }
+
+    /// As [`TanhBackward::finish`] on the tile's rows in order, with the same operations, while
+    /// the tile is in registers: each vector of db is loaded once per tile and takes the tile's
+    /// rows one after the other, instead of a load, add and store per row.
+    #[inline(always)]
+    unsafe fn finish_tile<V: Lanes<Elem = T>, const MR: usize, const NV: usize>(
+        &mut self,
+        r: usize,
+        j: usize,
+        tile: &mut [[V; NV]; MR],
+    ) {
+        let w = V::WIDTH;
+        let one = T::one();
+        // SAFETY (whole block): the kernel runs this only where `V`'s instructions exist; every
+        // load and store is of w elements at v·w < NV·w in a bounds-checked slice of NV·w.
+        unsafe {
+            let one = V::splat(&one);
+            let db = &mut self.db[j..][..NV * w];
+            let mut sums = [V::zero(); NV];
+            for (v, sum) in sums.iter_mut().enumerate() {
+                *sum = V::load(db.as_ptr().add(v * w));
+            }
+            for (i, row) in tile.iter_mut().enumerate() {
+                let h = self.h[(r + i) * self.m + j..][..NV * w].as_ptr();
+                for (v, (d, sum)) in row.iter_mut().zip(&mut sums).enumerate() {
+                    let h = V::load(h.add(v * w));
+                    *d = d.mul(one.sub(h.mul(h)));
+                    *sum = sum.add(*d);
+                }
+            }
+            for (v, sum) in sums.iter().enumerate() {
+                sum.store(db.as_mut_ptr().add(v * w));
+            }
         }
     }
 }
