@@ -153,21 +153,76 @@ pub fn exp_f64(x: f64) -> f64 {
 /// relative for |r| ≤ ln2/2.
 #[inline(always)]
 pub fn tanh_f64(x: f64) -> f64 {
+    tanh_steps_f64([x])[0]
+}
+
+/// [`tanh_f64`] of L values, one step of the formula for all of them before the next. Each
+/// value's steps form a chain of about 30 dependent operations (11 of them the polynomial's
+/// multiply-adds) ending in a division; written value after value, the chains filled the CPU's
+/// scheduler and left its vector units waiting. Step by step, with L = 32, the compiler
+/// interleaves four AVX-512 vectors: tanh after the product S = X·Wᵀ (f64, M = 128, one core)
+/// took about 130 µs per 1024-row chunk instead of 165, and a 40-iteration f64 bench-A 11.5 s
+/// instead of 12.0 on one thread. Every value goes through the operations it would alone, so the
+/// results are bitwise those of [`tanh_f64`]. (In f32 the same change measured no gain: that
+/// chain is half as long.)
+#[inline(always)]
+fn tanh_steps_f64<const L: usize>(x: [f64; L]) -> [f64; L] {
+    let (mut a, mut t, mut r) = ([0.0; L], [0.0; L], [0.0; L]);
     // clamp keeps NaN, which then flows through every step below.
-    let a = x.abs().clamp(0.0, TANH_CLAMP_F64);
-    let t = a.mul_add(2.0 * std::f64::consts::LOG2_E, ROUND_MAGIC_F64);
-    let n = t - ROUND_MAGIC_F64;
-    let e = t.to_bits() as i64 - ROUND_MAGIC_F64.to_bits() as i64;
-    let r = (-n).mul_add(LN2_LO_F64, (-n).mul_add(LN2_HI_F64, a + a));
-    let mut c = EXP_TAYLOR_F64[13];
-    for &k in EXP_TAYLOR_F64[2..13].iter().rev() {
-        c = c.mul_add(r, k);
+    for i in 0..L {
+        a[i] = x[i].abs().clamp(0.0, TANH_CLAMP_F64);
+        t[i] = a[i].mul_add(2.0 * std::f64::consts::LOG2_E, ROUND_MAGIC_F64);
     }
-    let expm1_r = (r * r).mul_add(c, r);
-    // 0 ≤ n ≤ 56 here, so 2ⁿ is a normal f64 and 2ⁿ − 1 is exact up to where tanh rounds to 1.
-    let scale = f64::from_bits(((e + 1023) as u64) << 52);
-    let u = scale.mul_add(expm1_r, scale - 1.0);
-    (u / (u + 2.0)).copysign(x)
+    for i in 0..L {
+        let n = t[i] - ROUND_MAGIC_F64;
+        r[i] = (-n).mul_add(LN2_LO_F64, (-n).mul_add(LN2_HI_F64, a[i] + a[i]));
+    }
+    let mut c = [EXP_TAYLOR_F64[13]; L];
+    for &k in EXP_TAYLOR_F64[2..13].iter().rev() {
+        for i in 0..L {
+            c[i] = c[i].mul_add(r[i], k);
+        }
+    }
+    let mut out = [0.0; L];
+    for i in 0..L {
+        let expm1_r = (r[i] * r[i]).mul_add(c[i], r[i]);
+        // 0 ≤ n ≤ 56 here, so 2ⁿ is a normal f64 and 2ⁿ − 1 is exact up to where tanh rounds to 1.
+        let e = t[i].to_bits() as i64 - ROUND_MAGIC_F64.to_bits() as i64;
+        let scale = f64::from_bits(((e + 1023) as u64) << 52);
+        let u = scale.mul_add(expm1_r, scale - 1.0);
+        out[i] = (u / (u + 2.0)).copysign(x[i]);
+    }
+    out
+}
+
+/// tanh(x_j + b_j) in place for a block of exactly L values (see [`tanh_steps_f64`]).
+#[inline(always)]
+fn bias_tanh_block_f64<const L: usize>(xs: &mut [f64], bias: &[f64]) {
+    let xs: &mut [f64; L] = xs.try_into().expect("a whole block");
+    let bias: &[f64; L] = bias.try_into().expect("a whole block");
+    *xs = tanh_steps_f64(std::array::from_fn(|i| xs[i] + bias[i]));
+}
+
+/// Replaces x_j by tanh(x_j + b_j) along a row: in blocks of 32 values (the width of the
+/// product kernel's widest AVX-512 tile), then of 8, then one by one; bitwise [`tanh_f64`] of
+/// each sum.
+///
+/// **Panics** if `bias` is shorter than `row`.
+#[inline(always)]
+pub fn bias_tanh_row_f64(row: &mut [f64], bias: &[f64]) {
+    let bias = &bias[..row.len()];
+    let (mut wide, mut wide_bias) = (row.chunks_exact_mut(32), bias.chunks_exact(32));
+    for (xs, bs) in (&mut wide).zip(&mut wide_bias) {
+        bias_tanh_block_f64::<32>(xs, bs);
+    }
+    let (row, bias) = (wide.into_remainder(), wide_bias.remainder());
+    let (mut narrow, mut narrow_bias) = (row.chunks_exact_mut(8), bias.chunks_exact(8));
+    for (xs, bs) in (&mut narrow).zip(&mut narrow_bias) {
+        bias_tanh_block_f64::<8>(xs, bs);
+    }
+    for (x, &b) in narrow.into_remainder().iter_mut().zip(narrow_bias.remainder()) {
+        *x = tanh_f64(*x + b);
+    }
 }
 
 /// Defines the function written inside it (optionally generic over one type parameter, with or
@@ -244,9 +299,7 @@ simd_kernel!(
     pub fn bias_tanh_in_place_f64(xs: &mut [f64], bias: &[f64]) {
         assert_eq!(xs.len() % bias.len().max(1), 0, "whole rows");
         for row in xs.chunks_exact_mut(bias.len()) {
-            for (x, &b) in row.iter_mut().zip(bias) {
-                *x = tanh_f64(*x + b);
-            }
+            bias_tanh_row_f64(row, bias);
         }
     }
 );
@@ -334,6 +387,40 @@ mod tests {
                 assert_eq!(tb[i].to_bits(), tanh_f32(x + bias[i % 3]).to_bits(), "tanh at {x} + bias");
             }
             assert_eq!(e[i].to_bits(), exp_f32(x).to_bits(), "exp at {x}");
+        }
+    }
+
+    #[test]
+    fn f64_tanh_rows_equal_the_value_by_value_function_bit_for_bit() {
+        // Every row length up to past two blocks, with values across the whole range, signed
+        // zeros, saturation, infinities and NaN among them.
+        let specials = [0.0, -0.0, 19.0, -19.2, 40.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e-300];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for len in 1..=70 {
+            let xs: Vec<f64> = (0..len)
+                .map(
+                    |i| if i % 11 == 5 { specials[(i + len) % specials.len()] } else { 24.0 * next() - 12.0 },
+                )
+                .collect();
+            let bias: Vec<f64> = (0..len).map(|i| if i % 7 == 3 { -0.0 } else { next() - 0.5 }).collect();
+            // The baseline build, then the run-time choice (AVX-512 or AVX2 where the CPU has
+            // them) on two rows at once.
+            let mut row = xs.clone();
+            bias_tanh_row_f64(&mut row, &bias);
+            let mut rows = [xs.clone(), xs.clone()].concat();
+            bias_tanh_in_place_f64(&mut rows, &bias);
+            for i in 0..len {
+                let want = tanh_f64(xs[i] + bias[i]).to_bits();
+                let what = format!("length {len}, element {i}: {} + {}", xs[i], bias[i]);
+                assert_eq!(row[i].to_bits(), want, "{what}");
+                assert_eq!((rows[i].to_bits(), rows[len + i].to_bits()), (want, want), "{what}, dispatched");
+            }
         }
     }
 

@@ -48,8 +48,9 @@ pub trait Real:
     /// The name used in configs and file metadata: `"f32"` or `"f64"`.
     const NAME: &'static str;
 
-    /// tanh(x) by the branch-free kernel of [`fastmath`], for loops the compiler vectorises.
-    fn fast_tanh(x: Self) -> Self;
+    /// Replaces x_j by tanh(x_j + b_j) along a row (`bias` at least as long), by the
+    /// branch-free kernels of [`fastmath`], which the compiler vectorises.
+    fn bias_tanh(row: &mut [Self], bias: &[Self]);
 
     /// Replaces every element by its exponential.
     fn exp_in_place(xs: &mut [Self]);
@@ -61,8 +62,10 @@ impl Real for f32 {
     const NAME: &'static str = "f32";
 
     #[inline(always)]
-    fn fast_tanh(x: f32) -> f32 {
-        fastmath::tanh_f32(x)
+    fn bias_tanh(row: &mut [f32], bias: &[f32]) {
+        for (x, &b) in row.iter_mut().zip(bias) {
+            *x = fastmath::tanh_f32(*x + b);
+        }
     }
 
     fn exp_in_place(xs: &mut [f32]) {
@@ -76,8 +79,8 @@ impl Real for f64 {
     const NAME: &'static str = "f64";
 
     #[inline(always)]
-    fn fast_tanh(x: f64) -> f64 {
-        fastmath::tanh_f64(x)
+    fn bias_tanh(row: &mut [f64], bias: &[f64]) {
+        fastmath::bias_tanh_row_f64(row, bias);
     }
 
     fn exp_in_place(xs: &mut [f64]) {
@@ -413,9 +416,7 @@ struct BiasTanh<'a, T> {
 impl<T: Real> Epilogue<T> for BiasTanh<'_, T> {
     #[inline(always)]
     fn finish(&mut self, _r: usize, j: usize, row: &mut [T]) {
-        for (x, &b) in row.iter_mut().zip(&self.bias[j..]) {
-            *x = T::fast_tanh(*x + b);
-        }
+        T::bias_tanh(row, &self.bias[j..]);
     }
 }
 
