@@ -14,7 +14,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use heavyball::config::Synthetic;
 use heavyball::data::{Dataset, synthetic};
 use heavyball::linalg;
-use heavyball::model::{self, Params, Real, Shape, Workspace};
+use heavyball::model::{self, ForwardWeights, Params, Real, Shape, Workspace};
 use heavyball::train::Evaluator;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2};
@@ -59,9 +59,19 @@ fn bench_precision<T: Real>(c: &mut Criterion) {
         let theta = Params::<T>::init(shape, 0);
         let mut grad = Params::zeros(shape);
         let mut ws = Workspace::new(shape, rows);
+        let weights = ForwardWeights::of(&theta);
         group.throughput(Throughput::Elements(shape.flops_per_iteration(rows) as u64));
         group.bench_function(BenchmarkId::new(T::NAME, name), |b| {
-            b.iter(|| black_box(model::loss_grad_chunk(&theta, data.x.view(), &data.y, &mut ws, &mut grad)))
+            b.iter(|| {
+                black_box(model::loss_grad_chunk(
+                    &theta,
+                    &weights,
+                    data.x.view(),
+                    &data.y,
+                    &mut ws,
+                    &mut grad,
+                ))
+            })
         });
     }
     group.finish();

@@ -310,10 +310,45 @@ pub struct Workspace<T> {
     shift: Vec<T>,
     /// Per sample the first class with the largest output (a small integer, as `T`).
     best: Vec<T>,
-    /// Wᵀ (p×M), so that S = X·Wᵀ reads its right factor by rows.
+}
+
+/// θ's weight matrices laid out for the forward products: Wᵀ (p×M), so that S = X·Wᵀ reads its
+/// right factor by rows, and Vᵀ (M×K) padded with zero columns to whole vectors of classes,
+/// likewise for F = H·Vᵀ. An evaluation makes them once and all its chunks read them (making
+/// them for every chunk cost about 1% of a sweep).
+pub struct ForwardWeights<T> {
+    shape: Shape,
     wt: Vec<T>,
-    /// Vᵀ (M×K) padded with zero columns to whole vectors of classes, likewise for F = H·Vᵀ.
     vt: Vec<T>,
+}
+
+impl<T: Real> ForwardWeights<T> {
+    /// Buffers for a network of this shape; [`ForwardWeights::set`] fills them.
+    pub fn new(shape: Shape) -> Self {
+        ForwardWeights {
+            shape,
+            wt: vec![T::zero(); shape.n_features * shape.n_hidden],
+            vt: vec![T::zero(); shape.n_hidden * padded_classes(shape.n_classes)],
+        }
+    }
+
+    /// The weights of `params`, made once.
+    pub fn of(params: &Params<T>) -> Self {
+        let mut weights = Self::new(params.shape());
+        weights.set(params);
+        weights
+    }
+
+    /// Lays out the weights of `params` (of the same shape) in these buffers.
+    ///
+    /// **Panics** if the shapes differ.
+    pub fn set(&mut self, params: &Params<T>) {
+        assert_eq!(params.shape(), self.shape, "forward weights of another shape");
+        let Shape { n_features: p, n_hidden: m, n_classes: k } = self.shape;
+        let views = params.views();
+        transpose(views.w.as_slice().expect("contiguous W"), m, p, &mut self.wt, m);
+        transpose(views.v.as_slice().expect("contiguous V"), k, m, &mut self.vt, padded_classes(k));
+    }
 }
 
 /// The most bytes of X, H and D rows one block of the backward pass should span: about half
@@ -360,8 +395,6 @@ impl<T: Real> Workspace<T> {
             sums: vec![T::zero(); rows],
             shift: vec![T::zero(); rows],
             best: vec![T::zero(); rows],
-            wt: vec![T::zero(); shape.n_features * shape.n_hidden],
-            vt: vec![T::zero(); shape.n_hidden * padded_classes(shape.n_classes)],
         }
     }
 
@@ -375,20 +408,23 @@ impl<T: Real> Workspace<T> {
 /// `ws.h` and the first K rows of `ws.gt`, [`class_stride`] apart (the bias c is added by
 /// [`softmax_columns`]).
 ///
-/// **Panics** if `x` has more rows than the workspace or a column count other than p.
-fn forward_into<T: Real>(params: &ParamViews<T>, x: ArrayView2<T>, ws: &mut Workspace<T>) {
+/// **Panics** if `x` has more rows than the workspace or a column count other than p, or if the
+/// weights are of another shape.
+fn forward_into<T: Real>(
+    params: &ParamViews<T>,
+    weights: &ForwardWeights<T>,
+    x: ArrayView2<T>,
+    ws: &mut Workspace<T>,
+) {
     let n = x.nrows();
-    let (k, m) = params.v.dim();
-    let p = params.w.ncols();
-    let w = params.w.as_slice().expect("contiguous W");
-    transpose(w, m, p, &mut ws.wt, m);
-    let wt = ArrayView2::from_shape((p, m), &ws.wt[..]).expect("Wᵀ shape");
+    let Shape { n_features: p, n_hidden: m, n_classes: k } = weights.shape;
+    assert_eq!(params.v.dim(), (k, m), "forward weights of another shape");
+    let wt = ArrayView2::from_shape((p, m), &weights.wt[..]).expect("Wᵀ shape");
     let mut h = ws.h.slice_mut(s![..n, ..]);
     let bias = params.b.as_slice().expect("contiguous b");
     matmul_then(x, wt, &mut h, &mut BiasTanh { bias });
     let kp = padded_classes(k);
-    transpose(params.v.as_slice().expect("contiguous V"), k, m, &mut ws.vt, kp);
-    let vt = ArrayView2::from_shape((m, kp), &ws.vt[..]).expect("Vᵀ shape");
+    let vt = ArrayView2::from_shape((m, kp), &weights.vt[..]).expect("Vᵀ shape");
     // F = H·Vᵀ written class-major: Fᵀ, one row per (padded) class.
     let ld = class_stride(n);
     let mut f = ArrayViewMut2::from_shape((kp, n).strides((ld, 1)), &mut ws.gt[..])
@@ -596,13 +632,19 @@ fn sum_in_lanes<T: Real>(xs: &[T]) -> T {
 }
 
 /// Loss totals of the network over a chunk, without gradients: `x` is n×p, `y` holds n labels
-/// in 0..K.
+/// in 0..K; `weights` are [`ForwardWeights::of`] `params`.
 ///
 /// **Panics** if shapes disagree or n exceeds the workspace.
-pub fn loss_chunk<T: Real>(params: &Params<T>, x: ArrayView2<T>, y: &[u32], ws: &mut Workspace<T>) -> Stats {
+pub fn loss_chunk<T: Real>(
+    params: &Params<T>,
+    weights: &ForwardWeights<T>,
+    x: ArrayView2<T>,
+    y: &[u32],
+    ws: &mut Workspace<T>,
+) -> Stats {
     assert_eq!(x.nrows(), y.len(), "one label per row of x");
     let views = params.views();
-    forward_into(&views, x, ws);
+    forward_into(&views, weights, x, ws);
     let k = params.shape().n_classes;
     let c = views.c.as_slice().expect("contiguous c");
     let ld = class_stride(y.len());
@@ -610,23 +652,26 @@ pub fn loss_chunk<T: Real>(params: &Params<T>, x: ArrayView2<T>, y: &[u32], ws: 
 }
 
 /// Loss totals and the gradient of Σ_i L(y_i, f(x_i)) over a chunk: `x` is n×p, `y` holds n
-/// labels in 0..K; the gradient overwrites `grad`.
+/// labels in 0..K; `weights` are [`ForwardWeights::of`] `params`; the gradient overwrites
+/// `grad`.
 ///
 /// **Panics** if shapes disagree or n exceeds the workspace.
 pub fn loss_grad_chunk<T: Real>(
     params: &Params<T>,
+    weights: &ForwardWeights<T>,
     x: ArrayView2<T>,
     y: &[u32],
     ws: &mut Workspace<T>,
     grad: &mut Params<T>,
 ) -> Stats {
     let step = backward_rows::<T>(x.nrows(), x.ncols(), params.shape().n_hidden);
-    loss_grad_in_blocks(params, x, y, ws, grad, step)
+    loss_grad_in_blocks(params, weights, x, y, ws, grad, step)
 }
 
 /// [`loss_grad_chunk`] with the backward pass in blocks of `step` rows (≥ 1).
 fn loss_grad_in_blocks<T: Real>(
     params: &Params<T>,
+    weights: &ForwardWeights<T>,
     x: ArrayView2<T>,
     y: &[u32],
     ws: &mut Workspace<T>,
@@ -636,7 +681,7 @@ fn loss_grad_in_blocks<T: Real>(
     assert_eq!(x.nrows(), y.len(), "one label per row of x");
     assert_eq!(params.shape(), grad.shape(), "gradient shape");
     let views = params.views();
-    forward_into(&views, x, ws);
+    forward_into(&views, weights, x, ws);
     let n = x.nrows();
     let k = params.shape().n_classes;
     let mut out = grad.views_mut();
@@ -768,7 +813,8 @@ mod tests {
             let (x, y, params) = random_problem(seed as u64, n, shape);
             let mut ws = Workspace::new(shape, n);
             let mut grad = Params::zeros(shape);
-            let stats = loss_grad_chunk(&params, x.view(), &y, &mut ws, &mut grad);
+            let stats =
+                loss_grad_chunk(&params, &ForwardWeights::of(&params), x.view(), &y, &mut ws, &mut grad);
             assert_relative_eq!(stats.loss_sum, naive_loss(&params, &x, &y), max_relative = 1e-12);
 
             let eps = 1e-5;
@@ -789,14 +835,15 @@ mod tests {
     fn chunked_gradient_equals_whole_batch_gradient() {
         let shape = Shape { n_features: 4, n_hidden: 5, n_classes: 3 };
         let (x, y, params) = random_problem(9, 50, shape);
+        let weights = ForwardWeights::of(&params);
         let mut ws = Workspace::new(shape, 50);
         let mut whole = Params::zeros(shape);
-        let whole_stats = loss_grad_chunk(&params, x.view(), &y, &mut ws, &mut whole);
+        let whole_stats = loss_grad_chunk(&params, &weights, x.view(), &y, &mut ws, &mut whole);
         let mut sum = Params::zeros(shape);
         let mut part = Params::zeros(shape);
         let mut stats = Stats::default();
         for r in chunk_ranges(50, 16) {
-            stats.add(&loss_grad_chunk(&params, rows(&x, r.clone()), &y[r], &mut ws, &mut part));
+            stats.add(&loss_grad_chunk(&params, &weights, rows(&x, r.clone()), &y[r], &mut ws, &mut part));
             add_assign(&mut sum, &part);
         }
         assert_eq!(stats.count, 50);
@@ -811,12 +858,13 @@ mod tests {
     fn backward_blocks_give_bitwise_the_whole_chunk_gradient() {
         let shape = Shape { n_features: 6, n_hidden: 7, n_classes: 4 };
         let (x, y, params) = random_problem(21, 300, shape);
+        let weights = ForwardWeights::of(&params);
         let mut ws = Workspace::new(shape, 300);
         let mut whole = Params::zeros(shape);
-        let whole_stats = loss_grad_in_blocks(&params, x.view(), &y, &mut ws, &mut whole, 300);
+        let whole_stats = loss_grad_in_blocks(&params, &weights, x.view(), &y, &mut ws, &mut whole, 300);
         for step in [1, 7, 128, 150, 299] {
             let mut blocked = Params::zeros(shape);
-            let stats = loss_grad_in_blocks(&params, x.view(), &y, &mut ws, &mut blocked, step);
+            let stats = loss_grad_in_blocks(&params, &weights, x.view(), &y, &mut ws, &mut blocked, step);
             assert_eq!(stats, whole_stats);
             assert_eq!(blocked, whole, "blocks of {step} rows");
         }
@@ -833,8 +881,8 @@ mod tests {
         let (x, y, params) = random_problem(3, 17, shape);
         let mut ws = Workspace::new(shape, 17);
         let mut grad = Params::zeros(shape);
-        let a = loss_chunk(&params, x.view(), &y, &mut ws);
-        let b = loss_grad_chunk(&params, x.view(), &y, &mut ws, &mut grad);
+        let a = loss_chunk(&params, &ForwardWeights::of(&params), x.view(), &y, &mut ws);
+        let b = loss_grad_chunk(&params, &ForwardWeights::of(&params), x.view(), &y, &mut ws, &mut grad);
         assert_eq!(a, b);
     }
 

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::config::Objective;
 use crate::data::Dataset;
-use crate::model::{self, Params, Real, Shape, Stats, Workspace};
+use crate::model::{self, ForwardWeights, Params, Real, Shape, Stats, Workspace};
 
 /// Evaluates the loss (and gradient) of a network on one data set, chunk by chunk in parallel.
 ///
@@ -27,6 +27,8 @@ pub struct Evaluator<'d, T> {
     grads: Vec<Params<T>>,
     stats: Vec<Stats>,
     pool: Mutex<Vec<Workspace<T>>>,
+    /// θ's weights for the forward products, laid out once per evaluation.
+    weights: ForwardWeights<T>,
 }
 
 impl<'d, T: Real> Evaluator<'d, T> {
@@ -43,6 +45,7 @@ impl<'d, T: Real> Evaluator<'d, T> {
             ranges,
             grads,
             pool: Mutex::new(Vec::new()),
+            weights: ForwardWeights::new(shape),
         }
     }
 
@@ -67,6 +70,7 @@ impl<'d, T: Real> Evaluator<'d, T> {
 
     /// Loss totals at θ, without the gradient.
     pub fn loss(&mut self, theta: &Params<T>) -> Stats {
+        self.weights.set(theta);
         let mut stats = std::mem::take(&mut self.stats);
         let this = &*self;
         let (data, ranges) = (this.data, &this.ranges);
@@ -74,6 +78,7 @@ impl<'d, T: Real> Evaluator<'d, T> {
             let mut ws = this.take_workspace();
             *out = model::loss_chunk(
                 theta,
+                &this.weights,
                 model::rows(&data.x, range.clone()),
                 &data.y[range.clone()],
                 &mut ws,
@@ -90,6 +95,7 @@ impl<'d, T: Real> Evaluator<'d, T> {
     /// **Panics** if the evaluator was made without gradient buffers.
     pub fn loss_grad(&mut self, theta: &Params<T>, grad: &mut Params<T>) -> Stats {
         assert_eq!(self.grads.len(), self.ranges.len(), "evaluator made without gradient buffers");
+        self.weights.set(theta);
         let mut stats = std::mem::take(&mut self.stats);
         let mut grads = std::mem::take(&mut self.grads);
         {
@@ -99,7 +105,7 @@ impl<'d, T: Real> Evaluator<'d, T> {
                 |((out, g), range)| {
                     let mut ws = this.take_workspace();
                     let (x, y) = (model::rows(&data.x, range.clone()), &data.y[range.clone()]);
-                    *out = model::loss_grad_chunk(theta, x, y, &mut ws, g);
+                    *out = model::loss_grad_chunk(theta, &this.weights, x, y, &mut ws, g);
                     this.give_back(ws);
                 },
             );
