@@ -320,7 +320,8 @@ pub struct Workspace<T> {
     sums: Vec<T>,
     /// Per sample max_k f_k, then f_y − max.
     shift: Vec<T>,
-    /// Per sample the first class with the largest output (a small integer, as `T`).
+    /// Per sample the first class with the largest output (a small integer, as `T`), then
+    /// log Σ_k e^{f_k − max}.
     best: Vec<T>,
 }
 
@@ -909,19 +910,27 @@ mod tests {
         let c = [1.0, 1.0, 1.0];
         let (mut sums, mut shift, mut best) = (vec![0.0; 2], vec![0.0; 2], vec![0.0; 2]);
         let stats = softmax_columns(&mut ft, 2, &c, &[0, 1], &mut sums, &mut shift, &mut best);
+        // Both samples' largest output is class 0, so only the first is right.
         assert_eq!((stats.count, stats.correct), (2, 1));
-        assert_eq!(best, [0.0, 0.0]);
+        // `best` is left holding each sample's log Σ_k e^{f_k − max}.
+        for (&log_sum, &sum) in best.iter().zip(&sums) {
+            assert_eq!(log_sum.to_bits(), crate::fastmath::ln_f64(sum).to_bits());
+        }
         let lse = (1.0 + (-1.0f64).exp()).ln();
         assert_relative_eq!(stats.loss_sum, lse + 2000.0 + lse, epsilon = 1e-9);
         for (i, &sum) in sums.iter().enumerate() {
             let total: f64 = (0..3).map(|k| ft[k * 2 + i] / sum).sum();
             assert_relative_eq!(total, 1.0, epsilon = 1e-12);
         }
-        // Ties go to the first class; a NaN sample keeps class 0.
-        let mut ft = vec![1.0f64, f64::NAN, 2.0, 0.0, 2.0, 0.0];
-        let stats = softmax_columns(&mut ft, 2, &[0.0; 3], &[1, 0], &mut sums, &mut shift, &mut best);
-        assert_eq!(best, [1.0, 0.0]);
+        // Ties go to the first class (1 here, the label) and a NaN sample keeps class 0 (its
+        // label): both count as right.
+        let ties = [1.0f64, f64::NAN, 2.0, 0.0, 2.0, 0.0];
+        let stats =
+            softmax_columns(&mut ties.clone(), 2, &[0.0; 3], &[1, 0], &mut sums, &mut shift, &mut best);
         assert_eq!(stats.correct, 2);
+        let stats =
+            softmax_columns(&mut ties.clone(), 2, &[0.0; 3], &[2, 1], &mut sums, &mut shift, &mut best);
+        assert_eq!(stats.correct, 0);
         for precision_f32 in [vec![88.0f32, -88.0, 87.0], vec![-200.0f32, 150.0, 0.0]] {
             let mut f = precision_f32;
             let (mut s, mut m, mut b) = (vec![0.0; 1], vec![0.0; 1], vec![0.0; 1]);
