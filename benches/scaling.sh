@@ -58,7 +58,8 @@ gflop=""
 for t in $threads; do
     times=()
     for r in $(seq "$reps"); do
-        read -r secs rate < <(sweep "$work/t$t" "$t")
+        result=$(sweep "$work/t$t" "$t")
+        read -r secs rate <<<"$result"
         times+=("$secs")
         # The useful work (time × rate) is the same in every sweep of this config.
         gflop=${gflop:-$(awk -v s="$secs" -v r="$rate" 'BEGIN { print s * r }')}
@@ -79,12 +80,14 @@ command -v taskset >/dev/null || { echo "COPIES=1 needs taskset (util-linux)" >&
 cores=$(nproc)
 echo
 echo "One 1-thread copy on each of the $cores cores at once, against a lone 1-thread run:"
-read -r alone _ < <(sweep "$work/alone" 1)
+result=$(sweep "$work/alone" 1)
+alone=${result%% *}
 for c in $(seq 0 $((cores - 1))); do
     (taskset -c "$c" bash -c "$(declare -f sweep); HEAVYBALL='$HEAVYBALL' config='$config'; sweep '$work/copy$c' 1" |
         cut -d' ' -f1 >"$work/copy$c.secs") &
 done
 wait
+[[ $(cat "$work"/copy*.secs | grep -c .) == "$cores" ]] || { echo "some copies failed" >&2; exit 1; }
 copies=$(cat "$work"/copy*.secs | sort -g | xargs)
 # Throughput of the copies together, in lone runs' worth: Σ alone / t_i.
 together=$(cat "$work"/copy*.secs | awk -v a="$alone" '{ s += a / $1 } END { printf "%.1f", s }')
