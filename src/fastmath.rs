@@ -244,7 +244,8 @@ const LN_C: [f64; 7] = [
 /// The bits of √½: subtracting them from x's bits splits x = 2^k·m with m ∈ [√½, √2).
 const SQRT_HALF_BITS: i64 = 0x3fe6_a09e_667f_3bcd;
 
-/// ln(x) in f64 without libm, branch-free (see the module notes for the error bound).
+/// ln(x) in f64 without libm, branch-free (see the module notes for the error bound). Plain
+/// multiplications and additions in fdlibm's order, no fused ones: every build rounds them alike.
 #[inline(always)]
 pub fn ln_f64(x: f64) -> f64 {
     // Subnormals are scaled into the normal range first; every other special case is patched
