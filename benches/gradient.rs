@@ -5,16 +5,16 @@
 //! made of. Throughput is reported in useful flops (4NpM + 6NMK per evaluation), so criterion's
 //! "elem/s" reads as flop/s.
 //!
-//!     cargo bench --bench gradient
-//!     cargo bench --bench gradient -- 'chunk/'
+//!     cargo bench -p heavyball-benches --bench gradient
+//!     cargo bench -p heavyball-benches --bench gradient -- 'chunk/'
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use heavyball::config::Synthetic;
 use heavyball::data::{Dataset, synthetic};
-use heavyball::linalg;
-use heavyball::model::{self, ForwardWeights, Params, Real, Shape, Workspace};
+use heavyball::model::{self, ForwardWeights, Params, Shape, Workspace};
+use heavyball::num::{Real, linalg};
 use heavyball::train::Evaluator;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2};
@@ -163,7 +163,6 @@ fn gemm_crate(a: ArrayView2<f32>, b: ArrayView2<f32>, c: &mut ndarray::ArrayView
 
 /// Would fusing the 9 runs of one M (they share X) into one wide product pay? S = X·Wᵀ and
 /// dW = Dᵀ·X for 9 runs as 9 products of width M against one of width 9M, at bench-A's M = 32.
-/// Measured: no faster (the separate products already run near the kernel's rate).
 fn bench_fusion(c: &mut Criterion) {
     let (n, p, m, runs) = (1024, 64, 32, 9);
     let mut rng = 0.5f32;
@@ -201,7 +200,9 @@ fn bench_tanh(c: &mut Criterion) {
     group.bench_function("fastmath", |b| {
         b.iter(|| {
             buf.copy_from_slice(&xs);
-            heavyball::fastmath::bias_tanh_in_place(&mut buf, &bias);
+            for row in buf.chunks_exact_mut(bias.len()) {
+                f32::bias_tanh(row, &bias);
+            }
         })
     });
     group.bench_function("std", |b| {

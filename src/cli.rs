@@ -1,5 +1,8 @@
 //! The command line: subcommands and their options (clap), and the glue that calls the library.
 
+// clap turns the doc comments below into `--help` text, where `DIR/<name>` is meant literally.
+#![allow(rustdoc::invalid_html_tags)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,8 +16,9 @@ use crate::shard::{self, ShardArg};
 use crate::slurm;
 use crate::sweep::{self, Interrupted, RunOptions};
 
-const EXIT_CODES: &str =
-    "Exit codes: 0 success; 1 an error (bad config or data, I/O); 2 bad command-line usage.";
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 an error (bad config or data, I/O, a results folder in use); \
+     2 bad command-line usage; 130 stopped by Ctrl-C or SIGTERM (runs in flight saved: run the same command again \
+     to resume).";
 
 /// Fast hyperparameter sweeps of small networks: gradient descent with and without momentum.
 #[derive(Debug, Parser)]
@@ -96,7 +100,8 @@ pub enum Command {
         /// With a config file: the results directory the sweep was run with.
         #[arg(long, value_name = "DIR", default_value = "results")]
         results: PathBuf,
-        /// The training loss to reach [default: 1% above the best final loss at each M].
+        /// The training loss to reach [default: at each M, the lowest loss that both tuned
+        /// settings reach with every seed].
         #[arg(long, value_name = "LOSS")]
         target: Option<f64>,
     },

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// What went wrong with a config; every message names the file and the key or line.
@@ -38,6 +38,24 @@ pub enum ConfigError {
         /// What is wrong and how to fix it.
         message: String,
     },
+}
+
+/// A rule a value breaks, in words that name the key and the fix: the message of a
+/// [`ConfigError::Invalid`] before the file and section are attached.
+#[derive(Debug, Error)]
+#[error("{0}")]
+struct Rule(String);
+
+impl From<String> for Rule {
+    fn from(message: String) -> Self {
+        Rule(message)
+    }
+}
+
+impl From<&str> for Rule {
+    fn from(message: &str) -> Self {
+        Rule(message.to_string())
+    }
 }
 
 /// The built-in data sets compiled into the binary.
@@ -124,7 +142,7 @@ pub struct DataSpec {
 }
 
 /// What the gradient is taken of.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Objective {
     /// R(θ) = Σ_i L(y_i, f(x_i)).
@@ -144,7 +162,7 @@ impl Objective {
 }
 
 /// The floating-point type of a sweep.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// Single precision.
@@ -312,10 +330,10 @@ impl Config {
         base: &Path,
     ) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| syntax_error(e, text, origin))?;
-        let invalid = |section: &'static str, message: String| ConfigError::Invalid {
+        let invalid = |section: &'static str, rule: Rule| ConfigError::Invalid {
             origin: origin.to_string(),
             section,
-            message,
+            message: rule.0,
         };
 
         let name = raw.name.unwrap_or_else(|| default_name.to_string());
@@ -341,7 +359,7 @@ fn syntax_error(e: toml::de::Error, text: &str, origin: &str) -> ConfigError {
     ConfigError::Syntax { origin: origin.to_string(), line, message }
 }
 
-fn check_name(name: &str) -> Result<(), String> {
+fn check_name(name: &str) -> Result<(), Rule> {
     let ok = !name.is_empty()
         && name != "."
         && name != ".."
@@ -349,13 +367,13 @@ fn check_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
+        Err(Rule(format!(
             "name must be letters, digits, '-', '_' or '.' (got {name:?}): it names the results folder"
-        ))
+        )))
     }
 }
 
-fn check_data(raw: RawData, base: &Path) -> Result<DataSpec, String> {
+fn check_data(raw: RawData, base: &Path) -> Result<DataSpec, Rule> {
     let given = [raw.builtin.is_some(), raw.csv.is_some(), raw.synthetic.is_some(), raw.idx.is_some()];
     let source = match (raw.builtin, raw.csv, raw.synthetic, raw.idx) {
         (None, None, None, Some(dir)) => {
@@ -375,13 +393,13 @@ fn check_data(raw: RawData, base: &Path) -> Result<DataSpec, String> {
         }
         (None, None, Some(s), None) => {
             if s.samples < 2 || s.features == 0 || s.classes < 2 {
-                return Err(format!(
+                return Err(Rule(format!(
                     "[data.synthetic] needs samples ≥ 2, features ≥ 1 and classes ≥ 2 (got {}, {}, {})",
                     s.samples, s.features, s.classes
-                ));
+                )));
             }
             if !(s.noise.is_finite() && s.noise >= 0.0) {
-                return Err(format!("[data.synthetic] noise must be finite and ≥ 0 (got {})", s.noise));
+                return Err(Rule(format!("[data.synthetic] noise must be finite and ≥ 0 (got {})", s.noise)));
             }
             Source::Synthetic(Synthetic {
                 samples: s.samples,
@@ -403,16 +421,16 @@ fn check_data(raw: RawData, base: &Path) -> Result<DataSpec, String> {
         return Err("label applies to csv data only".into());
     }
     if source.has_fixed_test_set() && raw.test_fraction != 0.0 {
-        return Err(format!(
+        return Err(Rule(format!(
             "test_fraction = {} does not apply to IDX data: its t10k files are the test set",
             raw.test_fraction
-        ));
+        )));
     }
     if !(raw.test_fraction >= 0.0 && raw.test_fraction < 1.0) {
-        return Err(format!(
+        return Err(Rule(format!(
             "test_fraction must be in [0, 1) (got {}); 0 means no test set",
             raw.test_fraction
-        ));
+        )));
     }
     Ok(DataSpec {
         source,
@@ -422,7 +440,7 @@ fn check_data(raw: RawData, base: &Path) -> Result<DataSpec, String> {
     })
 }
 
-fn check_train(raw: RawTrain) -> Result<TrainSpec, String> {
+fn check_train(raw: RawTrain) -> Result<TrainSpec, Rule> {
     if raw.iterations == 0 {
         return Err("iterations must be ≥ 1 (got 0)".into());
     }
@@ -432,7 +450,7 @@ fn check_train(raw: RawTrain) -> Result<TrainSpec, String> {
     if let Some(f) = raw.divergence_factor
         && !(f.is_finite() && f > 1.0)
     {
-        return Err(format!("divergence_factor must be finite and > 1 (got {f})"));
+        return Err(Rule(format!("divergence_factor must be finite and > 1 (got {f})")));
     }
     if raw.checkpoint_every == Some(0) {
         return Err("checkpoint_every must be ≥ 1 (got 0); leave it out to checkpoint by time".into());
@@ -447,7 +465,7 @@ fn check_train(raw: RawTrain) -> Result<TrainSpec, String> {
     })
 }
 
-fn check_grid(raw: RawGrid) -> Result<GridSpec, String> {
+fn check_grid(raw: RawGrid) -> Result<GridSpec, Rule> {
     check_list("hidden", &raw.hidden, |&m| m >= 1, "M must be ≥ 1")?;
     check_list("gamma", &raw.gamma, |&g| g.is_finite() && g > 0.0, "gamma must be > 0 and finite")?;
     check_list("alpha", &raw.alpha, |&a| a > 0.0 && a <= 1.0, "alpha must be in (0, 1]")?;
@@ -461,16 +479,16 @@ fn check_list<V: PartialEq + fmt::Display>(
     values: &[V],
     ok: impl Fn(&V) -> bool,
     rule: &str,
-) -> Result<(), String> {
+) -> Result<(), Rule> {
     if values.is_empty() {
-        return Err(format!("{key} is an empty list; give at least one value"));
+        return Err(Rule(format!("{key} is an empty list; give at least one value")));
     }
     if let Some(bad) = values.iter().find(|v| !ok(v)) {
-        return Err(format!("{rule} (got {bad} in {key})"));
+        return Err(Rule(format!("{rule} (got {bad} in {key})")));
     }
     for (i, v) in values.iter().enumerate() {
         if values[..i].contains(v) {
-            return Err(format!("{key} lists {v} twice"));
+            return Err(Rule(format!("{key} lists {v} twice")));
         }
     }
     Ok(())

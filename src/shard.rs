@@ -39,11 +39,19 @@ pub enum ShardArg {
     },
 }
 
-impl FromStr for ShardArg {
-    type Err = String;
+/// A `--shard` value that is none of `I/N`, `auto` and `auto/N`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("--shard takes I/N (0 ≤ I < N), auto or auto/N, not {given:?}")]
+pub struct ShardError {
+    /// The value as given.
+    pub given: String,
+}
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        let usage = || format!("--shard takes I/N (0 ≤ I < N), auto or auto/N, not {s:?}");
+impl FromStr for ShardArg {
+    type Err = ShardError;
+
+    fn from_str(s: &str) -> Result<Self, ShardError> {
+        let usage = || ShardError { given: s.to_string() };
         let number = |t: &str| t.trim().parse::<usize>().map_err(|_| usage());
         match s.split_once('/') {
             None if s.trim() == "auto" => Ok(ShardArg::Auto { count: None }),

@@ -9,7 +9,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use crate::config::Config;
-use crate::store;
+use crate::store::write_atomic;
 use crate::sweep;
 
 /// What to submit.
@@ -54,15 +54,15 @@ pub fn prepare(config: &Config, job: &Job, submit: bool) -> Result<String> {
             "all {} runs of {} are finished; nothing to submit. Results in {}\n",
             plan.rows.len(),
             config.name,
-            plan.dir.display()
+            plan.dir.root().display()
         ));
     }
-    let slurm_dir = plan.dir.join("slurm");
-    let logs = slurm_dir.join("logs");
+    let slurm_dir = plan.dir.slurm();
+    let logs = slurm_dir.logs();
     std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
-    let script_path = slurm_dir.join(format!("{}.sbatch", config.name));
+    let script_path = slurm_dir.script(&config.name);
     let text = script(config, job, &pending, &binary, &config_path, &results, &logs);
-    store::write_atomic(&script_path, |w| w.write_all(text.as_bytes()))?;
+    write_atomic(&script_path, |w| w.write_all(text.as_bytes()))?;
 
     let array = array_spec(&pending);
     let busy = plan.rows.iter().filter(|r| r.busy).count();
@@ -112,8 +112,8 @@ pub fn prepare(config: &Config, job: &Job, submit: bool) -> Result<String> {
         job.cpus_per_task,
         script_path.display(),
         logs.display(),
-        plan.dir.display(),
-        quote(&plan.dir.to_string_lossy()),
+        plan.dir.root().display(),
+        quote(&plan.dir.root().to_string_lossy()),
     ));
     Ok(out)
 }

@@ -9,9 +9,12 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
+use ndarray::s;
+
 use crate::config::Objective;
 use crate::data::Dataset;
-use crate::model::{self, ForwardWeights, Params, Real, Shape, Stats, Workspace};
+use crate::model::{self, ForwardWeights, Params, Shape, Stats, Workspace};
+use crate::num::Real;
 
 /// Evaluates the loss (and gradient) of a network on one data set, chunk by chunk in parallel.
 ///
@@ -34,7 +37,7 @@ pub struct Evaluator<'d, T> {
 impl<'d, T: Real> Evaluator<'d, T> {
     /// An evaluator for `data`; `with_gradient` reserves per-chunk gradient buffers.
     pub fn new(data: &'d Dataset<T>, shape: Shape, chunk_size: usize, with_gradient: bool) -> Self {
-        let ranges = model::chunk_ranges(data.len(), chunk_size);
+        let ranges = chunk_ranges(data.len(), chunk_size);
         let grads =
             if with_gradient { ranges.iter().map(|_| Params::zeros(shape)).collect() } else { Vec::new() };
         Evaluator {
@@ -76,13 +79,8 @@ impl<'d, T: Real> Evaluator<'d, T> {
         let (data, ranges) = (this.data, &this.ranges);
         stats.par_iter_mut().zip(ranges.par_iter()).for_each(|(out, range)| {
             let mut ws = this.take_workspace();
-            *out = model::loss_chunk(
-                theta,
-                &this.weights,
-                model::rows(&data.x, range.clone()),
-                &data.y[range.clone()],
-                &mut ws,
-            );
+            let (x, y) = (data.x.slice(s![range.clone(), ..]), &data.y[range.clone()]);
+            *out = model::loss_chunk(theta, &this.weights, x, y, &mut ws);
             this.give_back(ws);
         });
         let total = sum_stats(&stats);
@@ -104,7 +102,7 @@ impl<'d, T: Real> Evaluator<'d, T> {
             stats.par_iter_mut().zip(grads.par_iter_mut()).zip(ranges.par_iter()).for_each(
                 |((out, g), range)| {
                     let mut ws = this.take_workspace();
-                    let (x, y) = (model::rows(&data.x, range.clone()), &data.y[range.clone()]);
+                    let (x, y) = (data.x.slice(s![range.clone(), ..]), &data.y[range.clone()]);
                     *out = model::loss_grad_chunk(theta, &this.weights, x, y, &mut ws, g);
                     this.give_back(ws);
                 },
@@ -113,13 +111,19 @@ impl<'d, T: Real> Evaluator<'d, T> {
         // The fixed-order sum that makes results independent of the thread count.
         grad.as_flat_mut().assign(&grads[0].as_flat());
         for g in &grads[1..] {
-            model::add_assign(grad, g);
+            grad.add_assign(g);
         }
         let total = sum_stats(&stats);
         self.stats = stats;
         self.grads = grads;
         total
     }
+}
+
+/// Splits n samples into fixed chunks of `chunk_size` rows (the last may be shorter). The
+/// boundaries depend on n and the chunk size alone, never on the thread count.
+fn chunk_ranges(n: usize, chunk_size: usize) -> Vec<Range<usize>> {
+    (0..n.div_ceil(chunk_size)).map(|i| i * chunk_size..((i + 1) * chunk_size).min(n)).collect()
 }
 
 fn sum_stats(stats: &[Stats]) -> Stats {
@@ -175,17 +179,6 @@ pub enum Status {
     Diverged,
     /// The step callback asked to stop; the state can be resumed.
     Stopped,
-}
-
-impl Status {
-    /// The word used in files: `done`, `diverged` or `stopped`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Done => "done",
-            Status::Diverged => "diverged",
-            Status::Stopped => "stopped",
-        }
-    }
 }
 
 /// What the step callback asks for after each step.
@@ -249,14 +242,35 @@ pub fn train<T: Real>(
             return Status::Done;
         }
         if hyper.objective == Objective::Mean {
-            model::scale_inplace(&mut grad, inv_n);
+            grad.scale_inplace(inv_n);
         }
-        model::momentum_step_inplace(&mut state.theta, &mut state.phi, &grad, gamma, alpha);
+        momentum_step_inplace(&mut state.theta, &mut state.phi, &grad, gamma, alpha);
         state.iteration += 1;
         if on_step(state) == Flow::Stop {
             return Status::Stopped;
         }
     }
+}
+
+/// One heavy-ball step, in place: φ ← (1−α)·φ + α·∇, then θ ← θ − γ·φ.
+///
+/// **Panics** if the shapes differ.
+pub fn momentum_step_inplace<T: Real>(
+    theta: &mut Params<T>,
+    phi: &mut Params<T>,
+    grad: &Params<T>,
+    gamma: T,
+    alpha: T,
+) {
+    assert_eq!(theta.shape(), phi.shape(), "parameter shapes");
+    assert_eq!(theta.shape(), grad.shape(), "parameter shapes");
+    let one_minus_alpha = T::one() - alpha;
+    ndarray::Zip::from(theta.as_flat_mut()).and(phi.as_flat_mut()).and(grad.as_flat()).for_each(
+        |t, f, &d| {
+            *f = *f * one_minus_alpha + alpha * d;
+            *t = *t - gamma * *f;
+        },
+    );
 }
 
 #[cfg(test)]
@@ -376,5 +390,34 @@ mod tests {
         let status = train(&mut state, &hyper, &mut eval, None, &mut |_| Flow::Continue);
         assert_eq!(status, Status::Done);
         assert_eq!(state, straight);
+    }
+
+    #[test]
+    fn momentum_step_with_alpha_one_is_gradient_descent() {
+        let shape = Shape { n_features: 2, n_hidden: 2, n_classes: 2 };
+        let mut theta = Params::<f64>::init(shape, 1);
+        let start = theta.clone();
+        let mut phi = Params::zeros(shape);
+        let mut grad = Params::zeros(shape);
+        grad.as_flat_mut().fill(2.0);
+        momentum_step_inplace(&mut theta, &mut phi, &grad, 0.1, 1.0);
+        for (t, s) in theta.as_flat().iter().zip(start.as_flat()) {
+            approx::assert_relative_eq!(*t, s - 0.2, epsilon = 1e-15);
+        }
+        // With α = 0.5 the second step moves by γ(0.5·φ + 0.5·∇) = 0.1·(0.5·1 + 0.5·2).
+        let mut phi = Params::zeros(shape);
+        let mut theta = start.clone();
+        momentum_step_inplace(&mut theta, &mut phi, &grad, 0.1, 0.5);
+        momentum_step_inplace(&mut theta, &mut phi, &grad, 0.1, 0.5);
+        for (t, s) in theta.as_flat().iter().zip(start.as_flat()) {
+            approx::assert_relative_eq!(*t, s - 0.1 - 0.15, epsilon = 1e-15);
+        }
+    }
+
+    #[test]
+    fn chunks_cover_every_sample_once() {
+        assert_eq!(chunk_ranges(10, 4), vec![0..4, 4..8, 8..10]);
+        assert_eq!(chunk_ranges(8, 4), vec![0..4, 4..8]);
+        assert_eq!(chunk_ranges(3, 1024), vec![0..3]);
     }
 }

@@ -1,15 +1,18 @@
 //! The report's plots, drawn with plotters as SVG and PNG: loss curves per M, a heatmap of the
 //! final loss over γ × α per M, and test accuracy curves.
 
-use std::path::Path;
 use std::sync::Once;
 
 use anyhow::{Context, Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{Analysis, Run, Sweep, num};
+use super::Sweep;
+use super::analysis::{Analysis, Method, final_loss, mean_final_loss};
+use super::render::num;
 use crate::grid::short_number;
+use crate::store::{ReportDir, RunRecord, write_atomic};
+use crate::train::CurveRow;
 
 /// A plot written as `<stem>.svg` and `<stem>.png`.
 pub struct Figure {
@@ -47,25 +50,25 @@ type DrawSvg<'a> = dyn Fn(&DrawingArea<SVGBackend, Shift>) -> Result<()> + 'a;
 type DrawPng<'a> = dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> Result<()> + 'a;
 
 /// Renders one figure to SVG (in memory) and PNG (a temporary file), then moves both into place.
-fn render(out: &Path, stem: &str, svg: &DrawSvg, png: &DrawPng) -> Result<()> {
+fn render(out: &ReportDir, stem: &str, svg: &DrawSvg, png: &DrawPng) -> Result<()> {
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
         svg(&root)?;
         root.present().map_err(|e| anyhow!("{e}"))?;
     }
-    crate::store::write_atomic(&out.join(format!("{stem}.svg")), |w| w.write_all(text.as_bytes()))?;
-    let tmp = out.join(format!(".tmp-{stem}.png"));
+    write_atomic(&out.figure(stem, "svg"), |w| w.write_all(text.as_bytes()))?;
+    let tmp = out.path().join(format!(".tmp-{stem}.png"));
     {
         let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
         png(&root)?;
         root.present().map_err(|e| anyhow!("cannot write {}: {e}", tmp.display()))?;
     }
-    std::fs::rename(&tmp, out.join(format!("{stem}.png"))).with_context(|| format!("cannot write {stem}.png"))
+    std::fs::rename(&tmp, out.figure(stem, "png")).with_context(|| format!("cannot write {stem}.png"))
 }
 
 /// The seed-mean of a curve column, up to the shortest seed's length.
-fn mean_curve(runs: &[&Run], pick: impl Fn(&crate::train::CurveRow) -> Option<f64>) -> Vec<(f64, f64)> {
+fn mean_curve(runs: &[&RunRecord], pick: impl Fn(&CurveRow) -> Option<f64>) -> Vec<(f64, f64)> {
     let len = runs.iter().map(|r| r.curve.len()).min().unwrap_or(0);
     (0..len)
         .filter_map(|i| {
@@ -75,12 +78,12 @@ fn mean_curve(runs: &[&Run], pick: impl Fn(&crate::train::CurveRow) -> Option<f6
         .collect()
 }
 
-fn runs_at(sweep: &Sweep, m: usize, g: f64, a: f64) -> Vec<&Run> {
+fn runs_at(sweep: &Sweep, m: usize, g: f64, a: f64) -> Vec<&RunRecord> {
     sweep.runs.iter().filter(|r| r.meta.hidden == m && r.meta.gamma == g && r.meta.alpha == a).collect()
 }
 
 /// Draws every figure and returns them in report order.
-pub fn draw_all(sweep: &Sweep, analysis: &Analysis, out: &Path) -> Result<Vec<Figure>> {
+pub fn draw_all(sweep: &Sweep, analysis: &Analysis, out: &ReportDir) -> Result<Vec<Figure>> {
     register_font();
     let mut figures = Vec::new();
     let info = &sweep.info;
@@ -105,7 +108,7 @@ pub fn draw_all(sweep: &Sweep, analysis: &Analysis, out: &Path) -> Result<Vec<Fi
                 .map(|&a| (a, runs_at(sweep, m, g, a)))
                 .filter(|(_, r)| !r.is_empty())
                 .min_by(|x, y| {
-                    let score = |r: &Vec<&Run>| r.iter().map(|r| r.final_loss()).sum::<f64>();
+                    let score = |r: &Vec<&RunRecord>| r.iter().map(|r| final_loss(r)).sum::<f64>();
                     score(&x.1).total_cmp(&score(&y.1))
                 });
             if let Some((a, runs)) = best {
@@ -117,7 +120,7 @@ pub fn draw_all(sweep: &Sweep, analysis: &Analysis, out: &Path) -> Result<Vec<Fi
         let stem = format!("curves-M{m}");
         let y = "mean training loss (log scale)";
         render(out, &stem, &|r| lines(r, &title, y, &series, true), &|r| lines(r, &title, y, &series, true))?;
-        figures.push(Figure { title: title.clone(), svg: format!("{stem}.svg") });
+        figures.push(Figure { title: title.clone(), svg: ReportDir::figure_name(&stem, "svg") });
 
         // Heatmap of the final loss.
         let title = format!("Final training loss over γ × α, M = {m} (seed mean; ✕ = diverged)");
@@ -130,8 +133,7 @@ pub fn draw_all(sweep: &Sweep, analysis: &Analysis, out: &Path) -> Result<Vec<Fi
                     .iter()
                     .map(|&g| {
                         let runs = runs_at(sweep, m, g, a);
-                        (!runs.is_empty())
-                            .then(|| runs.iter().map(|r| r.final_loss()).sum::<f64>() / runs.len() as f64)
+                        (!runs.is_empty()).then(|| mean_final_loss(&runs))
                     })
                     .collect()
             })
@@ -141,20 +143,20 @@ pub fn draw_all(sweep: &Sweep, analysis: &Analysis, out: &Path) -> Result<Vec<Fi
         render(out, &stem, &|r| heatmap(r, &title, &gammas, &alphas, &cells), &|r| {
             heatmap(r, &title, &gammas, &alphas, &cells)
         })?;
-        figures.push(Figure { title: title.clone(), svg: format!("{stem}.svg") });
+        figures.push(Figure { title: title.clone(), svg: ReportDir::figure_name(&stem, "svg") });
 
         // Test accuracy of the two best settings.
-        if info.test_samples > 0 {
+        if info.has_test_set() {
             let mut acc = Vec::new();
             for (i, b) in [&c.gd, &c.momentum].into_iter().flatten().enumerate() {
                 let runs = runs_at(sweep, m, b.gamma, b.alpha);
                 let label = format!(
                     "{} γ={} α={}",
-                    if b.method == "gd" { "GD" } else { "momentum" },
+                    if b.method == Method::Gd { "GD" } else { "momentum" },
                     short_number(b.gamma),
                     short_number(b.alpha)
                 );
-                acc.push((label, b.method != "gd", i, mean_curve(&runs, |r| r.test_accuracy)));
+                acc.push((label, b.method == Method::Momentum, i, mean_curve(&runs, |r| r.test_accuracy)));
             }
             if !acc.is_empty() {
                 let title = format!("Test accuracy, M = {m}: best plain GD vs best momentum");
@@ -163,7 +165,7 @@ pub fn draw_all(sweep: &Sweep, analysis: &Analysis, out: &Path) -> Result<Vec<Fi
                 render(out, &stem, &|r| lines(r, &title, y, &acc, false), &|r| {
                     lines(r, &title, y, &acc, false)
                 })?;
-                figures.push(Figure { title, svg: format!("{stem}.svg") });
+                figures.push(Figure { title, svg: ReportDir::figure_name(&stem, "svg") });
             }
         }
     }

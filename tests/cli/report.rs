@@ -1,10 +1,11 @@
 //! `heavyball report` on small hand-made results folders whose answers are known.
 
-mod common;
-
 use std::path::Path;
 
-use common::{heavyball, write};
+use heavyball::grid::RunSpec;
+use heavyball::store::{RunId, SweepMeta};
+
+use crate::common::{heavyball, write};
 
 const SWEEP_TOML: &str = r#"format = 1
 name = "hand"
@@ -24,15 +25,21 @@ alpha = ALPHAS
 seed = [0, 1]
 "#;
 
-/// Writes one finished run with the given training losses at iterations 0..=4.
+/// Writes one finished run with the given training losses at iterations 0..=4, in the folder
+/// its key names (the key follows from `sweep.toml`, as for a real run).
 fn run(dir: &Path, gamma: &str, alpha: &str, seed: u64, losses: &[f64], status: &str) {
-    let name = format!("M4-g{gamma}-a{alpha}-s{seed}");
-    let run_dir = dir.join("runs").join(format!("{name}-00000000"));
+    let sweep = SweepMeta::read(&dir.join("sweep.toml")).unwrap();
+    let spec =
+        RunSpec { index: 0, hidden: 4, gamma: gamma.parse().unwrap(), alpha: alpha.parse().unwrap(), seed };
+    let id = RunId::from_spec(&spec, &sweep.train(), &sweep.data_fingerprint);
+    let run_dir = dir.join("runs").join(id.dir_name());
     std::fs::create_dir_all(&run_dir).unwrap();
     let meta = format!(
-        "format = 1\nkey = \"k\"\nname = \"{name}\"\nhidden = 4\ngamma = {gamma}\nalpha = {alpha}\nseed = {seed}\n\
+        "format = 1\nkey = \"{}\"\nname = \"{}\"\nhidden = 4\ngamma = {gamma}\nalpha = {alpha}\nseed = {seed}\n\
          objective = \"sum\"\nprecision = \"f64\"\nchunk_size = 1024\ndata = \"fp\"\nstatus = \"{status}\"\n\
          iterations = {}\ntarget_iterations = 4\nwall_seconds = 0.1\n",
+        id.key,
+        id.name,
         losses.len() - 1
     );
     write(&run_dir, "run.toml", &meta);
@@ -43,7 +50,7 @@ fn run(dir: &Path, gamma: &str, alpha: &str, seed: u64, losses: &[f64], status: 
     write(&run_dir, "curve.csv", &curve);
 }
 
-fn sweep(dir: &Path, alphas: &str) -> std::path::PathBuf {
+pub(crate) fn sweep(dir: &Path, alphas: &str) -> std::path::PathBuf {
     let root = dir.join("hand");
     std::fs::create_dir_all(&root).unwrap();
     write(&root, "sweep.toml", &SWEEP_TOML.replace("ALPHAS", alphas));
@@ -52,7 +59,7 @@ fn sweep(dir: &Path, alphas: &str) -> std::path::PathBuf {
 
 /// Eight runs with known answers. GD's best is γ = 0.2 (final 0.4 and 0.6, mean 0.5); momentum's
 /// is γ = 0.1, α = 0.5 (final 0.1 and 0.3); γ = 0.2, α = 0.5 diverges with one seed.
-fn known_runs(root: &Path) {
+pub(crate) fn known_runs(root: &Path) {
     run(root, "0.1", "1", 0, &[2.0, 1.5, 1.2, 1.0, 0.9], "done");
     run(root, "0.1", "1", 1, &[2.0, 1.6, 1.3, 1.1, 1.0], "done");
     run(root, "0.2", "1", 0, &[2.0, 1.0, 0.8, 0.5, 0.4], "done");
@@ -217,4 +224,37 @@ fn the_default_target_is_the_lowest_loss_both_tuned_methods_reach_with_every_see
     assert_eq!(rows[1][col("target_loss")], "0.6");
     assert_eq!(rows[2][col("iterations_to_target_mean")], "1.5");
     assert_eq!(rows[2][col("speedup")], (3.5f64 / 1.5).to_string());
+}
+
+/// A run folder of an earlier config whose readable name matches a grid point never enters a
+/// report: runs are matched by key. Here the divergence factor changed, which changes every
+/// key but no name; only one run of the new config is trained (shard 0 of 4), so the other
+/// three grid points have only the old config's folders.
+#[test]
+fn stale_runs_whose_names_match_stay_out_of_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"
+name = "stale"
+[data]
+builtin = "digits"
+[train]
+iterations = 30
+FACTOR
+[grid]
+hidden = [8]
+gamma = [1e-3, 0.5]
+alpha = [1.0, 0.5]
+"#;
+    let old = write(dir.path(), "old.toml", &text.replace("FACTOR", "divergence_factor = 1.01"));
+    let new = write(dir.path(), "new.toml", &text.replace("FACTOR", ""));
+    let results = dir.path().join("out");
+    for (config, extra) in [(&old, vec![]), (&new, vec!["--shard", "0/4"])] {
+        let out =
+            heavyball().arg("run").arg(config).arg("--results").arg(&results).args(extra).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = heavyball().arg("report").arg(results.join("stale")).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("1 of 4 runs are finished"), "{stdout}");
 }

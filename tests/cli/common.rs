@@ -1,5 +1,4 @@
 //! Helpers shared by the binary-level tests.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 

@@ -3,11 +3,11 @@
 //! Slurm variables, `plan --shards` reports per shard, and `heavyball slurm` writes and submits
 //! the job script (through a stand-in `sbatch`; tests/slurm/cluster-test.sh uses a real Slurm).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{heavyball, tree, write};
+use heavyball::store::SweepDir;
+
+use crate::common::{heavyball, tree, write};
 
 const SWEEP: &str = r#"
 name = "s"
@@ -24,7 +24,7 @@ alpha = [1.0, 0.5]
 seed = [0]
 "#;
 
-use common::run_sweep as run;
+use crate::common::run_sweep as run;
 
 /// Everything but wall times (run.toml, summary.csv), lock files and Slurm files.
 fn comparable(sweep: &Path) -> Vec<(String, Vec<u8>)> {
@@ -110,7 +110,7 @@ fn plain_runs_and_shards_exclude_each_other() {
     let (dir, cfg) = setup();
     let results = dir.path().join("out");
     std::fs::create_dir_all(results.join("s")).unwrap();
-    let shard_lock = heavyball::resume::SweepLock::acquire(&results.join("s"), true).unwrap();
+    let shard_lock = heavyball::store::SweepLock::acquire(&SweepDir::at(&results.join("s")), true).unwrap();
     let out = heavyball().arg("run").arg(&cfg).arg("--results").arg(&results).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -118,7 +118,7 @@ fn plain_runs_and_shards_exclude_each_other() {
     run(&cfg, &results, &["--shard", "1/2"]);
     drop(shard_lock);
 
-    let plain_lock = heavyball::resume::SweepLock::acquire(&results.join("s"), false).unwrap();
+    let plain_lock = heavyball::store::SweepLock::acquire(&SweepDir::at(&results.join("s")), false).unwrap();
     let out =
         heavyball().arg("run").arg(&cfg).arg("--results").arg(&results).args(["--shard", "0/2"]).output();
     let out = out.unwrap();

@@ -1,29 +1,15 @@
 //! The one matrix product every evaluation is made of, C = A·B, on strided ndarray views.
 //!
-//! It runs heavyball's own kernel ([`crate::kernels`]): register tiles of fused multiply-adds
+//! It runs heavyball's own kernel ([`super::kernels`]): register tiles of fused multiply-adds
 //! that read A and B in place, with AVX-512 or AVX2 chosen at run time. Every output element is
 //! a single chain of FMAs in a fixed order, so products are bitwise the same on every CPU, build
-//! and thread count. Chosen by measurement against the pure-Rust `gemm` crate (heavyball's
-//! backend before) and ndarray's default, matrixmultiply, on the five products of one 1024-row
-//! chunk of bench-A in the layouts the model uses (`cargo bench --bench gradient -- matmul/`).
-//! The table is the best of 300 rounds alternating the kernel and the `gemm` crate in one
-//! process, f32, one core of an AVX-512 Xeon, GFLOP/s (F counts its 16 padded columns):
-//!
-//! | product | shape (m·k·n) | kernel (M = 32 / 64 / 128) | `gemm` crate |
-//! |---|---|---|---|
-//! | S = X·Wᵀ | 1024·64·M | 157 / 164 / 161 | 150 / 159 / 159 |
-//! | F = H·Vᵀ | 1024·M·16 | 130 / 131 / 141 | 83 / 86 / 88 |
-//! | dV = Gᵀ·H | 10·1024·M | 147 / 146 / 144 | 128 / 150 / 141 |
-//! | G·V | 1024·10·M | 104 / 123 / 109 | 90 / 110 / 108 |
-//! | dW = Dᵀ·X | M·1024·64 | 142 / 153 / 158 | 152 / 148 / 157 |
-//!
-//! matrixmultiply reached 28–63 on the same shapes. The kernel runs single-threaded:
-//! parallelism comes from rayon, over runs and chunks.
+//! and thread count. The kernel runs single-threaded: parallelism comes from rayon, over runs
+//! and chunks. Why this kernel and not a BLAS or the `gemm` crate: `docs/performance.md`.
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
-use crate::kernels::{Epilogue, Operands, Plain};
-use crate::model::Real;
+use super::Real;
+use super::kernels::{Epilogue, Operands, Plain};
 
 /// C = A·B, overwriting C. B is read in place when its rows are contiguous (unit column
 /// stride), otherwise from a row-major copy; C may have any non-negative strides, but writing

@@ -11,9 +11,7 @@
 //! and every 10th row is kept here. They depend on heavyball's initialisation scheme (a change to
 //! it changes the run key too, and these numbers must then be regenerated).
 
-mod common;
-
-use common::{heavyball, iris_csv, run_dir, write};
+use crate::common::{heavyball, iris_csv, run_dir, write};
 
 const CONFIG: &str = r#"
 name = "ref"

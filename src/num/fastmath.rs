@@ -1,10 +1,9 @@
 //! Vectorisable `exp`, `tanh` and `ln` for f32 and f64 slices.
 //!
-//! The standard library's `f32::tanh` calls libm once per element (about 11 ns); a sweep
-//! evaluates N·M of them per iteration, which used to cost more than the matrix products
-//! around them. These versions are branch-free, so the compiler turns each loop into SIMD
-//! code; on x86-64 the slice functions switch to AVX2 or AVX-512 builds of the same loop at run
-//! time.
+//! The standard library's `f32::tanh` calls libm once per element; a sweep evaluates N·M of
+//! them per iteration, which would cost more than the matrix products around them. These
+//! versions are branch-free, so the compiler turns each loop into SIMD code; on x86-64 the
+//! slice functions switch to AVX2 or AVX-512 builds of the same loop at run time.
 //!
 //! **Accuracy** (checked by the tests against f64 `exp`/`tanh` over every 61st f32 bit pattern
 //! and densely over the interesting ranges):
@@ -165,11 +164,9 @@ pub fn tanh_f64(x: f64) -> f64 {
 /// value's steps form a chain of about 30 dependent operations (11 of them the polynomial's
 /// multiply-adds) ending in a division; written value after value, the chains filled the CPU's
 /// scheduler and left its vector units waiting. Step by step, with L = 32, the compiler
-/// interleaves four AVX-512 vectors: tanh after the product S = X·Wᵀ (f64, M = 128, one core)
-/// took about 130 µs per 1024-row chunk instead of 165, and a 40-iteration f64 bench-A 11.5 s
-/// instead of 12.0 on one thread. Every value goes through the operations it would alone, so the
-/// results are bitwise those of [`tanh_f64`]. (In f32 the same change measured no gain: that
-/// chain is half as long.)
+/// interleaves four AVX-512 vectors. Every value goes through the operations it would alone, so
+/// the results are bitwise those of [`tanh_f64`]. (f32's chain is half as long and gains
+/// nothing from this.)
 #[inline(always)]
 fn tanh_steps_f64<const L: usize>(x: [f64; L]) -> [f64; L] {
     let (mut a, mut t, mut r) = ([0.0; L], [0.0; L], [0.0; L]);
@@ -214,7 +211,7 @@ fn bias_tanh_block_f64<const L: usize>(xs: &mut [f64], bias: &[f64]) {
 ///
 /// **Panics** if `bias` is shorter than `row`.
 #[inline(always)]
-pub fn bias_tanh_row_f64(row: &mut [f64], bias: &[f64]) {
+fn bias_tanh_row_steps_f64(row: &mut [f64], bias: &[f64]) {
     let bias = &bias[..row.len()];
     let (mut wide, mut wide_bias) = (row.chunks_exact_mut(32), bias.chunks_exact(32));
     for (xs, bs) in (&mut wide).zip(&mut wide_bias) {
@@ -318,6 +315,29 @@ macro_rules! simd_kernel {
 pub(crate) use simd_kernel;
 
 simd_kernel!(
+    /// Replaces x_j by tanh(x_j + b_j) along a row (`bias` at least as long): the product
+    /// kernel's epilogue on each finished row of S = X·Wᵀ. One copy per build, called by every
+    /// tile shape of the kernel, keeps the kernel quick to compile.
+    #[inline(never)]
+    pub fn bias_tanh_row(row: &mut [f32], bias: &[f32]) {
+        for (x, &b) in row.iter_mut().zip(bias) {
+            *x = tanh_f32(*x + b);
+        }
+    }
+);
+
+simd_kernel!(
+    /// [`bias_tanh_row`] in f64: in blocks of 32 values, then 8, then one by one, each value
+    /// bitwise [`tanh_f64`] of its sum.
+    ///
+    /// **Panics** if `bias` is shorter than `row`.
+    #[inline(never)]
+    pub fn bias_tanh_row_f64(row: &mut [f64], bias: &[f64]) {
+        bias_tanh_row_steps_f64(row, bias);
+    }
+);
+
+simd_kernel!(
     /// Replaces every element by its exponential.
     pub fn exp_in_place(xs: &mut [f32]) {
         for x in xs {
@@ -327,36 +347,10 @@ simd_kernel!(
 );
 
 simd_kernel!(
-    /// Treats `xs` as rows of `bias.len()` and replaces x_ij by tanh(x_ij + bias_j).
-    ///
-    /// **Panics** if the length of `xs` is not a multiple of the length of `bias`.
-    pub fn bias_tanh_in_place(xs: &mut [f32], bias: &[f32]) {
-        assert_eq!(xs.len() % bias.len().max(1), 0, "whole rows");
-        for row in xs.chunks_exact_mut(bias.len()) {
-            for (x, &b) in row.iter_mut().zip(bias) {
-                *x = tanh_f32(*x + b);
-            }
-        }
-    }
-);
-
-simd_kernel!(
     /// Replaces every element by its exponential, in f64.
     pub fn exp_in_place_f64(xs: &mut [f64]) {
         for x in xs {
             *x = exp_f64(*x);
-        }
-    }
-);
-
-simd_kernel!(
-    /// [`bias_tanh_in_place`] in f64.
-    ///
-    /// **Panics** if the length of `xs` is not a multiple of the length of `bias`.
-    pub fn bias_tanh_in_place_f64(xs: &mut [f64], bias: &[f64]) {
-        assert_eq!(xs.len() % bias.len().max(1), 0, "whole rows");
-        for row in xs.chunks_exact_mut(bias.len()) {
-            bias_tanh_row_f64(row, bias);
         }
     }
 );
@@ -382,6 +376,16 @@ simd_kernel!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Treats `xs` as rows of `bias.len()` and replaces x_ij by tanh(x_ij + bias_j).
+    fn bias_tanh_in_place(xs: &mut [f32], bias: &[f32]) {
+        xs.chunks_exact_mut(bias.len()).for_each(|row| bias_tanh_row(row, bias));
+    }
+
+    /// [`bias_tanh_in_place`] in f64.
+    fn bias_tanh_in_place_f64(xs: &mut [f64], bias: &[f64]) {
+        xs.chunks_exact_mut(bias.len()).for_each(|row| bias_tanh_row_f64(row, bias));
+    }
 
     /// The distance in units in the last place between an f32 and the exact value (in f64),
     /// measured with the ulp of the exact value rounded to f32.
@@ -487,7 +491,7 @@ mod tests {
             // The baseline build, then the run-time choice (AVX-512 or AVX2 where the CPU has
             // them) on two rows at once.
             let mut row = xs.clone();
-            bias_tanh_row_f64(&mut row, &bias);
+            bias_tanh_row_steps_f64(&mut row, &bias);
             let mut rows = [xs.clone(), xs.clone()].concat();
             bias_tanh_in_place_f64(&mut rows, &bias);
             for i in 0..len {

@@ -1,11 +1,9 @@
 //! A whole sweep through the binary: the output files, their headers, and bitwise determinism
 //! across thread counts.
 
-mod common;
-
 use std::path::Path;
 
-use common::{heavyball, run_dir, tree, write};
+use crate::common::{heavyball, run_dir, tree, write};
 
 const SWEEP: &str = r#"
 name = "small"

@@ -1,228 +1,18 @@
-//! The results directory: its layout, run identity, and every file in it. Every file is
-//! written to a temporary name in its folder, fsynced and renamed, so a crash leaves the old
-//! version or the new one, never a torn file.
-//!
-//! ```text
-//! DIR/<sweep>/
-//!   config.toml          the config the sweep last ran with
-//!   sweep.toml           what the data and settings were (for reports)
-//!   summary.csv          one row per run of the current grid
-//!   curves.csv           every curve in one long table
-//!   runs/<run>-<key8>/   run.toml, curve.csv, init.npz, final.npz, checkpoint.npz
-//! ```
+//! The data files of a run, each with one function that writes its bytes and one that reads
+//! it back: `curve.csv`, the parameter files `init.npz` and `final.npz`, and `checkpoint.npz`.
+//! numpy reads every `.npz`.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use ndarray::{Array1, Array2, aview1};
 use ndarray_npy::{NpzReader, NpzWriter};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::config::TrainSpec;
-use crate::grid::RunSpec;
-use crate::model::{Params, Real};
+use crate::model::{Params, Shape};
+use crate::num::Real;
 use crate::train::{CurveRow, State};
-
-/// The version of the on-disk format and of everything that fixes a run's result; part of
-/// every run key.
-pub const FORMAT_VERSION: u32 = 1;
-
-/// The initialisation scheme, named in run keys (see `Params::init`).
-pub const INIT_SCHEME: &str = "W~N(0,1/p) V~N(0,1/M) b=c=0; chacha8 seed stream=M";
-
-/// Writes a file atomically: `fill` writes into a temporary file beside `path`, which is
-/// flushed, fsynced and renamed over `path`; the folder is fsynced after the rename.
-pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let attempt = || -> io::Result<()> {
-        let tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-        let mut out = BufWriter::new(tmp);
-        fill(&mut out)?;
-        let tmp = out.into_inner().map_err(|e| e.into_error())?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        // Make the rename itself durable.
-        File::open(dir)?.sync_all()
-    };
-    attempt().with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Writes several files of one folder atomically, as [`write_atomic`] does each, but with one
-/// fsync of the folder for all of them: every file is written to a temporary name and fsynced,
-/// then all are renamed in the order given, then the folder is fsynced. A crash leaves each file
-/// old or new, never torn; files later in the list are never newer than earlier ones.
-pub fn write_atomic_group(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
-    let mut staged = Vec::with_capacity(files.len());
-    for &(name, bytes) in files {
-        let path = dir.join(name);
-        let attempt = || -> io::Result<tempfile::NamedTempFile> {
-            let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-            tmp.write_all(bytes)?;
-            tmp.as_file().sync_all()?;
-            Ok(tmp)
-        };
-        staged.push((attempt().with_context(|| format!("cannot write {}", path.display()))?, path));
-    }
-    for (tmp, path) in staged {
-        tmp.persist(&path)
-            .map_err(|e| e.error)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("cannot sync the folder {}", dir.display()))
-}
-
-/// The identity of a run: a SHA-256 over everything that determines its result, and its
-/// readable name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunId {
-    /// Hex SHA-256 of the run's defining settings.
-    pub key: String,
-    /// The readable name, such as `M64-g0.003-a0.5-s1`.
-    pub name: String,
-}
-
-impl RunId {
-    /// The key of a grid point trained on data with this fingerprint. The number of iterations
-    /// is not part of it: a longer run continues a shorter one.
-    pub fn from_spec(spec: &RunSpec, train: &TrainSpec, fingerprint: &str) -> Self {
-        let text = format!(
-            "heavyball run v{FORMAT_VERSION}\ndata {fingerprint}\nhidden {}\ngamma {:016x}\nalpha {:016x}\nseed {}\n\
-             objective {}\nprecision {}\nchunk_size {}\ndivergence_factor {:?}\ninit {INIT_SCHEME}\n",
-            spec.hidden,
-            spec.gamma.to_bits(),
-            spec.alpha.to_bits(),
-            spec.seed,
-            train.objective.name(),
-            train.precision.name(),
-            train.chunk_size,
-            train.divergence_factor,
-        );
-        RunId { key: crate::data::hex(&Sha256::digest(text)), name: spec.name() }
-    }
-
-    /// The run's folder name: the readable name and the key's first 8 hex digits.
-    pub fn dir_name(&self) -> String {
-        format!("{}-{}", self.name, &self.key[..8])
-    }
-}
-
-/// The folder of one sweep, `DIR/<sweep name>`.
-#[derive(Clone, Debug)]
-pub struct SweepDir {
-    root: PathBuf,
-}
-
-impl SweepDir {
-    /// The folder of sweep `name` under the results directory `results`.
-    pub fn new(results: &Path, name: &str) -> Self {
-        SweepDir { root: results.join(name) }
-    }
-
-    /// `DIR/<sweep>`.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// `DIR/<sweep>/runs`.
-    pub fn runs(&self) -> PathBuf {
-        self.root.join("runs")
-    }
-
-    /// The folder of one run.
-    pub fn run(&self, id: &RunId) -> PathBuf {
-        self.runs().join(id.dir_name())
-    }
-
-    /// `summary.csv`.
-    pub fn summary(&self) -> PathBuf {
-        self.root.join("summary.csv")
-    }
-
-    /// `curves.csv`.
-    pub fn curves(&self) -> PathBuf {
-        self.root.join("curves.csv")
-    }
-
-    /// `sweep.toml`.
-    pub fn sweep_meta(&self) -> PathBuf {
-        self.root.join("sweep.toml")
-    }
-
-    /// `config.toml`.
-    pub fn config_copy(&self) -> PathBuf {
-        self.root.join("config.toml")
-    }
-}
-
-/// Files inside a run's folder.
-pub mod run_file {
-    /// The run's metadata.
-    pub const META: &str = "run.toml";
-    /// The loss curve.
-    pub const CURVE: &str = "curve.csv";
-    /// The initial parameters.
-    pub const INIT: &str = "init.npz";
-    /// The parameters at the curve's last row.
-    pub const FINAL: &str = "final.npz";
-    /// The latest training state: θ, φ, the iteration and the curve so far.
-    pub const CHECKPOINT: &str = "checkpoint.npz";
-}
-
-/// What a run is and how it ended: `run.toml`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunMeta {
-    /// The format version.
-    pub format: u32,
-    /// The run key (hex SHA-256).
-    pub key: String,
-    /// The readable name.
-    pub name: String,
-    /// M.
-    pub hidden: usize,
-    /// γ.
-    pub gamma: f64,
-    /// α.
-    pub alpha: f64,
-    /// The initialisation seed.
-    pub seed: u64,
-    /// `sum` or `mean`.
-    pub objective: String,
-    /// `f32` or `f64`.
-    pub precision: String,
-    /// Rows per gradient chunk.
-    pub chunk_size: usize,
-    /// The data fingerprint.
-    pub data: String,
-    /// `running` (not finished: see the checkpoint), `done` or `diverged`.
-    pub status: String,
-    /// Steps taken: the curve's last row.
-    pub iterations: usize,
-    /// Steps asked for.
-    pub target_iterations: usize,
-    /// Seconds spent training this run, summed over every session that worked on it.
-    pub wall_seconds: f64,
-}
-
-impl RunMeta {
-    /// Reads `run.toml`.
-    pub fn read(path: &Path) -> Result<RunMeta> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("{} is not a heavyball run file", path.display()))
-    }
-
-    /// Writes `run.toml` atomically.
-    pub fn write(&self, path: &Path) -> Result<()> {
-        let text = toml::to_string(self).expect("run metadata serialises");
-        write_atomic(path, |w| w.write_all(text.as_bytes()))
-    }
-}
 
 /// The column names of a curve file.
 pub fn curve_header(with_test: bool) -> &'static str {
@@ -316,8 +106,7 @@ pub fn read_params<T: Real>(path: &Path) -> Result<Params<T>> {
     let b: Array1<T> = npz.by_name("b").with_context(context)?;
     let v: Array2<T> = npz.by_name("V").with_context(context)?;
     let c: Array1<T> = npz.by_name("c").with_context(context)?;
-    Params::from_blocks(w.view(), b.view(), v.view(), c.view())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    Params::from_blocks(w.view(), b.view(), v.view(), c.view()).with_context(|| path.display().to_string())
 }
 
 /// The bytes of a checkpoint: `W`, `b`, `V`, `c` (θ^k), `phi` (φ^k, flat, in θ's order),
@@ -357,7 +146,7 @@ pub fn encode_checkpoint<T: Real>(path: &Path, key: &str, state: &State<T>) -> R
 /// Reads a checkpoint written from [`encode_checkpoint`] and checks it belongs to run `key`, has
 /// parameters of `shape`, and a curve consistent with its iteration (rows 0..k, or 0..=k once
 /// finished). Any mismatch is an error that says what is wrong.
-pub fn read_checkpoint<T: Real>(path: &Path, key: &str, shape: crate::model::Shape) -> Result<State<T>> {
+pub fn read_checkpoint<T: Real>(path: &Path, key: &str, shape: Shape) -> Result<State<T>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut npz = NpzReader::new(file).with_context(|| format!("{} is not an npz file", path.display()))?;
     let context = || format!("{} is not a complete heavyball checkpoint", path.display());
@@ -370,12 +159,12 @@ pub fn read_checkpoint<T: Real>(path: &Path, key: &str, shape: crate::model::Sha
     let v: Array2<T> = npz.by_name("V").with_context(context)?;
     let c: Array1<T> = npz.by_name("c").with_context(context)?;
     let theta = Params::from_blocks(w.view(), b.view(), v.view(), c.view())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        .with_context(|| path.display().to_string())?;
     if theta.shape() != shape {
         bail!("{} holds a network of another shape", path.display());
     }
     let phi_flat: Array1<T> = npz.by_name("phi").with_context(context)?;
-    if phi_flat.len() != shape.len() {
+    if phi_flat.len() != shape.n_params() {
         bail!("{} holds a momentum of the wrong length", path.display());
     }
     let mut phi = Params::zeros(shape);
@@ -421,7 +210,7 @@ pub fn same_curve(a: &[CurveRow], b: &[CurveRow]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Shape;
+    use crate::store::write_atomic_group;
 
     #[test]
     fn curves_round_trip_exactly() {
@@ -470,44 +259,5 @@ mod tests {
         assert_eq!(read_params::<f32>(&a).unwrap(), params);
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
         assert!(read_params::<f64>(&a).is_err());
-    }
-
-    #[test]
-    fn run_keys_change_with_every_defining_setting() {
-        let spec = RunSpec { index: 0, hidden: 8, gamma: 0.1, alpha: 0.5, seed: 0 };
-        let train = TrainSpec {
-            iterations: 10,
-            objective: crate::config::Objective::Sum,
-            precision: crate::config::Precision::F32,
-            chunk_size: 1024,
-            divergence_factor: None,
-            checkpoint_every: None,
-        };
-        let base = RunId::from_spec(&spec, &train, "abc");
-        assert_eq!(base.name, "M8-g0.1-a0.5-s0");
-        assert_eq!(base.dir_name().len(), "M8-g0.1-a0.5-s0-".len() + 8);
-        assert_eq!(
-            base,
-            RunId::from_spec(
-                &RunSpec { index: 5, ..spec.clone() },
-                &TrainSpec { iterations: 99, ..train.clone() },
-                "abc"
-            )
-        );
-        let others = [
-            RunId::from_spec(&spec, &train, "abd"),
-            RunId::from_spec(&RunSpec { gamma: 0.2, ..spec.clone() }, &train, "abc"),
-            RunId::from_spec(&RunSpec { seed: 1, ..spec.clone() }, &train, "abc"),
-            RunId::from_spec(&spec, &TrainSpec { chunk_size: 512, ..train.clone() }, "abc"),
-            RunId::from_spec(&spec, &TrainSpec { divergence_factor: Some(10.0), ..train.clone() }, "abc"),
-            RunId::from_spec(
-                &spec,
-                &TrainSpec { objective: crate::config::Objective::Mean, ..train.clone() },
-                "abc",
-            ),
-        ];
-        for other in others {
-            assert_ne!(other.key, base.key);
-        }
     }
 }

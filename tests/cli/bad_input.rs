@@ -1,11 +1,9 @@
 //! Every kind of bad input gets a one-line error naming the file and the key or line, exit code
 //! 1, no panic, and nothing written.
 
-mod common;
-
 use std::path::Path;
 
-use common::{heavyball, write};
+use crate::common::{heavyball, write};
 
 const GOOD: &str = r#"name = "t"
 [data]

@@ -1,0 +1,459 @@
+//! The loss and its gradient over a chunk of samples, in matrix form, beside the
+//! finite-difference tests that check them:
+//!
+//! ```text
+//! S = X·Wᵀ + b      (n×M)      H = tanh(S)
+//! F = H·Vᵀ + c      (n×K)      G = softmax(F) − onehot(y)
+//! dc = Σ_rows G     dV = Gᵀ·H  (K×M)
+//! D = (G·V) ⊙ (1 − H²)         (n×M)
+//! db = Σ_rows D     dW = Dᵀ·X  (M×p)
+//! ```
+
+use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder, s};
+
+use super::epilogues::{BiasTanh, TanhBackward};
+use super::workspace::{backward_rows, class_stride, padded_classes};
+use super::{ForwardWeights, ParamViews, Params, Shape, Workspace};
+use crate::num::Real;
+use crate::num::fastmath::simd_kernel;
+use crate::num::linalg::{matmul, matmul_continue, matmul_then};
+
+/// Loss and accuracy totals over some samples: Σ_i L(y_i, f(x_i)) and the number of samples
+/// whose largest output (the first, on ties) is the true class.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Σ_i L(y_i, f(x_i)), accumulated in f64 in sample order.
+    pub loss_sum: f64,
+    /// Number of correctly classified samples.
+    pub correct: usize,
+    /// Number of samples.
+    pub count: usize,
+}
+
+impl Stats {
+    /// Adds another chunk's totals.
+    pub fn add(&mut self, other: &Stats) {
+        self.loss_sum += other.loss_sum;
+        self.correct += other.correct;
+        self.count += other.count;
+    }
+
+    /// The mean per-sample loss.
+    pub fn mean_loss(&self) -> f64 {
+        self.loss_sum / self.count as f64
+    }
+
+    /// The share of correctly classified samples.
+    pub fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.count as f64
+    }
+}
+
+/// H = tanh(X·Wᵀ + b) and Fᵀ − c = (H·Vᵀ)ᵀ for a chunk: `x` is n×p; fills the first n rows of
+/// `ws.h` and the first K rows of `ws.gt`, [`class_stride`] apart (the bias c is added by
+/// [`softmax_columns`]).
+///
+/// **Panics** if `x` has more rows than the workspace or a column count other than p, or if the
+/// weights are of another shape.
+fn forward_into<T: Real>(
+    params: &ParamViews<T>,
+    weights: &ForwardWeights<T>,
+    x: ArrayView2<T>,
+    ws: &mut Workspace<T>,
+) {
+    let n = x.nrows();
+    let Shape { n_features: p, n_hidden: m, n_classes: k } = weights.shape;
+    assert_eq!(params.v.dim(), (k, m), "forward weights of another shape");
+    let wt = ArrayView2::from_shape((p, m), &weights.wt[..]).expect("Wᵀ shape");
+    let mut h = ws.h.slice_mut(s![..n, ..]);
+    let bias = params.b.as_slice().expect("contiguous b");
+    matmul_then(x, wt, &mut h, &mut BiasTanh { bias });
+    let kp = padded_classes(k);
+    let vt = ArrayView2::from_shape((m, kp), &weights.vt[..]).expect("Vᵀ shape");
+    // F = H·Vᵀ written class-major: Fᵀ, one row per (padded) class.
+    let ld = class_stride(n);
+    let mut f = ArrayViewMut2::from_shape((kp, n).strides((ld, 1)), &mut ws.gt[..])
+        .expect("Fᵀ shape")
+        .reversed_axes();
+    matmul(h.view(), vt, &mut f);
+}
+
+simd_kernel!(
+    /// The softmax of every sample's outputs, class-major. `ft` holds Fᵀ − c as K rows of
+    /// n = `y.len()` samples; on return row k holds e^{f_k − max} with f = F + c, `sums`
+    /// Σ_k e^{f_k − max} and `shift` f_y − max per sample. Returns the loss totals: per sample
+    /// −f_y + log Σ_k exp(f_k), computed as log Σ_k e^{f_k − max} − (f_y − max) and added up in
+    /// sample order.
+    ///
+    /// Every loop runs along contiguous samples, so it vectorises; no sum changes order with the
+    /// vector width.
+    fn softmax_columns<T: Real>(
+        ft: &mut [T],
+        ld: usize,
+        c: &[T],
+        y: &[u32],
+        sums: &mut [T],
+        shift: &mut [T],
+        best: &mut [T],
+    ) -> Stats {
+        let n = y.len();
+        let (sums, shift, best) = (&mut sums[..n], &mut shift[..n], &mut best[..n]);
+        // F = Fᵀ + c, and per sample the largest output and the first class that reaches it
+        // (NaN never compares greater, so a NaN sample keeps class 0).
+        for (class, (row, &ck)) in ft.chunks_exact_mut(ld).map(|r| &mut r[..n]).zip(c).enumerate() {
+            if class == 0 {
+                for ((f, m), b) in row.iter_mut().zip(shift.iter_mut()).zip(best.iter_mut()) {
+                    *f = *f + ck;
+                    *m = *f;
+                    *b = T::zero();
+                }
+                continue;
+            }
+            let label = T::from_usize(class).expect("small integer");
+            for ((f, m), b) in row.iter_mut().zip(shift.iter_mut()).zip(best.iter_mut()) {
+                let (fv, mv, bv) = (*f + ck, *m, *b);
+                let greater = fv > mv;
+                *f = fv;
+                *m = if greater { fv } else { mv };
+                *b = if greater { label } else { bv };
+            }
+        }
+        let mut correct = 0;
+        for (&b, &yi) in best.iter().zip(y) {
+            correct += usize::from(b == T::from_u32(yi).expect("small integer"));
+        }
+        for row in ft.chunks_exact_mut(ld) {
+            for (f, &m) in row[..n].iter_mut().zip(shift.iter()) {
+                *f = *f - m;
+            }
+        }
+        for (i, (s, &yi)) in shift.iter_mut().zip(y).enumerate() {
+            *s = ft[yi as usize * ld + i];
+        }
+        for row in ft.chunks_exact_mut(ld) {
+            T::exp_in_place(&mut row[..n]);
+        }
+        for (class, row) in ft.chunks_exact(ld).map(|r| &r[..n]).enumerate() {
+            if class == 0 {
+                sums.copy_from_slice(row);
+            } else {
+                for (s, &e) in sums.iter_mut().zip(row) {
+                    *s = *s + e;
+                }
+            }
+        }
+        // The argmaxes are counted, so `best` takes log Σ_k e^{f_k − max}.
+        best.copy_from_slice(sums);
+        T::ln_in_place(best);
+        let mut loss_sum = 0.0;
+        for (&log_sum, &fy) in best.iter().zip(shift.iter()) {
+            loss_sum += (log_sum - fy).to_f64().expect("float");
+        }
+        Stats { loss_sum, correct, count: n }
+    }
+);
+
+simd_kernel!(
+    /// Turns the softmax numerators left by [`softmax_columns`] into Gᵀ = (softmax(F) −
+    /// onehot(y))ᵀ in place; `dc` receives the per-class sums Σ_i G_ik (in the fixed order of
+    /// [`sum_in_lanes`]). `sums` is overwritten with its reciprocals.
+    fn output_gradient<T: Real>(gt: &mut [T], ld: usize, sums: &mut [T], y: &[u32], dc: &mut [T]) {
+        let n = y.len();
+        let inv = &mut sums[..n];
+        for s in inv.iter_mut() {
+            *s = T::one() / *s;
+        }
+        for row in gt.chunks_exact_mut(ld) {
+            for (e, &r) in row[..n].iter_mut().zip(inv.iter()) {
+                *e = *e * r;
+            }
+        }
+        for (i, &yi) in y.iter().enumerate() {
+            let g = &mut gt[yi as usize * ld + i];
+            *g = *g - T::one();
+        }
+        for (dck, row) in dc.iter_mut().zip(gt.chunks_exact(ld)) {
+            *dck = sum_in_lanes(&row[..n]);
+        }
+    }
+);
+
+/// Σ xs in an order fixed by the length alone: sixteen interleaved partial sums, then the
+/// tail, so that it vectorises without depending on the vector width.
+#[inline(always)]
+fn sum_in_lanes<T: Real>(xs: &[T]) -> T {
+    let mut lanes = [T::zero(); 16];
+    let blocks = xs.chunks_exact(16);
+    let tail = blocks.remainder();
+    for block in blocks {
+        for (lane, &x) in lanes.iter_mut().zip(block) {
+            *lane = *lane + x;
+        }
+    }
+    let mut total = lanes.iter().fold(T::zero(), |acc, &x| acc + x);
+    for &x in tail {
+        total = total + x;
+    }
+    total
+}
+
+/// Loss totals of the network over a chunk, without gradients: `x` is n×p, `y` holds n labels
+/// in 0..K; `weights` are [`ForwardWeights::of`] `params`.
+///
+/// **Panics** if shapes disagree or n exceeds the workspace.
+pub fn loss_chunk<T: Real>(
+    params: &Params<T>,
+    weights: &ForwardWeights<T>,
+    x: ArrayView2<T>,
+    y: &[u32],
+    ws: &mut Workspace<T>,
+) -> Stats {
+    assert_eq!(x.nrows(), y.len(), "one label per row of x");
+    let views = params.views();
+    forward_into(&views, weights, x, ws);
+    let k = params.shape().n_classes;
+    let c = views.c.as_slice().expect("contiguous c");
+    let ld = class_stride(y.len());
+    softmax_columns(&mut ws.gt[..k * ld], ld, c, y, &mut ws.sums, &mut ws.shift, &mut ws.best)
+}
+
+/// Loss totals and the gradient of Σ_i L(y_i, f(x_i)) over a chunk: `x` is n×p, `y` holds n
+/// labels in 0..K; `weights` are [`ForwardWeights::of`] `params`; the gradient overwrites
+/// `grad`.
+///
+/// **Panics** if shapes disagree or n exceeds the workspace.
+pub fn loss_grad_chunk<T: Real>(
+    params: &Params<T>,
+    weights: &ForwardWeights<T>,
+    x: ArrayView2<T>,
+    y: &[u32],
+    ws: &mut Workspace<T>,
+    grad: &mut Params<T>,
+) -> Stats {
+    let step = backward_rows::<T>(x.nrows(), x.ncols(), params.shape().n_hidden);
+    loss_grad_in_blocks(params, weights, x, y, ws, grad, step)
+}
+
+/// [`loss_grad_chunk`] with the backward pass in blocks of `step` rows (≥ 1).
+fn loss_grad_in_blocks<T: Real>(
+    params: &Params<T>,
+    weights: &ForwardWeights<T>,
+    x: ArrayView2<T>,
+    y: &[u32],
+    ws: &mut Workspace<T>,
+    grad: &mut Params<T>,
+    step: usize,
+) -> Stats {
+    assert_eq!(x.nrows(), y.len(), "one label per row of x");
+    assert_eq!(params.shape(), grad.shape(), "gradient shape");
+    let views = params.views();
+    forward_into(&views, weights, x, ws);
+    let n = x.nrows();
+    let k = params.shape().n_classes;
+    let mut out = grad.views_mut();
+
+    // G = softmax(F) − onehot(y), in place over Fᵀ; dc = Σ_rows G.
+    let c = views.c.as_slice().expect("contiguous c");
+    let ld = class_stride(n);
+    let gt = &mut ws.gt[..k * ld];
+    let stats = softmax_columns(gt, ld, c, y, &mut ws.sums, &mut ws.shift, &mut ws.best);
+    output_gradient(gt, ld, &mut ws.sums, y, out.c.as_slice_mut().expect("contiguous dc"));
+
+    // The backward products, in blocks of rows (see [`backward_rows`]) so that a block's rows
+    // of H, D and X are still in the L2 cache when the next product reads them. Every product
+    // goes on with its chains from the block before, and db sums D's rows in order, so the
+    // gradient is bitwise the one of whole-chunk products, whatever the block size.
+    let m = views.v.ncols();
+    let h = ws.h.slice(s![..n, ..]);
+    let gt = ArrayView2::from_shape((k, n).strides((ld, 1)), &ws.gt[..k * ld]).expect("Gᵀ shape");
+    let db = out.b.as_slice_mut().expect("contiguous db");
+    db.fill(T::zero());
+    for block in 0..n.div_ceil(step).max(1) {
+        let rows = block * step..((block + 1) * step).min(n);
+        let len = rows.len();
+        let (gt, h, x) =
+            (gt.slice(s![.., rows.clone()]), h.slice(s![rows.clone(), ..]), x.slice(s![rows, ..]));
+        // dV = Gᵀ·H.
+        if block == 0 {
+            matmul(gt, h, &mut out.v)
+        } else {
+            matmul_continue(gt, h, &mut out.v)
+        }
+        // D = (G·V) ⊙ (1 − H²); db = Σ_rows D; dW = Dᵀ·X.
+        let mut d = ws.d.slice_mut(s![..len, ..]);
+        let h = h.as_slice().expect("whole rows of the workspace");
+        matmul_then(gt.t(), views.v.view(), &mut d, &mut TanhBackward { h, m, db });
+        if block == 0 { matmul(d.t(), x, &mut out.w) } else { matmul_continue(d.t(), x, &mut out.w) }
+    }
+    stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+    use ndarray::Array2;
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use rand_distr::{Distribution, StandardNormal};
+
+    fn random_problem(seed: u64, n: usize, shape: Shape) -> (Array2<f64>, Vec<u32>, Params<f64>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let x = Array2::from_shape_fn((n, shape.n_features), |_| {
+            let z: f64 = StandardNormal.sample(&mut rng);
+            z
+        });
+        let y = (0..n).map(|_| rng.random_range(0..shape.n_classes as u32)).collect();
+        let mut params = Params::<f64>::init(shape, seed);
+        // Non-zero biases so that their gradients are exercised away from the origin.
+        for x in params.as_flat_mut().iter_mut() {
+            *x += 0.3 * rng.random::<f64>() - 0.15;
+        }
+        (x, y, params)
+    }
+
+    /// Independent, slow per-sample forward pass and loss, written from the formulas with loops.
+    fn naive_loss(params: &Params<f64>, x: &Array2<f64>, y: &[u32]) -> f64 {
+        let pv = params.views();
+        let (m, p) = pv.w.dim();
+        let k = pv.c.len();
+        let mut total = 0.0;
+        for (i, &yi) in y.iter().enumerate() {
+            let h: Vec<f64> = (0..m)
+                .map(|j| (pv.b[j] + (0..p).map(|q| pv.w[[j, q]] * x[[i, q]]).sum::<f64>()).tanh())
+                .collect();
+            let f: Vec<f64> =
+                (0..k).map(|c| pv.c[c] + (0..m).map(|j| pv.v[[c, j]] * h[j]).sum::<f64>()).collect();
+            let max = f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lse = max + f.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
+            total += lse - f[yi as usize];
+        }
+        total
+    }
+
+    #[test]
+    fn gradient_matches_central_finite_differences() {
+        let shapes = [(1, 1, 2, 1), (3, 2, 3, 7), (5, 4, 3, 12), (7, 9, 4, 20), (2, 6, 10, 33)];
+        for (seed, &(p, m, k, n)) in shapes.iter().enumerate() {
+            let shape = Shape { n_features: p, n_hidden: m, n_classes: k };
+            let (x, y, params) = random_problem(seed as u64, n, shape);
+            let mut ws = Workspace::new(shape, n);
+            let mut grad = Params::zeros(shape);
+            let stats =
+                loss_grad_chunk(&params, &ForwardWeights::of(&params), x.view(), &y, &mut ws, &mut grad);
+            assert_relative_eq!(stats.loss_sum, naive_loss(&params, &x, &y), max_relative = 1e-12);
+
+            let eps = 1e-5;
+            for i in 0..shape.n_params() {
+                let mut plus = params.clone();
+                plus.as_flat_mut()[i] += eps;
+                let mut minus = params.clone();
+                minus.as_flat_mut()[i] -= eps;
+                let fd = (naive_loss(&plus, &x, &y) - naive_loss(&minus, &x, &y)) / (2.0 * eps);
+                let an = grad.as_flat()[i];
+                let err = (fd - an).abs() / an.abs().max(fd.abs()).max(1e-3);
+                assert!(err < 1e-6, "shape {shape:?} parameter {i}: analytic {an}, fd {fd}");
+            }
+        }
+    }
+
+    #[test]
+    fn chunked_gradient_equals_whole_batch_gradient() {
+        let shape = Shape { n_features: 4, n_hidden: 5, n_classes: 3 };
+        let (x, y, params) = random_problem(9, 50, shape);
+        let weights = ForwardWeights::of(&params);
+        let mut ws = Workspace::new(shape, 50);
+        let mut whole = Params::zeros(shape);
+        let whole_stats = loss_grad_chunk(&params, &weights, x.view(), &y, &mut ws, &mut whole);
+        let mut sum = Params::zeros(shape);
+        let mut part = Params::zeros(shape);
+        let mut stats = Stats::default();
+        for start in (0..50).step_by(16) {
+            let r = start..(start + 16).min(50);
+            stats.add(&loss_grad_chunk(
+                &params,
+                &weights,
+                x.slice(s![r.clone(), ..]),
+                &y[r],
+                &mut ws,
+                &mut part,
+            ));
+            sum.add_assign(&part);
+        }
+        assert_eq!(stats.count, 50);
+        assert_eq!(stats.correct, whole_stats.correct);
+        assert_relative_eq!(stats.loss_sum, whole_stats.loss_sum, max_relative = 1e-12);
+        for (a, b) in sum.as_flat().iter().zip(whole.as_flat()) {
+            assert_relative_eq!(a, b, max_relative = 1e-10, epsilon = 1e-12);
+        }
+    }
+
+    #[test]
+    fn backward_blocks_give_bitwise_the_whole_chunk_gradient() {
+        let shape = Shape { n_features: 6, n_hidden: 7, n_classes: 4 };
+        let (x, y, params) = random_problem(21, 300, shape);
+        let weights = ForwardWeights::of(&params);
+        let mut ws = Workspace::new(shape, 300);
+        let mut whole = Params::zeros(shape);
+        let whole_stats = loss_grad_in_blocks(&params, &weights, x.view(), &y, &mut ws, &mut whole, 300);
+        for step in [1, 7, 128, 150, 299] {
+            let mut blocked = Params::zeros(shape);
+            let stats = loss_grad_in_blocks(&params, &weights, x.view(), &y, &mut ws, &mut blocked, step);
+            assert_eq!(stats, whole_stats);
+            assert_eq!(blocked, whole, "blocks of {step} rows");
+        }
+        // The rule blocks only chunks whose rows of X, H and D exceed the budget.
+        assert_eq!(backward_rows::<f32>(1024, 64, 64), 1024);
+        assert_eq!(backward_rows::<f64>(1024, 64, 128), 256);
+        assert_eq!(backward_rows::<f32>(1024, 784, 128), 128);
+        assert_eq!(backward_rows::<f64>(0, 64, 128), 1);
+    }
+
+    #[test]
+    fn loss_only_agrees_with_loss_and_gradient() {
+        let shape = Shape { n_features: 3, n_hidden: 4, n_classes: 5 };
+        let (x, y, params) = random_problem(3, 17, shape);
+        let mut ws = Workspace::new(shape, 17);
+        let mut grad = Params::zeros(shape);
+        let a = loss_chunk(&params, &ForwardWeights::of(&params), x.view(), &y, &mut ws);
+        let b = loss_grad_chunk(&params, &ForwardWeights::of(&params), x.view(), &y, &mut ws, &mut grad);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn softmax_columns_handle_extreme_logits() {
+        // Two samples with labels 0 and 1, stored class-major (K = 3 rows of n = 2); logits far
+        // beyond exp's range stay finite, and the bias c is added first.
+        let mut ft = vec![999.0f64, 999.0, -1001.0, -1001.0, 998.0, 998.0];
+        let c = [1.0, 1.0, 1.0];
+        let (mut sums, mut shift, mut best) = (vec![0.0; 2], vec![0.0; 2], vec![0.0; 2]);
+        let stats = softmax_columns(&mut ft, 2, &c, &[0, 1], &mut sums, &mut shift, &mut best);
+        // Both samples' largest output is class 0, so only the first is right.
+        assert_eq!((stats.count, stats.correct), (2, 1));
+        // `best` is left holding each sample's log Σ_k e^{f_k − max}.
+        for (&log_sum, &sum) in best.iter().zip(&sums) {
+            assert_eq!(log_sum.to_bits(), crate::num::fastmath::ln_f64(sum).to_bits());
+        }
+        let lse = (1.0 + (-1.0f64).exp()).ln();
+        assert_relative_eq!(stats.loss_sum, lse + 2000.0 + lse, epsilon = 1e-9);
+        for (i, &sum) in sums.iter().enumerate() {
+            let total: f64 = (0..3).map(|k| ft[k * 2 + i] / sum).sum();
+            assert_relative_eq!(total, 1.0, epsilon = 1e-12);
+        }
+        // Ties go to the first class (1 here, the label) and a NaN sample keeps class 0 (its
+        // label): both count as right.
+        let ties = [1.0f64, f64::NAN, 2.0, 0.0, 2.0, 0.0];
+        let stats =
+            softmax_columns(&mut ties.clone(), 2, &[0.0; 3], &[1, 0], &mut sums, &mut shift, &mut best);
+        assert_eq!(stats.correct, 2);
+        let stats =
+            softmax_columns(&mut ties.clone(), 2, &[0.0; 3], &[2, 1], &mut sums, &mut shift, &mut best);
+        assert_eq!(stats.correct, 0);
+        for precision_f32 in [vec![88.0f32, -88.0, 87.0], vec![-200.0f32, 150.0, 0.0]] {
+            let mut f = precision_f32;
+            let (mut s, mut m, mut b) = (vec![0.0; 1], vec![0.0; 1], vec![0.0; 1]);
+            let stats = softmax_columns(&mut f, 1, &[0.0; 3], &[2], &mut s, &mut m, &mut b);
+            assert!(stats.loss_sum.is_finite(), "{stats:?}");
+        }
+    }
+}

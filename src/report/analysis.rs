@@ -1,0 +1,425 @@
+//! What a report shows, computed from the finished runs with no I/O: each method's best
+//! setting per M, the iterations to a common target loss, and the paired view seed by seed.
+//!
+//! For each M it compares plain GD (α = 1) at its best γ with momentum at its best (γ, α), both
+//! chosen by the seed-mean final training loss, and counts the iterations each needs to reach a
+//! target loss: by default the lowest loss that both reach with every seed. The paired view
+//! uses that runs at the same (M, seed) share their initial point: at each (M, γ, α < 1) it
+//! compares momentum with GD seed by seed.
+
+use crate::store::{RunRecord, SweepMeta};
+
+/// The final training loss of a run, +∞ for a diverged run (or an empty curve).
+pub fn final_loss(run: &RunRecord) -> f64 {
+    if run.diverged() { f64::INFINITY } else { run.curve.last().map_or(f64::INFINITY, |r| r.train_loss) }
+}
+
+/// The lowest training loss on a run's curve (NaN rows ignored; +∞ for an empty curve).
+pub fn lowest_loss(run: &RunRecord) -> f64 {
+    run.curve.iter().map(|r| r.train_loss).filter(|l| !l.is_nan()).fold(f64::INFINITY, f64::min)
+}
+
+/// The first iteration whose training loss is at or below `target`.
+pub fn iterations_to(run: &RunRecord, target: f64) -> Option<usize> {
+    run.curve.iter().find(|r| r.train_loss <= target).map(|r| r.iteration)
+}
+
+/// The mean of the seeds' final losses: +∞ when a seed diverged.
+pub fn mean_final_loss(runs: &[&RunRecord]) -> f64 {
+    runs.iter().map(|r| final_loss(r)).sum::<f64>() / runs.len() as f64
+}
+
+/// Mean and sample standard deviation (0 for one value); NaN for none.
+fn mean_sd(values: &[f64]) -> (f64, f64) {
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = if values.len() > 1 {
+        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
+}
+
+/// The two methods compared: plain gradient descent (α = 1) and heavy-ball momentum (α < 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Plain gradient descent, α = 1.
+    Gd,
+    /// Heavy-ball momentum, α < 1.
+    Momentum,
+}
+
+impl Method {
+    /// The word used in CSV files: `gd` or `momentum`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Gd => "gd",
+            Method::Momentum => "momentum",
+        }
+    }
+
+    /// The label used in tables and plots: `plain GD` or `momentum`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Method::Gd => "plain GD",
+            Method::Momentum => "momentum",
+        }
+    }
+}
+
+/// One method's best setting at one M, summarised over seeds.
+#[derive(Clone, Debug)]
+pub struct Best {
+    /// Which method.
+    pub method: Method,
+    /// γ.
+    pub gamma: f64,
+    /// α.
+    pub alpha: f64,
+    /// Seeds finished.
+    pub seeds: usize,
+    /// Seeds diverged.
+    pub diverged: usize,
+    /// Final training loss: mean, sd.
+    pub final_loss: (f64, f64),
+    /// Best training loss: mean, sd.
+    pub best_loss: (f64, f64),
+    /// Final test loss: mean, sd.
+    pub test_loss: (f64, f64),
+    /// Final test accuracy: mean, sd.
+    pub test_accuracy: (f64, f64),
+    /// Iterations to the target: mean, sd over the seeds that reached it.
+    pub to_target: (f64, f64),
+    /// Seeds that reached the target.
+    pub reached: usize,
+}
+
+/// The comparison at one M.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    /// M.
+    pub hidden: usize,
+    /// The target training loss.
+    pub target: f64,
+    /// Plain GD at its best γ.
+    pub gd: Option<Best>,
+    /// Momentum at its best (γ, α).
+    pub momentum: Option<Best>,
+}
+
+impl Comparison {
+    /// GD's mean iterations to target over momentum's, when both reach it with every seed.
+    pub fn speedup(&self) -> Option<f64> {
+        let (gd, mo) = (self.gd.as_ref()?, self.momentum.as_ref()?);
+        (gd.reached == gd.seeds && mo.reached == mo.seeds && mo.to_target.0 > 0.0)
+            .then(|| gd.to_target.0 / mo.to_target.0)
+    }
+}
+
+/// Seed-by-seed momentum against GD at one (M, γ, α).
+#[derive(Clone, Debug)]
+pub struct Paired {
+    /// M.
+    pub hidden: usize,
+    /// γ.
+    pub gamma: f64,
+    /// α < 1.
+    pub alpha: f64,
+    /// Seeds where both runs finished.
+    pub pairs: usize,
+    /// Share of pairs where momentum ends lower (a diverged run loses).
+    pub win_rate: f64,
+    /// Median of momentum's final loss over GD's, over pairs where neither diverged.
+    pub loss_ratio: f64,
+    /// Median of momentum's iterations to target over GD's, over pairs where both reach it.
+    pub iteration_ratio: f64,
+}
+
+/// Everything a report shows.
+pub struct Analysis {
+    /// One comparison per M.
+    pub comparisons: Vec<Comparison>,
+    /// One row per (M, γ, α < 1) with pairs.
+    pub paired: Vec<Paired>,
+}
+
+/// Groups runs by (M, γ, α); the seeds stay together.
+fn groups(runs: &[RunRecord], hidden: usize) -> Vec<Setting<'_>> {
+    let mut out: Vec<Setting> = Vec::new();
+    for r in runs.iter().filter(|r| r.meta.hidden == hidden) {
+        let key = (r.meta.gamma, r.meta.alpha);
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(r),
+            None => out.push((key, vec![r])),
+        }
+    }
+    out
+}
+
+fn summarise(method: Method, (gamma, alpha): (f64, f64), runs: &[&RunRecord], target: f64) -> Best {
+    let finite = |f: &dyn Fn(&RunRecord) -> Option<f64>| -> Vec<f64> {
+        runs.iter().filter(|r| !r.diverged()).filter_map(|r| f(r)).filter(|v| v.is_finite()).collect()
+    };
+    let reached: Vec<f64> = runs.iter().filter_map(|r| iterations_to(r, target)).map(|i| i as f64).collect();
+    Best {
+        method,
+        gamma,
+        alpha,
+        seeds: runs.len(),
+        diverged: runs.iter().filter(|r| r.diverged()).count(),
+        final_loss: mean_sd(&finite(&|r| r.curve.last().map(|c| c.train_loss))),
+        best_loss: mean_sd(&finite(&|r| {
+            r.curve.iter().map(|c| c.train_loss).filter(|v| v.is_finite()).reduce(f64::min)
+        })),
+        test_loss: mean_sd(&finite(&|r| r.curve.last().and_then(|c| c.test_loss))),
+        test_accuracy: mean_sd(&finite(&|r| r.curve.last().and_then(|c| c.test_accuracy))),
+        to_target: mean_sd(&reached),
+        reached: reached.len(),
+    }
+}
+
+/// One setting (γ, α) at some M, with its runs (one per seed).
+type Setting<'a> = ((f64, f64), Vec<&'a RunRecord>);
+
+/// The setting with the lowest seed-mean final loss (a diverged seed makes it +∞), if any
+/// setting has a finite score.
+fn best_of<'a>(candidates: impl Iterator<Item = &'a Setting<'a>>) -> Option<&'a Setting<'a>> {
+    candidates
+        .map(|c| (mean_final_loss(&c.1), c))
+        .filter(|(score, _)| score.is_finite())
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// The default target at one M: the lowest training loss that every seed of every tuned setting
+/// reaches, that is the largest of their seeds' lowest losses. Both methods reach it, so the
+/// speed-up compares them on ground both cover. NaN when no setting qualifies.
+fn common_target(best: &[Option<&Setting>]) -> f64 {
+    best.iter()
+        .flatten()
+        .flat_map(|(_, runs)| runs.iter().map(|r| lowest_loss(r)))
+        .reduce(f64::max)
+        .unwrap_or(f64::NAN)
+}
+
+/// Momentum against GD seed by seed at each (M, γ, α < 1) whose γ also has GD runs.
+fn paired_at(m: usize, groups: &[Setting], gammas: &[f64], target: f64) -> Vec<Paired> {
+    let mut out = Vec::new();
+    for &g in gammas {
+        let Some((_, base)) = groups.iter().find(|(k, _)| *k == (g, 1.0)) else { continue };
+        for ((_, a), runs) in groups.iter().filter(|(k, _)| k.0 == g && k.1 < 1.0) {
+            let pairs: Vec<(&RunRecord, &RunRecord)> = runs
+                .iter()
+                .filter_map(|mo| base.iter().find(|gd| gd.meta.seed == mo.meta.seed).map(|gd| (*mo, *gd)))
+                .collect();
+            if pairs.is_empty() {
+                continue;
+            }
+            let wins = pairs.iter().filter(|(mo, gd)| final_loss(mo) < final_loss(gd)).count();
+            let mut ratios: Vec<f64> = pairs
+                .iter()
+                .filter(|(mo, gd)| !mo.diverged() && !gd.diverged())
+                .map(|(mo, gd)| final_loss(mo) / final_loss(gd))
+                .collect();
+            let mut iters: Vec<f64> = pairs
+                .iter()
+                .filter_map(|(mo, gd)| {
+                    Some((iterations_to(mo, target)? as f64, iterations_to(gd, target)? as f64))
+                })
+                .filter(|(_, gd)| *gd > 0.0)
+                .map(|(mo, gd)| mo / gd)
+                .collect();
+            out.push(Paired {
+                hidden: m,
+                gamma: g,
+                alpha: *a,
+                pairs: pairs.len(),
+                win_rate: wins as f64 / pairs.len() as f64,
+                loss_ratio: median(&mut ratios),
+                iteration_ratio: median(&mut iters),
+            });
+        }
+    }
+    out
+}
+
+/// Computes the comparisons and the paired view. `target` overrides the per-M default, the
+/// lowest loss both tuned methods reach with every seed.
+pub fn analyse(info: &SweepMeta, runs: &[RunRecord], target: Option<f64>) -> Analysis {
+    let mut comparisons = Vec::new();
+    let mut paired = Vec::new();
+    for &m in &info.hidden {
+        let groups = groups(runs, m);
+        let best_gd = best_of(groups.iter().filter(|(k, _)| k.1 == 1.0));
+        let best_momentum = best_of(groups.iter().filter(|(k, _)| k.1 < 1.0));
+        let target = target.unwrap_or_else(|| common_target(&[best_gd, best_momentum]));
+        let gd = best_gd.map(|(k, r)| summarise(Method::Gd, *k, r, target));
+        let momentum = best_momentum.map(|(k, r)| summarise(Method::Momentum, *k, r, target));
+        if !groups.is_empty() {
+            comparisons.push(Comparison { hidden: m, target, gd, momentum });
+        }
+
+        paired.extend(paired_at(m, &groups, &info.gamma, target));
+    }
+    Analysis { comparisons, paired }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Objective, Precision};
+    use crate::store::{RunMeta, RunStatus};
+    use crate::train::CurveRow;
+
+    fn info(hidden: Vec<usize>, gamma: Vec<f64>, alpha: Vec<f64>) -> SweepMeta {
+        SweepMeta {
+            format: 1,
+            name: "t".into(),
+            data: "hand-made".into(),
+            data_fingerprint: "fp".into(),
+            train_samples: 10,
+            test_samples: 0,
+            features: 2,
+            classes: 2,
+            objective: Objective::Sum,
+            precision: Precision::F64,
+            iterations: 4,
+            chunk_size: 1024,
+            divergence_factor: None,
+            hidden,
+            gamma,
+            alpha,
+            seed: vec![0, 1],
+        }
+    }
+
+    /// A finished run at M = 4 with these training losses at iterations 0, 1, …
+    fn run(gamma: f64, alpha: f64, seed: u64, losses: &[f64]) -> RunRecord {
+        let diverged = !losses.last().unwrap().is_finite();
+        let curve = losses
+            .iter()
+            .enumerate()
+            .map(|(iteration, &train_loss)| CurveRow {
+                iteration,
+                train_loss,
+                train_accuracy: 0.5,
+                test_loss: None,
+                test_accuracy: None,
+            })
+            .collect();
+        let meta = RunMeta {
+            format: 1,
+            key: format!("{gamma}-{alpha}-{seed}"),
+            name: format!("M4-g{gamma}-a{alpha}-s{seed}"),
+            hidden: 4,
+            gamma,
+            alpha,
+            seed,
+            objective: Objective::Sum,
+            precision: Precision::F64,
+            chunk_size: 1024,
+            data: "fp".into(),
+            status: if diverged { RunStatus::Diverged } else { RunStatus::Done },
+            iterations: losses.len() - 1,
+            target_iterations: 4,
+            wall_seconds: 0.0,
+        };
+        RunRecord { dir_name: meta.name.clone(), meta, curve }
+    }
+
+    /// GD's best is γ = 0.2 (final 0.4 and 0.6); momentum's is γ = 0.1, α = 0.5 (final 0.1 and
+    /// 0.3); γ = 0.2, α = 0.5 diverges with seed 0 and so is never the best.
+    fn known_runs() -> Vec<RunRecord> {
+        vec![
+            run(0.1, 1.0, 0, &[2.0, 1.5, 1.2, 1.0, 0.9]),
+            run(0.1, 1.0, 1, &[2.0, 1.6, 1.3, 1.1, 1.0]),
+            run(0.1, 0.5, 0, &[2.0, 0.5, 0.2, 0.1, 0.1]),
+            run(0.1, 0.5, 1, &[2.0, 0.9, 0.5, 0.35, 0.3]),
+            run(0.2, 1.0, 0, &[2.0, 1.0, 0.8, 0.5, 0.4]),
+            run(0.2, 1.0, 1, &[2.0, 1.2, 0.9, 0.7, 0.6]),
+            run(0.2, 0.5, 0, &[2.0, f64::NAN]),
+            run(0.2, 0.5, 1, &[2.0, 0.3, 0.25, 0.2, 0.2]),
+        ]
+    }
+
+    #[test]
+    fn each_method_is_taken_at_its_best_setting() {
+        let a = analyse(&info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]), &known_runs(), Some(0.65));
+        let c = &a.comparisons[0];
+        let (gd, mo) = (c.gd.as_ref().unwrap(), c.momentum.as_ref().unwrap());
+        assert_eq!((gd.method, gd.gamma, gd.alpha, gd.seeds, gd.diverged), (Method::Gd, 0.2, 1.0, 2, 0));
+        assert!((gd.final_loss.0 - 0.5).abs() < 1e-15 && (gd.final_loss.1 - 0.02f64.sqrt()).abs() < 1e-15);
+        assert_eq!((mo.method, mo.gamma, mo.alpha), (Method::Momentum, 0.1, 0.5));
+        assert!((mo.final_loss.0 - 0.2).abs() < 1e-15);
+        // Iterations to 0.65: GD at 3 and 4, momentum at 1 and 2.
+        assert_eq!((gd.to_target.0, gd.reached, mo.to_target.0, mo.reached), (3.5, 2, 1.5, 2));
+        assert_eq!(c.speedup(), Some(3.5 / 1.5));
+    }
+
+    #[test]
+    fn the_default_target_is_the_lowest_loss_both_tuned_methods_reach_with_every_seed() {
+        let a = analyse(&info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]), &known_runs(), None);
+        // The tuned settings' seeds reach at best 0.4, 0.6 (GD) and 0.1, 0.3 (momentum).
+        assert_eq!(a.comparisons[0].target, 0.6);
+    }
+
+    #[test]
+    fn paired_rows_compare_seed_by_seed_and_a_divergence_loses() {
+        let a = analyse(&info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]), &known_runs(), Some(0.65));
+        assert_eq!(a.paired.len(), 2);
+        let p = &a.paired[0];
+        assert_eq!((p.gamma, p.alpha, p.pairs, p.win_rate), (0.1, 0.5, 2, 1.0));
+        assert!((p.loss_ratio - (0.1 / 0.9 + 0.3 / 1.0) / 2.0).abs() < 1e-15);
+        // Seed 0's momentum run diverged: a loss, and no loss ratio; seed 1 wins.
+        let p = &a.paired[1];
+        assert_eq!((p.gamma, p.pairs, p.win_rate), (0.2, 2, 0.5));
+        assert!((p.loss_ratio - 0.2 / 0.6).abs() < 1e-15);
+        // Iterations to 0.65: momentum seed 1 at 1 against GD's 4.
+        assert_eq!(p.iteration_ratio, 0.25);
+    }
+
+    #[test]
+    fn ties_go_to_the_first_setting_in_grid_order_and_diverged_settings_never_win() {
+        let runs = vec![
+            run(0.1, 1.0, 0, &[2.0, 1.0]),
+            run(0.2, 1.0, 0, &[2.0, 1.0]),
+            run(0.3, 1.0, 0, &[2.0, f64::INFINITY]),
+            run(0.3, 0.5, 0, &[2.0, f64::NAN]),
+        ];
+        let a = analyse(&info(vec![4], vec![0.1, 0.2, 0.3], vec![1.0, 0.5]), &runs, None);
+        let c = &a.comparisons[0];
+        assert_eq!(c.gd.as_ref().unwrap().gamma, 0.1);
+        // Momentum's only setting diverged: there is no best momentum and no speed-up.
+        assert!(c.momentum.is_none() && c.speedup().is_none());
+    }
+
+    #[test]
+    fn widths_without_runs_are_left_out() {
+        let a = analyse(&info(vec![4, 8], vec![0.1, 0.2], vec![1.0, 0.5]), &known_runs(), None);
+        assert_eq!(a.comparisons.len(), 1);
+        assert_eq!(a.comparisons[0].hidden, 4);
+    }
+
+    #[test]
+    fn means_and_medians() {
+        assert_eq!(mean_sd(&[1.0, 3.0]), (2.0, 2f64.sqrt()));
+        assert_eq!(mean_sd(&[5.0]), (5.0, 0.0));
+        assert!(mean_sd(&[]).0.is_nan());
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&mut []).is_nan());
+    }
+}

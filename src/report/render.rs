@@ -1,0 +1,299 @@
+//! The report's words and tables: `comparison.csv` and `paired.csv`, `report.md` and the text
+//! printed on the terminal, from an [`Analysis`].
+
+use std::fmt::Write as _;
+
+use anyhow::{Context, Result};
+
+use super::analysis::{Analysis, Method};
+use super::{Sweep, plots};
+use crate::grid::short_number;
+use crate::store::{SweepMeta, write_atomic};
+
+/// A number for tables: 4 significant digits, `–` for NaN.
+pub(super) fn num(v: f64) -> String {
+    if v.is_nan() {
+        "–".into()
+    } else if v.is_infinite() {
+        "∞".into()
+    } else if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e5) {
+        format!("{v:.3e}")
+    } else {
+        format!("{}", (v * 1e4).round() / 1e4).chars().take(8).collect()
+    }
+}
+
+fn pm((mean, sd): (f64, f64)) -> String {
+    if mean.is_nan() { "–".into() } else { format!("{} ± {}", num(mean), num(sd)) }
+}
+
+fn csv_num(v: f64) -> String {
+    if v.is_nan() { String::new() } else { v.to_string() }
+}
+
+/// Writes `report/comparison.csv`, `report/paired.csv`, the plots and `report/report.md`, and
+/// returns the text printed on the terminal.
+pub fn write(sweep: &Sweep, analysis: &Analysis) -> Result<String> {
+    let out = sweep.dir.report();
+    std::fs::create_dir_all(out.path()).with_context(|| format!("cannot create {}", out.path().display()))?;
+    let with_test = sweep.info.has_test_set();
+
+    let mut comparison = csv::Writer::from_writer(Vec::new());
+    comparison.write_record([
+        "hidden",
+        "method",
+        "gamma",
+        "alpha",
+        "seeds",
+        "diverged",
+        "final_train_loss_mean",
+        "final_train_loss_sd",
+        "best_train_loss_mean",
+        "best_train_loss_sd",
+        "final_test_loss_mean",
+        "final_test_loss_sd",
+        "final_test_accuracy_mean",
+        "final_test_accuracy_sd",
+        "target_loss",
+        "iterations_to_target_mean",
+        "iterations_to_target_sd",
+        "seeds_reaching_target",
+        "speedup",
+    ])?;
+    for c in &analysis.comparisons {
+        for b in [&c.gd, &c.momentum].into_iter().flatten() {
+            let speedup = if b.method == Method::Momentum {
+                c.speedup().map_or(String::new(), |s| s.to_string())
+            } else {
+                String::new()
+            };
+            comparison.write_record([
+                c.hidden.to_string(),
+                b.method.name().into(),
+                b.gamma.to_string(),
+                b.alpha.to_string(),
+                b.seeds.to_string(),
+                b.diverged.to_string(),
+                csv_num(b.final_loss.0),
+                csv_num(b.final_loss.1),
+                csv_num(b.best_loss.0),
+                csv_num(b.best_loss.1),
+                csv_num(b.test_loss.0),
+                csv_num(b.test_loss.1),
+                csv_num(b.test_accuracy.0),
+                csv_num(b.test_accuracy.1),
+                c.target.to_string(),
+                csv_num(b.to_target.0),
+                csv_num(b.to_target.1),
+                b.reached.to_string(),
+                speedup,
+            ])?;
+        }
+    }
+    let bytes = comparison.into_inner().context("cannot encode comparison.csv")?;
+    write_atomic(&out.comparison(), |w| w.write_all(&bytes))?;
+
+    let mut paired = csv::Writer::from_writer(Vec::new());
+    paired.write_record([
+        "hidden",
+        "gamma",
+        "alpha",
+        "pairs",
+        "win_rate",
+        "median_final_loss_ratio",
+        "median_iterations_ratio",
+    ])?;
+    for p in &analysis.paired {
+        paired.write_record([
+            p.hidden.to_string(),
+            p.gamma.to_string(),
+            p.alpha.to_string(),
+            p.pairs.to_string(),
+            p.win_rate.to_string(),
+            csv_num(p.loss_ratio),
+            csv_num(p.iteration_ratio),
+        ])?;
+    }
+    let bytes = paired.into_inner().context("cannot encode paired.csv")?;
+    write_atomic(&out.paired(), |w| w.write_all(&bytes))?;
+
+    let figures = plots::draw_all(sweep, analysis, &out)?;
+    let text = render_markdown(sweep, analysis, &figures, with_test);
+    write_atomic(&out.markdown(), |w| w.write_all(text.as_bytes()))?;
+    Ok(terminal_text(sweep, analysis, with_test))
+}
+
+/// What cannot be compared, and what is missing, as sentences.
+fn caveats(sweep: &Sweep) -> Vec<String> {
+    let mut notes = Vec::new();
+    let total = sweep.runs.len() + sweep.missing.len();
+    if !sweep.missing.is_empty() {
+        let shown: Vec<&str> = sweep.missing.iter().take(6).map(String::as_str).collect();
+        let more = if sweep.missing.len() > 6 {
+            format!(" and {} more", sweep.missing.len() - 6)
+        } else {
+            String::new()
+        };
+        notes.push(format!(
+            "Partial sweep: {} of {total} runs are finished; missing {}{more}. Run `heavyball run` on the config to finish it.",
+            sweep.runs.len(),
+            shown.join(", ")
+        ));
+    }
+    if !sweep.info.alpha.contains(&1.0) {
+        notes.push("The grid has no α = 1, so there is no plain gradient descent to compare with.".into());
+    }
+    if !sweep.info.alpha.iter().any(|&a| a < 1.0) {
+        notes.push(
+            "The grid has only α = 1 (plain gradient descent), so there is no momentum to compare with."
+                .into(),
+        );
+    }
+    let diverged = sweep.runs.iter().filter(|r| r.diverged()).count();
+    if diverged > 0 {
+        notes.push(format!("{diverged} of {} finished runs diverged; they count as losses and as +∞ when choosing the best setting.", sweep.runs.len()));
+    }
+    notes
+}
+
+fn describe(info: &SweepMeta) -> String {
+    format!(
+        "{}: {} training samples{}, p = {}, K = {}; {} objective, {}, {} iterations",
+        info.data,
+        info.train_samples,
+        if info.test_samples > 0 { format!(" + {} test", info.test_samples) } else { String::new() },
+        info.features,
+        info.classes,
+        info.objective.name(),
+        info.precision.name(),
+        info.iterations
+    )
+}
+
+fn comparison_table(analysis: &Analysis, with_test: bool) -> String {
+    let mut t = String::new();
+    let test_cols = if with_test { " final test loss | test accuracy |" } else { "" };
+    let _ = writeln!(
+        t,
+        "| M | method | γ | α | final train loss | best train loss |{test_cols} iterations to target | speed-up |"
+    );
+    let _ = writeln!(t, "|---|---|---|---|---|---|{}---|---|", if with_test { "---|---|" } else { "" });
+    for c in &analysis.comparisons {
+        for (label, b) in [("plain GD", &c.gd), ("momentum", &c.momentum)] {
+            let Some(b) = b else {
+                let _ = writeln!(
+                    t,
+                    "| {} | {label} | – | – | not in the grid or every setting diverged | | {}| | |",
+                    c.hidden,
+                    if with_test { "| | " } else { "" }
+                );
+                continue;
+            };
+            let test = if with_test {
+                format!(" {} | {} |", pm(b.test_loss), pm(b.test_accuracy))
+            } else {
+                String::new()
+            };
+            let reach = if b.reached == b.seeds {
+                pm(b.to_target)
+            } else {
+                format!("{} ({} of {} seeds reach {})", pm(b.to_target), b.reached, b.seeds, num(c.target))
+            };
+            let speedup = if label == "momentum" {
+                c.speedup().map_or("–".into(), |s| format!("{s:.2}×"))
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                t,
+                "| {} | {label} | {} | {} | {} | {} |{test} {reach} | {speedup} |",
+                c.hidden,
+                short_number(b.gamma),
+                short_number(b.alpha),
+                pm(b.final_loss),
+                pm(b.best_loss)
+            );
+        }
+    }
+    let targets: Vec<String> =
+        analysis.comparisons.iter().map(|c| format!("M = {}: {}", c.hidden, num(c.target))).collect();
+    if !targets.is_empty() {
+        let _ = writeln!(t, "\nTarget training loss: {}.", targets.join("; "));
+    }
+    t
+}
+
+fn paired_table(analysis: &Analysis) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "| M | γ | α | seeds | momentum wins | median final-loss ratio (momentum / GD) | median iterations-to-target ratio |"
+    );
+    let _ = writeln!(t, "|---|---|---|---|---|---|---|");
+    for p in &analysis.paired {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {:.0}% | {} | {} |",
+            p.hidden,
+            short_number(p.gamma),
+            short_number(p.alpha),
+            p.pairs,
+            p.win_rate * 100.0,
+            num(p.loss_ratio),
+            num(p.iteration_ratio)
+        );
+    }
+    t
+}
+
+pub(super) fn render_markdown(
+    sweep: &Sweep,
+    analysis: &Analysis,
+    figures: &[plots::Figure],
+    with_test: bool,
+) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# Momentum against plain gradient descent: `{}`\n", sweep.info.name);
+    let _ = writeln!(md, "{}.\n", describe(&sweep.info));
+    let _ = writeln!(
+        md,
+        "Heavy-ball momentum φ ← (1−α)φ + α∇R, θ ← θ − γφ; α = 1 is plain gradient descent. Each method is shown at \
+         its own best setting (lowest final training loss, averaged over {} seed(s)); values are mean ± standard \
+         deviation over seeds. The target at each M is the lowest training loss that both tuned settings reach \
+         with every seed (unless `--target` set it); the speed-up is GD's iterations to the target over \
+         momentum's.\n",
+        sweep.info.seed.len()
+    );
+    for note in caveats(sweep) {
+        let _ = writeln!(md, "> {note}\n");
+    }
+    let _ = writeln!(md, "## Best settings\n\n{}", comparison_table(analysis, with_test));
+    let _ = writeln!(
+        md,
+        "## Paired, seed by seed\n\nRuns at the same (M, seed) start from the same parameters, so at each (M, γ) \
+         momentum and GD are compared on equal footing. A win is a lower final training loss; ratios below 1 favour \
+         momentum.\n\n{}",
+        if analysis.paired.is_empty() {
+            "No pairs: the grid needs both α = 1 and α < 1 at the same γ.\n".into()
+        } else {
+            paired_table(analysis)
+        }
+    );
+    let _ = writeln!(md, "## Plots\n");
+    for f in figures {
+        let _ = writeln!(md, "### {}\n\n![{}]({})\n", f.title, f.title, f.svg);
+    }
+    md
+}
+
+pub(super) fn terminal_text(sweep: &Sweep, analysis: &Analysis, with_test: bool) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "{} — {}", sweep.info.name, describe(&sweep.info));
+    for note in caveats(sweep) {
+        let _ = writeln!(t, "note: {note}");
+    }
+    let _ = writeln!(t);
+    t.push_str(&comparison_table(analysis, with_test));
+    let _ = writeln!(t, "\nreport written to {}", sweep.dir.report().markdown().display());
+    t
+}

@@ -1,0 +1,79 @@
+//! Atomic writes: every file of a results folder is written to a temporary name beside its
+//! final one, fsynced, and renamed over it, so a crash leaves the old version or the new one,
+//! never a torn file.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result};
+
+/// The prefix of temporary files; a killed process may leave some, which
+/// [`super::SweepDir::remove_temporaries`] clears.
+pub(crate) const TEMPORARY_PREFIX: &str = ".tmp-";
+
+/// Writes a file atomically: `fill` writes into a temporary file beside `path`, which is
+/// flushed, fsynced and renamed over `path`; the folder is fsynced after the rename.
+pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let attempt = || -> io::Result<()> {
+        let tmp = tempfile::Builder::new().prefix(TEMPORARY_PREFIX).tempfile_in(dir)?;
+        let mut out = BufWriter::new(tmp);
+        fill(&mut out)?;
+        let tmp = out.into_inner().map_err(|e| e.into_error())?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        renamed();
+        // Make the rename itself durable.
+        File::open(dir)?.sync_all()
+    };
+    attempt().with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes several files of one folder atomically, as [`write_atomic`] does each, but with one
+/// fsync of the folder for all of them: every file is written to a temporary name and fsynced,
+/// then all are renamed in the order given, then the folder is fsynced. A crash leaves each file
+/// old or new, never torn; files later in the list are never newer than earlier ones.
+pub fn write_atomic_group(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
+    let mut staged = Vec::with_capacity(files.len());
+    for &(name, bytes) in files {
+        let path = dir.join(name);
+        let attempt = || -> io::Result<tempfile::NamedTempFile> {
+            let mut tmp = tempfile::Builder::new().prefix(TEMPORARY_PREFIX).tempfile_in(dir)?;
+            tmp.write_all(bytes)?;
+            tmp.as_file().sync_all()?;
+            Ok(tmp)
+        };
+        staged.push((attempt().with_context(|| format!("cannot write {}", path.display()))?, path));
+    }
+    for (tmp, path) in staged {
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        renamed();
+    }
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync the folder {}", dir.display()))
+}
+
+/// The environment variable of the crash test hook: with `HEAVYBALL_TEST_CRASH_AFTER_RENAMES=n`
+/// the process aborts right after its n-th file lands.
+pub const CRASH_AFTER_RENAMES: &str = "HEAVYBALL_TEST_CRASH_AFTER_RENAMES";
+
+/// Counts a file renamed into place. For tests: when the environment sets
+/// `HEAVYBALL_TEST_CRASH_AFTER_RENAMES=n`, the process aborts right after its n-th rename, with
+/// no cleanup, as a power cut or `kill -9` would stop it there. That puts a crash at every
+/// boundary between the writes of a sweep, whatever the machine's speed.
+fn renamed() {
+    static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let limit = *LIMIT.get_or_init(|| std::env::var(CRASH_AFTER_RENAMES).ok().and_then(|v| v.parse().ok()));
+    if let Some(limit) = limit
+        && COUNT.fetch_add(1, Ordering::SeqCst) + 1 >= limit
+    {
+        std::process::abort();
+    }
+}

@@ -1,0 +1,119 @@
+//! The locks that keep processes apart: one on the sweep folder (a plain `heavyball run` holds
+//! it alone, the tasks of a sharded run share it), one per run while it trains, and one around
+//! the rebuilding of the summaries. All are advisory `flock`s, so a lock left by a dead process
+//! is no obstacle.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use super::{RunId, SweepDir};
+
+/// A lock on a sweep folder, held until dropped or the process ends (an advisory `flock`, so a
+/// lock left by a dead process is no obstacle). A plain `heavyball run` holds it exclusively and
+/// writes its pid into the lock file for the message others get; the tasks of a sharded sweep
+/// hold it shared, so they run side by side but never beside a plain run.
+pub struct SweepLock {
+    _file: File,
+}
+
+impl SweepLock {
+    /// Takes the lock on the sweep's `.lock` (shared or exclusive), or fails naming the holder.
+    pub fn acquire(dir: &SweepDir, shared: bool) -> Result<SweepLock> {
+        let path = dir.lock();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("cannot open lock file {}", path.display()))?;
+        let attempt = if shared { file.try_lock_shared() } else { file.try_lock() };
+        match attempt {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let who = if !holder.is_empty() {
+                    format!("pid {holder}")
+                } else if shared {
+                    "another process".to_string()
+                } else {
+                    "the tasks of a sharded run".to_string()
+                };
+                bail!(
+                    "{} is in use by another heavyball run ({who}); wait for it to finish or stop it first",
+                    dir.root().display()
+                );
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
+        file.set_len(0)
+            .and_then(|_| file.rewind())
+            .and_then(|_| if shared { Ok(()) } else { writeln!(file, "{}", std::process::id()) })
+            .with_context(|| format!("cannot write lock file {}", path.display()))?;
+        Ok(SweepLock { _file: file })
+    }
+}
+
+/// Opens (creating it and its folder if needed) a lock file under `.locks/`.
+fn open_lock_file(path: &Path) -> Result<File> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("cannot open lock file {}", path.display()))
+}
+
+/// An exclusive lock on one run, held while it trains, so that two processes handed the same
+/// run (two tasks given one shard by mistake, say) never write its files at once.
+pub struct RunLock {
+    _file: File,
+}
+
+impl RunLock {
+    /// Takes the run's lock, or returns `None` when another process holds it. A holder that
+    /// lets go within half a second (`heavyball plan` probing the lock) is waited for.
+    pub fn try_acquire(dir: &SweepDir, id: &RunId) -> Result<Option<RunLock>> {
+        let path = dir.run_lock(id);
+        let file = open_lock_file(&path)?;
+        for attempt in 0..5 {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(RunLock { _file: file })),
+                Err(TryLockError::WouldBlock) if attempt < 4 => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// True when some process is training this run right now (holds its lock). The probe takes
+/// the lock for an instant; [`RunLock::try_acquire`] waits out such probes.
+pub fn run_is_busy(dir: &SweepDir, id: &RunId) -> bool {
+    let Ok(file) = File::open(dir.run_lock(id)) else { return false };
+    matches!(file.try_lock(), Err(TryLockError::WouldBlock))
+}
+
+/// Serialises the rebuilding of a sweep's summaries between processes (a blocking lock on
+/// `.locks/summary`): whoever rebuilds last sees every run finished before it started.
+pub fn lock_summaries(dir: &SweepDir) -> Result<File> {
+    let path = dir.summary_lock();
+    let file = open_lock_file(&path)?;
+    file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(file)
+}

@@ -1,0 +1,94 @@
+//! Run identity: a run's key is a SHA-256 over everything that determines its result, so a
+//! finished run is reused exactly when it would be trained the same way again.
+
+use sha2::{Digest, Sha256};
+
+use crate::config::TrainSpec;
+use crate::data::hex;
+use crate::grid::RunSpec;
+
+/// The version of the on-disk format and of everything that fixes a run's result; part of
+/// every run key.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The initialisation scheme, named in run keys (see `Params::init`).
+pub const INIT_SCHEME: &str = "W~N(0,1/p) V~N(0,1/M) b=c=0; chacha8 seed stream=M";
+
+/// The identity of a run: a SHA-256 over everything that determines its result, and its
+/// readable name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunId {
+    /// Hex SHA-256 of the run's defining settings.
+    pub key: String,
+    /// The readable name, such as `M64-g0.003-a0.5-s1`.
+    pub name: String,
+}
+
+impl RunId {
+    /// The key of a grid point trained on data with this fingerprint. The number of iterations
+    /// is not part of it: a longer run continues a shorter one.
+    pub fn from_spec(spec: &RunSpec, train: &TrainSpec, fingerprint: &str) -> Self {
+        let text = format!(
+            "heavyball run v{FORMAT_VERSION}\ndata {fingerprint}\nhidden {}\ngamma {:016x}\nalpha {:016x}\nseed {}\n\
+             objective {}\nprecision {}\nchunk_size {}\ndivergence_factor {:?}\ninit {INIT_SCHEME}\n",
+            spec.hidden,
+            spec.gamma.to_bits(),
+            spec.alpha.to_bits(),
+            spec.seed,
+            train.objective.name(),
+            train.precision.name(),
+            train.chunk_size,
+            train.divergence_factor,
+        );
+        RunId { key: hex(&Sha256::digest(text)), name: spec.name() }
+    }
+
+    /// The run's folder name: the readable name and the key's first 8 hex digits.
+    pub fn dir_name(&self) -> String {
+        format!("{}-{}", self.name, &self.key[..8])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_keys_change_with_every_defining_setting() {
+        let spec = RunSpec { index: 0, hidden: 8, gamma: 0.1, alpha: 0.5, seed: 0 };
+        let train = TrainSpec {
+            iterations: 10,
+            objective: crate::config::Objective::Sum,
+            precision: crate::config::Precision::F32,
+            chunk_size: 1024,
+            divergence_factor: None,
+            checkpoint_every: None,
+        };
+        let base = RunId::from_spec(&spec, &train, "abc");
+        assert_eq!(base.name, "M8-g0.1-a0.5-s0");
+        assert_eq!(base.dir_name().len(), "M8-g0.1-a0.5-s0-".len() + 8);
+        assert_eq!(
+            base,
+            RunId::from_spec(
+                &RunSpec { index: 5, ..spec.clone() },
+                &TrainSpec { iterations: 99, ..train.clone() },
+                "abc"
+            )
+        );
+        let others = [
+            RunId::from_spec(&spec, &train, "abd"),
+            RunId::from_spec(&RunSpec { gamma: 0.2, ..spec.clone() }, &train, "abc"),
+            RunId::from_spec(&RunSpec { seed: 1, ..spec.clone() }, &train, "abc"),
+            RunId::from_spec(&spec, &TrainSpec { chunk_size: 512, ..train.clone() }, "abc"),
+            RunId::from_spec(&spec, &TrainSpec { divergence_factor: Some(10.0), ..train.clone() }, "abc"),
+            RunId::from_spec(
+                &spec,
+                &TrainSpec { objective: crate::config::Objective::Mean, ..train.clone() },
+                "abc",
+            ),
+        ];
+        for other in others {
+            assert_ne!(other.key, base.key);
+        }
+    }
+}

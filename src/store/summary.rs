@@ -1,0 +1,137 @@
+//! The finished runs of a grid, read once and by key, and the summaries built from them:
+//! `summary.csv` and `curves.csv`, always rebuilt from the per-run files so that they agree
+//! with them.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+
+use super::files::{curve_fields, curve_header, read_curve};
+use super::{RunFile, RunId, RunMeta, RunStatus, SweepDir, write_atomic};
+use crate::train::CurveRow;
+
+/// One finished run as read back from its folder.
+#[derive(Clone, Debug)]
+pub struct RunRecord {
+    /// The folder name.
+    pub dir_name: String,
+    /// `run.toml`.
+    pub meta: RunMeta,
+    /// `curve.csv`.
+    pub curve: Vec<CurveRow>,
+}
+
+impl RunRecord {
+    /// True when the run diverged.
+    pub fn diverged(&self) -> bool {
+        self.meta.status == RunStatus::Diverged
+    }
+}
+
+/// A run counts as finished at `iterations` when it diverged (at or before them) or was trained
+/// for exactly that many.
+pub fn is_finished(meta: &RunMeta, iterations: usize) -> bool {
+    match meta.status {
+        RunStatus::Diverged => meta.iterations <= iterations,
+        RunStatus::Done => meta.iterations == iterations,
+        RunStatus::Running => false,
+    }
+}
+
+/// The runs `ids` that are finished at `iterations`, in the order of `ids`, with their curves.
+/// A run folder belongs to an id only by its key: a folder of an earlier config whose readable
+/// name matches is never read. Runs not finished (or not started) are left out.
+///
+/// **Errors** on a `run.toml` or `curve.csv` that cannot be read, naming the file.
+pub fn finished_runs(dir: &SweepDir, ids: &[RunId], iterations: usize) -> Result<Vec<RunRecord>> {
+    let mut records = Vec::new();
+    for id in ids {
+        let run = dir.run(id);
+        let meta_path = run.file(RunFile::Meta);
+        if !meta_path.exists() {
+            continue;
+        }
+        let meta = RunMeta::read(&meta_path)?;
+        if meta.key != id.key || !is_finished(&meta, iterations) {
+            continue;
+        }
+        let curve = read_curve(&run.file(RunFile::Curve))?;
+        records.push(RunRecord { dir_name: id.dir_name(), meta, curve });
+    }
+    Ok(records)
+}
+
+/// The columns of `summary.csv`.
+pub fn summary_header(with_test: bool) -> Vec<&'static str> {
+    let mut h = vec![
+        "run",
+        "hidden",
+        "gamma",
+        "alpha",
+        "seed",
+        "status",
+        "iterations",
+        "final_train_loss",
+        "best_train_loss",
+        "final_train_accuracy",
+    ];
+    if with_test {
+        h.extend(["final_test_loss", "best_test_loss", "final_test_accuracy"]);
+    }
+    h.extend(["wall_seconds", "key"]);
+    h
+}
+
+/// The columns of `curves.csv`: the run and its hyperparameters, then the curve's columns.
+pub fn curves_header(with_test: bool) -> String {
+    format!("run,hidden,gamma,alpha,seed,{}", curve_header(with_test))
+}
+
+/// The smallest finite value, or NaN when there is none.
+fn best(values: impl Iterator<Item = f64>) -> f64 {
+    values.filter(|v| v.is_finite()).fold(f64::NAN, f64::min)
+}
+
+/// Rewrites `summary.csv` and `curves.csv` for the runs `ids` (in grid order) finished at
+/// `iterations`.
+pub fn rebuild(dir: &SweepDir, ids: &[RunId], iterations: usize, with_test: bool) -> Result<()> {
+    let records = finished_runs(dir, ids, iterations)?;
+    let mut summary = csv::Writer::from_writer(Vec::new());
+    summary.write_record(summary_header(with_test))?;
+    let mut curves = Vec::new();
+    writeln!(curves, "{}", curves_header(with_test))?;
+    for r in &records {
+        let m = &r.meta;
+        let last = r.curve.last().with_context(|| format!("run {} has an empty curve", r.dir_name))?;
+        let mut row = vec![
+            r.dir_name.clone(),
+            m.hidden.to_string(),
+            m.gamma.to_string(),
+            m.alpha.to_string(),
+            m.seed.to_string(),
+            m.status.name().to_string(),
+            m.iterations.to_string(),
+            last.train_loss.to_string(),
+            best(r.curve.iter().map(|c| c.train_loss)).to_string(),
+            last.train_accuracy.to_string(),
+        ];
+        if with_test {
+            let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+            row.push(opt(last.test_loss));
+            row.push(best(r.curve.iter().filter_map(|c| c.test_loss)).to_string());
+            row.push(opt(last.test_accuracy));
+        }
+        row.push(format!("{:.3}", m.wall_seconds));
+        row.push(m.key.clone());
+        summary.write_record(&row)?;
+
+        let prefix = format!("{},{},{},{},{}", r.dir_name, m.hidden, m.gamma, m.alpha, m.seed);
+        for c in &r.curve {
+            writeln!(curves, "{prefix},{}", curve_fields(c))?;
+        }
+    }
+    let summary = summary.into_inner().context("cannot encode summary.csv")?;
+    write_atomic(&dir.summary(), |w| w.write_all(&summary))?;
+    write_atomic(&dir.curves(), |w| w.write_all(&curves))?;
+    Ok(())
+}

@@ -1,0 +1,321 @@
+//! Running a sweep: load the data once, expand the grid, judge what each run needs from its
+//! folder (new, partial, finished, damaged), train what is left in parallel on a rayon pool
+//! with periodic checkpoints, save each run's files as soon as it ends, and rebuild the
+//! summaries from the per-run files. A stop request (Ctrl-C, SIGTERM) saves what is in flight.
+//!
+//! - this file: loading (once, in the config's precision), the pool and the scheduler;
+//! - `run_one`: one run's lifecycle and its checkpoints;
+//! - [`resume`]: the decision table for a run folder found on disk;
+//! - `plan`: the dry run ([`plan()`]);
+//! - `progress`: the progress bar.
+
+mod plan;
+mod progress;
+pub mod resume;
+mod run_one;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::config::{Config, Precision};
+use crate::data::{self, Prepared};
+use crate::grid::{self, RunSpec};
+use crate::model::Shape;
+use crate::num::Real;
+use crate::shard::{self, Shard};
+use crate::store::summary;
+use crate::store::{DataFacts, RunId, RunLock, SweepDir, SweepLock, SweepMeta, lock_summaries, write_atomic};
+use crate::train::Status;
+use progress::Progress;
+use run_one::{How, RunOutcome, train_one};
+
+pub use plan::{Plan, PlanRow, plan};
+
+/// How to run a sweep, beyond its config.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// The results directory; the sweep lands in `results/<name>`.
+    pub results: PathBuf,
+    /// The rayon pool size; `None` uses every core (or `RAYON_NUM_THREADS`).
+    pub threads: Option<usize>,
+    /// Hide the progress bar.
+    pub quiet: bool,
+    /// The config file's text, saved beside the results.
+    pub config_text: Option<String>,
+    /// Set from outside (a signal handler) to stop: runs in flight save a checkpoint and no
+    /// new run starts.
+    pub stop: Arc<AtomicBool>,
+    /// Train only this shard's runs, side by side with the other shards' processes.
+    pub shard: Option<Shard>,
+}
+
+/// The sweep was stopped before every run finished; everything in flight was saved.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "interrupted: saved {saved} runs in flight; {finished} of {runs} runs are finished. Run the same command again to resume"
+)]
+pub struct Interrupted {
+    /// Runs that were in flight and saved a checkpoint.
+    pub saved: usize,
+    /// Runs finished, now or before.
+    pub finished: usize,
+    /// Runs in the grid.
+    pub runs: usize,
+}
+
+/// What a sweep did.
+#[derive(Clone, Debug, Default)]
+pub struct SweepReport {
+    /// The sweep's folder.
+    pub dir: PathBuf,
+    /// Runs in the grid.
+    pub runs: usize,
+    /// Runs that finished all their iterations (now or before).
+    pub done: usize,
+    /// Runs whose loss diverged (now or before).
+    pub diverged: usize,
+    /// Runs trained from scratch in this invocation.
+    pub new: usize,
+    /// Runs continued from a checkpoint (interrupted or extended).
+    pub resumed: usize,
+    /// Runs restarted because their files were damaged.
+    pub restarted: usize,
+    /// Runs found finished and skipped.
+    pub skipped: usize,
+    /// Run folders of earlier configs, left untouched.
+    pub stale: usize,
+    /// Runs skipped because another process was training them.
+    pub busy: usize,
+    /// The shard trained, and the number of runs in the whole grid.
+    pub shard: Option<(Shard, usize)>,
+    /// Wall time of the training phase.
+    pub elapsed: Duration,
+    /// Useful floating-point operations of the gradient evaluations performed.
+    pub flops: f64,
+}
+
+impl SweepReport {
+    /// The one-line summary printed at the end of `heavyball run`.
+    pub fn line(&self) -> String {
+        let secs = self.elapsed.as_secs_f64();
+        let mut line = match self.shard {
+            Some((shard, total)) => format!("shard {shard}: {} of the grid's {total} runs; ", self.runs),
+            None => String::new(),
+        };
+        line += &format!(
+            "{} runs ({} done, {} diverged); trained {} ({} new, {} resumed, {} restarted), {} already finished; \
+             {:.2} s, {:.1} GFLOP/s useful; results in {}",
+            self.runs,
+            self.done,
+            self.diverged,
+            self.new + self.resumed + self.restarted,
+            self.new,
+            self.resumed,
+            self.restarted,
+            self.skipped,
+            secs,
+            self.flops / secs.max(1e-9) / 1e9,
+            self.dir.display()
+        );
+        if self.stale > 0 {
+            line.push_str(&format!("; {} stale runs of an earlier config left untouched", self.stale));
+        }
+        if self.busy > 0 {
+            line.push_str(&format!("; {} runs left to another process that is training them", self.busy));
+        }
+        line
+    }
+}
+
+/// A sweep's data, grid points and run identities, ready to train or to plan.
+pub struct Loaded<T> {
+    /// The shared data.
+    pub data: Prepared<T>,
+    /// The grid points.
+    pub runs: Vec<RunSpec>,
+    /// Their identities.
+    pub ids: Vec<RunId>,
+}
+
+/// Loads the data in the config's precision and calls `f` with it, inside the thread pool.
+fn with_data<R: Send>(
+    config: &Config,
+    threads: Option<usize>,
+    f: impl FnOnce(Dispatch) -> Result<R> + Send,
+) -> Result<R> {
+    let table = data::load(&config.data.source)?;
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        builder = builder.num_threads(n);
+    }
+    let pool = builder.build().context("cannot start the thread pool")?;
+    pool.install(|| match config.train.precision {
+        Precision::F32 => f(Dispatch::F32(prepare(config, data::prepare(table, &config.data)?))),
+        Precision::F64 => f(Dispatch::F64(prepare(config, data::prepare(table, &config.data)?))),
+    })
+}
+
+/// Prepared data in one of the two precisions.
+enum Dispatch {
+    F32(Loaded<f32>),
+    F64(Loaded<f64>),
+}
+
+fn prepare<T: Real>(config: &Config, data: Prepared<T>) -> Loaded<T> {
+    let runs = grid::expand(&config.grid);
+    let ids = runs.iter().map(|r| RunId::from_spec(r, &config.train, &data.fingerprint)).collect();
+    Loaded { data, runs, ids }
+}
+
+/// The shard of each run among `shards`, sharing out runs by their useful flops per iteration.
+fn assignment<T: Real>(runs: &[RunSpec], data: &Prepared<T>, shards: usize) -> Vec<usize> {
+    shard::assign(&run_work(runs, data), shards)
+}
+
+/// Each run's useful flops per iteration: its share of a sweep's work.
+fn run_work<T: Real>(runs: &[RunSpec], data: &Prepared<T>) -> Vec<f64> {
+    runs.iter()
+        .map(|r| {
+            let shape =
+                Shape { n_features: data.n_features(), n_hidden: r.hidden, n_classes: data.n_classes };
+            shape.flops_per_iteration(data.train.len())
+        })
+        .collect()
+}
+
+/// Runs a validated sweep: reads the data, then trains and saves every grid point that is not
+/// finished yet.
+pub fn run(config: &Config, opts: &RunOptions) -> Result<SweepReport> {
+    with_data(config, opts.threads, |d| match d {
+        Dispatch::F32(p) => run_typed(config, opts, p),
+        Dispatch::F64(p) => run_typed(config, opts, p),
+    })
+}
+
+fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -> Result<SweepReport> {
+    let Loaded { data, runs, ids } = prepared;
+    let dir = SweepDir::new(&opts.results, &config.name);
+    std::fs::create_dir_all(dir.runs())
+        .with_context(|| format!("cannot create results folder {}", dir.runs().display()))?;
+    let _lock = SweepLock::acquire(&dir, opts.shard.is_some())?;
+    if opts.shard.is_none() {
+        dir.remove_temporaries()?;
+    }
+    write_sweep_meta(config, opts, &data, &dir)?;
+    let stale = dir.stale_runs(&ids)?.len();
+    let mine: Vec<usize> = match opts.shard {
+        None => (0..runs.len()).collect(),
+        Some(shard) => {
+            let of = assignment(&runs, &data, shard.count);
+            (0..runs.len()).filter(|&i| of[i] == shard.index).collect()
+        }
+    };
+
+    let progress = Progress::new((mine.len() * config.train.iterations) as u64, mine.len(), opts.quiet);
+    let started = Instant::now();
+    // Largest runs first, each taken by the next free worker (list scheduling): the small runs
+    // fill the gaps at the end, and a worker with no run left helps with the others' chunks.
+    // Which thread trains a run never changes its numbers.
+    let work = run_work(&runs, &data);
+    let mut order = mine.clone();
+    order.sort_by(|&a, &b| work[b].total_cmp(&work[a]));
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let slots: Vec<Mutex<Option<Result<RunOutcome>>>> = order.iter().map(|_| Mutex::new(None)).collect();
+    let train_run = |i: usize| -> Result<RunOutcome> {
+        let Some(_run_lock) = RunLock::try_acquire(&dir, &ids[i])? else {
+            progress.run_ended(false, config.train.iterations as u64);
+            return Ok(RunOutcome { status: None, how: How::Busy, flops: 0.0 });
+        };
+        if opts.shard.is_some() {
+            // Only this process may touch the run now; clear what a killed one left.
+            dir.run(&ids[i]).remove_temporaries()?;
+        }
+        train_one(config, &data, &runs[i], &ids[i], &dir, &progress, &opts.stop)
+    };
+    rayon::scope(|scope| {
+        for _ in 0..rayon::current_num_threads().min(order.len()) {
+            scope.spawn(|_| {
+                // After an error or an interrupt, runs not yet begun stay untouched.
+                while !failed.load(Ordering::SeqCst) && !opts.stop.load(Ordering::SeqCst) {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&i) = order.get(k) else { break };
+                    let outcome = train_run(i);
+                    failed.fetch_or(outcome.is_err(), Ordering::SeqCst);
+                    *slots[k].lock().expect("no worker panics while holding its slot") = Some(outcome);
+                }
+            });
+        }
+    });
+    let outcomes: Vec<RunOutcome> = slots
+        .into_iter()
+        .filter_map(|slot| slot.into_inner().expect("no worker panics while holding its slot"))
+        .collect::<Result<_>>()?;
+    let elapsed = started.elapsed();
+    progress.finish();
+
+    {
+        let _summary_lock = lock_summaries(&dir)?;
+        summary::rebuild(&dir, &ids, config.train.iterations, data.test.is_some())?;
+    }
+    let count = |f: &dyn Fn(&RunOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+    let report = SweepReport {
+        dir: dir.root().to_path_buf(),
+        runs: mine.len(),
+        done: count(&|o| o.status == Some(Status::Done)),
+        diverged: count(&|o| o.status == Some(Status::Diverged)),
+        new: count(&|o| o.how == How::New),
+        resumed: count(&|o| o.how == How::Resumed),
+        restarted: count(&|o| o.how == How::Restarted),
+        skipped: count(&|o| o.how == How::Skipped),
+        stale,
+        busy: count(&|o| o.how == How::Busy),
+        shard: opts.shard.map(|s| (s, runs.len())),
+        elapsed,
+        flops: outcomes.iter().map(|o| o.flops).sum(),
+    };
+    let stopped = count(&|o| o.status == Some(Status::Stopped));
+    if stopped > 0 || opts.stop.load(Ordering::SeqCst) && report.done + report.diverged < report.runs {
+        return Err(Interrupted {
+            saved: stopped,
+            finished: report.done + report.diverged,
+            runs: report.runs,
+        }
+        .into());
+    }
+    Ok(report)
+}
+
+fn write_sweep_meta<T: Real>(
+    config: &Config,
+    opts: &RunOptions,
+    data: &Prepared<T>,
+    dir: &SweepDir,
+) -> Result<()> {
+    let facts = DataFacts {
+        origin: data.origin.clone(),
+        fingerprint: data.fingerprint.clone(),
+        train_samples: data.train.len(),
+        test_samples: data.test.as_ref().map_or(0, |t| t.len()),
+        features: data.n_features(),
+        classes: data.n_classes,
+    };
+    SweepMeta::from_config(config, facts).write(&dir.sweep_meta())?;
+    if let Some(config_text) = &opts.config_text {
+        write_atomic(&dir.config_copy(), |w| w.write_all(config_text.as_bytes()))?;
+    }
+    Ok(())
+}
+
+/// Checks that the results folder can be used before any work starts: it must not be a file.
+pub fn check_results_dir(results: &Path) -> Result<()> {
+    if results.exists() && !results.is_dir() {
+        anyhow::bail!("results path {} exists and is not a folder", results.display());
+    }
+    Ok(())
+}

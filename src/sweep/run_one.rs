@@ -1,0 +1,209 @@
+//! One run's lifecycle: judge its folder, start or continue it, train with periodic
+//! checkpoints, and save its files in groups that a crash can never leave inconsistent.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use super::progress::Progress;
+use super::resume::{self, Action};
+use crate::config::Config;
+use crate::data::Prepared;
+use crate::grid::RunSpec;
+use crate::model::{Params, Shape};
+use crate::num::Real;
+use crate::store::files::{encode_checkpoint, encode_curve, encode_params};
+use crate::store::{FORMAT_VERSION, RunDir, RunFile, RunId, RunMeta, RunStatus, SweepDir};
+use crate::train::{self, Evaluator, Flow, Hyper, State, Status};
+
+/// How a run was handled in this invocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum How {
+    New,
+    Resumed,
+    Restarted,
+    Skipped,
+    NotStarted,
+    Busy,
+}
+
+/// How one run ended in this invocation.
+pub(super) struct RunOutcome {
+    /// The run's status now; `None` when it was not started before a stop request.
+    pub(super) status: Option<Status>,
+    pub(super) how: How,
+    pub(super) flops: f64,
+}
+
+/// When to save checkpoints: every n iterations, or by time so that writing costs under 1% of
+/// training (at least 10 s apart, and at least 100× the last write's duration).
+struct CheckpointClock {
+    every: Option<usize>,
+    last: Instant,
+    min_gap: Duration,
+}
+
+impl CheckpointClock {
+    fn new(every: Option<usize>) -> Self {
+        CheckpointClock { every, last: Instant::now(), min_gap: Duration::from_secs(10) }
+    }
+
+    fn due(&self, iteration: usize) -> bool {
+        match self.every {
+            Some(n) => iteration.is_multiple_of(n),
+            None => self.last.elapsed() >= self.min_gap,
+        }
+    }
+
+    fn written(&mut self, took: Duration) {
+        self.last = Instant::now();
+        self.min_gap = self.min_gap.max(took * 100);
+    }
+}
+
+pub(super) fn train_one<T: Real>(
+    config: &Config,
+    data: &Prepared<T>,
+    spec: &RunSpec,
+    id: &RunId,
+    dir: &SweepDir,
+    progress: &Progress,
+    stop: &AtomicBool,
+) -> Result<RunOutcome> {
+    let target = config.train.iterations;
+    if stop.load(Ordering::SeqCst) {
+        return Ok(RunOutcome { status: None, how: How::NotStarted, flops: 0.0 });
+    }
+    let started = Instant::now();
+    let shape = Shape { n_features: data.n_features(), n_hidden: spec.hidden, n_classes: data.n_classes };
+    let run_dir = dir.run(id);
+    let inspection = resume::inspect::<T>(&run_dir, id, shape, target);
+    let meta = |status: Status, iterations: usize, wall: f64| RunMeta {
+        format: FORMAT_VERSION,
+        key: id.key.clone(),
+        name: id.name.clone(),
+        hidden: spec.hidden,
+        gamma: spec.gamma,
+        alpha: spec.alpha,
+        seed: spec.seed,
+        objective: config.train.objective,
+        precision: config.train.precision,
+        chunk_size: config.train.chunk_size,
+        data: data.fingerprint.clone(),
+        status: run_status(status),
+        iterations,
+        target_iterations: target,
+        wall_seconds: wall,
+    };
+
+    // init.npz, while it is still to be written (with the run's first checkpoint).
+    let mut init_bytes: Option<Vec<u8>> = None;
+    let (mut state, how) = match inspection.action {
+        Action::Finished { status, .. } => {
+            let diverged = status == RunStatus::Diverged;
+            progress.run_ended(diverged, target as u64);
+            let status = if diverged { Status::Diverged } else { Status::Done };
+            return Ok(RunOutcome { status: Some(status), how: How::Skipped, flops: 0.0 });
+        }
+        Action::Resume { from, .. } => {
+            progress.advance(from as u64);
+            (inspection.state.expect("a resumable state"), How::Resumed)
+        }
+        Action::New | Action::Restart(_) => {
+            let how = if let Action::Restart(why) = &inspection.action {
+                progress.warn(&format!("warning: restarting run {}: {why}", id.dir_name()));
+                std::fs::remove_dir_all(run_dir.path()).with_context(|| {
+                    format!("cannot clear damaged run folder {}", run_dir.path().display())
+                })?;
+                How::Restarted
+            } else {
+                How::New
+            };
+            std::fs::create_dir_all(run_dir.path())
+                .with_context(|| format!("cannot create {}", run_dir.path().display()))?;
+            // Nothing is written until the first checkpoint: a run killed before it starts over,
+            // which gives the same numbers.
+            let init = Params::<T>::init(shape, spec.seed);
+            init_bytes = Some(encode_params(&run_dir.file(RunFile::Init), &init)?);
+            (State::start(init), how)
+        }
+    };
+    let wall_before = inspection.wall_seconds;
+    let first_iteration = state.iteration;
+
+    let hyper = Hyper {
+        gamma: spec.gamma,
+        alpha: spec.alpha,
+        objective: config.train.objective,
+        iterations: target,
+        divergence_factor: config.train.divergence_factor,
+    };
+    let chunk = config.train.chunk_size;
+    let mut train_eval = Evaluator::new(&data.train, shape, chunk, true);
+    let mut test_eval = data.test.as_ref().map(|t| Evaluator::new(t, shape, chunk, false));
+    let mut clock = CheckpointClock::new(config.train.checkpoint_every);
+    let mut write_error = None;
+    let status = train::train(&mut state, &hyper, &mut train_eval, test_eval.as_mut(), &mut |s| {
+        progress.advance(1);
+        if s.iteration < target && clock.due(s.iteration) {
+            let t0 = Instant::now();
+            if let Err(e) = save_run_files(&run_dir, &id.key, s, &mut init_bytes, &[]) {
+                write_error = Some(e);
+                return Flow::Stop;
+            }
+            clock.written(t0.elapsed());
+        }
+        if stop.load(Ordering::SeqCst) { Flow::Stop } else { Flow::Continue }
+    });
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    let wall = wall_before + started.elapsed().as_secs_f64();
+    let steps = state.iteration;
+
+    if status == Status::Stopped {
+        save_run_files(&run_dir, &id.key, &state, &mut init_bytes, &[])?;
+    } else {
+        let curve = encode_curve(&state.curve, data.test.is_some());
+        let last = encode_params(&run_dir.file(RunFile::Final), &state.theta)?;
+        let ending: [(RunFile, &[u8]); 2] = [(RunFile::Curve, &curve), (RunFile::Final, &last)];
+        save_run_files(&run_dir, &id.key, &state, &mut init_bytes, &ending)?;
+        progress.run_ended(status == Status::Diverged, (target - steps) as u64);
+    }
+    // run.toml goes last: a final status in it marks the run's files as complete.
+    meta(status, steps, wall).write(&run_dir.file(RunFile::Meta))?;
+    let flops = (steps - first_iteration) as f64 * shape.flops_per_iteration(data.train.len());
+    Ok(RunOutcome { status: Some(status), how, flops })
+}
+
+/// Writes a run's checkpoint as one group of atomic writes with `init.npz` (the first time:
+/// `init` is then taken) and `extra` (the curve and final.npz when the run ends).
+fn save_run_files<T: Real>(
+    run_dir: &RunDir,
+    key: &str,
+    state: &State<T>,
+    init: &mut Option<Vec<u8>>,
+    extra: &[(RunFile, &[u8])],
+) -> Result<()> {
+    let checkpoint = encode_checkpoint(&run_dir.file(RunFile::Checkpoint), key, state)?;
+    let mut files: Vec<(RunFile, &[u8])> = Vec::new();
+    if let Some(bytes) = init.as_deref() {
+        files.push((RunFile::Init, bytes));
+    }
+    files.push((RunFile::Checkpoint, &checkpoint));
+    files.extend_from_slice(extra);
+    run_dir.write_group(&files)?;
+    *init = None;
+    Ok(())
+}
+
+/// What `run.toml` says of a run that [`train::train`] left with `status`: a stopped run is
+/// still running, to be resumed from its checkpoint.
+fn run_status(status: Status) -> RunStatus {
+    match status {
+        Status::Done => RunStatus::Done,
+        Status::Diverged => RunStatus::Diverged,
+        Status::Stopped => RunStatus::Running,
+    }
+}
