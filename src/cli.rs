@@ -107,6 +107,19 @@ pub enum Command {
     },
 }
 
+/// The most worker threads a sweep starts: four per core. More only add memory and switching
+/// (and tens of thousands exhaust the system's threads); results do not depend on the count.
+fn capped_threads(asked: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cap = 4 * cores;
+    if asked > cap {
+        eprintln!(
+            "warning: {asked} threads asked for, more than four per core ({cores} cores here); using {cap}"
+        );
+    }
+    asked.min(cap)
+}
+
 /// The exit code for a stopped sweep (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
 
@@ -114,9 +127,7 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run { config, results, threads, quiet, shard } => {
-            let cfg = Config::from_path(&config)?;
-            let text = std::fs::read_to_string(&config)
-                .with_context(|| format!("cannot read {}", config.display()))?;
+            let (cfg, text) = Config::load(&config)?;
             sweep::check_results_dir(&results)?;
             let env = |name: &str| std::env::var(name).ok();
             let shard = shard.map(|s| s.resolve(env)).transpose()?;
@@ -124,7 +135,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             watch_signals(&stop)?;
             let opts = RunOptions {
                 results,
-                threads: threads.map(usize::from).or_else(|| shard::slurm_cpus(env)),
+                threads: threads.map(usize::from).or_else(|| shard::slurm_cpus(env)).map(capped_threads),
                 quiet,
                 config_text: Some(text),
                 stop,

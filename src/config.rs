@@ -2,6 +2,7 @@
 //! invalid. Every check happens here, before any data is read or any file is written.
 
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,7 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config {path}: {source}")]
+    #[error("cannot read config {path}")]
     Read {
         /// The config path.
         path: String,
@@ -310,15 +311,42 @@ fn default_seeds() -> Vec<u64> {
     vec![0]
 }
 
+/// The most values one grid list may hold.
+pub const MAX_LIST: usize = 10_000;
+/// The most iterations a run may be asked for: with [`MAX_RUNS`], every count of a sweep's
+/// iterations fits in 64 bits.
+pub const MAX_ITERATIONS: usize = 1_000_000_000_000;
+/// The most runs one sweep's grid may hold.
+pub const MAX_RUNS: usize = 10_000_000;
+
+/// The largest config file read: far beyond any real sweep, small enough to hold in memory.
+const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
 impl Config {
     /// Reads and validates a config file. Relative data paths are resolved against the file's
     /// folder, and the sweep's name defaults to the file's stem.
     pub fn from_path(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        Config::load(path).map(|(config, _)| config)
+    }
+
+    /// Reads a config file once (it may be a pipe, such as `/dev/stdin`) and returns the
+    /// validated config with the text it was read from.
+    pub fn load(path: &Path) -> Result<(Config, String), ConfigError> {
+        let read_error = |source| ConfigError::Read { path: path.display().to_string(), source };
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text))
+            .map_err(read_error)?;
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(read_error(std::io::Error::other(format!(
+                "it is larger than {} MiB",
+                MAX_CONFIG_BYTES >> 20
+            ))));
+        }
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("sweep");
         let base = path.parent().unwrap_or(Path::new("."));
-        Config::from_str(&text, &path.display().to_string(), stem, base)
+        let config = Config::from_str(&text, &path.display().to_string(), stem, base)?;
+        Ok((config, text))
     }
 
     /// Parses and validates config text. `origin` names the text in messages, `default_name`
@@ -356,7 +384,27 @@ fn syntax_error(e: toml::de::Error, text: &str, origin: &str) -> ConfigError {
         None => 1,
     };
     let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    let key =
+        text.lines().nth(line - 1).and_then(|l| l.split_once('=')).map(|(k, _)| k.trim().trim_matches('"'));
+    let message = key.and_then(|key| plain_type_error(&message, key)).unwrap_or(message);
     ConfigError::Syntax { origin: origin.to_string(), line, message }
+}
+
+/// The parser's "invalid type: string \"ten\", expected usize" in words: "iterations must be a
+/// whole number ≥ 0 (got the string \"ten\")". `None` for other messages.
+fn plain_type_error(message: &str, key: &str) -> Option<String> {
+    let (found, expected) = message.rsplit_once(", expected ")?;
+    let found = found.strip_prefix("invalid type: ").or_else(|| found.strip_prefix("invalid value: "))?;
+    let wanted = match expected {
+        "usize" | "u64" | "u32" | "u16" | "u8" => "a whole number ≥ 0",
+        "f64" | "f32" => "a number",
+        "a boolean" | "bool" => "true or false",
+        "a string" | "a borrowed string" => "a quoted string",
+        "a sequence" => "a list such as [1, 2]",
+        _ => return None,
+    };
+    let found = found.replace('`', "");
+    Some(format!("{key} must be {wanted} (got {found})"))
 }
 
 fn check_name(name: &str) -> Result<(), Rule> {
@@ -444,6 +492,9 @@ fn check_train(raw: RawTrain) -> Result<TrainSpec, Rule> {
     if raw.iterations == 0 {
         return Err("iterations must be ≥ 1 (got 0)".into());
     }
+    if raw.iterations > MAX_ITERATIONS {
+        return Err(Rule(format!("iterations must be at most {MAX_ITERATIONS} (got {})", raw.iterations)));
+    }
     if raw.chunk_size == 0 {
         return Err("chunk_size must be ≥ 1 (got 0)".into());
     }
@@ -470,6 +521,12 @@ fn check_grid(raw: RawGrid) -> Result<GridSpec, Rule> {
     check_list("gamma", &raw.gamma, |&g| g.is_finite() && g > 0.0, "gamma must be > 0 and finite")?;
     check_list("alpha", &raw.alpha, |&a| a > 0.0 && a <= 1.0, "alpha must be in (0, 1]")?;
     check_list("seed", &raw.seed, |_| true, "")?;
+    let runs = [raw.hidden.len(), raw.gamma.len(), raw.alpha.len(), raw.seed.len()]
+        .into_iter()
+        .fold(1usize, usize::saturating_mul);
+    if runs > MAX_RUNS {
+        return Err(Rule(format!("the grid has {runs} runs; one sweep holds at most {MAX_RUNS}")));
+    }
     Ok(GridSpec { hidden: raw.hidden, gamma: raw.gamma, alpha: raw.alpha, seed: raw.seed })
 }
 
@@ -482,6 +539,9 @@ fn check_list<V: PartialEq + fmt::Display>(
 ) -> Result<(), Rule> {
     if values.is_empty() {
         return Err(Rule(format!("{key} is an empty list; give at least one value")));
+    }
+    if values.len() > MAX_LIST {
+        return Err(Rule(format!("{key} lists {} values; at most {MAX_LIST} are allowed", values.len())));
     }
     if let Some(bad) = values.iter().find(|v| !ok(v)) {
         return Err(Rule(format!("{rule} (got {bad} in {key})")));
@@ -543,7 +603,11 @@ alpha = [1.0, 0.5]
         let e = err(&GOOD.replace("gamma = [0.1]", "gamma = [0.1]\ngamm = [1]"));
         assert!(e.starts_with("sweep.toml line 11: unknown field `gamm`"), "{e}");
         let e = err(&GOOD.replace("iterations = 10", "iterations = \"ten\""));
-        assert!(e.starts_with("sweep.toml line 7:") && e.contains("invalid type"), "{e}");
+        assert_eq!(e, "sweep.toml line 7: iterations must be a whole number ≥ 0 (got string \"ten\")");
+        let e = err(&GOOD.replace("iterations = 10", "iterations = -3"));
+        assert_eq!(e, "sweep.toml line 7: iterations must be a whole number ≥ 0 (got integer -3)");
+        let e = err(&GOOD.replace("gamma = [0.1]", "gamma = 0.1"));
+        assert!(e.starts_with("sweep.toml line 10: gamma must be a list such as [1, 2]"), "{e}");
         assert!(!e.contains('\n'), "{e}");
     }
 
@@ -558,7 +622,20 @@ alpha = [1.0, 0.5]
             ("hidden = [4, 8]", "hidden = [0]", "M must be ≥ 1 (got 0 in hidden)"),
             ("hidden = [4, 8]", "hidden = []", "hidden is an empty list"),
             ("hidden = [4, 8]", "hidden = [4, 4]", "hidden lists 4 twice"),
+            (
+                "alpha = [1.0, 0.5]",
+                &format!(
+                    "alpha = [1.0, 0.5]\nseed = [{}]",
+                    (0..10_001).map(|s| s.to_string()).collect::<Vec<_>>().join(",")
+                ),
+                "seed lists 10001 values; at most 10000 are allowed",
+            ),
             ("iterations = 10", "iterations = 0", "iterations must be ≥ 1 (got 0) in [train]"),
+            (
+                "iterations = 10",
+                "iterations = 4611686018427387904",
+                "iterations must be at most 1000000000000 (got 4611686018427387904) in [train]",
+            ),
             (
                 "iterations = 10",
                 "iterations = 10\ndivergence_factor = 0.5",

@@ -5,6 +5,7 @@
 //! list, never from one below:
 //!
 //! ```text
+//! errors  (error messages on one line; every stage may use it)
 //! num     (Real types, the product kernel, vectorised exp/tanh/ln)
 //! model   (parameters, loss and gradient over a chunk)
 //! config  (TOML → validated Config)
@@ -24,6 +25,7 @@
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod errors;
 pub mod grid;
 pub mod model;
 pub mod num;

@@ -6,7 +6,7 @@ fn main() -> ExitCode {
     match heavyball::cli::run(heavyball::cli::Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {}", heavyball::errors::one_line(&e));
             ExitCode::FAILURE
         }
     }

@@ -117,11 +117,14 @@ pub fn slurm_cpus(env: impl Fn(&str) -> Option<String>) -> Option<usize> {
     env("SLURM_CPUS_PER_TASK").and_then(|v| v.trim().parse().ok()).filter(|&n| n > 0)
 }
 
-/// The shard of every run, given each run's work, for `count` shards.
+/// The shard of every run, given each run's work, for `count` shards. With more shards than
+/// runs, each run has a shard to itself (those beyond the runs get none), so only as many
+/// shards as runs are ever weighed.
 ///
 /// **Panics** if `count` is 0.
 pub fn assign(work: &[f64], count: usize) -> Vec<usize> {
     assert!(count > 0, "at least one shard");
+    let count = count.min(work.len().max(1));
     let mut order: Vec<usize> = (0..work.len()).collect();
     order.sort_by(|&a, &b| work[b].total_cmp(&work[a]).then(a.cmp(&b)));
     let mut load = vec![0.0f64; count];
@@ -138,6 +141,14 @@ pub fn assign(work: &[f64], count: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn more_shards_than_runs_give_each_run_its_own_and_allocate_nothing_more() {
+        let work = [1.0, 3.0, 2.0];
+        assert_eq!(assign(&work, 3), vec![2, 0, 1]);
+        assert_eq!(assign(&work, 4_000_000_000), assign(&work, 3));
+        assert_eq!(assign(&[], 4_000_000_000), Vec::<usize>::new());
+    }
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())

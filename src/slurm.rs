@@ -32,6 +32,7 @@ pub struct Job {
 /// Writes the job script for the shards that still have work and, with `submit`, submits it;
 /// returns what to tell the user.
 pub fn prepare(config: &Config, job: &Job, submit: bool) -> Result<String> {
+    check_options(job)?;
     std::fs::create_dir_all(&job.results)
         .with_context(|| format!("cannot create results folder {}", job.results.display()))?;
     let results = std::fs::canonicalize(&job.results)
@@ -40,6 +41,7 @@ pub fn prepare(config: &Config, job: &Job, submit: bool) -> Result<String> {
         .with_context(|| format!("cannot resolve {}", job.config.display()))?;
     let binary = std::env::current_exe().context("cannot find the heavyball executable")?;
 
+    check_log_path(&results)?;
     let plan = sweep::plan(config, &results, Some(job.tasks))?;
     let pending = plan.unfinished_shards();
     let watch = format!(
@@ -145,7 +147,9 @@ fn script(
     if let Some(partition) = &job.partition {
         s.push_str(&format!("#SBATCH --partition={partition}\n"));
     }
-    s.push_str(&format!("#SBATCH --output={}/%x-%A_%a.out\n", logs.display()));
+    // Double quotes keep a path with spaces one word for sbatch; check_log_path refused the
+    // characters that could end or escape them.
+    s.push_str(&format!("#SBATCH --output=\"{}/%x-%A_%a.out\"\n", logs.display()));
     s.push_str("#SBATCH --open-mode=append\n\n");
     s.push_str(&format!(
         "exec {} run {} --results {} --shard auto/{} --quiet\n",
@@ -155,6 +159,42 @@ fn script(
         job.tasks
     ));
     s
+}
+
+/// Refuses `--time` and `--partition` values that are not what Slurm expects: they go into
+/// `#SBATCH` lines, where a newline or a quote would change the script.
+fn check_options(job: &Job) -> Result<()> {
+    if let Some(time) = &job.time {
+        let valid = !time.is_empty()
+            && time.len() <= 32
+            && time.chars().all(|c| c.is_ascii_digit() || c == ':' || c == '-');
+        if !valid {
+            bail!("--time must be a Slurm time limit such as 30, 4:00:00 or 2-12:00:00 (got {time:?})");
+        }
+    }
+    if let Some(partition) = &job.partition {
+        let valid = !partition.is_empty()
+            && partition.len() <= 128
+            && partition.chars().all(|c| c.is_ascii_alphanumeric() || "_-.,".contains(c));
+        if !valid {
+            bail!("--partition must be a Slurm partition name (letters, digits, _ - . ,; got {partition:?})");
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a results path that cannot be written safely into the script's `#SBATCH --output`
+/// line: sbatch expands `%` there, and quotes, backslashes or control characters would end or
+/// escape the quoted path.
+fn check_log_path(results: &Path) -> Result<()> {
+    let text = results.to_string_lossy();
+    if let Some(c) = text.chars().find(|&c| c == '"' || c == '\\' || c == '%' || c.is_control()) {
+        bail!(
+            "the results path {} contains {c:?}, which Slurm's log path cannot hold; choose a path without it",
+            results.display()
+        );
+    }
+    Ok(())
 }
 
 /// Shard indices as an sbatch --array value: runs of consecutive indices become ranges.
@@ -188,6 +228,58 @@ mod tests {
         assert_eq!(array_spec(&[1, 3]), "1,3");
         assert_eq!(array_spec(&[0, 2, 3, 4, 7]), "0,2-4,7");
         assert_eq!(array_spec(&[5]), "5");
+    }
+
+    fn job(time: Option<&str>, partition: Option<&str>) -> Job {
+        Job {
+            config: "c.toml".into(),
+            results: "r".into(),
+            tasks: 2,
+            cpus_per_task: 1,
+            time: time.map(Into::into),
+            partition: partition.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn script_values_that_could_change_the_script_are_refused() {
+        for time in ["30", "4:00:00", "2-12:00:00"] {
+            assert!(check_options(&job(Some(time), Some("gpu_a100"))).is_ok(), "{time}");
+        }
+        let err = check_options(&job(Some("1:00:00\necho INJECTED"), None)).unwrap_err().to_string();
+        assert!(err.starts_with("--time must be a Slurm time limit"), "{err}");
+        let err = check_options(&job(None, Some("a b"))).unwrap_err().to_string();
+        assert!(err.starts_with("--partition must be"), "{err}");
+        assert!(check_log_path(Path::new("/my results/x")).is_ok());
+        for bad in ["/a\"b", "/a%j", "/a\nb"] {
+            assert!(check_log_path(Path::new(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_log_path_is_one_quoted_word() {
+        let config = Config::from_str(
+            "[data]\nbuiltin = \"iris\"\n[train]\niterations = 1\n[grid]\nhidden = [2]\ngamma = [0.1]\nalpha = [1.0]\n",
+            "t.toml",
+            "t",
+            Path::new("."),
+        )
+        .unwrap();
+        let logs = Path::new("/my results/t/slurm/logs");
+        let text = script(
+            &config,
+            &job(None, None),
+            &[0, 1],
+            Path::new("/bin/hb"),
+            Path::new("/c.toml"),
+            Path::new("/my results"),
+            logs,
+        );
+        assert!(text.contains("#SBATCH --output=\"/my results/t/slurm/logs/%x-%A_%a.out\"\n"), "{text}");
+        assert!(
+            text.contains("exec /bin/hb run /c.toml --results '/my results' --shard auto/2 --quiet"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use prepare::{hex, prepare};
 #[derive(Debug, Error)]
 pub enum DataError {
     /// The file could not be opened or read.
-    #[error("cannot read data file {path}: {source}")]
+    #[error("cannot read data file {path}")]
     Read {
         /// The file.
         path: String,

@@ -12,7 +12,7 @@ mod render;
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::config::Config;
 use crate::grid;
@@ -32,6 +32,8 @@ pub struct Sweep {
     pub runs: Vec<RunRecord>,
     /// Grid points without a finished run, by readable name.
     pub missing: Vec<String>,
+    /// Runs left out because their files are damaged: (folder name, why).
+    pub damaged: Vec<(String, String)>,
 }
 
 /// Finds the sweep folder from a results folder of a sweep, or a config path.
@@ -61,12 +63,16 @@ pub fn load(dir: &SweepDir) -> Result<Sweep> {
         .iter()
         .map(|spec| RunId::from_spec(spec, &train, &info.data_fingerprint))
         .collect();
-    let runs = finished_runs(dir, &ids, info.iterations)
-        .with_context(|| format!("cannot read the runs of {}", dir.root().display()))?;
-    let found: std::collections::HashSet<&str> = runs.iter().map(|r| r.dir_name.as_str()).collect();
+    let found = finished_runs(dir, &ids, info.iterations);
+    let known: std::collections::HashSet<&str> = found
+        .runs
+        .iter()
+        .map(|r| r.dir_name.as_str())
+        .chain(found.damaged.iter().map(|(d, _)| d.as_str()))
+        .collect();
     let missing =
-        ids.iter().filter(|id| !found.contains(id.dir_name().as_str())).map(|id| id.name.clone()).collect();
-    Ok(Sweep { dir: dir.clone(), info, runs, missing })
+        ids.iter().filter(|id| !known.contains(id.dir_name().as_str())).map(|id| id.name.clone()).collect();
+    Ok(Sweep { dir: dir.clone(), info, runs: found.runs, missing, damaged: found.damaged })
 }
 
 /// Runs `heavyball report`: locate, load, analyse, write; returns the text for the terminal.

@@ -186,7 +186,7 @@ pub fn draw_all(sweep: &Sweep, analysis: &Analysis, out: &ReportDir) -> Result<V
 }
 
 /// Line plot of several series; dashed series are momentum. With `log`, the y axis is
-/// logarithmic and non-positive or non-finite points are left out.
+/// logarithmic and non-positive points are left out; so are non-finite and extreme ones.
 fn lines<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
@@ -199,7 +199,9 @@ where
 {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plot {title:?}: {e}");
     root.fill(&WHITE).map_err(e)?;
-    let keep = |y: f64| y.is_finite() && (!log || y > 0.0);
+    // Values past ±1e100 (or below 1e-100 on a log axis) are left out: the axis would need
+    // limits beyond what f64 holds, and its ticks could not be placed.
+    let keep = |y: f64| y.is_finite() && y.abs() <= 1e100 && (!log || y >= 1e-100);
     let pts = series.iter().flat_map(|s| s.3.iter()).filter(|p| keep(p.1));
     let (mut x_max, mut y_min, mut y_max) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
     for &(x, y) in pts {
@@ -294,8 +296,13 @@ where
 {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plot {title:?}: {e}");
     root.fill(&WHITE).map_err(e)?;
-    let finite: Vec<f64> =
-        cells.iter().flatten().flatten().copied().filter(|v| v.is_finite() && *v > 0.0).collect();
+    let finite: Vec<f64> = cells
+        .iter()
+        .flatten()
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite() && *v >= 1e-100 && *v <= 1e100)
+        .collect();
     let lo = finite.iter().copied().fold(f64::INFINITY, f64::min).log10();
     let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max).log10();
     let (ng, na) = (gammas.len() as u32, alphas.len() as u32);

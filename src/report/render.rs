@@ -126,7 +126,21 @@ pub fn write(sweep: &Sweep, analysis: &Analysis) -> Result<String> {
 /// What cannot be compared, and what is missing, as sentences.
 fn caveats(sweep: &Sweep) -> Vec<String> {
     let mut notes = Vec::new();
-    let total = sweep.runs.len() + sweep.missing.len();
+    let total = sweep.runs.len() + sweep.missing.len() + sweep.damaged.len();
+    if !sweep.damaged.is_empty() {
+        let shown: Vec<String> =
+            sweep.damaged.iter().take(3).map(|(name, why)| format!("{name} ({why})")).collect();
+        let more = match sweep.damaged.len() {
+            n if n > 3 => format!(" and {} more", n - 3),
+            _ => String::new(),
+        };
+        notes.push(format!(
+            "Damaged: {} finished runs are left out because their files cannot be read: {}{more}. \
+             Run `heavyball run` on the config to repair or retrain them.",
+            sweep.damaged.len(),
+            shown.join("; ")
+        ));
+    }
     if !sweep.missing.is_empty() {
         let shown: Vec<&str> = sweep.missing.iter().take(6).map(String::as_str).collect();
         let more = if sweep.missing.len() > 6 {

@@ -14,12 +14,22 @@ use anyhow::{Context, Result};
 /// [`super::SweepDir::remove_temporaries`] clears.
 pub(crate) const TEMPORARY_PREFIX: &str = ".tmp-";
 
+/// A new temporary file in `dir`, created with the permissions an ordinary file gets (0666 less
+/// the umask) rather than tempfile's private 0600, since it becomes a result file.
+fn temporary_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(TEMPORARY_PREFIX)
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+}
+
 /// Writes a file atomically: `fill` writes into a temporary file beside `path`, which is
 /// flushed, fsynced and renamed over `path`; the folder is fsynced after the rename.
 pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let attempt = || -> io::Result<()> {
-        let tmp = tempfile::Builder::new().prefix(TEMPORARY_PREFIX).tempfile_in(dir)?;
+        let tmp = temporary_in(dir)?;
         let mut out = BufWriter::new(tmp);
         fill(&mut out)?;
         let tmp = out.into_inner().map_err(|e| e.into_error())?;
@@ -41,7 +51,7 @@ pub fn write_atomic_group(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
     for &(name, bytes) in files {
         let path = dir.join(name);
         let attempt = || -> io::Result<tempfile::NamedTempFile> {
-            let mut tmp = tempfile::Builder::new().prefix(TEMPORARY_PREFIX).tempfile_in(dir)?;
+            let mut tmp = temporary_in(dir)?;
             tmp.write_all(bytes)?;
             tmp.as_file().sync_all()?;
             Ok(tmp)

@@ -23,13 +23,7 @@ impl SweepLock {
     /// Takes the lock on the sweep's `.lock` (shared or exclusive), or fails naming the holder.
     pub fn acquire(dir: &SweepDir, shared: bool) -> Result<SweepLock> {
         let path = dir.lock();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("cannot open lock file {}", path.display()))?;
+        let mut file = open_no_follow(&path, true)?;
         let attempt = if shared { file.try_lock_shared() } else { file.try_lock() };
         match attempt {
             Ok(()) => {}
@@ -66,12 +60,34 @@ fn open_lock_file(path: &Path) -> Result<File> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    OpenOptions::new()
+    open_no_follow(path, false)
+}
+
+/// Opens or creates a lock file, refusing a symbolic link or anything else that is not a
+/// regular file: a lock is written to, and must never write through to a file elsewhere.
+fn open_no_follow(path: &Path, read: bool) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let refuse = || anyhow::anyhow!("{} is not a regular file; remove it and try again", path.display());
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && !meta.file_type().is_file()
+    {
+        return Err(refuse());
+    }
+    let file = OpenOptions::new()
+        .read(read)
         .write(true)
         .create(true)
         .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
-        .with_context(|| format!("cannot open lock file {}", path.display()))
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => refuse(),
+            _ => anyhow::Error::new(e).context(format!("cannot open lock file {}", path.display())),
+        })?;
+    if !file.metadata().map(|m| m.file_type().is_file()).unwrap_or(false) {
+        return Err(refuse());
+    }
+    Ok(file)
 }
 
 /// An exclusive lock on one run, held while it trains, so that two processes handed the same

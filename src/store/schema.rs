@@ -4,12 +4,31 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::atomic::write_atomic;
 use super::run_id::FORMAT_VERSION;
-use crate::config::{Config, GridSpec, Objective, Precision, TrainSpec};
+use crate::config::{Config, GridSpec, MAX_LIST, MAX_RUNS, Objective, Precision, TrainSpec};
+
+/// The largest `sweep.toml` or `run.toml` read: far beyond what heavyball writes.
+const MAX_META_BYTES: u64 = 64 << 20;
+
+/// Reads a metadata file of the results folder, refusing anything but a regular file of at
+/// most [`MAX_META_BYTES`].
+fn read_small(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta = file.metadata().with_context(|| format!("cannot read {}", path.display()))?;
+    if !meta.is_file() || meta.len() > MAX_META_BYTES {
+        bail!("{} is not a heavyball metadata file (not a regular file of at most 64 MiB)", path.display());
+    }
+    let mut text = String::new();
+    file.take(MAX_META_BYTES)
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text)
+}
 
 /// Where a run stands, as `run.toml` records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,9 +174,15 @@ impl SweepMeta {
 
     /// Reads `sweep.toml`.
     pub fn read(path: &Path) -> Result<SweepMeta> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("{} is not a heavyball sweep file", path.display()))
+        let text = read_small(path)?;
+        let meta: SweepMeta = toml::from_str(&text)
+            .with_context(|| format!("{} is not a heavyball sweep file", path.display()))?;
+        let lists = [meta.hidden.len(), meta.gamma.len(), meta.alpha.len(), meta.seed.len()];
+        let runs = lists.into_iter().fold(1usize, usize::saturating_mul);
+        if lists.iter().any(|&n| n > MAX_LIST) || runs > MAX_RUNS {
+            bail!("{} describes a grid larger than heavyball writes ({runs} runs)", path.display());
+        }
+        Ok(meta)
     }
 
     /// Writes `sweep.toml` atomically.
@@ -206,8 +231,7 @@ pub struct RunMeta {
 impl RunMeta {
     /// Reads `run.toml`.
     pub fn read(path: &Path) -> Result<RunMeta> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = read_small(path)?;
         toml::from_str(&text).with_context(|| format!("{} is not a heavyball run file", path.display()))
     }
 

@@ -38,27 +38,61 @@ pub fn is_finished(meta: &RunMeta, iterations: usize) -> bool {
     }
 }
 
+/// The finished runs of a grid, and those whose files say they finished but cannot be read.
+#[derive(Debug, Default)]
+pub struct FinishedRuns {
+    /// Sound finished runs, in the order of the ids.
+    pub runs: Vec<RunRecord>,
+    /// (folder name, why) for each run left out because a file is damaged.
+    pub damaged: Vec<(String, String)>,
+}
+
 /// The runs `ids` that are finished at `iterations`, in the order of `ids`, with their curves.
 /// A run folder belongs to an id only by its key: a folder of an earlier config whose readable
-/// name matches is never read. Runs not finished (or not started) are left out.
-///
-/// **Errors** on a `run.toml` or `curve.csv` that cannot be read, naming the file.
-pub fn finished_runs(dir: &SweepDir, ids: &[RunId], iterations: usize) -> Result<Vec<RunRecord>> {
-    let mut records = Vec::new();
+/// name matches is never read. Runs not finished (or not started) are left out; so are runs
+/// whose `run.toml` cannot be read or whose `curve.csv` is unreadable or not the length
+/// `run.toml` gives, which are listed as damaged.
+pub fn finished_runs(dir: &SweepDir, ids: &[RunId], iterations: usize) -> FinishedRuns {
+    let mut found = FinishedRuns::default();
     for id in ids {
         let run = dir.run(id);
         let meta_path = run.file(RunFile::Meta);
         if !meta_path.exists() {
             continue;
         }
-        let meta = RunMeta::read(&meta_path)?;
+        let meta = match RunMeta::read(&meta_path) {
+            Ok(meta) => meta,
+            Err(e) => {
+                found.damaged.push((id.dir_name(), crate::errors::one_line(&e)));
+                continue;
+            }
+        };
         if meta.key != id.key || !is_finished(&meta, iterations) {
             continue;
         }
-        let curve = read_curve(&run.file(RunFile::Curve))?;
-        records.push(RunRecord { dir_name: id.dir_name(), meta, curve });
+        let curve_path = run.file(RunFile::Curve);
+        match read_curve(&curve_path) {
+            Ok(curve) if whole_curve(&curve, meta.iterations) => {
+                found.runs.push(RunRecord { dir_name: id.dir_name(), meta, curve });
+            }
+            Ok(curve) => found.damaged.push((
+                id.dir_name(),
+                format!(
+                    "{} has {} rows where run.toml gives {} iterations",
+                    curve_path.display(),
+                    curve.len(),
+                    meta.iterations
+                ),
+            )),
+            Err(e) => found.damaged.push((id.dir_name(), crate::errors::one_line(&e))),
+        }
     }
-    Ok(records)
+    found
+}
+
+/// True when `curve` holds the rows of iterations 0..=iterations, in order.
+pub fn whole_curve(curve: &[CurveRow], iterations: usize) -> bool {
+    curve.len() == iterations + 1 && curve.iter().enumerate().all(|(i, r)| r.iteration == i)
 }
 
 /// The columns of `summary.csv`.
@@ -95,7 +129,8 @@ fn best(values: impl Iterator<Item = f64>) -> f64 {
 /// Rewrites `summary.csv` and `curves.csv` for the runs `ids` (in grid order) finished at
 /// `iterations`.
 pub fn rebuild(dir: &SweepDir, ids: &[RunId], iterations: usize, with_test: bool) -> Result<()> {
-    let records = finished_runs(dir, ids, iterations)?;
+    // Damaged runs stay out until `run` repairs or restarts them.
+    let records = finished_runs(dir, ids, iterations).runs;
     let mut summary = csv::Writer::from_writer(Vec::new());
     summary.write_record(summary_header(with_test))?;
     let mut curves = Vec::new();

@@ -76,8 +76,8 @@ impl Plan {
              Work left: {left} iterations, {:.3} TFLOP. Results in {}\n",
             self.rows.len(),
             count(&|a| *a == Action::New),
-            count(&|a| matches!(a, Action::Resume { extend: false, .. })),
-            count(&|a| matches!(a, Action::Resume { extend: true, .. })),
+            count(&|a| matches!(a, Action::Resume { done_at: None, .. })),
+            count(&|a| matches!(a, Action::Resume { done_at: Some(_), .. })),
             count(&|a| matches!(a, Action::Finished { .. })),
             count(&|a| matches!(a, Action::Restart(_))),
             self.stale.len(),
@@ -108,6 +108,16 @@ impl Plan {
 /// Builds the plan for a config without training or writing anything; with `shards`, also
 /// which shard of that many each run belongs to.
 pub fn plan(config: &Config, results: &Path, shards: Option<usize>) -> Result<Plan> {
+    let runs =
+        config.grid.hidden.len() * config.grid.gamma.len() * config.grid.alpha.len() * config.grid.seed.len();
+    if let Some(n) = shards
+        && n > runs
+    {
+        anyhow::bail!(
+            "{n} shards are more than the {runs} runs of sweep {}: use at most {runs}",
+            config.name
+        );
+    }
     with_data(config, None, |d| match d {
         Dispatch::F32(p) => plan_typed(config, results, p, shards),
         Dispatch::F64(p) => plan_typed(config, results, p, shards),

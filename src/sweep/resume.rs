@@ -6,7 +6,7 @@
 
 use crate::model::Shape;
 use crate::num::Real;
-use crate::store::files::{read_checkpoint, read_curve, same_curve};
+use crate::store::files::{read_checkpoint, read_curve, read_params, same_curve};
 use crate::store::{RunDir, RunFile, RunId, RunMeta, RunStatus};
 use crate::train::{CurveRow, State};
 
@@ -16,12 +16,12 @@ pub enum Action {
     /// No files yet: train from the initial parameters.
     New,
     /// Continue from a checkpoint at this iteration: an interrupted run, or a finished run whose
-    /// `iterations` were raised.
+    /// `iterations` were raised (and which may have been interrupted while being extended).
     Resume {
         /// The checkpoint's iteration.
         from: usize,
-        /// True when the run had finished with fewer iterations.
-        extend: bool,
+        /// For an extension: the iterations the run had finished with.
+        done_at: Option<usize>,
     },
     /// Finished with this number of steps, at the current target (or diverged before it).
     Finished {
@@ -29,6 +29,9 @@ pub enum Action {
         status: RunStatus,
         /// Steps taken.
         iterations: usize,
+        /// Why some of `init.npz`, `curve.csv` and `final.npz` must be written again from the
+        /// checkpoint and the seed; `None` when every file is sound.
+        repair: Option<String>,
     },
     /// Its files cannot be trusted or reused: start over, saying why.
     Restart(String),
@@ -39,9 +42,19 @@ impl Action {
     pub fn describe(&self) -> String {
         match self {
             Action::New => "new".into(),
-            Action::Resume { from, extend: false } => format!("partial (at iteration {from})"),
-            Action::Resume { from, extend: true } => format!("extend (done at {from})"),
-            Action::Finished { status, iterations } => format!("{} ({iterations} iterations)", status.name()),
+            Action::Resume { from, done_at: None } => format!("partial (at iteration {from})"),
+            Action::Resume { from, done_at: Some(done) } if from == done => {
+                format!("extend (done at {done})")
+            }
+            Action::Resume { from, done_at: Some(done) } => {
+                format!("extend (done at {done}, now at iteration {from})")
+            }
+            Action::Finished { status, iterations, repair: None } => {
+                format!("{} ({iterations} iterations)", status.name())
+            }
+            Action::Finished { status, iterations, repair: Some(why) } => {
+                format!("{} ({iterations} iterations), to repair: {why}", status.name())
+            }
             Action::Restart(why) => format!("restart ({why})"),
         }
     }
@@ -60,15 +73,18 @@ impl Action {
 pub struct Inspection<T> {
     /// What to do.
     pub action: Action,
-    /// For `Resume`: θ, φ, the iteration and the curve rows before it.
+    /// For `Resume`, and for `Finished` with a repair when the checkpoint is sound: θ, φ, the
+    /// iteration and the curve rows (before the iteration, for `Resume`).
     pub state: Option<State<T>>,
+    /// For `Resume`: `init.npz` is missing or damaged and is written with the next checkpoint.
+    pub rewrite_init: bool,
     /// Seconds spent on the run by earlier sessions.
     pub wall_seconds: f64,
 }
 
 impl<T> Inspection<T> {
     fn action(action: Action) -> Self {
-        Inspection { action, state: None, wall_seconds: 0.0 }
+        Inspection { action, state: None, rewrite_init: false, wall_seconds: 0.0 }
     }
 }
 
@@ -90,7 +106,16 @@ impl<V> Found<V> {
         }
         match read() {
             Ok(v) => Found::Read(v),
-            Err(e) => Found::Damaged(format!("{e:#}")),
+            Err(e) => Found::Damaged(crate::errors::one_line(&e)),
+        }
+    }
+
+    /// Why the file cannot be used, or `None` when it was read.
+    fn problem(&self, name: &str) -> Option<String> {
+        match self {
+            Found::Read(_) => None,
+            Found::Missing => Some(format!("{name} is missing")),
+            Found::Damaged(why) => Some(why.clone()),
         }
     }
 }
@@ -105,14 +130,28 @@ pub struct OnDisk<T> {
     pub checkpoint: Found<State<T>>,
     /// `curve.csv`.
     pub curve: Found<Vec<CurveRow>>,
-    /// Whether `final.npz` exists.
-    pub has_final: bool,
+    /// `init.npz`, checked against the run's shape (its values are not kept).
+    pub init: Found<()>,
+    /// `final.npz`, checked against the run's shape (its values are not kept).
+    pub last: Found<()>,
 }
 
 impl<T: Real> OnDisk<T> {
     /// Reads the folder of run `id`, a network of `shape`.
     pub fn read(run: &RunDir, id: &RunId, shape: Shape) -> Self {
         let exists = |f| run.file(f).exists();
+        let params = |f| {
+            Found::from_read(exists(f), || {
+                let path = run.file(f);
+                let params = read_params::<T>(&path)?;
+                anyhow::ensure!(
+                    params.shape() == shape,
+                    "{} holds a network of another shape",
+                    path.display()
+                );
+                Ok(())
+            })
+        };
         OnDisk {
             folder: run.path().exists(),
             meta: Found::from_read(exists(RunFile::Meta), || RunMeta::read(&run.file(RunFile::Meta))),
@@ -120,7 +159,8 @@ impl<T: Real> OnDisk<T> {
                 read_checkpoint(&run.file(RunFile::Checkpoint), &id.key, shape)
             }),
             curve: Found::from_read(exists(RunFile::Curve), || read_curve(&run.file(RunFile::Curve))),
-            has_final: exists(RunFile::Final),
+            init: params(RunFile::Init),
+            last: params(RunFile::Final),
         }
     }
 }
@@ -134,63 +174,113 @@ pub fn inspect<T: Real>(run: &RunDir, id: &RunId, shape: Shape, target: usize) -
 /// iterations.
 ///
 /// `run.toml` is written when a run ends or stops; until then its checkpoint, which names its
-/// run, says how far it got. A finished run (`done` or `diverged`) must also have a curve equal
-/// to its checkpoint's and a `final.npz`.
+/// run, says how far it got. The checkpoint is the run's record: it holds θ, φ and the curve,
+/// so a finished run whose other files are missing or damaged is repaired from it (and the
+/// seed), and a checkpoint beyond the iterations a finished `run.toml` names is an extension
+/// in progress, continued from there. Without a sound checkpoint, a finished run whose curve
+/// and parameters are sound stays finished; only extending it needs a restart.
 pub fn decide<T>(found: OnDisk<T>, key: &str, target: usize) -> Inspection<T> {
     if !found.folder {
         return Inspection::action(Action::New);
     }
     let has_checkpoint = !matches!(found.checkpoint, Found::Missing);
-    let (status, wall_seconds) = match found.meta {
+    let (status, done_at, wall_seconds) = match found.meta {
         Found::Read(meta) if meta.key != key => {
             return Inspection::action(Action::Restart("run.toml names another run".into()));
         }
-        Found::Read(meta) => (meta.status, meta.wall_seconds),
+        Found::Read(meta) => (meta.status, meta.iterations, meta.wall_seconds),
         // The folder was made but the run never got going (or its metadata is garbage).
         _ if !has_checkpoint => return Inspection::action(Action::New),
-        Found::Missing => (RunStatus::Running, 0.0),
-        Found::Damaged(why) => return Inspection::action(Action::Restart(why)),
+        // Without a readable run.toml the checkpoint, which names its run, says how far it got;
+        // continuing from it recomputes the last row and so the run's status.
+        Found::Missing | Found::Damaged(_) => (RunStatus::Running, 0, 0.0),
     };
-    let mut state = match found.checkpoint {
-        Found::Missing if status == RunStatus::Running => return Inspection::action(Action::New),
-        Found::Missing => return Inspection::action(Action::Restart("checkpoint.npz is missing".into())),
-        Found::Damaged(why) => return Inspection::action(Action::Restart(why)),
-        Found::Read(state) => state,
-    };
-    let finished_state = state.curve.len() == state.iteration + 1;
-    if status.is_final() {
-        match found.curve {
-            Found::Read(curve) if same_curve(&curve, &state.curve) && finished_state => {}
-            Found::Read(_) => {
-                return Inspection::action(Action::Restart("curve.csv disagrees with checkpoint.npz".into()));
-            }
-            Found::Missing => return Inspection::action(Action::Restart("curve.csv is missing".into())),
+    let rewrite_init = found.init.problem("init.npz").is_some();
+    if !status.is_final() {
+        let state = match found.checkpoint {
+            Found::Missing => return Inspection::action(Action::New),
             Found::Damaged(why) => return Inspection::action(Action::Restart(why)),
-        }
-        if !found.has_final {
-            return Inspection::action(Action::Restart("final.npz is missing".into()));
-        }
+            Found::Read(state) => state,
+        };
+        return resume(state, None, target, rewrite_init, wall_seconds);
     }
-    if status == RunStatus::Diverged && state.iteration <= target {
-        let action = Action::Finished { status, iterations: state.iteration };
-        return Inspection { action, state: None, wall_seconds };
+
+    // A finished run.
+    let state = match found.checkpoint {
+        Found::Read(state) => state,
+        checkpoint => {
+            let why = checkpoint.problem("checkpoint.npz").unwrap_or_default();
+            let whole = |c: &[CurveRow]| {
+                c.len() == done_at + 1 && c.iter().enumerate().all(|(i, r)| r.iteration == i)
+            };
+            let sound = matches!(&found.curve, Found::Read(c) if whole(c))
+                && found.init.problem("").is_none()
+                && found.last.problem("").is_none();
+            return match sound {
+                true if done_at == target || (status == RunStatus::Diverged && done_at <= target) => {
+                    let action = Action::Finished { status, iterations: done_at, repair: None };
+                    Inspection { wall_seconds, ..Inspection::action(action) }
+                }
+                true if done_at < target => {
+                    Inspection::action(Action::Restart(format!("{why}, and extending the run needs it")))
+                }
+                _ if done_at > target => Inspection::action(Action::Restart(more_than(done_at, target))),
+                _ => Inspection::action(Action::Restart(why)),
+            };
+        }
+    };
+    let ended = state.curve.len() == state.iteration + 1;
+    if state.iteration > done_at {
+        // Interrupted while being extended: run.toml still names the earlier end.
+        return resume(state, Some(done_at), target, rewrite_init, wall_seconds);
+    }
+    if state.iteration != done_at || !ended {
+        return Inspection::action(Action::Restart("checkpoint.npz disagrees with run.toml".into()));
     }
     if state.iteration > target {
-        return Inspection::action(Action::Restart(format!(
-            "it has {} iterations, more than the {target} asked for",
-            state.iteration
-        )));
+        return Inspection::action(Action::Restart(more_than(state.iteration, target)));
     }
-    if status == RunStatus::Done && state.iteration == target {
-        let action = Action::Finished { status, iterations: state.iteration };
-        return Inspection { action, state: None, wall_seconds };
+    let curve = match &found.curve {
+        Found::Read(curve) if !same_curve(curve, &state.curve) => {
+            Some("curve.csv disagrees with checkpoint.npz".to_string())
+        }
+        curve => curve.problem("curve.csv"),
+    };
+    let problems: Vec<String> = [found.init.problem("init.npz"), curve, found.last.problem("final.npz")]
+        .into_iter()
+        .flatten()
+        .collect();
+    if status == RunStatus::Diverged || state.iteration == target {
+        let repair = (!problems.is_empty()).then(|| problems.join("; "));
+        let keep = repair.is_some().then_some(state);
+        let action = Action::Finished { status, iterations: done_at, repair };
+        return Inspection { action, state: keep, rewrite_init: false, wall_seconds };
+    }
+    // Done below the target: extend. Its curve and final.npz are rewritten when it ends.
+    resume(state, Some(done_at), target, rewrite_init, wall_seconds)
+}
+
+fn more_than(iterations: usize, target: usize) -> String {
+    format!("it has {iterations} iterations, more than the {target} asked for")
+}
+
+/// Continue `state` towards `target`.
+fn resume<T>(
+    mut state: State<T>,
+    done_at: Option<usize>,
+    target: usize,
+    rewrite_init: bool,
+    wall_seconds: f64,
+) -> Inspection<T> {
+    if state.iteration > target {
+        return Inspection::action(Action::Restart(more_than(state.iteration, target)));
     }
     // A trailing row at θ^k is recomputed when training continues from k.
-    if finished_state {
+    if state.curve.len() == state.iteration + 1 {
         state.curve.pop();
     }
-    let action = Action::Resume { from: state.iteration, extend: status == RunStatus::Done };
-    Inspection { action, state: Some(state), wall_seconds }
+    let action = Action::Resume { from: state.iteration, done_at };
+    Inspection { action, state: Some(state), rewrite_init, wall_seconds }
 }
 
 #[cfg(test)]
@@ -242,7 +332,8 @@ mod tests {
             meta: Found::Read(meta(KEY, status, k)),
             checkpoint: Found::Read(state(k, true)),
             curve: Found::Read((0..=k).map(row).collect()),
-            has_final: true,
+            init: Found::Read(()),
+            last: Found::Read(()),
         }
     }
 
@@ -253,7 +344,8 @@ mod tests {
             meta,
             checkpoint: Found::Read(state(k, false)),
             curve: Found::Missing,
-            has_final: false,
+            init: Found::Read(()),
+            last: Found::Missing,
         }
     }
 
@@ -272,7 +364,8 @@ mod tests {
             meta: Found::Missing,
             checkpoint: Found::Missing,
             curve: Found::Missing,
-            has_final: false,
+            init: Found::Missing,
+            last: Found::Missing,
         };
         assert_eq!(action(nothing(), 10), Action::New);
         assert_eq!(action(OnDisk { folder: true, ..nothing() }, 10), Action::New);
@@ -290,11 +383,11 @@ mod tests {
     #[test]
     fn finished_runs_are_skipped_at_their_target() {
         let found = decide(ended(RunStatus::Done, 10), KEY, 10);
-        assert_eq!(found.action, Action::Finished { status: RunStatus::Done, iterations: 10 });
+        assert_eq!(found.action, Action::Finished { status: RunStatus::Done, iterations: 10, repair: None });
         assert!(found.state.is_none());
         assert_eq!(found.wall_seconds, 2.5);
         // A diverged run is finished at any target it did not pass.
-        let diverged = Action::Finished { status: RunStatus::Diverged, iterations: 4 };
+        let diverged = Action::Finished { status: RunStatus::Diverged, iterations: 4, repair: None };
         assert_eq!(action(ended(RunStatus::Diverged, 4), 10), diverged);
         assert_eq!(action(ended(RunStatus::Diverged, 4), 4), diverged);
     }
@@ -302,17 +395,17 @@ mod tests {
     #[test]
     fn interrupted_runs_resume_from_their_checkpoint() {
         let found = decide(partial(6, Found::Read(meta(KEY, RunStatus::Running, 6))), KEY, 10);
-        assert_eq!(found.action, Action::Resume { from: 6, extend: false });
+        assert_eq!(found.action, Action::Resume { from: 6, done_at: None });
         let state = found.state.unwrap();
         assert_eq!((state.iteration, state.curve.len()), (6, 6));
         // Killed before its run.toml was first written: the checkpoint names the run.
-        assert_eq!(action(partial(3, Found::Missing), 10), Action::Resume { from: 3, extend: false });
+        assert_eq!(action(partial(3, Found::Missing), 10), Action::Resume { from: 3, done_at: None });
     }
 
     #[test]
     fn raised_targets_extend_finished_runs_and_lowered_ones_restart_them() {
         let found = decide(ended(RunStatus::Done, 10), KEY, 20);
-        assert_eq!(found.action, Action::Resume { from: 10, extend: true });
+        assert_eq!(found.action, Action::Resume { from: 10, done_at: Some(10) });
         // The row at θ^10 is recomputed when training goes on from there.
         assert_eq!(found.state.unwrap().curve.len(), 10);
         assert_eq!(
@@ -330,32 +423,110 @@ mod tests {
         let foreign =
             OnDisk { meta: Found::Read(meta("other", RunStatus::Done, 10)), ..ended(RunStatus::Done, 10) };
         assert_eq!(action(foreign, 10), restart("run.toml names another run"));
+        // A garbage run.toml beside a sound checkpoint: continue from the checkpoint, which
+        // recomputes the last row and so the status.
         let bad_meta = OnDisk { meta: Found::Damaged("run.toml: bad".into()), ..ended(RunStatus::Done, 10) };
-        assert_eq!(action(bad_meta, 10), restart("run.toml: bad"));
-        let no_checkpoint = OnDisk { checkpoint: Found::Missing, ..ended(RunStatus::Done, 10) };
-        assert_eq!(action(no_checkpoint, 10), restart("checkpoint.npz is missing"));
-        let bad_checkpoint =
-            OnDisk { checkpoint: Found::Damaged("torn".into()), ..ended(RunStatus::Done, 10) };
-        assert_eq!(action(bad_checkpoint, 10), restart("torn"));
-        let no_curve = OnDisk { curve: Found::Missing, ..ended(RunStatus::Done, 10) };
-        assert_eq!(action(no_curve, 10), restart("curve.csv is missing"));
-        let short_curve =
-            OnDisk { curve: Found::Read((0..5).map(row).collect()), ..ended(RunStatus::Done, 10) };
-        assert_eq!(action(short_curve, 10), restart("curve.csv disagrees with checkpoint.npz"));
-        // A finished run.toml beside a checkpoint that moved on.
-        let moved_on = OnDisk { checkpoint: Found::Read(state(12, false)), ..ended(RunStatus::Done, 10) };
-        assert_eq!(action(moved_on, 20), restart("curve.csv disagrees with checkpoint.npz"));
-        let no_final = OnDisk { has_final: false, ..ended(RunStatus::Done, 10) };
-        assert_eq!(action(no_final, 10), restart("final.npz is missing"));
+        assert_eq!(action(bad_meta, 10), Action::Resume { from: 10, done_at: None });
+        let running = || Found::Read(meta(KEY, RunStatus::Running, 6));
+        assert_eq!(
+            action(OnDisk { checkpoint: Found::Damaged("torn".into()), ..partial(6, running()) }, 10),
+            restart("torn")
+        );
+        // A checkpoint behind the end that run.toml names.
+        let behind = OnDisk { checkpoint: Found::Read(state(8, true)), ..ended(RunStatus::Done, 10) };
+        assert_eq!(action(behind, 10), restart("checkpoint.npz disagrees with run.toml"));
+    }
+
+    #[test]
+    fn a_finished_run_with_damaged_files_is_repaired_from_its_checkpoint() {
+        let repair = |found: OnDisk<f64>, why: &str| {
+            let found = decide(found, KEY, 10);
+            let expected =
+                Action::Finished { status: RunStatus::Done, iterations: 10, repair: Some(why.into()) };
+            assert_eq!(found.action, expected);
+            assert_eq!(found.state.expect("the checkpoint to repair from").curve.len(), 11);
+        };
+        repair(OnDisk { init: Found::Missing, ..ended(RunStatus::Done, 10) }, "init.npz is missing");
+        repair(
+            OnDisk { init: Found::Damaged("init.npz: torn".into()), ..ended(RunStatus::Done, 10) },
+            "init.npz: torn",
+        );
+        repair(OnDisk { curve: Found::Missing, ..ended(RunStatus::Done, 10) }, "curve.csv is missing");
+        let short = OnDisk { curve: Found::Read((0..5).map(row).collect()), ..ended(RunStatus::Done, 10) };
+        repair(short, "curve.csv disagrees with checkpoint.npz");
+        let all = OnDisk {
+            init: Found::Missing,
+            curve: Found::Missing,
+            last: Found::Missing,
+            ..ended(RunStatus::Done, 10)
+        };
+        repair(all, "init.npz is missing; curve.csv is missing; final.npz is missing");
+        // Extending a run with a damaged init.npz writes it again with the next checkpoint.
+        let found = decide(OnDisk { init: Found::Missing, ..ended(RunStatus::Done, 10) }, KEY, 20);
+        assert_eq!(found.action, Action::Resume { from: 10, done_at: Some(10) });
+        assert!(found.rewrite_init);
+    }
+
+    #[test]
+    fn a_finished_run_without_a_sound_checkpoint_keeps_its_results() {
+        for checkpoint in [Found::Missing, Found::Damaged("checkpoint.npz: torn".into())] {
+            let found = || OnDisk { checkpoint: checkpoint.clone(), ..ended(RunStatus::Done, 10) };
+            let done = Action::Finished { status: RunStatus::Done, iterations: 10, repair: None };
+            assert_eq!(action(found(), 10), done);
+            let why = checkpoint.problem("checkpoint.npz").unwrap();
+            assert_eq!(action(found(), 20), restart(&format!("{why}, and extending the run needs it")));
+            // With its curve or parameters damaged too, nothing is left to trust.
+            assert_eq!(action(OnDisk { last: Found::Missing, ..found() }, 10), restart(&why));
+            let short = OnDisk { curve: Found::Read((0..5).map(row).collect()), ..found() };
+            assert_eq!(action(short, 10), restart(&why));
+        }
+    }
+
+    #[test]
+    fn an_extension_interrupted_at_any_point_resumes_from_its_checkpoint() {
+        // Killed after a checkpoint of the extension: run.toml still says done at 10, curve.csv
+        // and final.npz are those of iteration 10.
+        let found = decide(
+            OnDisk { checkpoint: Found::Read(state(12, false)), ..ended(RunStatus::Done, 10) },
+            KEY,
+            20,
+        );
+        assert_eq!(found.action, Action::Resume { from: 12, done_at: Some(10) });
+        assert_eq!(found.state.unwrap().curve.len(), 12);
+        // Killed after the extension's last files were written but before run.toml.
+        let found = decide(
+            OnDisk { checkpoint: Found::Read(state(20, true)), ..ended(RunStatus::Done, 10) },
+            KEY,
+            20,
+        );
+        assert_eq!(found.action, Action::Resume { from: 20, done_at: Some(10) });
+        assert_eq!(found.action.work_left(20), 0);
+        // The target lowered again below the checkpoint: too many iterations.
+        let over = OnDisk { checkpoint: Found::Read(state(15, false)), ..ended(RunStatus::Done, 10) };
+        assert_eq!(action(over, 12), restart("it has 15 iterations, more than the 12 asked for"));
     }
 
     #[test]
     fn plan_words_and_work_left() {
         let cases = [
             (Action::New, "new", 10),
-            (Action::Resume { from: 4, extend: false }, "partial (at iteration 4)", 6),
-            (Action::Resume { from: 4, extend: true }, "extend (done at 4)", 6),
-            (Action::Finished { status: RunStatus::Diverged, iterations: 3 }, "diverged (3 iterations)", 0),
+            (Action::Resume { from: 4, done_at: None }, "partial (at iteration 4)", 6),
+            (Action::Resume { from: 4, done_at: Some(4) }, "extend (done at 4)", 6),
+            (Action::Resume { from: 7, done_at: Some(4) }, "extend (done at 4, now at iteration 7)", 3),
+            (
+                Action::Finished { status: RunStatus::Diverged, iterations: 3, repair: None },
+                "diverged (3 iterations)",
+                0,
+            ),
+            (
+                Action::Finished {
+                    status: RunStatus::Done,
+                    iterations: 10,
+                    repair: Some("init.npz is missing".into()),
+                },
+                "done (10 iterations), to repair: init.npz is missing",
+                0,
+            ),
             (restart("why"), "restart (why)", 10),
         ];
         for (action, words, left) in cases {

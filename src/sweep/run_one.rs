@@ -100,7 +100,11 @@ pub(super) fn train_one<T: Real>(
     // init.npz, while it is still to be written (with the run's first checkpoint).
     let mut init_bytes: Option<Vec<u8>> = None;
     let (mut state, how) = match inspection.action {
-        Action::Finished { status, .. } => {
+        Action::Finished { status, repair, .. } => {
+            if let (Some(why), Some(state)) = (repair, inspection.state) {
+                progress.warn(&format!("warning: repairing run {}: {why}", id.dir_name()));
+                repair_finished(&run_dir, spec, shape, &state, data.test.is_some())?;
+            }
             let diverged = status == RunStatus::Diverged;
             progress.run_ended(diverged, target as u64);
             let status = if diverged { Status::Diverged } else { Status::Done };
@@ -108,6 +112,10 @@ pub(super) fn train_one<T: Real>(
         }
         Action::Resume { from, .. } => {
             progress.advance(from as u64);
+            if inspection.rewrite_init {
+                let init = Params::<T>::init(shape, spec.seed);
+                init_bytes = Some(encode_params(&run_dir.file(RunFile::Init), &init)?);
+            }
             (inspection.state.expect("a resumable state"), How::Resumed)
         }
         Action::New | Action::Restart(_) => {
@@ -196,6 +204,21 @@ fn save_run_files<T: Real>(
     run_dir.write_group(&files)?;
     *init = None;
     Ok(())
+}
+
+/// Writes again, from its checkpoint and seed, the `init.npz`, `curve.csv` and `final.npz` of a
+/// finished run: the same bytes the run wrote when it ended.
+fn repair_finished<T: Real>(
+    run_dir: &RunDir,
+    spec: &RunSpec,
+    shape: Shape,
+    state: &State<T>,
+    with_test: bool,
+) -> Result<()> {
+    let init = encode_params(&run_dir.file(RunFile::Init), &Params::<T>::init(shape, spec.seed))?;
+    let curve = encode_curve(&state.curve, with_test);
+    let last = encode_params(&run_dir.file(RunFile::Final), &state.theta)?;
+    run_dir.write_group(&[(RunFile::Init, &init), (RunFile::Curve, &curve), (RunFile::Final, &last)])
 }
 
 /// What `run.toml` says of a run that [`train::train`] left with `status`: a stopped run is

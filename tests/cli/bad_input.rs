@@ -62,9 +62,13 @@ fn config_errors_name_the_file_and_key() {
         (
             "iterations = 3",
             "iterations = \"3\"",
-            "sweep.toml line 6: invalid type: string \"3\", expected usize",
+            "sweep.toml line 6: iterations must be a whole number ≥ 0 (got string \"3\")",
         ),
-        ("hidden = [2]", "hidden = [-2]", "sweep.toml line 8: invalid value: integer `-2`, expected usize"),
+        (
+            "hidden = [2]",
+            "hidden = [-2]",
+            "sweep.toml line 8: hidden must be a whole number ≥ 0 (got integer -2)",
+        ),
         (
             "gamma = [0.1]",
             "gamma = [0.0]",
@@ -122,8 +126,11 @@ fn a_missing_config_or_data_file_is_named() {
     assert_eq!(e.status.code(), Some(1));
     let stderr = String::from_utf8(e.stderr).unwrap();
     assert!(stderr.starts_with("Error: cannot read config /nonexistent/sweep.toml:"), "{stderr}");
+    // The system's reason is given once.
+    assert_eq!(stderr.matches("No such file or directory").count(), 1, "{stderr}");
     let e = config_fails("csv = \"d.csv\"", "csv = \"missing.csv\"");
     assert!(e.starts_with("Error: cannot read data file missing.csv"), "{e}");
+    assert_eq!(e.matches("No such file or directory").count(), 1, "{e}");
 }
 
 #[test]
@@ -171,4 +178,20 @@ fn usage_errors_exit_2() {
     heavyball().args(["run"]).assert().code(2);
     heavyball().args(["run", "x.toml", "--threads", "0"]).assert().code(2);
     heavyball().args(["frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn a_symbolic_link_at_a_lock_file_is_never_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "d.csv", DATA);
+    let path = write(dir.path(), "sweep.toml", GOOD);
+    let victim = write(dir.path(), "victim.txt", "precious\n");
+    let sweep = dir.path().join("r/t");
+    std::fs::create_dir_all(&sweep).unwrap();
+    std::os::unix::fs::symlink(&victim, sweep.join(".lock")).unwrap();
+    let out = heavyball().arg("run").arg(&path).arg("--results").arg(dir.path().join("r")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(".lock is not a regular file"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
 }

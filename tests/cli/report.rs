@@ -258,3 +258,54 @@ alpha = [1.0, 0.5]
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("1 of 4 runs are finished"), "{stdout}");
 }
+
+#[test]
+fn truncated_or_empty_curves_are_named_as_damaged_not_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = sweep(dir.path(), "[1.0, 0.5]");
+    known_runs(&root);
+    // γ = 0.2, α = 0.5, seed 1 loses its last rows: its final loss must not be read from row 2.
+    // γ = 0.1, α = 0.5, seed 1 keeps only its header: it must not be read as diverged.
+    let cut = |gamma: &str, seed: u64, rows: usize| {
+        let found: Vec<_> = std::fs::read_dir(root.join("runs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name().unwrap().to_string_lossy().starts_with(&format!("M4-g{gamma}-a0.5-s{seed}-"))
+            })
+            .collect();
+        let curve = found[0].join("curve.csv");
+        let text = std::fs::read_to_string(&curve).unwrap();
+        let kept: Vec<&str> = text.lines().take(1 + rows).collect();
+        std::fs::write(&curve, kept.join("\n") + "\n").unwrap();
+    };
+    cut("0.2", 1, 3);
+    cut("0.1", 1, 0);
+    let out = heavyball().arg("report").arg(&root).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Damaged: 2 finished runs are left out"), "{stdout}");
+    assert!(
+        stdout.contains("M4-g0.2-a0.5-s1-")
+            && stdout.contains("has 3 rows where run.toml gives 4 iterations"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("has 0 rows where run.toml gives 4 iterations"), "{stdout}");
+    assert!(stdout.contains("1 of 6 finished runs diverged"), "{stdout}");
+    let markdown = std::fs::read_to_string(root.join("report/report.md")).unwrap();
+    assert!(markdown.contains("Damaged: 2 finished runs"), "{markdown}");
+}
+
+#[test]
+fn extreme_curve_values_are_plotted_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = sweep(dir.path(), "[1.0, 0.5]");
+    known_runs(&root);
+    // Losses near the largest f64 and subnormal ones, in one GD and one momentum run.
+    run(&root, "0.1", "1", 0, &[2.0, 1.7e308, 1e300, 1.0, 0.9], "done");
+    run(&root, "0.1", "0.5", 0, &[2.0, 1e-310, 5e-324, 0.1, 0.1], "done");
+    let out =
+        heavyball().arg("report").arg(&root).timeout(std::time::Duration::from_secs(60)).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(root.join("report/curves-M4.png").exists());
+}

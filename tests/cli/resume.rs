@@ -71,6 +71,66 @@ fn next_random(state: &mut u64) -> u64 {
     *state >> 33
 }
 
+/// Runs `config` again and again, each attempt aborting right after its n-th file lands (n drawn
+/// from 1..=12), until one finishes. Returns the number of crashes and everything the attempts
+/// printed on stderr.
+fn crash_until_done(config: &Path, results: &Path, mut state: u64) -> (usize, String) {
+    let mut crashes = 0;
+    let mut stderr = String::new();
+    loop {
+        let n = 1 + next_random(&mut state) % 12;
+        let out = Command::new(assert_cmd::cargo::cargo_bin("heavyball"))
+            .args(["run", "--quiet"])
+            .arg(config)
+            .arg("--results")
+            .arg(results)
+            .env(heavyball::store::atomic::CRASH_AFTER_RENAMES, n.to_string())
+            .output()
+            .unwrap();
+        stderr.push_str(&String::from_utf8_lossy(&out.stderr));
+        if out.status.success() {
+            return (crashes, stderr);
+        }
+        assert_eq!(out.status.code(), None, "attempt {crashes} failed: {stderr}");
+        crashes += 1;
+        assert!(crashes < 1000, "the sweep never finished");
+    }
+}
+
+/// Starts `config` again and again and SIGKILLs it after a random delay below `window`, until
+/// one attempt finishes. Returns the number of kills and everything the attempts printed on
+/// stderr.
+fn kill_until_done(config: &Path, results: &Path, window: Duration, mut state: u64) -> (usize, String) {
+    let mut kills = 0;
+    let mut stderr = String::new();
+    for attempt in 0..300 {
+        let mut child = spawn(config, results);
+        let delay = Duration::from_millis(1 + next_random(&mut state) % (window.as_millis() as u64).max(2));
+        let started = Instant::now();
+        let mut finished = false;
+        while started.elapsed() < delay {
+            if child.try_wait().unwrap().is_some() {
+                finished = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if !finished {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        let status = child.wait().unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut text).unwrap();
+        stderr.push_str(&text);
+        if finished {
+            assert!(status.success(), "attempt {attempt} failed: {text}");
+            return (kills, stderr);
+        }
+    }
+    panic!("the sweep never finished");
+}
+
 #[test]
 fn a_crash_right_after_any_write_then_resume_gives_identical_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -79,38 +139,32 @@ fn a_crash_right_after_any_write_then_resume_gives_identical_files() {
     run_ok(&cfg, &reference);
     let expected = comparable(&reference.join("r"));
 
-    // Each attempt aborts right after its n-th file lands (n = 1..=12): between the files of a
-    // group, between a group and run.toml, between runs, while the summaries are rebuilt. The
-    // sweep writes over 500 files, so it takes dozens of crashes to finish, however fast the
-    // machine is.
+    // Crashes land between the files of a group, between a group and run.toml, between runs,
+    // while the summaries are rebuilt. The sweep writes over 500 files, so it takes dozens of
+    // crashes to finish, however fast the machine is.
     let results = dir.path().join("crashed");
-    let mut state = 0xc4a5;
-    let mut crashes = 0;
-    loop {
-        let n = 1 + next_random(&mut state) % 12;
-        let out = Command::new(assert_cmd::cargo::cargo_bin("heavyball"))
-            .args(["run", "--quiet"])
-            .arg(&cfg)
-            .arg("--results")
-            .arg(&results)
-            .env(heavyball::store::atomic::CRASH_AFTER_RENAMES, n.to_string())
-            .output()
-            .unwrap();
-        if out.status.success() {
-            break;
-        }
-        assert_eq!(
-            out.status.code(),
-            None,
-            "attempt {crashes} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        crashes += 1;
-        assert!(crashes < 1000, "the sweep never finished");
-    }
+    let (crashes, stderr) = crash_until_done(&cfg, &results, 0xc4a5);
     assert!(crashes >= 20, "only {crashes} crashes");
+    assert!(!stderr.contains("restarting"), "{stderr}");
     run_ok(&cfg, &results);
     assert_same(&comparable(&results.join("r")), &expected);
+}
+
+#[test]
+fn an_extension_crashed_after_any_write_loses_nothing() {
+    // Finished runs whose iterations were raised, crashed while being extended: each must go on
+    // from its last checkpoint, never start over from zero.
+    let dir = tempfile::tempdir().unwrap();
+    let long = config(dir.path(), "long.toml", 120, "[1.0, 0.3]");
+    let reference = dir.path().join("reference");
+    run_ok(&long, &reference);
+    let results = dir.path().join("extended");
+    run_ok(&config(dir.path(), "short.toml", 60, "[1.0, 0.3]"), &results);
+
+    let (crashes, stderr) = crash_until_done(&long, &results, 0xe7e4d);
+    assert!(crashes >= 20, "only {crashes} crashes");
+    assert!(!stderr.contains("restarting"), "a finished run was started over: {stderr}");
+    assert_same(&comparable(&results.join("r")), &comparable(&reference.join("r")));
 }
 
 #[test]
@@ -124,36 +178,36 @@ fn sigkill_at_random_moments_then_resume_gives_identical_files() {
     // Kill moments are drawn from the first third of an uninterrupted sweep's time on this
     // machine, so the kills land mid-work on a fast machine as on a slow one; they fall inside
     // computations and inside writes, where the crash test above cannot reach.
-    let whole = started.elapsed().as_millis() as u64;
+    let window = started.elapsed() / 3;
 
     let results = dir.path().join("killed");
-    let mut state = 0x5eed;
-    let mut kills = 0;
-    for attempt in 0..300 {
-        let mut child = spawn(&cfg, &results);
-        let delay = Duration::from_millis(1 + next_random(&mut state) % (whole / 3).max(2));
-        let started = Instant::now();
-        let mut finished = false;
-        while started.elapsed() < delay {
-            if let Some(status) = child.try_wait().unwrap() {
-                assert!(status.success(), "attempt {attempt} failed");
-                finished = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        if finished {
-            break;
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
-    }
+    let (kills, stderr) = kill_until_done(&cfg, &results, window, 0x5eed);
     eprintln!("the sweep was killed {kills} times before it finished");
     assert!(kills >= 1, "no kill landed");
+    assert!(!stderr.contains("restarting"), "{stderr}");
     // Whatever state the kills left, one more run completes the sweep.
     run_ok(&cfg, &results);
     assert_same(&comparable(&results.join("r")), &expected);
+}
+
+#[test]
+fn sigkill_during_an_extension_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = config(dir.path(), "long.toml", 200, "[1.0, 0.3]");
+    let reference = dir.path().join("reference");
+    run_ok(&long, &reference);
+    let results = dir.path().join("extended");
+    let started = Instant::now();
+    run_ok(&config(dir.path(), "short.toml", 100, "[1.0, 0.3]"), &results);
+    // The extension takes about as long as the first 100 iterations did.
+    let window = started.elapsed() / 2;
+
+    let (kills, stderr) = kill_until_done(&long, &results, window, 0x4b11);
+    eprintln!("the extension was killed {kills} times before it finished");
+    assert!(kills >= 1, "no kill landed");
+    assert!(!stderr.contains("restarting"), "a finished run was started over: {stderr}");
+    run_ok(&long, &results);
+    assert_same(&comparable(&results.join("r")), &comparable(&reference.join("r")));
 }
 
 #[test]
@@ -268,35 +322,66 @@ fn changing_a_result_setting_starts_new_runs_and_leaves_old_ones_stale() {
 }
 
 #[test]
-fn damaged_run_folders_are_detected_and_restarted() {
+fn damaged_run_folders_lose_nothing_that_can_be_kept() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "r.toml", 9, "[1.0, 0.3]");
     let results = dir.path().join("out");
     run_ok(&cfg, &results);
-    let expected = comparable(&results.join("r"));
     let sweep = results.join("r");
+    let expected = comparable(&sweep);
+    let truncate = |path: &Path| {
+        let bytes = std::fs::read(path).unwrap();
+        std::fs::write(path, &bytes[..bytes.len() / 2]).unwrap();
+    };
 
-    // A truncated checkpoint, a curve that disagrees with its checkpoint, a foreign checkpoint.
+    // Finished runs whose checkpoint is truncated or another run's: their results are sound,
+    // so they stay finished.
     let truncated = run_dir(&sweep, "M8-g0.001-a1-").join("checkpoint.npz");
-    let bytes = std::fs::read(&truncated).unwrap();
-    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    truncate(&truncated);
+    let foreign = run_dir(&sweep, "M24-g0.001-a0.3-").join("checkpoint.npz");
+    std::fs::copy(run_dir(&sweep, "M24-g0.003-a1-").join("checkpoint.npz"), &foreign).unwrap();
+    // Finished runs with a curve that disagrees with their checkpoint, a garbage init.npz, a
+    // missing final.npz: repaired from the checkpoint and the seed.
     let curve = run_dir(&sweep, "M8-g0.003-a1-").join("curve.csv");
     let text = std::fs::read_to_string(&curve).unwrap().replacen(",0.", ",0.9", 1);
     std::fs::write(&curve, text).unwrap();
-    let foreign = run_dir(&sweep, "M24-g0.001-a0.3-").join("checkpoint.npz");
-    std::fs::copy(run_dir(&sweep, "M24-g0.003-a0.3-").join("checkpoint.npz"), &foreign).unwrap();
+    std::fs::write(run_dir(&sweep, "M24-g0.003-a1-").join("init.npz"), b"garbage").unwrap();
+    std::fs::remove_file(run_dir(&sweep, "M8-g0.001-a0.3-").join("final.npz")).unwrap();
+    // A run stopped mid-way whose checkpoint is truncated: nothing to continue from.
+    let partial = run_dir(&sweep, "M24-g0.003-a0.3-");
+    for name in ["run.toml", "curve.csv", "final.npz"] {
+        std::fs::remove_file(partial.join(name)).unwrap();
+    }
+    truncate(&partial.join("checkpoint.npz"));
 
     let plan = heavyball().arg("plan").arg(&cfg).arg("--results").arg(&results).output().unwrap();
     let plan = String::from_utf8(plan.stdout).unwrap();
-    assert_eq!(plan.matches("restart (").count(), 3, "{plan}");
-    assert!(plan.contains("belongs to another run") && plan.contains("curve.csv disagrees"), "{plan}");
+    assert_eq!(plan.matches("restart (").count(), 1, "{plan}");
+    assert_eq!(plan.matches("to repair: ").count(), 3, "{plan}");
+    assert!(plan.contains("curve.csv disagrees") && plan.contains("final.npz is missing"), "{plan}");
+    assert!(plan.contains("7 finished, 1 to restart"), "{plan}");
 
     let out = heavyball().arg("run").arg(&cfg).arg("--results").arg(&results).output().unwrap();
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.matches("warning: restarting run").count(), 3, "{stderr}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("3 restarted"));
-    assert_same(&comparable(&sweep), &expected);
+    assert_eq!(stderr.matches("warning: restarting run").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("warning: repairing run").count(), 3, "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 restarted"));
+    // Every file is as an uninterrupted sweep wrote it, but the two checkpoints of finished
+    // runs, which are kept as found: only extending those runs needs them.
+    let kept = |name: &str| {
+        name.ends_with("checkpoint.npz")
+            && (name.contains("M8-g0.001-a1-") || name.contains("M24-g0.001-a0.3-"))
+    };
+    let without = |t: Vec<(String, Vec<u8>)>| t.into_iter().filter(|(n, _)| !kept(n)).collect::<Vec<_>>();
+    assert_same(&without(comparable(&sweep)), &without(expected));
+    let plan = heavyball().arg("plan").arg(&cfg).arg("--results").arg(&results).output().unwrap();
+    assert!(String::from_utf8(plan.stdout).unwrap().contains("8 finished, 0 to restart"));
+    // Extending a run without its checkpoint starts it over, saying why.
+    let longer = config(dir.path(), "longer.toml", 12, "[1.0, 0.3]");
+    let plan = heavyball().arg("plan").arg(&longer).arg("--results").arg(&results).output().unwrap();
+    let plan = String::from_utf8(plan.stdout).unwrap();
+    assert_eq!(plan.matches("and extending the run needs it").count(), 2, "{plan}");
 }
 
 #[test]

@@ -111,3 +111,61 @@ fn runs_at_the_same_width_and_seed_share_their_initial_parameters() {
     assert_eq!(a, b);
     assert_ne!(a, c);
 }
+
+#[test]
+fn a_config_read_from_a_pipe_is_saved_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = SWEEP.to_string();
+    let out = heavyball()
+        .args(["run", "/dev/stdin", "--results"])
+        .arg(dir.path())
+        .write_stdin(text.clone())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dir.path().join("small/config.toml")).unwrap(), text);
+}
+
+#[test]
+fn result_files_get_the_permissions_the_umask_allows() {
+    use std::os::unix::fs::PermissionsExt;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let umask = status.lines().find_map(|l| l.strip_prefix("Umask:")).unwrap().trim();
+    let expected = 0o666 & !u32::from_str_radix(umask, 8).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = run_sweep(dir.path(), "1");
+    let report = heavyball().arg("report").arg(&sweep).output().unwrap();
+    assert!(report.status.success());
+    let mut checked = 0;
+    let mut stack = vec![sweep];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !path.ends_with(".lock") {
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, expected, "{} has mode {mode:o}", path.display());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 50, "{checked} files");
+}
+
+#[test]
+fn tens_of_thousands_of_threads_are_capped_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "small.toml", SWEEP);
+    let out = heavyball()
+        .arg("run")
+        .arg(&config)
+        .args(["--threads", "30000", "--results"])
+        .arg(dir.path())
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("warning: 30000 threads asked for, more than four per core"), "{stderr}");
+}
