@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! errors  (error messages on one line; every stage may use it)
+//! memory  (what the machine can hold; every stage may use it)
 //! num     (Real types, the product kernel, vectorised exp/tanh/ln)
 //! model   (parameters, loss and gradient over a chunk)
 //! config  (TOML → validated Config)
@@ -27,6 +28,7 @@ pub mod config;
 pub mod data;
 pub mod errors;
 pub mod grid;
+pub mod memory;
 pub mod model;
 pub mod num;
 pub mod report;

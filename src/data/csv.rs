@@ -11,8 +11,10 @@ use super::{DataError, Table, count_classes};
 /// Reads a CSV file; see [`load_reader`].
 pub fn load_path(path: &Path, label: &str) -> Result<Table, DataError> {
     let origin = path.display().to_string();
-    let file =
-        std::fs::File::open(path).map_err(|source| DataError::Read { path: origin.clone(), source })?;
+    let (file, len) = super::open_regular(path)?;
+    // Each value takes at least two bytes of text ("0,") and eight in memory.
+    crate::memory::check("reading it", len.checked_mul(4))
+        .map_err(|message| DataError::Whole { origin: origin.clone(), message })?;
     load_reader(file, label, &origin)
 }
 
@@ -39,7 +41,20 @@ pub fn load_reader(reader: impl Read, label: &str, origin: &str) -> Result<Table
         return Err(at(1, "the header names no feature columns besides the label".into()));
     }
     let names: Vec<String> = header.iter().map(str::to_string).collect();
+    for (i, name) in names.iter().enumerate() {
+        if let Some(j) = names[i + 1..].iter().position(|n| n == name) {
+            return Err(at(
+                1,
+                format!(
+                    "the header names column {name:?} twice (columns {} and {}); rename one",
+                    i + 1,
+                    i + j + 2
+                ),
+            ));
+        }
+    }
     let p = header.len() - 1;
+    let mut lines = Vec::new();
 
     let mut values = Vec::new();
     let mut y = Vec::new();
@@ -63,6 +78,7 @@ pub fn load_reader(reader: impl Read, label: &str, origin: &str) -> Result<Table
                 format!("expected {} fields as in the header, found {}", header.len(), record.len()),
             ));
         }
+        lines.push(line);
         for (col, field) in record.iter().enumerate() {
             let name = &names[col];
             let value: f64 =
@@ -85,7 +101,8 @@ pub fn load_reader(reader: impl Read, label: &str, origin: &str) -> Result<Table
     }
     let n_classes = count_classes(&y, origin)?;
     let x = Array2::from_shape_vec((y.len(), p), values).expect("rows × features");
-    Ok(Table { x, y, n_classes, origin: origin.to_string() })
+    let features = names.into_iter().enumerate().filter(|&(i, _)| i != label_col).map(|(_, n)| n).collect();
+    Ok(Table { x, y, n_classes, origin: origin.to_string(), source_lines: Some((lines, features)) })
 }
 
 #[cfg(test)]
@@ -133,5 +150,9 @@ mod tests {
         );
         assert!(err("a,label\n1,0\n1,2\n").contains("class 1 never occurs"));
         assert!(err("a,label\n").contains("no samples"));
+        assert_eq!(
+            err("a,label,label\n1,0,1\n"),
+            "d.csv line 1: the header names column \"label\" twice (columns 2 and 3); rename one"
+        );
     }
 }

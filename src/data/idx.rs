@@ -8,7 +8,6 @@
 //! until [`super::prepare`] converts them to the sweep's precision, so a 60000-image set costs
 //! 47 MB here rather than 376 MB as f64.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -85,11 +84,21 @@ fn read_file(dir: &Path, name: &str) -> Result<(PathBuf, Vec<u8>), DataError> {
     let gz = dir.join(format!("{name}.gz"));
     let read = |path: &Path, gzipped: bool| -> Result<Vec<u8>, DataError> {
         let err = |source| DataError::Read { path: path.display().to_string(), source };
-        let file = File::open(path).map_err(err)?;
+        let whole = |message| DataError::Whole { origin: path.display().to_string(), message };
+        let (file, len) = super::open_regular(path)?;
+        // What may be held in memory: all of it, less room for the converted copy.
+        let limit = crate::memory::available() / 2;
         let mut bytes = Vec::new();
         if gzipped {
-            GzDecoder::new(file).read_to_end(&mut bytes).map_err(err)?;
+            GzDecoder::new(file).take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(err)?;
+            if bytes.len() as u64 > limit {
+                return Err(whole(format!(
+                    "decompresses to more than {} (half the memory available)",
+                    crate::memory::human(limit)
+                )));
+            }
         } else {
+            crate::memory::check("reading it", len.checked_mul(2)).map_err(whole)?;
             std::io::BufReader::new(file).read_to_end(&mut bytes).map_err(err)?;
         }
         Ok(bytes)
@@ -126,17 +135,17 @@ fn parse<'a>(bytes: &'a [u8], path: &Path, ndims: usize) -> Result<(Vec<usize>, 
         .chunks_exact(4)
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .collect();
-    let size: usize = dims.iter().product();
+    let size = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     let data = &bytes[header..];
-    if data.len() != size {
+    if size != Some(data.len()) {
         return Err(whole(format!(
             "the header promises {} values ({}) but the file holds {}",
-            size,
+            size.map_or("more".to_string(), |s| s.to_string()),
             dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("×"),
             data.len()
         )));
     }
-    if size == 0 {
+    if data.is_empty() {
         return Err(whole("no samples".into()));
     }
     Ok((dims, data))
@@ -170,7 +179,7 @@ pub(crate) mod tests {
         ];
         for (name, bytes) in files {
             if gzip {
-                let f = File::create(dir.join(format!("{name}.gz"))).unwrap();
+                let f = std::fs::File::create(dir.join(format!("{name}.gz"))).unwrap();
                 let mut enc = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
                 std::io::Write::write_all(&mut enc, &bytes).unwrap();
                 enc.finish().unwrap();

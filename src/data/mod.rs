@@ -61,6 +61,8 @@ pub struct Table {
     pub n_classes: usize,
     /// Where the samples came from, for messages.
     pub origin: String,
+    /// For a file: the line each sample was read from, and the feature columns' names.
+    pub source_lines: Option<(Vec<u64>, Vec<String>)>,
 }
 
 /// One set of samples in the sweep's precision: x is n×p, y holds n labels.
@@ -120,9 +122,36 @@ pub fn load(source: &Source) -> Result<Samples, DataError> {
     Ok(match source {
         Source::Builtin(which) => builtin::load(*which)?,
         Source::Csv { path, label } => Samples::Table(csv::load_path(path, label)?),
-        Source::Synthetic(spec) => Samples::Table(synthetic::generate(spec)),
+        Source::Synthetic(spec) => {
+            crate::memory::check("generating it", synthetic::bytes_needed(spec)).map_err(|message| {
+                DataError::Whole {
+                    origin: format!("synthetic data of {} × {}", spec.samples, spec.features),
+                    message,
+                }
+            })?;
+            Samples::Table(synthetic::generate(spec))
+        }
         Source::Idx { dir } => Samples::Idx(idx::load_dir(dir)?),
     })
+}
+
+/// Opens a data file and returns it with its size, refusing anything but a regular file: a FIFO
+/// would block and a device such as `/dev/zero` would never end.
+fn open_regular(path: &std::path::Path) -> Result<(std::fs::File, u64), DataError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let origin = path.display().to_string();
+    let err = |source| DataError::Read { path: origin.clone(), source };
+    let meta = std::fs::metadata(path).map_err(err)?;
+    if !meta.is_file() {
+        return Err(DataError::Whole {
+            origin,
+            message: "not a regular file; data is read only from files".into(),
+        });
+    }
+    // Non-blocking, in case the path was swapped for a FIFO since the check.
+    let file =
+        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(err)?;
+    Ok((file, meta.len()))
 }
 
 /// Checks labels of a table whose classes are read off the labels themselves: K is the largest
@@ -133,11 +162,11 @@ fn count_classes(y: &[u32], origin: &str) -> Result<usize, DataError> {
         return Err(whole("no samples (the file has a header but no data rows)".into()));
     }
     let k = *y.iter().max().expect("non-empty") as usize + 1;
-    let mut seen = vec![false; k];
-    for &label in y {
-        seen[label as usize] = true;
-    }
-    if let Some(missing) = seen.iter().position(|s| !s) {
+    // The classes present, in order (a table of K flags could be huge for a stray label).
+    let mut present = y.to_vec();
+    present.sort_unstable();
+    present.dedup();
+    if let Some(missing) = present.iter().enumerate().position(|(i, &c)| c as usize != i) {
         return Err(whole(format!(
             "labels must be the classes 0..{} with each present, but class {missing} never occurs",
             k - 1

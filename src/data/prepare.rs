@@ -93,11 +93,42 @@ fn prepare_table<T: Real>(table: Table, spec: &DataSpec) -> Result<Prepared<T>, 
         }
     }
     let pick = |idx: &[usize]| idx.iter().map(|&i| table.y[i]).collect::<Vec<u32>>();
-    let cast = |x: Array2<f64>| x.mapv(|v| T::from_f64(v).expect("finite"));
-    let train = Dataset { x: cast(x_train), y: pick(train_idx) };
-    let test = (n_test > 0).then(|| Dataset { x: cast(x_test), y: pick(test_idx) });
+    let cast = |x: Array2<f64>, idx: &[usize]| -> Result<Array2<T>, DataError> {
+        let converted = x.mapv(|v| T::from_f64(v).unwrap_or(T::nan()));
+        if let Some(((r, j), _)) = converted.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(overflow(&table, idx[r], j, spec.standardize, T::NAME));
+        }
+        Ok(converted)
+    };
+    let train = Dataset { x: cast(x_train, train_idx)?, y: pick(train_idx) };
+    let test =
+        if n_test > 0 { Some(Dataset { x: cast(x_test, test_idx)?, y: pick(test_idx) }) } else { None };
     let fingerprint = fingerprint(&train, test.as_ref(), table.n_classes);
     Ok(Prepared { train, test, n_classes: table.n_classes, fingerprint, origin: table.origin })
+}
+
+/// The error for a feature that is finite as read but not once standardised or converted to the
+/// sweep's precision: sample `row`, feature `col`.
+fn overflow(table: &Table, row: usize, col: usize, standardized: bool, precision: &str) -> DataError {
+    let value = table.x[[row, col]];
+    let value = if value.abs() >= 1e16 { format!("{value:e}") } else { value.to_string() };
+    let why = if standardized {
+        format!("is {value}, too large to standardise or to hold in {precision}")
+    } else {
+        format!("is {value}, too large to hold in {precision}")
+    };
+    let message = format!("{why}; rescale the column");
+    match &table.source_lines {
+        Some((lines, names)) => DataError::Line {
+            origin: table.origin.clone(),
+            line: lines[row],
+            message: format!("column {:?} {message}", names[col]),
+        },
+        None => DataError::Whole {
+            origin: table.origin.clone(),
+            message: format!("sample {} feature {} {message}", row + 1, col + 1),
+        },
+    }
 }
 
 /// SHA-256 over K, the precision, and each set's shape, features (little-endian) and labels.

@@ -11,6 +11,12 @@ use rand_distr::{Distribution, StandardNormal};
 use super::Table;
 use crate::config::Synthetic;
 
+/// The bytes of memory generating and preparing `spec` takes: the f64 table, its split and
+/// standardised copy, and the copy in the sweep's precision; `None` beyond 64-bit counting.
+pub fn bytes_needed(spec: &Synthetic) -> Option<u64> {
+    (spec.samples as u64).checked_mul(spec.features as u64)?.checked_mul(8 * 3)
+}
+
 /// Generates the samples; the same spec always gives the same table.
 pub fn generate(spec: &Synthetic) -> Table {
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
@@ -33,7 +39,13 @@ pub fn generate(spec: &Synthetic) -> Table {
             best.0 as u32
         })
         .collect();
-    Table { x, y, n_classes: spec.classes, origin: format!("synthetic data (seed {})", spec.seed) }
+    Table {
+        x,
+        y,
+        n_classes: spec.classes,
+        origin: format!("synthetic data (seed {})", spec.seed),
+        source_lines: None,
+    }
 }
 
 #[cfg(test)]

@@ -197,8 +197,30 @@ pub fn run(config: &Config, opts: &RunOptions) -> Result<SweepReport> {
     })
 }
 
+/// The memory training needs at most, in bytes: as many runs at once as there are threads (or
+/// runs), each with its parameters, momentum, a gradient per chunk and a workspace per thread,
+/// sized for the widest network. `None` beyond 64-bit counting.
+fn training_bytes<T: Real>(config: &Config, data: &Prepared<T>, runs: usize) -> Option<u64> {
+    let threads = rayon::current_num_threads().min(runs).max(1) as u64;
+    let n = data.train.len().max(1) as u64;
+    let chunk = (config.train.chunk_size as u64).min(n);
+    let chunks = n.div_ceil(chunk);
+    let (p, k) = (data.n_features() as u64, data.n_classes as u64);
+    let m = *config.grid.hidden.iter().max()? as u64;
+    let params = m.checked_mul(p.checked_add(k)?.checked_add(1)?)?.checked_add(k)?;
+    let per_run = params.checked_mul(chunks.checked_add(8)?)?;
+    let workspace = chunk.checked_mul(m.checked_mul(2)?.checked_add(k)?.checked_add(24)?)?;
+    let per_run = per_run.checked_add(workspace.checked_mul(threads)?)?;
+    per_run.checked_mul(threads)?.checked_mul(std::mem::size_of::<T>() as u64)
+}
+
 fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -> Result<SweepReport> {
     let Loaded { data, runs, ids } = prepared;
+    crate::memory::check(
+        &format!("training sweep {}", config.name),
+        training_bytes(config, &data, runs.len()),
+    )
+    .map_err(anyhow::Error::msg)?;
     let dir = SweepDir::new(&opts.results, &config.name);
     std::fs::create_dir_all(dir.runs())
         .with_context(|| format!("cannot create results folder {}", dir.runs().display()))?;

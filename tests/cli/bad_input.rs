@@ -195,3 +195,109 @@ fn a_symbolic_link_at_a_lock_file_is_never_written_through() {
     assert!(stderr.contains(".lock is not a regular file"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
 }
+
+#[test]
+fn features_that_overflow_once_standardised_or_converted_are_named() {
+    // Finite in the file, infinite in f32.
+    let raw = GOOD.replace("test_fraction = 0.25", "test_fraction = 0.25\nstandardize = false");
+    let e = fails(&raw, "a,b,label\n1,2,0\n1e39,4,1\n3,4,0\n5,6,1\n");
+    assert!(
+        e.contains("d.csv line 3: column \"a\" is 1e39, too large to hold in f32; rescale the column"),
+        "{e}"
+    );
+    // Finite in f64, but their mean is not.
+    let f64 = GOOD.replace("iterations = 3", "iterations = 3\nprecision = \"f64\"");
+    let e = fails(&f64, "a,b,label\n1e308,2,0\n1e308,4,1\n3,4,0\n5,6,1\n");
+    assert!(
+        e.contains("column \"a\" is ") && e.contains("too large to standardise or to hold in f64"),
+        "{e}"
+    );
+    // A label column named twice.
+    let e = fails(GOOD, "a,label,label\n1,0,1\n");
+    assert!(e.contains("d.csv line 1: the header names column \"label\" twice (columns 2 and 3)"), "{e}");
+}
+
+#[test]
+fn sweeps_and_data_too_large_for_memory_are_refused_before_anything_is_written() {
+    let e = config_fails("hidden = [2]", "hidden = [9223372036854775807]");
+    assert!(e.contains("training sweep t needs more memory than any machine has"), "{e}");
+    let e = config_fails("hidden = [2]", "hidden = [1000000000]");
+    assert!(e.contains("training sweep t needs about ") && e.contains("available"), "{e}");
+    let synthetic =
+        "synthetic = { samples = 100000000000, features = 64, classes = 10, seed = 1, noise = 0.5 }";
+    let e = config_fails("csv = \"d.csv\"", synthetic);
+    assert!(e.contains("synthetic data of 100000000000 × 64: generating it needs about"), "{e}");
+    let overflow =
+        "synthetic = { samples = 4611686018427387904, features = 64, classes = 10, seed = 1, noise = 0.5 }";
+    let e = config_fails("csv = \"d.csv\"", overflow);
+    assert!(e.contains("generating it needs more memory than any machine has"), "{e}");
+}
+
+#[test]
+fn idx_headers_whose_sizes_overflow_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("idx");
+    std::fs::create_dir_all(&idx).unwrap();
+    let mut images = vec![0u8, 0, 8, 3];
+    for d in [u32::MAX, u32::MAX, u32::MAX] {
+        images.extend(d.to_be_bytes());
+    }
+    images.extend([1, 2, 3]);
+    let mut labels = vec![0u8, 0, 8, 1];
+    labels.extend(u32::MAX.to_be_bytes());
+    for part in ["train", "t10k"] {
+        std::fs::write(idx.join(format!("{part}-images-idx3-ubyte")), &images).unwrap();
+        std::fs::write(idx.join(format!("{part}-labels-idx1-ubyte")), &labels).unwrap();
+    }
+    let source = format!("idx = \"{}\"", idx.display());
+    let e = fails(&GOOD.replace("csv = \"d.csv\"", &source).replace("test_fraction = 0.25\n", ""), DATA);
+    assert!(
+        e.contains("the header promises more values (4294967295×4294967295×4294967295) but the file holds 3"),
+        "{e}"
+    );
+}
+
+#[test]
+fn data_that_is_not_a_regular_file_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.csv");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for path in [fifo.to_str().unwrap(), "/dev/zero"] {
+        let config = write(dir.path(), "sweep.toml", &GOOD.replace("d.csv", path));
+        let out = heavyball()
+            .arg("run")
+            .arg(&config)
+            .arg("--results")
+            .arg(dir.path().join("r"))
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{path}: {stderr}");
+        assert!(stderr.contains(&format!("{path}: not a regular file")), "{stderr}");
+    }
+}
+
+#[test]
+fn more_shards_or_tasks_than_runs_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "d.csv", DATA);
+    let config = write(dir.path(), "sweep.toml", GOOD);
+    let out = heavyball().arg("plan").arg(&config).args(["--shards", "4000000000"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("4000000000 shards are more than the 2 runs of sweep t: use at most 2"),
+        "{stderr}"
+    );
+    let out = heavyball()
+        .arg("slurm")
+        .arg(&config)
+        .args(["--tasks", "4000000000", "--results"])
+        .arg(dir.path().join("r"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("4000000000 shards are more than the 2 runs"), "{stderr}");
+}
