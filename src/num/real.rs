@@ -21,6 +21,7 @@ pub trait Real:
     + Display
     + ndarray_npy::WritableElement
     + ndarray_npy::ReadableElement
+    + ndarray_npy::ViewElement
     + Kernel
     + 'static
 {

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use ndarray::{Array1, Array2, aview1};
-use ndarray_npy::{NpzReader, NpzWriter};
+use ndarray_npy::NpzWriter;
 
 use crate::model::{Params, Shape};
 use crate::num::Real;
@@ -97,16 +97,77 @@ pub fn encode_params<T: Real>(path: &Path, params: &Params<T>) -> Result<Vec<u8>
     Ok(buf.into_inner())
 }
 
-/// Reads W, b, V, c from an `.npz` file written from [`encode_params`].
-pub fn read_params<T: Real>(path: &Path) -> Result<Params<T>> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut npz = NpzReader::new(file).with_context(|| format!("{} is not an npz file", path.display()))?;
-    let context = || format!("{} does not hold W, b, V, c in {}", path.display(), T::NAME);
-    let w: Array2<T> = npz.by_name("W").with_context(context)?;
-    let b: Array1<T> = npz.by_name("b").with_context(context)?;
-    let v: Array2<T> = npz.by_name("V").with_context(context)?;
-    let c: Array1<T> = npz.by_name("c").with_context(context)?;
-    Params::from_blocks(w.view(), b.view(), v.view(), c.view()).with_context(|| path.display().to_string())
+/// Reads W, b, V, c from an `.npz` file written from [`encode_params`], for a network of
+/// `shape`: no array larger than that shape's is read into memory.
+pub fn read_params<T: Real>(path: &Path, shape: Shape) -> Result<Params<T>> {
+    let mut npz = Npz::open(path)?;
+    let params = npz.params::<T>(shape)?;
+    Ok(params)
+}
+
+/// An `.npz` file opened to read arrays of bounded size: each array is read whole into a
+/// buffer no larger than its bound and viewed in place, so a damaged or hostile header (one
+/// that claims 3·10⁹ rows, say) is an error, never an allocation of what it claims.
+struct Npz<'p> {
+    zip: zip::ZipArchive<File>,
+    path: &'p Path,
+}
+
+impl<'p> Npz<'p> {
+    fn open(path: &'p Path) -> Result<Self> {
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let zip =
+            zip::ZipArchive::new(file).with_context(|| format!("{} is not an npz file", path.display()))?;
+        Ok(Npz { zip, path })
+    }
+
+    /// The array `name` of `D` dimensions with elements of type `A`, whose data take at most
+    /// `max_elements` elements.
+    fn array<A, D>(&mut self, name: &str, max_elements: usize) -> Result<ndarray::Array<A, D>>
+    where
+        A: ndarray_npy::ViewElement + Clone,
+        D: ndarray::Dimension,
+    {
+        use std::io::Read;
+        let context = || format!("{} does not hold a readable array {name}", self.path.display());
+        // The data, plus a generous bound on the .npy header.
+        let limit =
+            (max_elements as u64).saturating_mul(std::mem::size_of::<A>() as u64).saturating_add(4096);
+        let mut entry = self.zip.by_name(&format!("{name}.npy")).with_context(context)?;
+        if entry.size() > limit {
+            bail!("{} holds an array {name} larger than this run's network", self.path.display());
+        }
+        // u64 words keep the buffer aligned for every element type; the header's length is a
+        // multiple of 16 bytes, so the data that follows it is aligned too.
+        let mut words = vec![0u64; (entry.size() as usize).div_ceil(8)];
+        let bytes = bytemuck_bytes(&mut words, entry.size() as usize);
+        entry.read_exact(bytes).with_context(context)?;
+        let view =
+            <ndarray::ArrayView<A, D> as ndarray_npy::ViewNpyExt>::view_npy(bytes).with_context(context)?;
+        Ok(view.to_owned())
+    }
+
+    /// W, b, V, c of a network of `shape`.
+    fn params<T: Real>(&mut self, shape: Shape) -> Result<Params<T>> {
+        let Shape { n_features: p, n_hidden: m, n_classes: k } = shape;
+        let w: Array2<T> = self.array("W", m * p)?;
+        let b: Array1<T> = self.array("b", m)?;
+        let v: Array2<T> = self.array("V", k * m)?;
+        let c: Array1<T> = self.array("c", k)?;
+        let params = Params::from_blocks(w.view(), b.view(), v.view(), c.view())
+            .with_context(|| self.path.display().to_string())?;
+        if params.shape() != shape {
+            bail!("{} holds a network of another shape", self.path.display());
+        }
+        Ok(params)
+    }
+}
+
+/// The first `len` bytes of `words`.
+fn bytemuck_bytes(words: &mut [u64], len: usize) -> &mut [u8] {
+    assert!(len <= words.len() * 8);
+    // SAFETY: u8 has no alignment or validity requirements, and `len` bytes lie within `words`.
+    unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), len) }
 }
 
 /// The bytes of a checkpoint: `W`, `b`, `V`, `c` (θ^k), `phi` (φ^k, flat, in θ's order),
@@ -147,31 +208,25 @@ pub fn encode_checkpoint<T: Real>(path: &Path, key: &str, state: &State<T>) -> R
 /// parameters of `shape`, and a curve consistent with its iteration (rows 0..k, or 0..=k once
 /// finished). Any mismatch is an error that says what is wrong.
 pub fn read_checkpoint<T: Real>(path: &Path, key: &str, shape: Shape) -> Result<State<T>> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut npz = NpzReader::new(file).with_context(|| format!("{} is not an npz file", path.display()))?;
-    let context = || format!("{} is not a complete heavyball checkpoint", path.display());
-    let stored_key: Array1<u8> = npz.by_name("key").with_context(context)?;
+    let mut npz = Npz::open(path)?;
+    let stored_key: Array1<u8> = npz.array("key", 4096)?;
     if stored_key.as_slice() != Some(key.as_bytes()) {
         bail!("{} belongs to another run", path.display());
     }
-    let w: Array2<T> = npz.by_name("W").with_context(context)?;
-    let b: Array1<T> = npz.by_name("b").with_context(context)?;
-    let v: Array2<T> = npz.by_name("V").with_context(context)?;
-    let c: Array1<T> = npz.by_name("c").with_context(context)?;
-    let theta = Params::from_blocks(w.view(), b.view(), v.view(), c.view())
-        .with_context(|| path.display().to_string())?;
-    if theta.shape() != shape {
-        bail!("{} holds a network of another shape", path.display());
-    }
-    let phi_flat: Array1<T> = npz.by_name("phi").with_context(context)?;
+    let theta = npz.params::<T>(shape)?;
+    let phi_flat: Array1<T> = npz.array("phi", shape.n_params())?;
     if phi_flat.len() != shape.n_params() {
         bail!("{} holds a momentum of the wrong length", path.display());
     }
     let mut phi = Params::zeros(shape);
     phi.as_flat_mut().assign(&phi_flat);
-    let iteration: Array1<u64> = npz.by_name("iteration").with_context(context)?;
+    let context = || format!("{} is not a complete heavyball checkpoint", path.display());
+    let iteration: Array1<u64> = npz.array("iteration", 1)?;
     let iteration = *iteration.first().with_context(context)? as usize;
-    let curve_array: Array2<f64> = npz.by_name("curve").with_context(context)?;
+    if iteration > crate::config::MAX_ITERATIONS {
+        bail!("{} claims {iteration} iterations, more than any run takes", path.display());
+    }
+    let curve_array: Array2<f64> = npz.array("curve", (iteration + 1) * 5)?;
     if curve_array.ncols() != 5 {
         bail!("{} holds a malformed curve", path.display());
     }
@@ -211,6 +266,45 @@ pub fn same_curve(a: &[CurveRow], b: &[CurveRow]) -> bool {
 mod tests {
     use super::*;
     use crate::store::write_atomic_group;
+
+    /// An .npz holding one array `name` whose .npy header claims `shape` but holds `data`.
+    fn crafted_npz(path: &Path, name: &str, shape: &str, data: &[u8]) {
+        use std::io::Write;
+        let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+        let mut header = dict.into_bytes();
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(b' ');
+        }
+        header.push(b'\n');
+        let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+        npy.extend((header.len() as u16).to_le_bytes());
+        npy.extend(header);
+        npy.extend(data);
+        let mut zip = zip::ZipWriter::new(File::create(path).unwrap());
+        let options =
+            zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        zip.start_file(format!("{name}.npy"), options).unwrap();
+        zip.write_all(&npy).unwrap();
+        zip.finish().unwrap();
+    }
+
+    #[test]
+    fn headers_that_claim_huge_arrays_are_errors_not_allocations() {
+        let dir = tempfile::tempdir().unwrap();
+        let shape = Shape { n_features: 4, n_hidden: 3, n_classes: 2 };
+        let path = dir.path().join("x.npz");
+        for claim in ["(3000000000, 4)", "(18446744073709551615, 18446744073709551615)", "(3, 4)"] {
+            crafted_npz(&path, "W", claim, &[0u8; 16]);
+            let e = read_params::<f32>(&path, shape).unwrap_err();
+            assert!(format!("{e:#}").contains("does not hold a readable array W"), "{claim}: {e:#}");
+            let e = read_checkpoint::<f32>(&path, "k", shape).unwrap_err();
+            assert!(format!("{e:#}").contains("does not hold a readable array key"), "{claim}: {e:#}");
+        }
+        // A file far larger than the shape allows is refused before it is read.
+        crafted_npz(&path, "W", "(3, 4)", &vec![0u8; 1 << 20]);
+        let e = read_params::<f32>(&path, shape).unwrap_err();
+        assert!(format!("{e:#}").contains("larger than this run's network"), "{e:#}");
+    }
 
     #[test]
     fn curves_round_trip_exactly() {
@@ -256,8 +350,8 @@ mod tests {
         let bytes = encode_params(&a, &params).unwrap();
         write_atomic_group(dir.path(), &[("a.npz", &bytes), ("b.npz", &encode_params(&b, &params).unwrap())])
             .unwrap();
-        assert_eq!(read_params::<f32>(&a).unwrap(), params);
+        assert_eq!(read_params::<f32>(&a, params.shape()).unwrap(), params);
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
-        assert!(read_params::<f64>(&a).is_err());
+        assert!(read_params::<f64>(&a, params.shape()).is_err());
     }
 }

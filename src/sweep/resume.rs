@@ -140,18 +140,7 @@ impl<T: Real> OnDisk<T> {
     /// Reads the folder of run `id`, a network of `shape`.
     pub fn read(run: &RunDir, id: &RunId, shape: Shape) -> Self {
         let exists = |f| run.file(f).exists();
-        let params = |f| {
-            Found::from_read(exists(f), || {
-                let path = run.file(f);
-                let params = read_params::<T>(&path)?;
-                anyhow::ensure!(
-                    params.shape() == shape,
-                    "{} holds a network of another shape",
-                    path.display()
-                );
-                Ok(())
-            })
-        };
+        let params = |f| Found::from_read(exists(f), || read_params::<T>(&run.file(f), shape).map(|_| ()));
         OnDisk {
             folder: run.path().exists(),
             meta: Found::from_read(exists(RunFile::Meta), || RunMeta::read(&run.file(RunFile::Meta))),
