@@ -83,25 +83,13 @@ fn read_file(dir: &Path, name: &str) -> Result<(PathBuf, Vec<u8>), DataError> {
     let plain = dir.join(name);
     let gz = dir.join(format!("{name}.gz"));
     let read = |path: &Path, gzipped: bool| -> Result<Vec<u8>, DataError> {
-        let err = |source| DataError::Read { path: path.display().to_string(), source };
-        let whole = |message| DataError::Whole { origin: path.display().to_string(), message };
         let (file, len) = super::open_regular(path)?;
-        // What may be held in memory: all of it, less room for the converted copy.
-        let limit = crate::memory::available() / 2;
-        let mut bytes = Vec::new();
-        if gzipped {
-            GzDecoder::new(file).take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(err)?;
-            if bytes.len() as u64 > limit {
-                return Err(whole(format!(
-                    "decompresses to more than {} (half the memory available)",
-                    crate::memory::human(limit)
-                )));
-            }
-        } else {
-            crate::memory::check("reading it", len.checked_mul(2)).map_err(whole)?;
-            std::io::BufReader::new(file).read_to_end(&mut bytes).map_err(err)?;
+        if !gzipped {
+            crate::memory::check("reading it", len.checked_mul(2))
+                .map_err(|message| DataError::Whole { origin: path.display().to_string(), message })?;
         }
-        Ok(bytes)
+        // What may be held in memory: all of it, less room for the converted copy.
+        read_bytes(std::io::BufReader::new(file), gzipped, crate::memory::available() / 2, path)
     };
     if plain.exists() {
         Ok((plain.clone(), read(&plain, false)?))
@@ -115,9 +103,29 @@ fn read_file(dir: &Path, name: &str) -> Result<(PathBuf, Vec<u8>), DataError> {
     }
 }
 
+/// The bytes of an IDX file from `reader`, decompressed when `gzipped`; an error beyond `limit`
+/// bytes. `path` names the file in messages.
+pub fn read_bytes(reader: impl Read, gzipped: bool, limit: u64, path: &Path) -> Result<Vec<u8>, DataError> {
+    let err = |source| DataError::Read { path: path.display().to_string(), source };
+    let mut bytes = Vec::new();
+    let taken = if gzipped {
+        GzDecoder::new(reader).take(limit.saturating_add(1)).read_to_end(&mut bytes)
+    } else {
+        reader.take(limit.saturating_add(1)).read_to_end(&mut bytes)
+    };
+    taken.map_err(err)?;
+    if bytes.len() as u64 > limit {
+        return Err(DataError::Whole {
+            origin: path.display().to_string(),
+            message: format!("holds more than {} (half the memory available)", crate::memory::human(limit)),
+        });
+    }
+    Ok(bytes)
+}
+
 /// Checks the header of an unsigned-byte IDX file with `ndims` dimensions; returns the
 /// dimensions and the data.
-fn parse<'a>(bytes: &'a [u8], path: &Path, ndims: usize) -> Result<(Vec<usize>, &'a [u8]), DataError> {
+pub fn parse<'a>(bytes: &'a [u8], path: &Path, ndims: usize) -> Result<(Vec<usize>, &'a [u8]), DataError> {
     let whole = |message: String| DataError::Whole { origin: path.display().to_string(), message };
     let header = 4 + 4 * ndims;
     if bytes.len() < header {

@@ -7,7 +7,7 @@
 //! an arm in [`load`].
 
 mod builtin;
-mod csv;
+pub mod csv;
 pub mod idx;
 mod prepare;
 pub mod synthetic;

@@ -1,0 +1,21 @@
+//! The readers of `run.toml` and `sweep.toml`: any file gives metadata or an error naming it.
+#![no_main]
+
+use heavyball::store::{RunMeta, SweepMeta};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let path = std::env::temp_dir().join(format!("heavyball-fuzz-meta-{}", std::process::id()));
+    std::fs::write(&path, data).unwrap();
+    if let Err(e) = RunMeta::read(&path) {
+        assert!(format!("{e:#}").contains("heavyball-fuzz-meta"), "{e:#}");
+    }
+    if let Ok(meta) = SweepMeta::read(&path) {
+        let grid = meta.grid();
+        let runs = grid.hidden.len() * grid.gamma.len() * grid.alpha.len() * grid.seed.len();
+        assert!(runs <= heavyball::config::MAX_RUNS);
+        if runs <= 64 {
+            assert_eq!(heavyball::grid::expand(&grid).len(), runs);
+        }
+    }
+});
