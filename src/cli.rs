@@ -132,7 +132,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let env = |name: &str| std::env::var(name).ok();
             let shard = shard.map(|s| s.resolve(env)).transpose()?;
             let stop = Arc::new(AtomicBool::new(false));
-            watch_signals(&stop)?;
+            let preparing = Arc::new(AtomicBool::new(true));
+            watch_signals(&stop, &preparing)?;
             let opts = RunOptions {
                 results,
                 threads: threads.map(usize::from).or_else(|| shard::slurm_cpus(env)).map(capped_threads),
@@ -140,6 +141,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 config_text: Some(text),
                 stop,
                 shard,
+                preparing,
             };
             match sweep::run(&cfg, &opts) {
                 Ok(report) => {
@@ -158,6 +160,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan { config, results, shards } => {
+            // Nothing to save: a signal ends plan at once, with the same exit code as run.
+            let always = Arc::new(AtomicBool::new(true));
+            watch_signals(&Arc::new(AtomicBool::new(false)), &always)?;
             let cfg = Config::from_path(&config)?;
             print!("{}", sweep::plan(&cfg, &results, shards.map(|n| n as usize))?.render());
             Ok(ExitCode::SUCCESS)
@@ -181,14 +186,24 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 /// The first Ctrl-C or SIGTERM sets `stop` (runs save and stop); a second one exits at once,
 /// which is safe because every file is replaced atomically.
-fn watch_signals(stop: &Arc<AtomicBool>) -> Result<()> {
+fn watch_signals(stop: &Arc<AtomicBool>, preparing: &Arc<AtomicBool>) -> Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     for signal in [SIGINT, SIGTERM] {
+        // Before training (reading the data, judging the runs) there is nothing to save: exit at
+        // once. While training: the first signal asks the runs in flight to save and stop, a
+        // second exits at once.
         signal_hook::flag::register_conditional_shutdown(
             signal,
             i32::from(EXIT_INTERRUPTED),
-            Arc::clone(stop),
+            Arc::clone(preparing),
         )
+        .and_then(|_| {
+            signal_hook::flag::register_conditional_shutdown(
+                signal,
+                i32::from(EXIT_INTERRUPTED),
+                Arc::clone(stop),
+            )
+        })
         .and_then(|_| signal_hook::flag::register(signal, Arc::clone(stop)))
         .context("cannot install the signal handlers")?;
     }

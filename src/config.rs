@@ -364,8 +364,18 @@ impl Config {
             message: rule.0,
         };
 
+        let from_file_name = raw.name.is_none();
         let name = raw.name.unwrap_or_else(|| default_name.to_string());
-        check_name(&name).map_err(|m| invalid("the top level", m))?;
+        check_name(&name).map_err(|m| match from_file_name {
+            true => invalid(
+                "the top level",
+                Rule(format!(
+                    "the sweep is named after the file, and {name:?} is not a valid name \
+                     (letters, digits, '-', '_' or '.'); set name = \"…\" in the config"
+                )),
+            ),
+            false => invalid("the top level", m),
+        })?;
 
         let data = check_data(raw.data, base).map_err(|m| invalid("[data]", m))?;
         let train = check_train(raw.train).map_err(|m| invalid("[train]", m))?;
@@ -609,6 +619,14 @@ alpha = [1.0, 0.5]
         let e = err(&GOOD.replace("gamma = [0.1]", "gamma = 0.1"));
         assert!(e.starts_with("sweep.toml line 10: gamma must be a list such as [1, 2]"), "{e}");
         assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn a_name_taken_from_the_file_name_says_so() {
+        let text = GOOD.replace("name = \"t\"\n", "");
+        let e =
+            Config::from_str(&text, "my sweep.toml", "my sweep", Path::new("/base")).unwrap_err().to_string();
+        assert!(e.contains("the sweep is named after the file, and \"my sweep\" is not a valid name"), "{e}");
     }
 
     #[test]

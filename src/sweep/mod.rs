@@ -52,6 +52,9 @@ pub struct RunOptions {
     pub stop: Arc<AtomicBool>,
     /// Train only this shard's runs, side by side with the other shards' processes.
     pub shard: Option<Shard>,
+    /// True until training starts (cleared by `run`): a signal handler that exits at once while
+    /// it is set has nothing in flight to save.
+    pub preparing: Arc<AtomicBool>,
 }
 
 /// The sweep was stopped before every run finished; everything in flight was saved.
@@ -238,6 +241,8 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
         }
     };
 
+    // From here a signal asks the runs in flight to save instead of ending the process.
+    opts.preparing.store(false, Ordering::SeqCst);
     let progress = Progress::new((mine.len() * config.train.iterations) as u64, mine.len(), opts.quiet);
     let started = Instant::now();
     // Largest runs first, each taken by the next free worker (list scheduling): the small runs

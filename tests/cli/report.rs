@@ -309,3 +309,20 @@ fn extreme_curve_values_are_plotted_without_hanging() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(root.join("report/curves-M4.png").exists());
 }
+
+#[test]
+fn the_report_never_writes_through_a_planted_temporary_name() {
+    // Plots were once drawn to fixed temporary names such as report/.tmp-curves-M4.png.
+    let dir = tempfile::tempdir().unwrap();
+    let root = sweep(dir.path(), "[1.0, 0.5]");
+    known_runs(&root);
+    let victim = write(dir.path(), "victim.txt", "precious\n");
+    std::fs::create_dir_all(root.join("report")).unwrap();
+    for stem in ["curves-M4", "heatmap-M4"] {
+        std::os::unix::fs::symlink(&victim, root.join(format!("report/.tmp-{stem}.png"))).unwrap();
+    }
+    let out = heavyball().arg("report").arg(&root).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(root.join("report/curves-M4.png").is_file());
+}

@@ -435,3 +435,25 @@ fn a_second_run_on_the_same_folder_is_refused_but_a_dead_lock_is_no_obstacle() {
     drop(held);
     run_ok(&cfg, &results);
 }
+
+#[test]
+fn sigterm_while_the_data_is_read_ends_the_run_at_once() {
+    // A million synthetic samples take a while to generate; a signal then has nothing to save.
+    let dir = tempfile::tempdir().unwrap();
+    let text = SWEEP
+        .replace(
+            "builtin = \"digits\"",
+            "synthetic = { samples = 1000000, features = 64, classes = 10, seed = 1, noise = 0.5 }",
+        )
+        .replace("ITERATIONS", "5")
+        .replace("ALPHAS", "[1.0]");
+    let cfg = write(dir.path(), "big.toml", &text);
+    let results = dir.path().join("out");
+    let mut child = spawn(&cfg, &results);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    // It ended while reading: it never got as far as making the sweep's folder.
+    assert!(!results.join("r").exists(), "the run went on after SIGTERM");
+}

@@ -339,6 +339,77 @@ mod tests {
         }
     }
 
+    /// C = A·B with every buffer exactly as large as the strides reach (no padding), so that a
+    /// read or write past any edge lands outside its allocation, where AddressSanitizer (the
+    /// `.ci/run` step under `-Zsanitizer=address`) sees it. Checked against the FMA chain too.
+    fn tight<T: Kernel + num_traits::Float + num_traits::FromPrimitive>(
+        m: usize,
+        n: usize,
+        k: usize,
+        transposed: bool,
+        column_major: bool,
+        build: Build,
+    ) {
+        let mut state = 0.7f64;
+        let mut next = || {
+            state = (state * 3.3 + 0.17).fract();
+            T::from_f64(state - 0.5).expect("finite")
+        };
+        let a: Vec<T> = (0..m * k).map(|_| next()).collect();
+        let b: Vec<T> = (0..k * n).map(|_| next()).collect();
+        let mut c = vec![T::nan(); m * n];
+        let (a_rs, a_cs) = if transposed { (1, m) } else { (k, 1) };
+        let (ldc, c_cs) = if column_major { (1, m) } else { (n, 1) };
+        let o = Operands {
+            m,
+            n,
+            k,
+            a: a.as_ptr(),
+            a_rs,
+            a_cs,
+            b: b.as_ptr(),
+            ldb: n,
+            c: c.as_mut_ptr(),
+            ldc,
+            c_cs,
+            resume: false,
+        };
+        // SAFETY: each buffer holds exactly the indices its strides reach.
+        unsafe { T::product_with(build, &o, &mut Plain) };
+        for r in 0..m {
+            for j in 0..n {
+                let mut acc = T::zero();
+                for l in 0..k {
+                    acc = a[r * a_rs + l * a_cs].mul_add(b[l * n + j], acc);
+                }
+                let got = c[r * ldc + j * c_cs];
+                assert!(
+                    got == acc,
+                    "{m}×{k}·{k}×{n} {build:?} transposed {transposed} column-major {column_major}: ({r}, {j})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn tight_buffers_at_every_remainder_are_never_overrun() {
+        // Every row remainder of the tallest tile, columns around each panel width and the
+        // scalar tail, inner sizes of one, a few, and past a block.
+        let columns = [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65];
+        for build in Build::available() {
+            for m in 1..=17 {
+                for &n in &columns {
+                    for k in [1, 3, 300] {
+                        for (transposed, column_major) in [(false, false), (true, false), (false, true)] {
+                            tight::<f32>(m, n, k, transposed, column_major, build);
+                            tight::<f64>(m, n, k, transposed, column_major, build);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn every_build_equals_the_in_order_fma_chain() {
         assert_eq!(Build::available().last(), Some(&Build::detect()));
