@@ -417,7 +417,14 @@ fn plain_type_error(message: &str, key: &str) -> Option<String> {
     Some(format!("{key} must be {wanted} (got {found})"))
 }
 
+/// The longest sweep name: it names the results folder and, in `heavyball slurm`, the file
+/// `<name>.sbatch`, which must stay within the 255 bytes a file name may have.
+const MAX_NAME: usize = 200;
+
 fn check_name(name: &str) -> Result<(), Rule> {
+    if name.len() > MAX_NAME {
+        return Err(Rule(format!("name is {} characters long; at most {MAX_NAME} are allowed", name.len())));
+    }
     let ok = !name.is_empty()
         && name != "."
         && name != ".."
@@ -619,6 +626,14 @@ alpha = [1.0, 0.5]
         let e = err(&GOOD.replace("gamma = [0.1]", "gamma = 0.1"));
         assert!(e.starts_with("sweep.toml line 10: gamma must be a list such as [1, 2]"), "{e}");
         assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn names_longer_than_a_file_name_allows_are_refused() {
+        let long = "n".repeat(250);
+        let e = err(&GOOD.replace("name = \"t\"", &format!("name = \"{long}\"")));
+        assert!(e.contains("name is 250 characters long; at most 200 are allowed"), "{e}");
+        assert!(parse(&GOOD.replace("name = \"t\"", &format!("name = \"{}\"", "n".repeat(200)))).is_ok());
     }
 
     #[test]
