@@ -215,6 +215,15 @@ pub struct GridSpec {
     pub seed: Vec<u64>,
 }
 
+impl GridSpec {
+    /// The number of runs: the product of the lists' lengths (saturating, for unchecked grids).
+    pub fn run_count(&self) -> usize {
+        [self.hidden.len(), self.gamma.len(), self.alpha.len(), self.seed.len()]
+            .into_iter()
+            .fold(1, usize::saturating_mul)
+    }
+}
+
 /// A validated sweep config.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -538,13 +547,12 @@ fn check_grid(raw: RawGrid) -> Result<GridSpec, Rule> {
     check_list("gamma", &raw.gamma, |&g| g.is_finite() && g > 0.0, "gamma must be > 0 and finite")?;
     check_list("alpha", &raw.alpha, |&a| a > 0.0 && a <= 1.0, "alpha must be in (0, 1]")?;
     check_list("seed", &raw.seed, |_| true, "")?;
-    let runs = [raw.hidden.len(), raw.gamma.len(), raw.alpha.len(), raw.seed.len()]
-        .into_iter()
-        .fold(1usize, usize::saturating_mul);
+    let grid = GridSpec { hidden: raw.hidden, gamma: raw.gamma, alpha: raw.alpha, seed: raw.seed };
+    let runs = grid.run_count();
     if runs > MAX_RUNS {
         return Err(Rule(format!("the grid has {runs} runs; one sweep holds at most {MAX_RUNS}")));
     }
-    Ok(GridSpec { hidden: raw.hidden, gamma: raw.gamma, alpha: raw.alpha, seed: raw.seed })
+    Ok(grid)
 }
 
 /// A grid list must be non-empty, free of duplicates, and each value must pass `ok`.

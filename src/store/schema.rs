@@ -178,7 +178,7 @@ impl SweepMeta {
         let meta: SweepMeta = toml::from_str(&text)
             .with_context(|| format!("{} is not a heavyball sweep file", path.display()))?;
         let lists = [meta.hidden.len(), meta.gamma.len(), meta.alpha.len(), meta.seed.len()];
-        let runs = lists.into_iter().fold(1usize, usize::saturating_mul);
+        let runs = meta.grid().run_count();
         if lists.iter().any(|&n| n > MAX_LIST) || runs > MAX_RUNS {
             bail!("{} describes a grid larger than heavyball writes ({runs} runs)", path.display());
         }

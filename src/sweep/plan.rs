@@ -108,8 +108,7 @@ impl Plan {
 /// Builds the plan for a config without training or writing anything; with `shards`, also
 /// which shard of that many each run belongs to.
 pub fn plan(config: &Config, results: &Path, shards: Option<usize>) -> Result<Plan> {
-    let runs =
-        config.grid.hidden.len() * config.grid.gamma.len() * config.grid.alpha.len() * config.grid.seed.len();
+    let runs = config.grid.run_count();
     if let Some(n) = shards
         && n > runs
     {

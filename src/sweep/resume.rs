@@ -7,6 +7,7 @@
 use crate::model::Shape;
 use crate::num::Real;
 use crate::store::files::{read_checkpoint, read_curve, read_params, same_curve};
+use crate::store::summary::whole_curve;
 use crate::store::{RunDir, RunFile, RunId, RunMeta, RunStatus};
 use crate::train::{CurveRow, State};
 
@@ -199,10 +200,7 @@ pub fn decide<T>(found: OnDisk<T>, key: &str, target: usize) -> Inspection<T> {
         Found::Read(state) => state,
         checkpoint => {
             let why = checkpoint.problem("checkpoint.npz").unwrap_or_default();
-            let whole = |c: &[CurveRow]| {
-                c.len() == done_at + 1 && c.iter().enumerate().all(|(i, r)| r.iteration == i)
-            };
-            let sound = matches!(&found.curve, Found::Read(c) if whole(c))
+            let sound = matches!(&found.curve, Found::Read(c) if whole_curve(c, done_at))
                 && found.init.problem("").is_none()
                 && found.last.problem("").is_none();
             return match sound {
