@@ -142,6 +142,7 @@ impl<'p> Npz<'p> {
         let mut words = vec![0u64; (entry.size() as usize).div_ceil(8)];
         let bytes = bytemuck_bytes(&mut words, entry.size() as usize);
         entry.read_exact(bytes).with_context(context)?;
+        check_npy_preamble(bytes).with_context(context)?;
         let view =
             <ndarray::ArrayView<A, D> as ndarray_npy::ViewNpyExt>::view_npy(bytes).with_context(context)?;
         Ok(view.to_owned())
@@ -161,6 +162,28 @@ impl<'p> Npz<'p> {
         }
         Ok(params)
     }
+}
+
+/// Checks that the .npy preamble of `bytes` (magic string, version, header length) describes a
+/// header that lies within `bytes`. ndarray-npy allocates whatever length the preamble claims
+/// before it reads the header, so this check comes first.
+fn check_npy_preamble(bytes: &[u8]) -> Result<()> {
+    let (magic, rest) = bytes.split_at_checked(8).context("the file ends inside the .npy preamble")?;
+    if &magic[..6] != b"\x93NUMPY" {
+        bail!("not an .npy array");
+    }
+    let (length, header) = match magic[6] {
+        1 => rest.split_at_checked(2).map(|(l, h)| (u16::from_le_bytes([l[0], l[1]]) as usize, h)),
+        2 | 3 => {
+            rest.split_at_checked(4).map(|(l, h)| (u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize, h))
+        }
+        v => bail!(".npy format version {v} is not one numpy writes"),
+    }
+    .context("the file ends inside the .npy preamble")?;
+    if length > header.len() {
+        bail!("the .npy header claims {length} bytes but the file holds {}", header.len());
+    }
+    Ok(())
 }
 
 /// The first `len` bytes of `words`.
@@ -269,7 +292,6 @@ mod tests {
 
     /// An .npz holding one array `name` whose .npy header claims `shape` but holds `data`.
     fn crafted_npz(path: &Path, name: &str, shape: &str, data: &[u8]) {
-        use std::io::Write;
         let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
         let mut header = dict.into_bytes();
         while (10 + header.len() + 1) % 64 != 0 {
@@ -280,12 +302,40 @@ mod tests {
         npy.extend((header.len() as u16).to_le_bytes());
         npy.extend(header);
         npy.extend(data);
+        npz_of(path, name, &npy);
+    }
+
+    /// An .npz holding the bytes `npy` as the entry `name`.npy.
+    fn npz_of(path: &Path, name: &str, npy: &[u8]) {
+        use std::io::Write;
         let mut zip = zip::ZipWriter::new(File::create(path).unwrap());
         let options =
             zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
         zip.start_file(format!("{name}.npy"), options).unwrap();
-        zip.write_all(&npy).unwrap();
+        zip.write_all(npy).unwrap();
         zip.finish().unwrap();
+    }
+
+    #[test]
+    fn npy_preambles_that_claim_huge_headers_are_errors_not_allocations() {
+        let dir = tempfile::tempdir().unwrap();
+        let shape = Shape { n_features: 4, n_hidden: 3, n_classes: 2 };
+        let path = dir.path().join("x.npz");
+        // Versions 2 and 3 give the header's length in four bytes: here 4 GiB − 1, in a file
+        // of a few dozen bytes (the fuzzer found such a file made the reader allocate it all).
+        for version in [2u8, 3] {
+            let mut npy = vec![0x93, b'N', b'U', b'M', b'P', b'Y', version, 0];
+            npy.extend(u32::MAX.to_le_bytes());
+            npy.extend(b"{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }\n");
+            npz_of(&path, "W", &npy);
+            let e = read_params::<f32>(&path, shape).unwrap_err();
+            assert!(format!("{e:#}").contains("does not hold a readable array W"), "{e:#}");
+        }
+        for preamble in [&b"\x93NUMPY"[..], b"\x93NUMPY\x01\x00\xff", b"\x93NUMPY\x09\x00\x10\x00", b"PK"] {
+            npz_of(&path, "W", preamble);
+            let e = read_params::<f32>(&path, shape).unwrap_err();
+            assert!(format!("{e:#}").contains("does not hold a readable array W"), "{e:#}");
+        }
     }
 
     #[test]
