@@ -301,3 +301,35 @@ fn more_shards_or_tasks_than_runs_are_refused() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("4000000000 shards are more than the 2 runs"), "{stderr}");
 }
+
+#[test]
+fn a_crafted_sweep_file_with_huge_lists_is_refused_by_report_and_rewritten_by_run() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "d.csv", DATA);
+    let config = write(dir.path(), "sweep.toml", GOOD);
+    let results = dir.path().join("results");
+    crate::common::run_sweep(&config, &results, &[]);
+    let sweep_file = results.join("t/sweep.toml");
+    let original = std::fs::read_to_string(&sweep_file).unwrap();
+    let list = |n: usize, f: &dyn Fn(usize) -> String| (1..=n).map(f).collect::<Vec<_>>().join(", ");
+    // 5000 × 5000 runs (beyond the grid limit), then one list beyond the list limit.
+    let crafted = [
+        original
+            .replace("hidden = [2]", &format!("hidden = [{}]", list(5000, &|i| i.to_string())))
+            .replace("gamma = [0.1]", &format!("gamma = [{}]", list(5000, &|i| format!("{i}.5")))),
+        original.replace("seed = [0]", &format!("seed = [{}]", list(20_000, &|i| i.to_string()))),
+    ];
+    for text in crafted {
+        assert_ne!(text, original);
+        std::fs::write(&sweep_file, &text).unwrap();
+        let out = heavyball().arg("report").arg(results.join("t")).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("describes a grid larger than heavyball writes"), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(!results.join("t/report").exists(), "report wrote nothing");
+        // `run` takes the grid from the config, never from sweep.toml, and rewrites it.
+        crate::common::run_sweep(&config, &results, &[]);
+        assert_eq!(std::fs::read_to_string(&sweep_file).unwrap(), original);
+    }
+}
