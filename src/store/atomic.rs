@@ -30,9 +30,9 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let attempt = || -> io::Result<()> {
         let tmp = temporary_in(dir)?;
-        let mut out = BufWriter::new(tmp);
+        let mut out = BufWriter::new(Budgeted(tmp));
         fill(&mut out)?;
-        let tmp = out.into_inner().map_err(|e| e.into_error())?;
+        let Budgeted(tmp) = out.into_inner().map_err(|e| e.into_error())?;
         tmp.as_file().sync_all()?;
         tmp.persist(path).map_err(|e| e.error)?;
         renamed();
@@ -52,7 +52,10 @@ pub fn write_atomic_group(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
         let path = dir.join(name);
         let attempt = || -> io::Result<tempfile::NamedTempFile> {
             let mut tmp = temporary_in(dir)?;
-            tmp.write_all(bytes)?;
+            charge(bytes.len())?;
+            // Through the plain file: tempfile's own writes add the temporary name to errors,
+            // and messages name the result file.
+            tmp.as_file_mut().write_all(bytes)?;
             tmp.as_file().sync_all()?;
             Ok(tmp)
         };
@@ -85,5 +88,40 @@ fn renamed() {
         && COUNT.fetch_add(1, Ordering::SeqCst) + 1 >= limit
     {
         std::process::abort();
+    }
+}
+
+/// The environment variable of the disk-full test hook: with `HEAVYBALL_TEST_DISK_BYTES=n`,
+/// writes into result files fail with "No space left on device" once n bytes have been written
+/// in all, as they would on a full disk.
+pub const DISK_BYTES: &str = "HEAVYBALL_TEST_DISK_BYTES";
+
+/// Counts `bytes` about to be written into a result file. For tests: when the environment sets
+/// `HEAVYBALL_TEST_DISK_BYTES=n`, fails with ENOSPC once the process has written n bytes, so a
+/// test can fill the disk at every point of a sweep without a small file system of its own.
+fn charge(bytes: usize) -> io::Result<()> {
+    static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
+    static WRITTEN: AtomicU64 = AtomicU64::new(0);
+    let limit = *LIMIT.get_or_init(|| std::env::var(DISK_BYTES).ok().and_then(|v| v.parse().ok()));
+    match limit {
+        Some(limit) if WRITTEN.fetch_add(bytes as u64, Ordering::SeqCst) + bytes as u64 > limit => {
+            Err(io::Error::from_raw_os_error(28)) // ENOSPC
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A temporary file whose writes are counted by [`charge`].
+struct Budgeted(tempfile::NamedTempFile);
+
+impl Write for Budgeted {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        charge(buf.len())?;
+        // Through the plain file: tempfile's own writes add the temporary name to errors.
+        self.0.as_file_mut().write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.as_file_mut().flush()
     }
 }

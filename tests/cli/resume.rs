@@ -2,6 +2,7 @@
 //! to an uninterrupted sweep; grids and iteration counts can grow without retraining; damaged
 //! run folders are detected; two runs never share a results folder.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -165,6 +166,102 @@ fn an_extension_crashed_after_any_write_loses_nothing() {
     assert!(crashes >= 20, "only {crashes} crashes");
     assert!(!stderr.contains("restarting"), "a finished run was started over: {stderr}");
     assert_same(&comparable(&results.join("r")), &comparable(&reference.join("r")));
+}
+
+/// Runs `config` again and again on a disk that fills after a random number of bytes (drawn
+/// from `budgets`), until one attempt finishes. Each failed attempt must end with exit code 1 and
+/// a one-line "No space left on device" error, and leave no temporary file behind. Returns the
+/// number of attempts the full disk stopped.
+fn fill_disk_until_done(config: &Path, results: &Path, budgets: Range<u64>, mut state: u64) -> usize {
+    let mut full = 0;
+    loop {
+        // First a disk full from the start or within the first files (sweep.toml, config.toml,
+        // the first run's files), then random budgets that leave room for progress.
+        let budget = match full {
+            0..5 => [0, 1, 300, 1500, 5000][full],
+            _ => budgets.start + next_random(&mut state) % (budgets.end - budgets.start),
+        };
+        let out = Command::new(assert_cmd::cargo::cargo_bin("heavyball"))
+            .args(["run", "--quiet"])
+            .arg(config)
+            .arg("--results")
+            .arg(results)
+            .env(heavyball::store::atomic::DISK_BYTES, budget.to_string())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let temporaries: Vec<String> =
+            tree(results).into_iter().map(|(name, _)| name).filter(|name| name.contains(".tmp-")).collect();
+        assert!(temporaries.is_empty(), "left behind after a full disk: {temporaries:?}");
+        if out.status.success() {
+            return full;
+        }
+        assert_eq!(out.status.code(), Some(1), "budget {budget}: {stderr}");
+        assert!(stderr.contains("No space left on device (os error 28)\n"), "budget {budget}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "budget {budget}: {stderr}");
+        assert!(!stderr.contains("restarting"), "budget {budget}: {stderr}");
+        full += 1;
+        assert!(full < 200, "the sweep never finished");
+    }
+}
+
+/// The bytes of every file under `dir`.
+fn bytes_under(dir: &Path) -> u64 {
+    tree(dir).iter().map(|(_, bytes)| bytes.len() as u64).sum()
+}
+
+#[test]
+fn a_full_disk_at_any_moment_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sparse = |name: &str, iterations: usize| {
+        let path = config(dir.path(), name, iterations, "[1.0, 0.3]");
+        let text = std::fs::read_to_string(&path).unwrap();
+        write(dir.path(), name, &text.replace("checkpoint_every = 3", "checkpoint_every = 10"))
+    };
+    let cfg = sparse("r.toml", 30);
+    let reference = dir.path().join("reference");
+    run_ok(&cfg, &reference);
+    let expected = comparable(&reference.join("r"));
+    // Budgets between an eighth and a half of what the sweep's folder holds (and the sweep
+    // writes more than that in all, as checkpoints are rewritten), so most attempts stop on a
+    // full disk, at any write, and each has room to save some progress.
+    let folder = bytes_under(&reference);
+    let budgets = folder / 8..folder / 2;
+    let results = dir.path().join("full");
+    let full = fill_disk_until_done(&cfg, &results, budgets.clone(), 0xd15c);
+    eprintln!("a full disk stopped the sweep {full} times");
+    assert!(full >= 8, "only {full} attempts met a full disk");
+    assert_same(&comparable(&results.join("r")), &expected);
+
+    // The same during an extension of finished runs.
+    let long = sparse("long.toml", 60);
+    run_ok(&long, &reference);
+    let full = fill_disk_until_done(&long, &results, budgets, 0xe47e);
+    eprintln!("a full disk stopped the extension {full} times");
+    assert!(full >= 8, "only {full} attempts met a full disk");
+    assert_same(&comparable(&results.join("r")), &comparable(&reference.join("r")));
+
+    // A report on a full disk stops with a clear error and leaves no temporary file; the next
+    // one writes what it would have.
+    let report = |results: &Path, budget: Option<u64>| {
+        let mut cmd = heavyball();
+        cmd.arg("report").arg(results.join("r"));
+        if let Some(budget) = budget {
+            cmd.env(heavyball::store::atomic::DISK_BYTES, budget.to_string());
+        }
+        cmd.output().unwrap()
+    };
+    assert!(report(&reference, None).status.success());
+    let report_bytes = bytes_under(&reference.join("r/report"));
+    for budget in [0, report_bytes / 7, report_bytes / 2, report_bytes - 1] {
+        let out = report(&results, Some(budget));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("No space left on device"), "{stderr}");
+        assert!(!tree(&results).iter().any(|(name, _)| name.contains(".tmp-")), "temporary file left");
+    }
+    assert!(report(&results, None).status.success());
+    assert_same(&tree(&results.join("r/report")), &tree(&reference.join("r/report")));
 }
 
 #[test]
