@@ -235,7 +235,52 @@ pub struct Config {
     pub train: TrainSpec,
     /// The grid section.
     pub grid: GridSpec,
+    /// The tuning section: when set, rounds of γ values are added per method until each
+    /// method's best γ is bracketed.
+    pub tune: Option<TuneSpec>,
 }
+
+/// What a method's best γ is chosen by: the seed-mean of a run's final training loss, its
+/// lowest training loss, or its final test loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Criterion {
+    /// The training loss after the last iteration.
+    FinalTrainLoss,
+    /// The lowest training loss along the curve.
+    BestTrainLoss,
+    /// The test loss after the last iteration (needs a test set).
+    TestLoss,
+}
+
+impl Criterion {
+    /// Every criterion, by its name in configs.
+    pub const ALL: [(&'static str, Criterion); 3] = [
+        ("final_train_loss", Criterion::FinalTrainLoss),
+        ("best_train_loss", Criterion::BestTrainLoss),
+        ("test_loss", Criterion::TestLoss),
+    ];
+
+    /// The name used in configs.
+    pub fn name(self) -> &'static str {
+        Criterion::ALL.iter().find(|(_, c)| *c == self).map(|(n, _)| *n).expect("every criterion is named")
+    }
+}
+
+/// The `[tune]` section, validated.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuneSpec {
+    /// What a method's best γ is chosen by.
+    pub by: Criterion,
+    /// Bracketed means the best γ's tried neighbours lie within this factor of it (> 1).
+    pub resolution: f64,
+    /// The most rounds, the grid's own included (≥ 1).
+    pub max_rounds: usize,
+}
+
+/// The most rounds a `[tune]` section may ask for.
+pub const MAX_ROUNDS: usize = 100;
 
 /// The default rows per gradient chunk.
 pub const DEFAULT_CHUNK_SIZE: usize = 1024;
@@ -247,6 +292,19 @@ struct RawConfig {
     data: RawData,
     train: RawTrain,
     grid: RawGrid,
+    tune: Option<RawTune>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTune {
+    gamma: String,
+    #[serde(default = "default_resolution")]
+    resolution: f64,
+    #[serde(default = "default_criterion")]
+    by: String,
+    #[serde(default = "default_max_rounds")]
+    max_rounds: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -295,8 +353,8 @@ struct RawTrain {
 #[serde(deny_unknown_fields)]
 struct RawGrid {
     hidden: Vec<usize>,
-    gamma: Vec<f64>,
-    alpha: Vec<f64>,
+    gamma: toml::Value,
+    alpha: toml::Value,
     #[serde(default = "default_seeds")]
     seed: Vec<u64>,
 }
@@ -318,6 +376,15 @@ fn default_chunk_size() -> usize {
 }
 fn default_seeds() -> Vec<u64> {
     vec![0]
+}
+fn default_resolution() -> f64 {
+    1.3
+}
+fn default_criterion() -> String {
+    "final_train_loss".to_string()
+}
+fn default_max_rounds() -> usize {
+    8
 }
 
 /// The most values one grid list may hold.
@@ -389,7 +456,11 @@ impl Config {
         let data = check_data(raw.data, base).map_err(|m| invalid("[data]", m))?;
         let train = check_train(raw.train).map_err(|m| invalid("[train]", m))?;
         let grid = check_grid(raw.grid).map_err(|m| invalid("[grid]", m))?;
-        Ok(Config { name, data, train, grid })
+        let tune = match raw.tune {
+            Some(tune) => Some(check_tune(tune, &data, &grid).map_err(|m| invalid("[tune]", m))?),
+            None => None,
+        };
+        Ok(Config { name, data, train, grid, tune })
     }
 }
 
@@ -543,16 +614,126 @@ fn check_train(raw: RawTrain) -> Result<TrainSpec, Rule> {
 }
 
 fn check_grid(raw: RawGrid) -> Result<GridSpec, Rule> {
+    let gamma = values("gamma", raw.gamma)?;
+    let alpha = values("alpha", raw.alpha)?;
     check_list("hidden", &raw.hidden, |&m| m >= 1, "M must be ≥ 1")?;
-    check_list("gamma", &raw.gamma, |&g| g.is_finite() && g > 0.0, "gamma must be > 0 and finite")?;
-    check_list("alpha", &raw.alpha, |&a| a > 0.0 && a <= 1.0, "alpha must be in (0, 1]")?;
+    check_list("gamma", &gamma, |&g| g.is_finite() && g > 0.0, "gamma must be > 0 and finite")?;
+    check_list("alpha", &alpha, |&a| a > 0.0 && a <= 1.0, "alpha must be in (0, 1]")?;
     check_list("seed", &raw.seed, |_| true, "")?;
-    let grid = GridSpec { hidden: raw.hidden, gamma: raw.gamma, alpha: raw.alpha, seed: raw.seed };
+    let grid = GridSpec { hidden: raw.hidden, gamma, alpha, seed: raw.seed };
     let runs = grid.run_count();
     if runs > MAX_RUNS {
         return Err(Rule(format!("the grid has {runs} runs; one sweep holds at most {MAX_RUNS}")));
     }
     Ok(grid)
+}
+
+/// A grid list of numbers, or a log-spaced range `{ from = a, to = b, per_decade = d }`:
+/// a, a·r, a·r², … up to b (with r = 10^(1/d)), each rounded to three significant digits.
+fn values(key: &str, raw: toml::Value) -> Result<Vec<f64>, Rule> {
+    use toml::Value;
+    let number = |v: &Value| match v {
+        Value::Float(x) => Some(*x),
+        Value::Integer(i) => Some(*i as f64),
+        _ => None,
+    };
+    match raw {
+        Value::Array(items) => items
+            .iter()
+            .map(|v| number(v).ok_or_else(|| Rule(format!("{key} must list numbers (got {v})"))))
+            .collect(),
+        Value::Table(table) => {
+            let shape = || {
+                Rule(format!(
+                    "{key} must be a list of numbers or a range {{ from = …, to = …, per_decade = … }}"
+                ))
+            };
+            if table.len() != 3 {
+                return Err(shape());
+            }
+            let field = |name: &str| table.get(name).and_then(number).ok_or_else(shape);
+            let (from, to, per_decade) = (field("from")?, field("to")?, field("per_decade")?);
+            log_range(key, from, to, per_decade)
+        }
+        other => Err(Rule(format!(
+            "{key} must be a list of numbers or a range {{ from = …, to = …, per_decade = … }} (got {other})"
+        ))),
+    }
+}
+
+/// The values of a log-spaced range; see [`values`].
+fn log_range(key: &str, from: f64, to: f64, per_decade: f64) -> Result<Vec<f64>, Rule> {
+    if !(from.is_finite() && from > 0.0 && to.is_finite()) {
+        return Err(Rule(format!(
+            "{key}: a range needs 0 < from and a finite to (got from = {from}, to = {to})"
+        )));
+    }
+    if from >= to {
+        return Err(Rule(format!("{key}: a range needs from < to (got from = {from}, to = {to})")));
+    }
+    if !(per_decade.is_finite() && per_decade > 0.0) {
+        return Err(Rule(format!("{key}: per_decade must be > 0 (got {per_decade})")));
+    }
+    // Steps from `from`, with a little slack so that `to` itself is reached despite rounding.
+    let steps = (to / from).log10() * per_decade;
+    if !(steps < MAX_LIST as f64) {
+        return Err(Rule(format!(
+            "{key}: the range from {from} to {to} at {per_decade} per decade has more than {MAX_LIST} values"
+        )));
+    }
+    let steps = (steps + 1e-9).floor() as usize;
+    let mut out: Vec<f64> = Vec::with_capacity(steps + 1);
+    for i in 0..=steps {
+        let value = round_value(from * 10f64.powf(i as f64 / per_decade));
+        if out.last() != Some(&value) {
+            out.push(value);
+        }
+    }
+    Ok(out)
+}
+
+/// `x` rounded to three significant digits: the kind of value a config would name.
+pub fn round_value(x: f64) -> f64 {
+    format!("{x:.2e}").parse().unwrap_or(x)
+}
+
+fn check_tune(raw: RawTune, data: &DataSpec, grid: &GridSpec) -> Result<TuneSpec, Rule> {
+    if raw.gamma != "bracket" {
+        return Err(Rule(format!(
+            "gamma = {:?} is not a tuning mode (the one mode is \"bracket\")",
+            raw.gamma
+        )));
+    }
+    let by = Criterion::ALL.iter().find(|(n, _)| *n == raw.by).map(|(_, c)| *c).ok_or_else(|| {
+        let names: Vec<_> = Criterion::ALL.iter().map(|(n, _)| *n).collect();
+        Rule(format!("by = {:?} is not a criterion (choose one of {})", raw.by, names.join(", ")))
+    })?;
+    if by == Criterion::TestLoss && data.test_fraction == 0.0 && !data.source.has_fixed_test_set() {
+        return Err("by = \"test_loss\" needs a test set: set test_fraction in [data]".into());
+    }
+    if !(raw.resolution.is_finite() && raw.resolution > 1.0) {
+        return Err(Rule(format!("resolution must be a finite number > 1 (got {})", raw.resolution)));
+    }
+    if raw.max_rounds == 0 || raw.max_rounds > MAX_ROUNDS {
+        return Err(Rule(format!("max_rounds must be between 1 and {MAX_ROUNDS} (got {})", raw.max_rounds)));
+    }
+    if grid.gamma.len() < 2 {
+        return Err(
+            "bracketing needs at least two gamma values in [grid], whose ratio sets the step beyond an edge"
+                .into(),
+        );
+    }
+    // Each round adds at most one γ per method, with every seed.
+    let most = grid.run_count().saturating_add(
+        (grid.hidden.len() * grid.alpha.len() * grid.seed.len()).saturating_mul(raw.max_rounds - 1),
+    );
+    if most > MAX_RUNS {
+        return Err(Rule(format!(
+            "the grid and max_rounds = {} may reach {most} runs; one sweep holds at most {MAX_RUNS}",
+            raw.max_rounds
+        )));
+    }
+    Ok(TuneSpec { by, resolution: raw.resolution, max_rounds: raw.max_rounds })
 }
 
 /// A grid list must be non-empty, free of duplicates, and each value must pass `ok`.
@@ -632,8 +813,73 @@ alpha = [1.0, 0.5]
         let e = err(&GOOD.replace("iterations = 10", "iterations = -3"));
         assert_eq!(e, "sweep.toml line 7: iterations must be a whole number ≥ 0 (got integer -3)");
         let e = err(&GOOD.replace("gamma = [0.1]", "gamma = 0.1"));
-        assert!(e.starts_with("sweep.toml line 10: gamma must be a list such as [1, 2]"), "{e}");
-        assert!(!e.contains('\n'), "{e}");
+        assert_eq!(
+            e,
+            "gamma must be a list of numbers or a range { from = …, to = …, per_decade = … } (got 0.1) \
+             in [grid] of sweep.toml"
+        );
+        let e = err(&GOOD.replace("gamma = [0.1]", "gamma = [0.1, \"x\"]"));
+        assert_eq!(e, "gamma must list numbers (got \"x\") in [grid] of sweep.toml");
+    }
+
+    #[test]
+    fn log_ranges_expand_to_round_values() {
+        let c = parse(&GOOD.replace("gamma = [0.1]", "gamma = { from = 1e-3, to = 1.0, per_decade = 2 }"))
+            .unwrap();
+        assert_eq!(c.grid.gamma, [0.001, 0.00316, 0.01, 0.0316, 0.1, 0.316, 1.0]);
+        let c =
+            parse(&GOOD.replace("gamma = [0.1]", "gamma = { from = 1, to = 10, per_decade = 3 }")).unwrap();
+        assert_eq!(c.grid.gamma, [1.0, 2.15, 4.64, 10.0]);
+        let c = parse(&GOOD.replace("alpha = [1.0, 0.5]", "alpha = { from = 0.01, to = 1, per_decade = 1 }"))
+            .unwrap();
+        assert_eq!(c.grid.alpha, [0.01, 0.1, 1.0]);
+        for (range, message) in [
+            (
+                "{ from = 1.0, to = 1.0, per_decade = 2 }",
+                "gamma: a range needs from < to (got from = 1, to = 1)",
+            ),
+            ("{ from = 0.0, to = 1.0, per_decade = 2 }", "gamma: a range needs 0 < from and a finite to"),
+            ("{ from = 0.1, to = 1.0, per_decade = 0 }", "gamma: per_decade must be > 0 (got 0)"),
+            ("{ from = 1e-300, to = 1e300, per_decade = 100 }", "has more than 10000 values"),
+            ("{ from = 0.1, to = 1.0 }", "gamma must be a list of numbers or a range"),
+            (
+                "{ from = 0.1, to = 1.0, per_decade = 2, step = 3 }",
+                "gamma must be a list of numbers or a range",
+            ),
+        ] {
+            let e = err(&GOOD.replace("gamma = [0.1]", &format!("gamma = {range}")));
+            assert!(e.contains(message) && e.ends_with("in [grid] of sweep.toml"), "{range}: {e}");
+        }
+    }
+
+    #[test]
+    fn tune_settings_are_checked_and_named() {
+        let tuned = GOOD.replace("gamma = [0.1]", "gamma = [0.1, 0.3]") + "[tune]\ngamma = \"bracket\"\n";
+        let c = parse(&tuned).unwrap();
+        assert_eq!(c.tune, Some(TuneSpec { by: Criterion::FinalTrainLoss, resolution: 1.3, max_rounds: 8 }));
+        let with = |line: &str| tuned.clone() + line + "\n";
+        for (text, message) in [
+            (
+                with("by = \"accuracy\""),
+                "by = \"accuracy\" is not a criterion (choose one of final_train_loss, best_train_loss, test_loss)",
+            ),
+            (with("resolution = 1.0"), "resolution must be a finite number > 1 (got 1)"),
+            (with("max_rounds = 0"), "max_rounds must be between 1 and 100 (got 0)"),
+            (tuned.replace("\"bracket\"", "\"grid\""), "gamma = \"grid\" is not a tuning mode"),
+            (
+                tuned.replace("gamma = [0.1, 0.3]", "gamma = [0.1]"),
+                "bracketing needs at least two gamma values",
+            ),
+            (
+                with("by = \"test_loss\"").replace("test_fraction = 0.2", "test_fraction = 0.0"),
+                "needs a test set",
+            ),
+        ] {
+            let e = err(&text);
+            assert!(e.contains(message) && e.ends_with("in [tune] of sweep.toml"), "{e}");
+        }
+        assert!(err(&with("steps = 3")).contains("unknown field `steps`"));
+        assert!(parse(&with("by = \"test_loss\"")).is_ok());
     }
 
     #[test]

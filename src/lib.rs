@@ -14,6 +14,7 @@
 //! data    (load once, split, standardise, fingerprint; shared by every run)
 //! train   (per run: the chunked data-parallel gradient and the momentum loop)
 //! store   (the results folder: every path, file format, lock and summary)
+//! tune    (the bracketing rule: each method's best γ, and the rounds that bracket it)
 //! shard   (which runs of the grid one process of a Slurm array takes)
 //! sweep   (load, judge each run on disk, schedule, train, checkpoint; `run` and `plan`)
 //! report  (read finished runs by key, analyse, write tables and plots)
@@ -37,6 +38,7 @@ pub mod slurm;
 pub mod store;
 pub mod sweep;
 pub mod train;
+pub mod tune;
 
 /// The library's unit tests run under an allocator that refuses any single allocation over
 /// 1 GiB, so a reader that would allocate what a damaged header claims fails its test (the

@@ -303,6 +303,7 @@ mod tests {
             gamma,
             alpha,
             seed: vec![0, 1],
+            tune: None,
         }
     }
 

@@ -15,9 +15,9 @@ use std::path::Path;
 use anyhow::{Result, bail};
 
 use crate::config::Config;
-use crate::grid;
 use crate::store::summary::finished_runs;
 use crate::store::{RunId, RunRecord, SweepDir, SweepMeta};
+use crate::tune;
 
 pub use analysis::{Analysis, analyse};
 pub use render::write;
@@ -59,7 +59,10 @@ pub fn load(dir: &SweepDir) -> Result<Sweep> {
     }
     let info = SweepMeta::read(&info_path)?;
     let train = info.train();
-    let ids: Vec<RunId> = grid::expand(&info.grid())
+    // A tuned sweep's runs are the grid's and those of the rounds its finished runs decided.
+    let grid = info.grid();
+    let tuning = info.tune.map(|spec| tune::on_disk(dir, &grid, &train, &info.data_fingerprint, &spec));
+    let ids: Vec<RunId> = tune::run_specs(&grid, tuning.as_ref())
         .iter()
         .map(|spec| RunId::from_spec(spec, &train, &info.data_fingerprint))
         .collect();

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::atomic::write_atomic;
 use super::run_id::FORMAT_VERSION;
-use crate::config::{Config, GridSpec, MAX_LIST, MAX_RUNS, Objective, Precision, TrainSpec};
+use crate::config::{
+    Config, GridSpec, MAX_LIST, MAX_ROUNDS, MAX_RUNS, Objective, Precision, TrainSpec, TuneSpec,
+};
 
 /// The largest `sweep.toml` or `run.toml` read: far beyond what heavyball writes.
 const MAX_META_BYTES: u64 = 64 << 20;
@@ -101,6 +103,9 @@ pub struct SweepMeta {
     pub alpha: Vec<f64>,
     /// The grid's seeds.
     pub seed: Vec<u64>,
+    /// The tuning settings, for a tuned sweep: its added rounds are rebuilt from its runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tune: Option<TuneSpec>,
 }
 
 /// The prepared data's description, as `sweep.toml` records it.
@@ -141,6 +146,7 @@ impl SweepMeta {
             gamma: config.grid.gamma.clone(),
             alpha: config.grid.alpha.clone(),
             seed: config.grid.seed.clone(),
+            tune: config.tune,
         }
     }
 
@@ -181,6 +187,13 @@ impl SweepMeta {
         let runs = meta.grid().run_count();
         if lists.iter().any(|&n| n > MAX_LIST) || runs > MAX_RUNS {
             bail!("{} describes a grid larger than heavyball writes ({runs} runs)", path.display());
+        }
+        if let Some(tune) = meta.tune
+            && !(tune.resolution > 1.0
+                && (1..=MAX_ROUNDS).contains(&tune.max_rounds)
+                && meta.gamma.len() >= 2)
+        {
+            bail!("{} holds tuning settings heavyball never writes", path.display());
         }
         Ok(meta)
     }
@@ -265,6 +278,7 @@ mod tests {
             gamma: vec![0.1, 1e-5],
             alpha: vec![1.0],
             seed: vec![0, 3],
+            tune: None,
         }
     }
 

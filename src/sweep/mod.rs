@@ -232,30 +232,120 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
         dir.remove_temporaries()?;
     }
     write_sweep_meta(config, opts, &data, &dir)?;
-    let stale = dir.stale_runs(&ids)?.len();
-    let mine: Vec<usize> = match opts.shard {
-        None => (0..runs.len()).collect(),
-        Some(shard) => {
-            let of = assignment(&runs, &data, shard.count);
-            (0..runs.len()).filter(|&i| of[i] == shard.index).collect()
-        }
+    // A tuned sweep holds the rounds its finished runs decided, on top of the grid.
+    let (mut runs, mut ids) = match config.tune {
+        None => (runs, ids),
+        Some(_) => tuned_runs(config, &dir, &data),
     };
+    let stale = dir.stale_runs(&ids)?.len();
 
     // From here a signal asks the runs in flight to save instead of ending the process.
     opts.preparing.store(false, Ordering::SeqCst);
+    let mut outcomes = Vec::new();
+    let mut mine = 0;
+    let mut elapsed = Duration::ZERO;
+    let mut from = 0;
+    let interrupted = loop {
+        let trained = train_runs(config, opts, &data, &dir, &runs, &ids, from)?;
+        mine += trained.mine;
+        elapsed += trained.elapsed;
+        outcomes.extend(trained.outcomes);
+        let stopped = outcomes.iter().any(|o| o.status == Some(Status::Stopped));
+        if stopped || opts.stop.load(Ordering::SeqCst) || config.tune.is_none() {
+            break stopped || opts.stop.load(Ordering::SeqCst);
+        }
+        // The next round, once this one is finished (by this process or, for a shard, by all).
+        let (next_runs, next_ids) = tuned_runs(config, &dir, &data);
+        if next_runs.len() == runs.len() {
+            break false;
+        }
+        from = runs.len();
+        (runs, ids) = (next_runs, next_ids);
+    };
+
+    {
+        let _summary_lock = lock_summaries(&dir)?;
+        summary::rebuild(&dir, &ids, config.train.iterations, data.test.is_some())?;
+    }
+    let count = |f: &dyn Fn(&RunOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+    let report = SweepReport {
+        dir: dir.root().to_path_buf(),
+        runs: mine,
+        done: count(&|o| o.status == Some(Status::Done)),
+        diverged: count(&|o| o.status == Some(Status::Diverged)),
+        new: count(&|o| o.how == How::New),
+        resumed: count(&|o| o.how == How::Resumed),
+        restarted: count(&|o| o.how == How::Restarted),
+        skipped: count(&|o| o.how == How::Skipped),
+        stale,
+        busy: count(&|o| o.how == How::Busy),
+        shard: opts.shard.map(|s| (s, runs.len())),
+        elapsed,
+        flops: outcomes.iter().map(|o| o.flops).sum(),
+    };
+    let stopped = count(&|o| o.status == Some(Status::Stopped));
+    if stopped > 0 || interrupted && report.done + report.diverged < report.runs {
+        return Err(Interrupted {
+            saved: stopped,
+            finished: report.done + report.diverged,
+            runs: report.runs,
+        }
+        .into());
+    }
+    Ok(report)
+}
+
+/// The runs of a tuned sweep so far, rebuilt from its finished runs, with their identities.
+fn tuned_runs<T: Real>(config: &Config, dir: &SweepDir, data: &Prepared<T>) -> (Vec<RunSpec>, Vec<RunId>) {
+    let tuning = config
+        .tune
+        .map(|spec| crate::tune::on_disk(dir, &config.grid, &config.train, &data.fingerprint, &spec));
+    let runs = crate::tune::run_specs(&config.grid, tuning.as_ref());
+    let ids = runs.iter().map(|r| RunId::from_spec(r, &config.train, &data.fingerprint)).collect();
+    (runs, ids)
+}
+
+/// What one call of [`train_runs`] did.
+struct Trained {
+    /// This process's share of the runs considered.
+    mine: usize,
+    /// One outcome per run taken up.
+    outcomes: Vec<RunOutcome>,
+    /// Wall time.
+    elapsed: Duration,
+}
+
+/// Trains the runs `runs[from..]` that are this process's (all, or its shard's share of the
+/// whole list), largest first, each saved as it ends.
+fn train_runs<T: Real>(
+    config: &Config,
+    opts: &RunOptions,
+    data: &Prepared<T>,
+    dir: &SweepDir,
+    runs: &[RunSpec],
+    ids: &[RunId],
+    from: usize,
+) -> Result<Trained> {
+    let mine: Vec<usize> = match opts.shard {
+        None => (from..runs.len()).collect(),
+        Some(shard) => {
+            let of = assignment(runs, data, shard.count);
+            (from..runs.len()).filter(|&i| of[i] == shard.index).collect()
+        }
+    };
     let progress = Progress::new((mine.len() * config.train.iterations) as u64, mine.len(), opts.quiet);
     let started = Instant::now();
     // Largest runs first, each taken by the next free worker (list scheduling): the small runs
     // fill the gaps at the end, and a worker with no run left helps with the others' chunks.
     // Which thread trains a run never changes its numbers.
-    let work = run_work(&runs, &data);
+    let work = run_work(runs, data);
     let mut order = mine.clone();
     order.sort_by(|&a, &b| work[b].total_cmp(&work[a]));
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let slots: Vec<Mutex<Option<Result<RunOutcome>>>> = order.iter().map(|_| Mutex::new(None)).collect();
     let train_run = |i: usize| -> Result<RunOutcome> {
-        let Some(_run_lock) = RunLock::try_acquire(&dir, &ids[i])? else {
+        let Some(_run_lock) = RunLock::try_acquire(dir, &ids[i])? else {
             progress.run_ended(false, config.train.iterations as u64);
             return Ok(RunOutcome { status: None, how: How::Busy, flops: 0.0 });
         };
@@ -263,7 +353,7 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
             // Only this process may touch the run now; clear what a killed one left.
             dir.run(&ids[i]).remove_temporaries()?;
         }
-        train_one(config, &data, &runs[i], &ids[i], &dir, &progress, &opts.stop)
+        train_one(config, data, &runs[i], &ids[i], dir, &progress, &opts.stop)
     };
     rayon::scope(|scope| {
         for _ in 0..rayon::current_num_threads().min(order.len()) {
@@ -285,37 +375,7 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
         .collect::<Result<_>>()?;
     let elapsed = started.elapsed();
     progress.finish();
-
-    {
-        let _summary_lock = lock_summaries(&dir)?;
-        summary::rebuild(&dir, &ids, config.train.iterations, data.test.is_some())?;
-    }
-    let count = |f: &dyn Fn(&RunOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
-    let report = SweepReport {
-        dir: dir.root().to_path_buf(),
-        runs: mine.len(),
-        done: count(&|o| o.status == Some(Status::Done)),
-        diverged: count(&|o| o.status == Some(Status::Diverged)),
-        new: count(&|o| o.how == How::New),
-        resumed: count(&|o| o.how == How::Resumed),
-        restarted: count(&|o| o.how == How::Restarted),
-        skipped: count(&|o| o.how == How::Skipped),
-        stale,
-        busy: count(&|o| o.how == How::Busy),
-        shard: opts.shard.map(|s| (s, runs.len())),
-        elapsed,
-        flops: outcomes.iter().map(|o| o.flops).sum(),
-    };
-    let stopped = count(&|o| o.status == Some(Status::Stopped));
-    if stopped > 0 || opts.stop.load(Ordering::SeqCst) && report.done + report.diverged < report.runs {
-        return Err(Interrupted {
-            saved: stopped,
-            finished: report.done + report.diverged,
-            runs: report.runs,
-        }
-        .into());
-    }
-    Ok(report)
+    Ok(Trained { mine: mine.len(), outcomes, elapsed })
 }
 
 fn write_sweep_meta<T: Real>(

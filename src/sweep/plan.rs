@@ -8,10 +8,12 @@ use rayon::prelude::*;
 
 use super::resume::{self, Action};
 use super::{Dispatch, Loaded, assignment, with_data};
-use crate::config::Config;
+use crate::config::{Config, TuneSpec};
+use crate::grid::short_number;
 use crate::model::Shape;
 use crate::num::Real;
-use crate::store::{SweepDir, run_is_busy};
+use crate::store::{RunId, SweepDir, run_is_busy};
+use crate::tune::{self, Tuning, Verdict};
 
 /// One run's line in a plan.
 #[derive(Clone, Debug)]
@@ -41,6 +43,8 @@ pub struct Plan {
     pub stale: Vec<PathBuf>,
     /// The number of shards, for a sharded sweep.
     pub shards: Option<usize>,
+    /// Where the tuning stands, for a tuned sweep, with its settings.
+    pub tuning: Option<(TuneSpec, Tuning)>,
 }
 
 impl Plan {
@@ -68,6 +72,9 @@ impl Plan {
                 rows.len() - finished - busy,
             ));
         }
+        if let Some((spec, tuning)) = &self.tuning {
+            out.push_str(&tuning_text(spec, tuning));
+        }
         let count = |f: &dyn Fn(&Action) -> bool| self.rows.iter().filter(|r| f(&r.action)).count();
         let left: usize = self.rows.iter().map(|r| r.work_left).sum();
         let flops: f64 = self.rows.iter().map(|r| r.flops_left).sum();
@@ -86,6 +93,36 @@ impl Plan {
         ));
         out
     }
+}
+
+/// Where a tuned sweep stands: its round, then one line per method with its best γ so far,
+/// whether that is bracketed, and the γ the next round adds.
+pub fn tuning_text(spec: &TuneSpec, tuning: &Tuning) -> String {
+    let state = if tuning.finished { "finished" } else { "in progress" };
+    let mut out = format!(
+        "Tuning γ by {} to a resolution of {}: round {} of at most {} ({state})\n",
+        spec.by.name(),
+        spec.resolution,
+        tuning.round(),
+        spec.max_rounds,
+    );
+    for (r, round) in tuning.rounds.iter().enumerate() {
+        let added: Vec<String> =
+            round.added.iter().map(|(m, g)| format!("γ = {} for {m}", short_number(*g))).collect();
+        out.push_str(&format!("  round {} added {}\n", r + 2, added.join(", ")));
+    }
+    let so_far = if tuning.finished { "" } else { " so far" };
+    for (method, verdict) in &tuning.verdicts {
+        let next = match verdict {
+            Verdict::Open { next, .. } if !tuning.finished => {
+                format!("; the next round adds γ = {}", short_number(*next))
+            }
+            Verdict::Open { .. } => format!("; not bracketed within max_rounds = {}", spec.max_rounds),
+            Verdict::Bracketed { .. } => String::new(),
+        };
+        out.push_str(&format!("  {method}: {verdict}{so_far}{next}\n"));
+    }
+    out
 }
 
 impl Plan {
@@ -131,6 +168,17 @@ fn plan_typed<T: Real>(
 ) -> Result<Plan> {
     let Loaded { data, runs, ids } = prepared;
     let dir = SweepDir::new(results, &config.name);
+    let tuning = config
+        .tune
+        .map(|spec| (spec, tune::on_disk(&dir, &config.grid, &config.train, &data.fingerprint, &spec)));
+    let (runs, ids) = match &tuning {
+        None => (runs, ids),
+        Some((_, tuning)) => {
+            let runs = tune::run_specs(&config.grid, Some(tuning));
+            let ids = runs.iter().map(|r| RunId::from_spec(r, &config.train, &data.fingerprint)).collect();
+            (runs, ids)
+        }
+    };
     let target = config.train.iterations;
     let shard_of = shards.map(|n| assignment(&runs, &data, n));
     let rows = runs
@@ -149,5 +197,5 @@ fn plan_typed<T: Real>(
         })
         .collect();
     let stale = dir.stale_runs(&ids)?;
-    Ok(Plan { dir, rows, stale, shards })
+    Ok(Plan { dir, rows, stale, shards, tuning })
 }

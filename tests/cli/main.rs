@@ -9,3 +9,4 @@ mod resume;
 mod shard;
 mod snapshots;
 mod sweep;
+mod tune;
