@@ -676,7 +676,7 @@ fn log_range(key: &str, from: f64, to: f64, per_decade: f64) -> Result<Vec<f64>,
     }
     // Steps from `from`, with a little slack so that `to` itself is reached despite rounding.
     let steps = (to / from).log10() * per_decade;
-    if !(steps < MAX_LIST as f64) {
+    if steps >= MAX_LIST as f64 {
         return Err(Rule(format!(
             "{key}: the range from {from} to {to} at {per_decade} per decade has more than {MAX_LIST} values"
         )));

@@ -117,6 +117,12 @@ pub fn prepare(config: &Config, job: &Job, submit: bool) -> Result<String> {
         plan.dir.root().display(),
         quote(&plan.dir.root().to_string_lossy()),
     ));
+    if config.tune.is_some() {
+        out.push_str(
+            "tuning:  this array trains the tuning round in progress; when it ends, run this command \
+             again to submit the next round (heavyball plan shows the rounds)\n",
+        );
+    }
     Ok(out)
 }
 

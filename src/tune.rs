@@ -300,6 +300,47 @@ fn last_verdicts(
         .collect()
 }
 
+/// Every run a sweep holds so far: the grid's, then each tuning round's (every seed of each added
+/// (method, γ)), numbered in that order.
+pub fn run_specs(grid: &GridSpec, tuning: Option<&Tuning>) -> Vec<RunSpec> {
+    let mut runs = expand(grid);
+    for round in tuning.map_or(&[][..], |t| &t.rounds[..]) {
+        for &(m, gamma) in &round.added {
+            for &seed in &grid.seed {
+                runs.push(RunSpec { index: runs.len(), hidden: m.hidden, gamma, alpha: m.alpha, seed });
+            }
+        }
+    }
+    runs
+}
+
+/// Rebuilds the tuning of a sweep from the finished runs in its folder: a point's score is
+/// known once every seed of it is finished and sound.
+pub fn on_disk(
+    dir: &SweepDir,
+    grid: &GridSpec,
+    train: &TrainSpec,
+    fingerprint: &str,
+    spec: &TuneSpec,
+) -> Tuning {
+    let known: RefCell<HashMap<(usize, u64, u64), Option<f64>>> = RefCell::default();
+    replay(grid, spec, |m, gamma| {
+        *known.borrow_mut().entry((m.hidden, m.alpha.to_bits(), gamma.to_bits())).or_insert_with(|| {
+            let ids: Vec<RunId> = grid
+                .seed
+                .iter()
+                .map(|&seed| {
+                    let run = RunSpec { index: 0, hidden: m.hidden, gamma, alpha: m.alpha, seed };
+                    RunId::from_spec(&run, train, fingerprint)
+                })
+                .collect();
+            let found = finished_runs(dir, &ids, train.iterations);
+            let runs: Vec<&RunRecord> = found.runs.iter().collect();
+            (runs.len() == ids.len()).then(|| point_score(&runs, spec.by))
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,45 +472,4 @@ mod tests {
         let none = replay(&grid, &spec, |_, _| None);
         assert_eq!((none.round(), none.verdicts.len(), none.finished), (1, 0, false));
     }
-}
-
-/// Every run a sweep holds so far: the grid's, then each tuning round's (every seed of each added
-/// (method, γ)), numbered in that order.
-pub fn run_specs(grid: &GridSpec, tuning: Option<&Tuning>) -> Vec<RunSpec> {
-    let mut runs = expand(grid);
-    for round in tuning.map_or(&[][..], |t| &t.rounds[..]) {
-        for &(m, gamma) in &round.added {
-            for &seed in &grid.seed {
-                runs.push(RunSpec { index: runs.len(), hidden: m.hidden, gamma, alpha: m.alpha, seed });
-            }
-        }
-    }
-    runs
-}
-
-/// Rebuilds the tuning of a sweep from the finished runs in its folder: a point's score is
-/// known once every seed of it is finished and sound.
-pub fn on_disk(
-    dir: &SweepDir,
-    grid: &GridSpec,
-    train: &TrainSpec,
-    fingerprint: &str,
-    spec: &TuneSpec,
-) -> Tuning {
-    let known: RefCell<HashMap<(usize, u64, u64), Option<f64>>> = RefCell::default();
-    replay(grid, spec, |m, gamma| {
-        *known.borrow_mut().entry((m.hidden, m.alpha.to_bits(), gamma.to_bits())).or_insert_with(|| {
-            let ids: Vec<RunId> = grid
-                .seed
-                .iter()
-                .map(|&seed| {
-                    let run = RunSpec { index: 0, hidden: m.hidden, gamma, alpha: m.alpha, seed };
-                    RunId::from_spec(&run, train, fingerprint)
-                })
-                .collect();
-            let found = finished_runs(dir, &ids, train.iterations);
-            let runs: Vec<&RunRecord> = found.runs.iter().collect();
-            (runs.len() == ids.len()).then(|| point_score(&runs, spec.by))
-        })
-    })
 }

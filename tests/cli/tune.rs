@@ -121,7 +121,9 @@ fn shards_of_a_tuned_sweep_reach_the_bytes_of_a_plain_run() {
     for turn in 0.. {
         assert!(turn < 40, "the shards never finished the tuning");
         run_sweep(&cfg, &sharded, &["--shard", &format!("{}/2", turn % 2), "--quiet"]);
-        if plan(&cfg, &sharded).contains("(finished)") && comparable(&sharded.join("t")).len() == comparable(&plain.join("t")).len() {
+        if plan(&cfg, &sharded).contains("(finished)")
+            && comparable(&sharded.join("t")).len() == comparable(&plain.join("t")).len()
+        {
             break;
         }
     }
