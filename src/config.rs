@@ -640,7 +640,7 @@ fn values(key: &str, raw: toml::Value) -> Result<Vec<f64>, Rule> {
     match raw {
         Value::Array(items) => items
             .iter()
-            .map(|v| number(v).ok_or_else(|| Rule(format!("{key} must list numbers (got {v})"))))
+            .map(|v| number(v).ok_or_else(|| Rule(format!("{key} must list numbers (got {})", one_line(v)))))
             .collect(),
         Value::Table(table) => {
             let shape = || {
@@ -656,9 +656,15 @@ fn values(key: &str, raw: toml::Value) -> Result<Vec<f64>, Rule> {
             log_range(key, from, to, per_decade)
         }
         other => Err(Rule(format!(
-            "{key} must be a list of numbers or a range {{ from = …, to = …, per_decade = … }} (got {other})"
+            "{key} must be a list of numbers or a range {{ from = …, to = …, per_decade = … }} (got {})",
+            one_line(&other)
         ))),
     }
+}
+
+/// A TOML value as config text on one line.
+fn one_line(value: &toml::Value) -> String {
+    value.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The values of a log-spaced range; see [`values`].
@@ -820,6 +826,8 @@ alpha = [1.0, 0.5]
         );
         let e = err(&GOOD.replace("gamma = [0.1]", "gamma = [0.1, \"x\"]"));
         assert_eq!(e, "gamma must list numbers (got \"x\") in [grid] of sweep.toml");
+        let e = err(&GOOD.replace("gamma = [0.1]", "gamma = [{ a = 1, b = [2, 3] }]"));
+        assert!(!e.contains('\n') && e.starts_with("gamma must list numbers (got "), "{e}");
     }
 
     #[test]
