@@ -7,7 +7,9 @@
 //! uses that runs at the same (M, seed) share their initial point: at each (M, γ, α < 1) it
 //! compares momentum with GD seed by seed.
 
+use crate::config::Criterion;
 use crate::store::{RunRecord, SweepMeta};
+use crate::tune::{Tried, Verdict, grid_ratio, judge, point_score};
 
 /// The final training loss of a run, +∞ for a diverged run (or an empty curve).
 pub fn final_loss(run: &RunRecord) -> f64 {
@@ -105,6 +107,8 @@ pub struct Best {
     pub to_target: (f64, f64),
     /// Seeds that reached the target.
     pub reached: usize,
+    /// Whether this method's best γ (at its α and M) is bracketed by worse tried γ values.
+    pub bracket: Option<Verdict>,
 }
 
 /// The comparison at one M.
@@ -188,6 +192,36 @@ fn summarise(method: Method, (gamma, alpha): (f64, f64), runs: &[&RunRecord], ta
         test_accuracy: mean_sd(&finite(&|r| r.curve.last().and_then(|c| c.test_accuracy))),
         to_target: mean_sd(&reached),
         reached: reached.len(),
+        bracket: None,
+    }
+}
+
+/// How to judge whether a best γ is bracketed: a tuned sweep's criterion and resolution; for
+/// an untuned one, the final training loss, and only the edges of the tried values matter.
+struct Bracketing {
+    by: Criterion,
+    ratio: f64,
+    resolution: f64,
+}
+
+impl Bracketing {
+    fn of(info: &SweepMeta) -> Self {
+        Bracketing {
+            by: info.tune.map_or(Criterion::FinalTrainLoss, |t| t.by),
+            ratio: if info.gamma.len() > 1 { grid_ratio(&info.gamma) } else { 10.0 },
+            resolution: info.tune.map_or(f64::INFINITY, |t| t.resolution),
+        }
+    }
+
+    /// The verdict on the method with α = `alpha` among the settings of one M.
+    fn verdict(&self, groups: &[Setting], alpha: f64) -> Option<Verdict> {
+        let mut tried: Vec<Tried> = groups
+            .iter()
+            .filter(|(k, _)| k.1 == alpha)
+            .map(|((gamma, _), runs)| Tried { gamma: *gamma, score: point_score(runs, self.by) })
+            .collect();
+        tried.sort_by(|a, b| a.gamma.total_cmp(&b.gamma));
+        (!tried.is_empty()).then(|| judge(&tried, self.ratio, self.resolution))
     }
 }
 
@@ -261,13 +295,18 @@ fn paired_at(m: usize, groups: &[Setting], gammas: &[f64], target: f64) -> Vec<P
 pub fn analyse(info: &SweepMeta, runs: &[RunRecord], target: Option<f64>) -> Analysis {
     let mut comparisons = Vec::new();
     let mut paired = Vec::new();
+    let bracketing = Bracketing::of(info);
     for &m in &info.hidden {
         let groups = groups(runs, m);
         let best_gd = best_of(groups.iter().filter(|(k, _)| k.1 == 1.0));
         let best_momentum = best_of(groups.iter().filter(|(k, _)| k.1 < 1.0));
         let target = target.unwrap_or_else(|| common_target(&[best_gd, best_momentum]));
-        let gd = best_gd.map(|(k, r)| summarise(Method::Gd, *k, r, target));
-        let momentum = best_momentum.map(|(k, r)| summarise(Method::Momentum, *k, r, target));
+        let judged = |method, (k, r): &Setting| Best {
+            bracket: bracketing.verdict(&groups, k.1),
+            ..summarise(method, *k, r, target)
+        };
+        let gd = best_gd.map(|s| judged(Method::Gd, s));
+        let momentum = best_momentum.map(|s| judged(Method::Momentum, s));
         if !groups.is_empty() {
             comparisons.push(Comparison { hidden: m, target, gd, momentum });
         }

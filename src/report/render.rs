@@ -59,6 +59,8 @@ pub fn write(sweep: &Sweep, analysis: &Analysis) -> Result<String> {
         "iterations_to_target_sd",
         "seeds_reaching_target",
         "speedup",
+        "gamma_bracketed",
+        "gamma_verdict",
     ])?;
     for c in &analysis.comparisons {
         for b in [&c.gd, &c.momentum].into_iter().flatten() {
@@ -87,6 +89,8 @@ pub fn write(sweep: &Sweep, analysis: &Analysis) -> Result<String> {
                 csv_num(b.to_target.1),
                 b.reached.to_string(),
                 speedup,
+                b.bracket.is_some_and(|v| v.is_bracketed()).to_string(),
+                b.bracket.map_or(String::new(), |v| v.to_string()),
             ])?;
         }
     }
@@ -124,7 +128,7 @@ pub fn write(sweep: &Sweep, analysis: &Analysis) -> Result<String> {
 }
 
 /// What cannot be compared, and what is missing, as sentences.
-fn caveats(sweep: &Sweep) -> Vec<String> {
+fn caveats(sweep: &Sweep, analysis: &Analysis) -> Vec<String> {
     let mut notes = Vec::new();
     let total = sweep.runs.len() + sweep.missing.len() + sweep.damaged.len();
     if !sweep.damaged.is_empty() {
@@ -162,6 +166,19 @@ fn caveats(sweep: &Sweep) -> Vec<String> {
             "The grid has only α = 1 (plain gradient descent), so there is no momentum to compare with."
                 .into(),
         );
+    }
+    for c in &analysis.comparisons {
+        for b in [&c.gd, &c.momentum].into_iter().flatten() {
+            if let Some(verdict) = b.bracket.filter(|v| !v.is_bracketed()) {
+                let method = crate::tune::Method { hidden: c.hidden, alpha: b.alpha };
+                let advice = if sweep.info.tune.is_some() {
+                    "the tuning stopped at max_rounds"
+                } else {
+                    "its optimum may lie beyond; add a [tune] section to bracket it"
+                };
+                notes.push(format!("Not bracketed: {method}: {verdict}; {advice}."));
+            }
+        }
     }
     let diverged = sweep.runs.iter().filter(|r| r.diverged()).count();
     if diverged > 0 {
@@ -222,7 +239,10 @@ fn comparison_table(analysis: &Analysis, with_test: bool) -> String {
                 t,
                 "| {} | {label} | {} | {} | {} | {} |{test} {reach} | {speedup} |",
                 c.hidden,
-                short_number(b.gamma),
+                match b.bracket {
+                    Some(v) if !v.is_bracketed() => format!("{} (not bracketed)", short_number(b.gamma)),
+                    _ => short_number(b.gamma),
+                },
                 short_number(b.alpha),
                 pm(b.final_loss),
                 pm(b.best_loss)
@@ -278,7 +298,7 @@ pub(super) fn render_markdown(
          momentum's.\n",
         sweep.info.seed.len()
     );
-    for note in caveats(sweep) {
+    for note in caveats(sweep, analysis) {
         let _ = writeln!(md, "> {note}\n");
     }
     let _ = writeln!(md, "## Best settings\n\n{}", comparison_table(analysis, with_test));
@@ -303,7 +323,7 @@ pub(super) fn render_markdown(
 pub(super) fn terminal_text(sweep: &Sweep, analysis: &Analysis, with_test: bool) -> String {
     let mut t = String::new();
     let _ = writeln!(t, "{} — {}", sweep.info.name, describe(&sweep.info));
-    for note in caveats(sweep) {
+    for note in caveats(sweep, analysis) {
         let _ = writeln!(t, "note: {note}");
     }
     let _ = writeln!(t);

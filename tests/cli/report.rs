@@ -87,7 +87,13 @@ fn comparison_and_paired_numbers_are_the_known_answers() {
     let out = heavyball().arg("report").arg(&root).args(["--target", "0.65"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("| 4 | plain GD | 0.2 | 1 | 0.5 ± 0.1414"), "{stdout}");
+    assert!(stdout.contains("| 4 | plain GD | 0.2 (not bracketed) | 1 | 0.5 ± 0.1414"), "{stdout}");
+    // Each best γ sits at an edge of the two tried, and the report says so.
+    assert!(
+        stdout.contains("Not bracketed: plain GD at M = 4: best γ = 0.2 is the largest tried"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("momentum α = 0.5 at M = 4: best γ = 0.1 is the smallest tried"), "{stdout}");
 
     let rows = csv_rows(&root.join("report/comparison.csv"));
     assert_eq!(
@@ -224,6 +230,8 @@ fn the_default_target_is_the_lowest_loss_both_tuned_methods_reach_with_every_see
     assert_eq!(rows[1][col("target_loss")], "0.6");
     assert_eq!(rows[2][col("iterations_to_target_mean")], "1.5");
     assert_eq!(rows[2][col("speedup")], (3.5f64 / 1.5).to_string());
+    assert_eq!(rows[1][col("gamma_bracketed")], "false");
+    assert_eq!(rows[2][col("gamma_verdict")], "best γ = 0.1 is the smallest tried");
 }
 
 /// A run folder of an earlier config whose readable name matches a grid point never enters a
