@@ -60,3 +60,20 @@ pub fn run_sweep(config: &Path, results: &Path, extra: &[&str]) -> String {
     assert!(out.status.success(), "{stderr}");
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// The files that must be byte-identical across interruptions: everything but wall times
+/// (run.toml, summary.csv) and the lock file.
+pub fn comparable(sweep: &Path) -> Vec<(String, Vec<u8>)> {
+    tree(sweep)
+        .into_iter()
+        .filter(|(name, _)| !name.ends_with("run.toml") && name != "summary.csv" && name != ".lock")
+        .collect()
+}
+
+pub fn assert_same(a: &[(String, Vec<u8>)], b: &[(String, Vec<u8>)]) {
+    let names = |t: &[(String, Vec<u8>)]| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(a), names(b));
+    for ((name, x), (_, y)) in a.iter().zip(b) {
+        assert!(x == y, "{name} differs");
+    }
+}

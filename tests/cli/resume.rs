@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use heavyball::store::SweepDir;
 
-use crate::common::{heavyball, run_dir, tree, write};
+use crate::common::{assert_same, comparable, heavyball, run_dir, tree, write};
 
 const SWEEP: &str = r#"
 name = "r"
@@ -35,23 +35,6 @@ fn config(dir: &Path, name: &str, iterations: usize, alphas: &str) -> PathBuf {
 /// Runs a sweep to completion and returns its stdout.
 fn run_ok(config: &Path, results: &Path) -> String {
     crate::common::run_sweep(config, results, &[])
-}
-
-/// The files that must be byte-identical across interruptions: everything but wall times
-/// (run.toml, summary.csv) and the lock file.
-fn comparable(sweep: &Path) -> Vec<(String, Vec<u8>)> {
-    tree(sweep)
-        .into_iter()
-        .filter(|(name, _)| !name.ends_with("run.toml") && name != "summary.csv" && name != ".lock")
-        .collect()
-}
-
-fn assert_same(a: &[(String, Vec<u8>)], b: &[(String, Vec<u8>)]) {
-    let names = |t: &[(String, Vec<u8>)]| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-    assert_eq!(names(a), names(b));
-    for ((name, x), (_, y)) in a.iter().zip(b) {
-        assert!(x == y, "{name} differs");
-    }
 }
 
 fn spawn(config: &Path, results: &Path) -> std::process::Child {

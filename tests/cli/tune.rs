@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{heavyball, run_sweep, tree, write};
+use crate::common::{assert_same, comparable, heavyball, run_sweep, write};
 
 const TUNED: &str = r#"
 name = "t"
@@ -30,22 +30,6 @@ max_rounds = 6
 
 fn config(dir: &Path) -> PathBuf {
     write(dir, "t.toml", TUNED)
-}
-
-/// Every file but wall times (run.toml, summary.csv) and the lock.
-fn comparable(sweep: &Path) -> Vec<(String, Vec<u8>)> {
-    tree(sweep)
-        .into_iter()
-        .filter(|(name, _)| !name.ends_with("run.toml") && name != "summary.csv" && name != ".lock")
-        .collect()
-}
-
-fn assert_same(a: &[(String, Vec<u8>)], b: &[(String, Vec<u8>)]) {
-    let names = |t: &[(String, Vec<u8>)]| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-    assert_eq!(names(a), names(b));
-    for ((name, x), (_, y)) in a.iter().zip(b) {
-        assert!(x == y, "{name} differs");
-    }
 }
 
 fn plan(cfg: &Path, results: &Path) -> String {
