@@ -90,6 +90,10 @@ pub enum Command {
         /// Submit the script with sbatch and print the job id.
         #[arg(long)]
         submit: bool,
+        /// Used by the job that chains a tuned sweep's rounds: the runs finished when the array
+        /// before it was submitted; with no more finished now, nothing is submitted (exit 1).
+        #[arg(long, value_name = "RUNS", hide = true, requires = "submit")]
+        chained_from: Option<usize>,
     },
     /// Compare plain gradient descent with momentum: tables and plots under DIR/report/.
     #[command(after_help = EXIT_CODES)]
@@ -167,7 +171,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", sweep::plan(&cfg, &results, shards.map(|n| n as usize))?.render());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Slurm { config, results, tasks, cpus_per_task, time, partition, submit } => {
+        Command::Slurm { config, results, tasks, cpus_per_task, time, partition, submit, chained_from } => {
             let cfg = Config::from_path(&config)?;
             sweep::check_results_dir(&results)?;
             let job = slurm::Job {
@@ -177,6 +181,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 cpus_per_task: cpus_per_task as usize,
                 time,
                 partition,
+                chained_from,
             };
             print!("{}", slurm::prepare(&cfg, &job, submit)?);
             Ok(ExitCode::SUCCESS)

@@ -27,10 +27,15 @@ pub struct Job {
     pub time: Option<String>,
     /// sbatch's --partition, if given.
     pub partition: Option<String>,
+    /// Set when a tuned sweep's chain job runs this: the number of runs that were finished when
+    /// the array before it was submitted. If none more are, the chain stops.
+    pub chained_from: Option<usize>,
 }
 
 /// Writes the job script for the shards that still have work and, with `submit`, submits it;
-/// returns what to tell the user.
+/// returns what to tell the user. For a tuned sweep, a submission also queues a job that waits
+/// for the array to end and then runs this command again (with `chained_from`), which submits
+/// the next round: Slurm itself carries the tuning from round to round.
 pub fn prepare(config: &Config, job: &Job, submit: bool) -> Result<String> {
     check_options(job)?;
     std::fs::create_dir_all(&job.results)
@@ -40,30 +45,56 @@ pub fn prepare(config: &Config, job: &Job, submit: bool) -> Result<String> {
     let config_path = std::fs::canonicalize(&job.config)
         .with_context(|| format!("cannot resolve {}", job.config.display()))?;
     let binary = std::env::current_exe().context("cannot find the heavyball executable")?;
+    let paths = Paths { binary, config: config_path, results };
 
-    check_log_path(&results)?;
-    let plan = sweep::plan(config, &results, Some(job.tasks))?;
+    check_log_path(&paths.results)?;
+    let plan = sweep::plan(config, &paths.results, Some(job.tasks))?;
     let pending = plan.unfinished_shards();
+    let finished = plan.finished();
     let watch = format!(
         "{} plan {} --results {} --shards {}",
-        quote(&binary.to_string_lossy()),
-        quote(&config_path.to_string_lossy()),
-        quote(&results.to_string_lossy()),
+        quote(&paths.binary.to_string_lossy()),
+        quote(&paths.config.to_string_lossy()),
+        quote(&paths.results.to_string_lossy()),
         job.tasks
     );
+    let tuning = plan.tuning.as_ref().map(|(_, t)| t);
     if pending.is_empty() {
-        return Ok(format!(
+        let mut out = format!(
             "all {} runs of {} are finished; nothing to submit. Results in {}\n",
             plan.rows.len(),
             config.name,
             plan.dir.root().display()
-        ));
+        );
+        if let Some(tuning) = tuning {
+            let open = tuning.verdicts.iter().filter(|(_, v)| !v.is_bracketed()).count();
+            out.push_str(&format!(
+                "tuning finished after {} rounds: {} of {} methods bracketed (heavyball report {})\n",
+                tuning.round(),
+                tuning.verdicts.len() - open,
+                tuning.verdicts.len(),
+                quote(&plan.dir.root().to_string_lossy()),
+            ));
+        }
+        return Ok(out);
+    }
+    if let Some(before) = job.chained_from
+        && finished <= before
+    {
+        bail!(
+            "no run of sweep {} finished in the last job array ({finished} of {} runs finished, as before): \
+             the chain of tuning rounds stops here. Read the array's logs in {}, then run heavyball slurm \
+             again to resubmit",
+            config.name,
+            plan.rows.len(),
+            plan.dir.slurm().logs().display()
+        );
     }
     let slurm_dir = plan.dir.slurm();
     let logs = slurm_dir.logs();
     std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
     let script_path = slurm_dir.script(&config.name);
-    let text = script(config, job, &pending, &binary, &config_path, &results, &logs);
+    let text = script(config, job, &pending, &paths, &logs);
     write_atomic(&script_path, |w| w.write_all(text.as_bytes()))?;
 
     let array = array_spec(&pending);
@@ -75,41 +106,29 @@ pub fn prepare(config: &Config, job: &Job, submit: bool) -> Result<String> {
              the new tasks leave them to it\n"
         ));
     }
+    let round = tuning.map(|t| format!(" (tuning round {})", t.round())).unwrap_or_default();
     if !submit {
         out.push_str(&format!(
-            "wrote {} for array tasks {array} ({} of {} shards have work)\nsubmit with: sbatch {}\n",
+            "wrote {} for array tasks {array}{round} ({} of {} shards have work)\nsubmit with: sbatch {}\n",
             script_path.display(),
             pending.len(),
             job.tasks,
             quote(&script_path.to_string_lossy())
         ));
+        if tuning.is_some() {
+            out.push_str(
+                "tuning: with --submit, heavyball also queues a job that submits each next round when \
+                 the array before it ends\n",
+            );
+        }
         return Ok(out);
     }
-    let output = Command::new("sbatch").arg("--parsable").arg(&script_path).output();
-    let output = match output {
-        Ok(o) => o,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "sbatch is not on PATH: submit from a machine of the Slurm cluster (the script is written: {})",
-            script_path.display()
-        ),
-        Err(e) => return Err(e).context("cannot run sbatch"),
-    };
-    if !output.status.success() {
-        bail!(
-            "sbatch refused {} ({}): {}",
-            script_path.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let job_id = stdout.trim().split(';').next().unwrap_or("").to_string();
+    let job_id = sbatch(&script_path, &[])?;
     out.push_str(&format!(
-        "submitted job {job_id}: array tasks {array} of {} shards, {} CPUs each ({})\n\
+        "submitted job {job_id}: array tasks {array} of {} shards{round}, {} CPUs each ({})\n\
          watch:   squeue -j {job_id}   and   {watch}\n\
          logs:    {}\n\
-         results: {} (heavyball report {} when done)\n\
-         resume:  run this command again; it submits only the shards with unfinished runs\n",
+         results: {} (heavyball report {} when done)\n",
         job.tasks,
         job.cpus_per_task,
         script_path.display(),
@@ -117,36 +136,63 @@ pub fn prepare(config: &Config, job: &Job, submit: bool) -> Result<String> {
         plan.dir.root().display(),
         quote(&plan.dir.root().to_string_lossy()),
     ));
-    if config.tune.is_some() {
-        out.push_str(
-            "tuning:  this array trains the tuning round in progress; when it ends, run this command \
-             again to submit the next round (heavyball plan shows the rounds)\n",
-        );
+    if tuning.is_some() {
+        let next_path = slurm_dir.next_script(&config.name);
+        let text = next_script(config, job, &paths, &logs, finished);
+        write_atomic(&next_path, |w| w.write_all(text.as_bytes()))?;
+        let next_id = sbatch(&next_path, &[format!("--dependency=afterany:{job_id}")])?;
+        out.push_str(&format!(
+            "tuning:  job {next_id} waits for job {job_id} to end, then submits the next round ({}); \
+             the chain ends when every method is bracketed or max_rounds is reached, or when an \
+             array finishes no run\n",
+            next_path.display()
+        ));
+    } else {
+        out.push_str("resume:  run this command again; it submits only the shards with unfinished runs\n");
     }
     Ok(out)
 }
 
-/// The sbatch script.
-fn script(
-    config: &Config,
-    job: &Job,
-    pending: &[usize],
-    binary: &Path,
-    config_path: &Path,
-    results: &Path,
-    logs: &Path,
-) -> String {
-    let mut s = String::from("#!/bin/bash\n");
-    s.push_str(&format!(
-        "# Trains sweep {:?} as a Slurm job array: task I runs shard I of {}. Written by\n\
-         # `heavyball slurm`; running that command again rewrites this file for the shards that\n\
-         # still have unfinished runs.\n",
-        config.name, job.tasks
-    ));
-    s.push_str(&format!("#SBATCH --job-name=heavyball-{}\n", config.name));
-    s.push_str(&format!("#SBATCH --array={}\n", array_spec(pending)));
+/// Submits a script with `sbatch --parsable` and returns the job id.
+fn sbatch(script: &Path, options: &[String]) -> Result<String> {
+    let output = Command::new("sbatch").arg("--parsable").args(options).arg(script).output();
+    let output = match output {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "sbatch is not on PATH: submit from a machine of the Slurm cluster (the script is written: {})",
+            script.display()
+        ),
+        Err(e) => return Err(e).context("cannot run sbatch"),
+    };
+    if !output.status.success() {
+        bail!(
+            "sbatch refused {} ({}): {}",
+            script.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let id = stdout.trim().split(';').next().unwrap_or("").to_string();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+        bail!("sbatch accepted {} but printed no job id (it printed {:?})", script.display(), stdout.trim());
+    }
+    Ok(id)
+}
+
+/// The absolute paths a script names.
+struct Paths {
+    binary: PathBuf,
+    config: PathBuf,
+    results: PathBuf,
+}
+
+/// The `#SBATCH` lines every script of a sweep shares: name, one task, time and partition,
+/// the log file.
+fn header(job: &Job, name: &str, cpus: usize, logs: &Path, log_name: &str) -> String {
+    let mut s = format!("#SBATCH --job-name={name}\n");
     s.push_str("#SBATCH --ntasks=1\n");
-    s.push_str(&format!("#SBATCH --cpus-per-task={}\n", job.cpus_per_task));
+    s.push_str(&format!("#SBATCH --cpus-per-task={cpus}\n"));
     if let Some(time) = &job.time {
         s.push_str(&format!("#SBATCH --time={time}\n"));
     }
@@ -155,13 +201,57 @@ fn script(
     }
     // Double quotes keep a path with spaces one word for sbatch; check_log_path refused the
     // characters that could end or escape them.
-    s.push_str(&format!("#SBATCH --output=\"{}/%x-%A_%a.out\"\n", logs.display()));
+    s.push_str(&format!("#SBATCH --output=\"{}/{log_name}\"\n", logs.display()));
     s.push_str("#SBATCH --open-mode=append\n\n");
+    s
+}
+
+/// The script of the job that submits a tuned sweep's next round: `heavyball slurm` again, with
+/// the same options and the number of runs finished when this round was submitted, so that a
+/// round that finished nothing ends the chain instead of resubmitting forever.
+fn next_script(config: &Config, job: &Job, paths: &Paths, logs: &Path, finished: usize) -> String {
+    let mut s = String::from("#!/bin/bash\n");
+    s.push_str(&format!(
+        "# Submits the next tuning round of sweep {:?} once the array before it has ended (sbatch\n\
+         # --dependency=afterany). Written by `heavyball slurm --submit`.\n",
+        config.name
+    ));
+    s.push_str(&header(job, &format!("heavyball-{}-next", config.name), 1, logs, "%x-%j.out"));
+    let mut command = format!(
+        "exec {} slurm {} --results {} --tasks {} --cpus-per-task {}",
+        quote(&paths.binary.to_string_lossy()),
+        quote(&paths.config.to_string_lossy()),
+        quote(&paths.results.to_string_lossy()),
+        job.tasks,
+        job.cpus_per_task
+    );
+    if let Some(time) = &job.time {
+        command.push_str(&format!(" --time {time}"));
+    }
+    if let Some(partition) = &job.partition {
+        command.push_str(&format!(" --partition {partition}"));
+    }
+    command.push_str(&format!(" --submit --chained-from {finished}\n"));
+    s.push_str(&command);
+    s
+}
+
+/// The array's sbatch script.
+fn script(config: &Config, job: &Job, pending: &[usize], paths: &Paths, logs: &Path) -> String {
+    let mut s = String::from("#!/bin/bash\n");
+    s.push_str(&format!(
+        "# Trains sweep {:?} as a Slurm job array: task I runs shard I of {}. Written by\n\
+         # `heavyball slurm`; running that command again rewrites this file for the shards that\n\
+         # still have unfinished runs.\n",
+        config.name, job.tasks
+    ));
+    s.push_str(&format!("#SBATCH --array={}\n", array_spec(pending)));
+    s.push_str(&header(job, &format!("heavyball-{}", config.name), job.cpus_per_task, logs, "%x-%A_%a.out"));
     s.push_str(&format!(
         "exec {} run {} --results {} --shard auto/{} --quiet\n",
-        quote(&binary.to_string_lossy()),
-        quote(&config_path.to_string_lossy()),
-        quote(&results.to_string_lossy()),
+        quote(&paths.binary.to_string_lossy()),
+        quote(&paths.config.to_string_lossy()),
+        quote(&paths.results.to_string_lossy()),
         job.tasks
     ));
     s
@@ -244,6 +334,7 @@ mod tests {
             cpus_per_task: 1,
             time: time.map(Into::into),
             partition: partition.map(Into::into),
+            chained_from: None,
         }
     }
 
@@ -272,18 +363,38 @@ mod tests {
         )
         .unwrap();
         let logs = Path::new("/my results/t/slurm/logs");
-        let text = script(
-            &config,
-            &job(None, None),
-            &[0, 1],
-            Path::new("/bin/hb"),
-            Path::new("/c.toml"),
-            Path::new("/my results"),
-            logs,
-        );
+        let paths =
+            Paths { binary: "/bin/hb".into(), config: "/c.toml".into(), results: "/my results".into() };
+        let text = script(&config, &job(None, None), &[0, 1], &paths, logs);
         assert!(text.contains("#SBATCH --output=\"/my results/t/slurm/logs/%x-%A_%a.out\"\n"), "{text}");
         assert!(
             text.contains("exec /bin/hb run /c.toml --results '/my results' --shard auto/2 --quiet"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_chain_job_runs_heavyball_slurm_again_with_the_same_options() {
+        let config = Config::from_str(
+            "[data]\nbuiltin = \"iris\"\n[train]\niterations = 1\n[grid]\nhidden = [2]\ngamma = [0.1, 1]\n\
+             alpha = [1.0]\n[tune]\ngamma = \"bracket\"\n",
+            "t.toml",
+            "t",
+            Path::new("."),
+        )
+        .unwrap();
+        let paths = Paths { binary: "/bin/hb".into(), config: "/c.toml".into(), results: "/r".into() };
+        let mut job = job(Some("1:00:00"), Some("short"));
+        job.cpus_per_task = 3;
+        let text = next_script(&config, &job, &paths, Path::new("/r/t/slurm/logs"), 7);
+        assert!(text.contains("#SBATCH --job-name=heavyball-t-next\n"), "{text}");
+        assert!(text.contains("#SBATCH --cpus-per-task=1\n"), "{text}");
+        assert!(text.contains("#SBATCH --output=\"/r/t/slurm/logs/%x-%j.out\"\n"), "{text}");
+        assert!(
+            text.ends_with(
+                "exec /bin/hb slurm /c.toml --results /r --tasks 2 --cpus-per-task 3 --time 1:00:00 \
+                 --partition short --submit --chained-from 7\n"
+            ),
             "{text}"
         );
     }

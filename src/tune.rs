@@ -202,8 +202,8 @@ pub struct Round {
 pub struct Tuning {
     /// The rounds decided so far beyond the grid (the grid itself is round 1).
     pub rounds: Vec<Round>,
-    /// Each method's verdict on the γ values whose scores are all known: after the last
-    /// complete round.
+    /// Each method's verdict on the γ values whose scores are known (all of them, once the
+    /// tuning is finished).
     pub verdicts: Vec<(Method, Verdict)>,
     /// True when every run decided so far has a score and no further round will be added:
     /// every method is bracketed, or the rounds reached `max_rounds`.
@@ -221,6 +221,35 @@ impl Tuning {
         let base = methods(grid).flat_map(|m| grid.gamma.iter().map(move |&g| (m, g)));
         base.chain(self.rounds.iter().flat_map(|r| r.added.iter().copied()))
     }
+    /// Where the tuning stands, as lines: its round, the γ values each round added, then one
+    /// line per method with its best γ so far, whether that is bracketed, and what comes next.
+    pub fn describe(&self, spec: &TuneSpec) -> String {
+        let state = if self.finished { "finished" } else { "in progress" };
+        let mut out = format!(
+            "Tuning γ by {} to a resolution of {}: round {} of at most {} ({state})\n",
+            spec.by.name(),
+            spec.resolution,
+            self.round(),
+            spec.max_rounds,
+        );
+        for (r, round) in self.rounds.iter().enumerate() {
+            let added: Vec<String> =
+                round.added.iter().map(|(m, g)| format!("γ = {} for {m}", short_number(*g))).collect();
+            out.push_str(&format!("  round {} added {}\n", r + 2, added.join(", ")));
+        }
+        let so_far = if self.finished { "" } else { " so far" };
+        for (method, verdict) in &self.verdicts {
+            let next = match verdict {
+                Verdict::Open { next, .. } if !self.finished => {
+                    format!("; the next round adds γ = {}", short_number(*next))
+                }
+                Verdict::Open { .. } => format!("; not bracketed within max_rounds = {}", spec.max_rounds),
+                Verdict::Bracketed { .. } => String::new(),
+            };
+            out.push_str(&format!("  {method}: {verdict}{so_far}{next}\n"));
+        }
+        out
+    }
 }
 
 /// The methods of a grid, M slowest.
@@ -232,29 +261,28 @@ pub fn methods(grid: &GridSpec) -> impl Iterator<Item = Method> + '_ {
 /// a `score` (`None` for a point whose seeds are not all finished), judges every method and adds
 /// the next round, until every method is bracketed or `spec.max_rounds` rounds (the grid's
 /// included) are decided. Only results decide, so every process that sees the same finished
-/// runs decides the same rounds.
+/// runs decides the same rounds. While a round is unfinished, the verdicts are those on the
+/// points known so far (what `plan` and an interrupted sweep show).
 pub fn replay(grid: &GridSpec, spec: &TuneSpec, score: impl Fn(Method, f64) -> Option<f64>) -> Tuning {
     let ratio = grid_ratio(&grid.gamma);
     let mut tried: Vec<(Method, Vec<f64>)> = methods(grid).map(|m| (m, grid.gamma.clone())).collect();
     let mut rounds = Vec::new();
     loop {
+        let mut complete = true;
         let mut verdicts = Vec::with_capacity(tried.len());
         for (method, gammas) in &tried {
-            let mut scored = Vec::with_capacity(gammas.len());
-            for &gamma in gammas {
-                match score(*method, gamma) {
-                    Some(score) => scored.push(Tried { gamma, score }),
-                    None => {
-                        return Tuning {
-                            verdicts: last_verdicts(&rounds, grid, spec, &score),
-                            rounds,
-                            finished: false,
-                        };
-                    }
-                }
+            let mut known: Vec<Tried> = gammas
+                .iter()
+                .filter_map(|&gamma| Some(Tried { gamma, score: score(*method, gamma)? }))
+                .collect();
+            complete &= known.len() == gammas.len();
+            if !known.is_empty() {
+                known.sort_by(|a, b| a.gamma.total_cmp(&b.gamma));
+                verdicts.push((*method, judge(&known, ratio, spec.resolution)));
             }
-            scored.sort_by(|a, b| a.gamma.total_cmp(&b.gamma));
-            verdicts.push((*method, judge(&scored, ratio, spec.resolution)));
+        }
+        if !complete {
+            return Tuning { rounds, verdicts, finished: false };
         }
         let added: Vec<(Method, f64)> = verdicts
             .iter()
@@ -272,32 +300,6 @@ pub fn replay(grid: &GridSpec, spec: &TuneSpec, score: impl Fn(Method, f64) -> O
         }
         rounds.push(Round { added });
     }
-}
-
-/// The verdicts after the last round whose scores are all known (or on the known part of the
-/// grid while its first round runs): what `plan` and an interrupted sweep can show.
-fn last_verdicts(
-    rounds: &[Round],
-    grid: &GridSpec,
-    spec: &TuneSpec,
-    score: &impl Fn(Method, f64) -> Option<f64>,
-) -> Vec<(Method, Verdict)> {
-    let ratio = grid_ratio(&grid.gamma);
-    methods(grid)
-        .filter_map(|m| {
-            let gammas =
-                grid.gamma.iter().copied().chain(
-                    rounds.iter().flat_map(|r| r.added.iter().filter(|(a, _)| *a == m).map(|(_, g)| *g)),
-                );
-            let mut scored: Vec<Tried> =
-                gammas.filter_map(|gamma| Some(Tried { gamma, score: score(m, gamma)? })).collect();
-            if scored.is_empty() {
-                return None;
-            }
-            scored.sort_by(|a, b| a.gamma.total_cmp(&b.gamma));
-            Some((m, judge(&scored, ratio, spec.resolution)))
-        })
-        .collect()
 }
 
 /// Every run a sweep holds so far: the grid's, then each tuning round's (every seed of each added

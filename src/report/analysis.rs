@@ -2,7 +2,8 @@
 //! setting per M, the iterations to a common target loss, and the paired view seed by seed.
 //!
 //! For each M it compares plain GD (α = 1) at its best γ with momentum at its best (γ, α), both
-//! chosen by the seed-mean final training loss, and counts the iterations each needs to reach a
+//! chosen by the seed-mean of the sweep's tuning criterion (`[tune] by`; the final training loss
+//! when the sweep is not tuned), and counts the iterations each needs to reach a
 //! target loss: by default the lowest loss that both reach with every seed. The paired view
 //! uses that runs at the same (M, seed) share their initial point: at each (M, γ, α < 1) it
 //! compares momentum with GD seed by seed.
@@ -228,11 +229,11 @@ impl Bracketing {
 /// One setting (γ, α) at some M, with its runs (one per seed).
 type Setting<'a> = ((f64, f64), Vec<&'a RunRecord>);
 
-/// The setting with the lowest seed-mean final loss (a diverged seed makes it +∞), if any
-/// setting has a finite score.
-fn best_of<'a>(candidates: impl Iterator<Item = &'a Setting<'a>>) -> Option<&'a Setting<'a>> {
+/// The setting with the lowest seed-mean of `by` (a diverged seed makes it +∞), if any setting
+/// has a finite score; the first in grid order among equals.
+fn best_of<'a>(candidates: impl Iterator<Item = &'a Setting<'a>>, by: Criterion) -> Option<&'a Setting<'a>> {
     candidates
-        .map(|c| (mean_final_loss(&c.1), c))
+        .map(|c| (point_score(&c.1, by), c))
         .filter(|(score, _)| score.is_finite())
         .min_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
@@ -298,8 +299,8 @@ pub fn analyse(info: &SweepMeta, runs: &[RunRecord], target: Option<f64>) -> Ana
     let bracketing = Bracketing::of(info);
     for &m in &info.hidden {
         let groups = groups(runs, m);
-        let best_gd = best_of(groups.iter().filter(|(k, _)| k.1 == 1.0));
-        let best_momentum = best_of(groups.iter().filter(|(k, _)| k.1 < 1.0));
+        let best_gd = best_of(groups.iter().filter(|(k, _)| k.1 == 1.0), bracketing.by);
+        let best_momentum = best_of(groups.iter().filter(|(k, _)| k.1 < 1.0), bracketing.by);
         let target = target.unwrap_or_else(|| common_target(&[best_gd, best_momentum]));
         let judged = |method, (k, r): &Setting| Best {
             bracket: bracketing.verdict(&groups, k.1),
@@ -407,6 +408,28 @@ mod tests {
         // Iterations to 0.65: GD at 3 and 4, momentum at 1 and 2.
         assert_eq!((gd.to_target.0, gd.reached, mo.to_target.0, mo.reached), (3.5, 2, 1.5, 2));
         assert_eq!(c.speedup(), Some(3.5 / 1.5));
+    }
+
+    #[test]
+    fn a_tuned_sweep_chooses_each_best_by_its_criterion() {
+        // γ = 0.1 is the best by the lowest loss along the curve (0.05), γ = 0.2 by the final
+        // loss (0.4).
+        let runs = vec![
+            run(0.1, 1.0, 0, &[2.0, 0.05, 0.9]),
+            run(0.1, 1.0, 1, &[2.0, 0.05, 0.9]),
+            run(0.2, 1.0, 0, &[2.0, 0.5, 0.4]),
+            run(0.2, 1.0, 1, &[2.0, 0.5, 0.4]),
+        ];
+        let mut meta = info(vec![4], vec![0.1, 0.2], vec![1.0]);
+        let by_final = analyse(&meta, &runs, None);
+        assert_eq!(by_final.comparisons[0].gd.as_ref().unwrap().gamma, 0.2);
+        meta.tune =
+            Some(crate::config::TuneSpec { by: Criterion::BestTrainLoss, resolution: 1.3, max_rounds: 8 });
+        let by_best = analyse(&meta, &runs, None);
+        let gd = by_best.comparisons[0].gd.as_ref().unwrap();
+        assert_eq!(gd.gamma, 0.1);
+        // Its verdict is judged by the same criterion: 0.1 is the smallest tried.
+        assert_eq!(gd.bracket.unwrap().to_string(), "best γ = 0.1 is the smallest tried");
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct Sweep {
     pub missing: Vec<String>,
     /// Runs left out because their files are damaged: (folder name, why).
     pub damaged: Vec<(String, String)>,
+    /// Where the tuning stands, for a tuned sweep.
+    pub tuning: Option<tune::Tuning>,
 }
 
 /// Finds the sweep folder from a results folder of a sweep, or a config path.
@@ -75,7 +77,7 @@ pub fn load(dir: &SweepDir) -> Result<Sweep> {
         .collect();
     let missing =
         ids.iter().filter(|id| !known.contains(id.dir_name().as_str())).map(|id| id.name.clone()).collect();
-    Ok(Sweep { dir: dir.clone(), info, runs: found.runs, missing, damaged: found.damaged })
+    Ok(Sweep { dir: dir.clone(), info, runs: found.runs, missing, damaged: found.damaged, tuning })
 }
 
 /// Runs `heavyball report`: locate, load, analyse, write; returns the text for the terminal.

@@ -7,8 +7,10 @@ use anyhow::{Context, Result};
 
 use super::analysis::{Analysis, Method};
 use super::{Sweep, plots};
+use crate::config::{Criterion, TuneSpec};
 use crate::grid::short_number;
 use crate::store::{SweepMeta, write_atomic};
+use crate::tune::Tuning;
 
 /// A number for tables: 4 significant digits, `–` for NaN.
 pub(super) fn num(v: f64) -> String {
@@ -171,8 +173,10 @@ fn caveats(sweep: &Sweep, analysis: &Analysis) -> Vec<String> {
         for b in [&c.gd, &c.momentum].into_iter().flatten() {
             if let Some(verdict) = b.bracket.filter(|v| !v.is_bracketed()) {
                 let method = crate::tune::Method { hidden: c.hidden, alpha: b.alpha };
-                let advice = if sweep.info.tune.is_some() {
+                let advice = if sweep.tuning.as_ref().is_some_and(|t| t.finished) {
                     "the tuning stopped at max_rounds"
+                } else if sweep.tuning.is_some() {
+                    "the tuning is not finished; run the sweep again to go on"
                 } else {
                     "its optimum may lie beyond; add a [tune] section to bracket it"
                 };
@@ -185,6 +189,15 @@ fn caveats(sweep: &Sweep, analysis: &Analysis) -> Vec<String> {
         notes.push(format!("{diverged} of {} finished runs diverged; they count as losses and as +∞ when choosing the best setting.", sweep.runs.len()));
     }
     notes
+}
+
+/// What each method's best setting is chosen by, in words.
+fn criterion_words(info: &SweepMeta) -> &'static str {
+    match info.tune.map_or(Criterion::FinalTrainLoss, |t| t.by) {
+        Criterion::FinalTrainLoss => "final training loss",
+        Criterion::BestTrainLoss => "training loss along the curve",
+        Criterion::TestLoss => "final test loss",
+    }
 }
 
 fn describe(info: &SweepMeta) -> String {
@@ -257,6 +270,37 @@ fn comparison_table(analysis: &Analysis, with_test: bool) -> String {
     t
 }
 
+/// The tuning of each method: the γ values each round added, and the verdict.
+fn tuning_table(spec: &TuneSpec, tuning: &Tuning) -> String {
+    let mut t = String::new();
+    let state = if tuning.finished { "finished" } else { "in progress" };
+    let _ = writeln!(
+        t,
+        "Each method's γ tuned by {} to a resolution of {}: round {} of at most {} ({state}). Round 1 is the \
+         grid; each later round added, for every method whose best γ was not yet bracketed, one γ towards it \
+         (every seed of each).\n",
+        spec.by.name(),
+        spec.resolution,
+        tuning.round(),
+        spec.max_rounds
+    );
+    let _ = writeln!(t, "| method | γ added (round) | verdict |\n|---|---|---|");
+    for (method, verdict) in &tuning.verdicts {
+        let added: Vec<String> = tuning
+            .rounds
+            .iter()
+            .enumerate()
+            .flat_map(|(r, round)| {
+                round.added.iter().filter(|(m, _)| m == method).map(move |(_, g)| (r + 2, *g))
+            })
+            .map(|(round, gamma)| format!("{} ({round})", short_number(gamma)))
+            .collect();
+        let added = if added.is_empty() { "–".to_string() } else { added.join(", ") };
+        let _ = writeln!(t, "| {method} | {added} | {verdict} |");
+    }
+    t
+}
+
 fn paired_table(analysis: &Analysis) -> String {
     let mut t = String::new();
     let _ = writeln!(
@@ -292,16 +336,20 @@ pub(super) fn render_markdown(
     let _ = writeln!(
         md,
         "Heavy-ball momentum φ ← (1−α)φ + α∇R, θ ← θ − γφ; α = 1 is plain gradient descent. Each method is shown at \
-         its own best setting (lowest final training loss, averaged over {} seed(s)); values are mean ± standard \
-         deviation over seeds. The target at each M is the lowest training loss that both tuned settings reach \
+         its own best setting (lowest {}, averaged over {} seed(s); a diverged seed counts as +∞); values are mean \
+         ± standard deviation over seeds. The target at each M is the lowest training loss that both tuned settings reach \
          with every seed (unless `--target` set it); the speed-up is GD's iterations to the target over \
          momentum's.\n",
+        criterion_words(&sweep.info),
         sweep.info.seed.len()
     );
     for note in caveats(sweep, analysis) {
         let _ = writeln!(md, "> {note}\n");
     }
     let _ = writeln!(md, "## Best settings\n\n{}", comparison_table(analysis, with_test));
+    if let (Some(spec), Some(tuning)) = (&sweep.info.tune, &sweep.tuning) {
+        let _ = writeln!(md, "## Tuning\n\n{}", tuning_table(spec, tuning));
+    }
     let _ = writeln!(
         md,
         "## Paired, seed by seed\n\nRuns at the same (M, seed) start from the same parameters, so at each (M, γ) \
@@ -323,6 +371,16 @@ pub(super) fn render_markdown(
 pub(super) fn terminal_text(sweep: &Sweep, analysis: &Analysis, with_test: bool) -> String {
     let mut t = String::new();
     let _ = writeln!(t, "{} — {}", sweep.info.name, describe(&sweep.info));
+    if let Some(tuning) = &sweep.tuning {
+        let bracketed = tuning.verdicts.iter().filter(|(_, v)| v.is_bracketed()).count();
+        let state = if tuning.finished { "finished" } else { "in progress" };
+        let _ = writeln!(
+            t,
+            "tuning {state}: round {}, {bracketed} of {} methods bracketed (report.md lists each round's γ values)",
+            tuning.round(),
+            tuning.verdicts.len()
+        );
+    }
     for note in caveats(sweep, analysis) {
         let _ = writeln!(t, "note: {note}");
     }

@@ -274,6 +274,11 @@ impl SlurmDir {
         self.path.join(format!("{sweep}.sbatch"))
     }
 
+    /// `<sweep>-next.sbatch`, the dependent job that submits a tuned sweep's next round.
+    pub fn next_script(&self, sweep: &str) -> PathBuf {
+        self.path.join(format!("{sweep}-next.sbatch"))
+    }
+
     /// `logs/`, the array tasks' output.
     pub fn logs(&self) -> PathBuf {
         self.path.join("logs")

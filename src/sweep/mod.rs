@@ -31,6 +31,7 @@ use crate::shard::{self, Shard};
 use crate::store::summary;
 use crate::store::{DataFacts, RunId, RunLock, SweepDir, SweepLock, SweepMeta, lock_summaries, write_atomic};
 use crate::train::Status;
+use crate::tune::Tuning;
 use progress::Progress;
 use run_one::{How, RunOutcome, train_one};
 
@@ -100,6 +101,8 @@ pub struct SweepReport {
     pub elapsed: Duration,
     /// Useful floating-point operations of the gradient evaluations performed.
     pub flops: f64,
+    /// Where the tuning stands, for a tuned sweep.
+    pub tuning: Option<Tuning>,
 }
 
 impl SweepReport {
@@ -130,6 +133,21 @@ impl SweepReport {
         }
         if self.busy > 0 {
             line.push_str(&format!("; {} runs left to another process that is training them", self.busy));
+        }
+        if let Some(tuning) = &self.tuning {
+            let bracketed = tuning.verdicts.iter().filter(|(_, v)| v.is_bracketed()).count();
+            let methods = tuning.verdicts.len();
+            line.push_str(&if tuning.finished {
+                format!(
+                    "\ntuning finished after {} rounds: {bracketed} of {methods} methods bracketed (heavyball plan lists them)",
+                    tuning.round()
+                )
+            } else {
+                format!(
+                    "\ntuning round {} in progress: run again (every shard, when sharded) to go on",
+                    tuning.round()
+                )
+            });
         }
         line
     }
@@ -233,8 +251,8 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
     }
     write_sweep_meta(config, opts, &data, &dir)?;
     // A tuned sweep holds the rounds its finished runs decided, on top of the grid.
-    let (mut runs, mut ids) = match config.tune {
-        None => (runs, ids),
+    let (mut runs, mut ids, mut tuning) = match config.tune {
+        None => (runs, ids, None),
         Some(_) => tuned_runs(config, &dir, &data),
     };
     let stale = dir.stale_runs(&ids)?.len();
@@ -251,17 +269,24 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
         elapsed += trained.elapsed;
         outcomes.extend(trained.outcomes);
         let stopped = outcomes.iter().any(|o| o.status == Some(Status::Stopped));
-        if stopped || opts.stop.load(Ordering::SeqCst) || config.tune.is_none() {
+        // A shard trains its share of the round in progress and ends: the next round is the
+        // next array's (on Slurm, submitted by the chain job once every shard has ended).
+        if stopped || opts.stop.load(Ordering::SeqCst) || config.tune.is_none() || opts.shard.is_some() {
             break stopped || opts.stop.load(Ordering::SeqCst);
         }
-        // The next round, once this one is finished (by this process or, for a shard, by all).
-        let (next_runs, next_ids) = tuned_runs(config, &dir, &data);
+        // The next round, now that this one is finished.
+        let (next_runs, next_ids, next_tuning) = tuned_runs(config, &dir, &data);
+        tuning = next_tuning;
         if next_runs.len() == runs.len() {
             break false;
         }
         from = runs.len();
         (runs, ids) = (next_runs, next_ids);
     };
+    if opts.shard.is_some() && config.tune.is_some() {
+        // Where the tuning stands once this shard's share of the round is done.
+        tuning = tuned_runs(config, &dir, &data).2;
+    }
 
     {
         let _summary_lock = lock_summaries(&dir)?;
@@ -282,6 +307,7 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
         shard: opts.shard.map(|s| (s, runs.len())),
         elapsed,
         flops: outcomes.iter().map(|o| o.flops).sum(),
+        tuning,
     };
     let stopped = count(&|o| o.status == Some(Status::Stopped));
     if stopped > 0 || interrupted && report.done + report.diverged < report.runs {
@@ -295,14 +321,19 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
     Ok(report)
 }
 
-/// The runs of a tuned sweep so far, rebuilt from its finished runs, with their identities.
-fn tuned_runs<T: Real>(config: &Config, dir: &SweepDir, data: &Prepared<T>) -> (Vec<RunSpec>, Vec<RunId>) {
+/// The runs of a tuned sweep so far, rebuilt from its finished runs, with their identities and
+/// the tuning that decided them.
+fn tuned_runs<T: Real>(
+    config: &Config,
+    dir: &SweepDir,
+    data: &Prepared<T>,
+) -> (Vec<RunSpec>, Vec<RunId>, Option<Tuning>) {
     let tuning = config
         .tune
         .map(|spec| crate::tune::on_disk(dir, &config.grid, &config.train, &data.fingerprint, &spec));
     let runs = crate::tune::run_specs(&config.grid, tuning.as_ref());
     let ids = runs.iter().map(|r| RunId::from_spec(r, &config.train, &data.fingerprint)).collect();
-    (runs, ids)
+    (runs, ids, tuning)
 }
 
 /// What one call of [`train_runs`] did.

@@ -9,11 +9,10 @@ use rayon::prelude::*;
 use super::resume::{self, Action};
 use super::{Dispatch, Loaded, assignment, with_data};
 use crate::config::{Config, TuneSpec};
-use crate::grid::short_number;
 use crate::model::Shape;
 use crate::num::Real;
 use crate::store::{RunId, SweepDir, run_is_busy};
-use crate::tune::{self, Tuning, Verdict};
+use crate::tune::{self, Tuning};
 
 /// One run's line in a plan.
 #[derive(Clone, Debug)]
@@ -73,7 +72,7 @@ impl Plan {
             ));
         }
         if let Some((spec, tuning)) = &self.tuning {
-            out.push_str(&tuning_text(spec, tuning));
+            out.push_str(&tuning.describe(spec));
         }
         let count = |f: &dyn Fn(&Action) -> bool| self.rows.iter().filter(|r| f(&r.action)).count();
         let left: usize = self.rows.iter().map(|r| r.work_left).sum();
@@ -95,41 +94,16 @@ impl Plan {
     }
 }
 
-/// Where a tuned sweep stands: its round, then one line per method with its best γ so far,
-/// whether that is bracketed, and the γ the next round adds.
-pub fn tuning_text(spec: &TuneSpec, tuning: &Tuning) -> String {
-    let state = if tuning.finished { "finished" } else { "in progress" };
-    let mut out = format!(
-        "Tuning γ by {} to a resolution of {}: round {} of at most {} ({state})\n",
-        spec.by.name(),
-        spec.resolution,
-        tuning.round(),
-        spec.max_rounds,
-    );
-    for (r, round) in tuning.rounds.iter().enumerate() {
-        let added: Vec<String> =
-            round.added.iter().map(|(m, g)| format!("γ = {} for {m}", short_number(*g))).collect();
-        out.push_str(&format!("  round {} added {}\n", r + 2, added.join(", ")));
-    }
-    let so_far = if tuning.finished { "" } else { " so far" };
-    for (method, verdict) in &tuning.verdicts {
-        let next = match verdict {
-            Verdict::Open { next, .. } if !tuning.finished => {
-                format!("; the next round adds γ = {}", short_number(*next))
-            }
-            Verdict::Open { .. } => format!("; not bracketed within max_rounds = {}", spec.max_rounds),
-            Verdict::Bracketed { .. } => String::new(),
-        };
-        out.push_str(&format!("  {method}: {verdict}{so_far}{next}\n"));
-    }
-    out
-}
-
 impl Plan {
     /// The rows of each shard, in shard order (empty when the plan is not sharded).
     pub fn by_shard(&self) -> Vec<(usize, Vec<&PlanRow>)> {
         let Some(shards) = self.shards else { return Vec::new() };
         (0..shards).map(|s| (s, self.rows.iter().filter(|r| r.shard == Some(s)).collect())).collect()
+    }
+
+    /// The runs that are finished (done or diverged).
+    pub fn finished(&self) -> usize {
+        self.rows.iter().filter(|r| matches!(r.action, Action::Finished { .. })).count()
     }
 
     /// The shards that still have runs to train (or being trained).

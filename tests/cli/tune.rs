@@ -100,8 +100,8 @@ fn shards_of_a_tuned_sweep_reach_the_bytes_of_a_plain_run() {
     let plain = dir.path().join("plain");
     run_sweep(&cfg, &plain, &["--quiet"]);
     let sharded = dir.path().join("sharded");
-    // Each shard trains its share of the round in progress and goes on while the round is
-    // complete; the shards take turns, as the tasks of successive arrays would.
+    // Each shard trains its share of the round in progress and ends; the shards take turns, as
+    // the tasks of successive arrays would.
     for turn in 0.. {
         assert!(turn < 40, "the shards never finished the tuning");
         run_sweep(&cfg, &sharded, &["--shard", &format!("{}/2", turn % 2), "--quiet"]);
@@ -112,4 +112,24 @@ fn shards_of_a_tuned_sweep_reach_the_bytes_of_a_plain_run() {
         }
     }
     assert_same(&comparable(&sharded.join("t")), &comparable(&plain.join("t")));
+}
+
+#[test]
+fn a_chain_job_after_an_array_that_finished_nothing_submits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let results = dir.path().join("results");
+    // As the chain job runs it: nothing finished since the array was submitted with 0 finished.
+    let out = heavyball()
+        .args(["slurm", "--tasks", "2", "--submit", "--chained-from", "0", "--results"])
+        .arg(&results)
+        .arg(&cfg)
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no run of sweep t finished in the last job array"), "{err}");
+    assert!(err.contains("the chain of tuning rounds stops here"), "{err}");
+    assert!(!results.join("t/slurm").exists(), "a script was written");
 }

@@ -9,7 +9,10 @@
 #    summary.csv excepted, which hold wall times);
 # 3. submits a longer sweep, hard-kills one array task mid-run (SIGKILL), checks that `plan`
 #    shows the unfinished shard and that `heavyball slurm --submit` resubmits only that shard,
-#    and that the completed sweep again equals a local run byte for byte.
+#    and that the completed sweep again equals a local run byte for byte;
+# 4. tunes a small sweep ([tune]) as chained arrays: one `heavyball slurm --submit`, after which
+#    Slurm submits each next round itself (a dependent job); the tuned sweep must finish with
+#    more than one round and equal a local tuned run byte for byte.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -112,4 +115,30 @@ wait_job "$job2"
 "$BIN" run "$WORK/long.toml" --results "$WORK/local" --quiet
 same "$WORK/local/long" "$WORK/cluster/long"
 "$BIN" report "$WORK/cluster/long" >/dev/null
+
+say "part 3: a tuned sweep, its rounds chained by Slurm"
+sweep tuned 40
+sed -i 's/^gamma = .*/gamma = [0.01, 0.03]/' "$WORK/tuned.toml"
+cat >>"$WORK/tuned.toml" <<TOML
+[tune]
+gamma = "bracket"
+resolution = 1.5
+max_rounds = 5
+TOML
+"$BIN" run "$WORK/tuned.toml" --results "$WORK/local" --quiet
+rounds=$("$BIN" plan "$WORK/tuned.toml" --results "$WORK/local" | grep -c "^  round [0-9]* added") || true
+((rounds >= 1)) || fail "the local tuned sweep added no round; the test needs a sweep that does"
+job=$(submit "$WORK/tuned.toml" "$WORK/cluster")
+[[ -n $job ]] || fail "no job id for the tuned sweep"
+# Every round's array and chain job, until the queue is empty and the plan says finished.
+until=$((SECONDS + 900))
+until [[ -z $(squeue -h 2>/dev/null) ]] &&
+    "$BIN" plan "$WORK/tuned.toml" --results "$WORK/cluster" | grep -q "(finished)"; do
+    ((SECONDS < until)) || fail "the tuned sweep did not finish on Slurm in 900 s"
+    sleep 1
+done
+chains=$(ls "$WORK"/cluster/tuned/slurm/logs/heavyball-tuned-next-*.out | wc -l)
+cat "$WORK"/cluster/tuned/slurm/logs/heavyball-tuned-next-*.out
+((chains == rounds + 1)) || fail "$chains chain jobs ran for $rounds added rounds (expected one per round and a last one)"
+same "$WORK/local/tuned" "$WORK/cluster/tuned"
 say "PASSED"
