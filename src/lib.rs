@@ -12,6 +12,7 @@
 //! config  (TOML → validated Config)
 //! grid    (the cartesian product of M, γ, α, seed, in a fixed order)
 //! data    (load once, split, standardise, fingerprint; shared by every run)
+//! sharpness (the Hessian's extreme eigenvalues: Lanczos on exact Hessian-vector products)
 //! train   (per run: the chunked data-parallel gradient and the momentum loop)
 //! store   (the results folder: every path, file format, lock and summary)
 //! tune    (the bracketing rule: each method's best γ, and the rounds that bracket it)
@@ -34,6 +35,7 @@ pub mod model;
 pub mod num;
 pub mod report;
 pub mod shard;
+pub mod sharpness;
 pub mod slurm;
 pub mod store;
 pub mod sweep;

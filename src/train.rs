@@ -37,7 +37,7 @@ pub struct Evaluator<'d, T> {
 impl<'d, T: Real> Evaluator<'d, T> {
     /// An evaluator for `data`; `with_gradient` reserves per-chunk gradient buffers.
     pub fn new(data: &'d Dataset<T>, shape: Shape, chunk_size: usize, with_gradient: bool) -> Self {
-        let ranges = chunk_ranges(data.len(), chunk_size);
+        let ranges = data.chunks(chunk_size);
         let grads =
             if with_gradient { ranges.iter().map(|_| Params::zeros(shape)).collect() } else { Vec::new() };
         Evaluator {
@@ -118,12 +118,6 @@ impl<'d, T: Real> Evaluator<'d, T> {
         self.grads = grads;
         total
     }
-}
-
-/// Splits n samples into fixed chunks of `chunk_size` rows (the last may be shorter). The
-/// boundaries depend on n and the chunk size alone, never on the thread count.
-fn chunk_ranges(n: usize, chunk_size: usize) -> Vec<Range<usize>> {
-    (0..n.div_ceil(chunk_size)).map(|i| i * chunk_size..((i + 1) * chunk_size).min(n)).collect()
 }
 
 fn sum_stats(stats: &[Stats]) -> Stats {
@@ -416,8 +410,9 @@ mod tests {
 
     #[test]
     fn chunks_cover_every_sample_once() {
-        assert_eq!(chunk_ranges(10, 4), vec![0..4, 4..8, 8..10]);
-        assert_eq!(chunk_ranges(8, 4), vec![0..4, 4..8]);
-        assert_eq!(chunk_ranges(3, 1024), vec![0..3]);
+        let data = |n: usize| Dataset::<f32> { x: ndarray::Array2::zeros((n, 1)), y: vec![0; n] };
+        assert_eq!(data(10).chunks(4), vec![0..4, 4..8, 8..10]);
+        assert_eq!(data(8).chunks(4), vec![0..4, 4..8]);
+        assert_eq!(data(3).chunks(1024), vec![0..3]);
     }
 }

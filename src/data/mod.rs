@@ -84,6 +84,14 @@ impl<T> Dataset<T> {
     pub fn is_empty(&self) -> bool {
         self.y.is_empty()
     }
+
+    /// The samples split into fixed chunks of `chunk_size` (≥ 1) rows, the last maybe shorter:
+    /// the units every evaluation works and reduces in. The boundaries depend on the number of
+    /// samples and the chunk size alone, never on the thread count.
+    pub fn chunks(&self, chunk_size: usize) -> Vec<std::ops::Range<usize>> {
+        let n = self.len();
+        (0..n.div_ceil(chunk_size)).map(|i| i * chunk_size..((i + 1) * chunk_size).min(n)).collect()
+    }
 }
 
 /// The data every run of a sweep trains on, loaded once and shared.

@@ -9,14 +9,17 @@
 //!
 //! - [`params`]: the shapes, the flat buffer and its views, the seeded initialisation;
 //! - [`loss`]: loss and gradient over a chunk ([`loss_chunk`], [`loss_grad_chunk`]);
+//! - [`hessian`]: exact Hessian-vector products over a chunk ([`Curvature`]);
 //! - [`workspace`]: the scratch buffers an evaluation works in;
 //! - `epilogues`: the steps that ride on the product kernel (bias + tanh, the tanh backward).
 
 mod epilogues;
+pub mod hessian;
 pub mod loss;
 pub mod params;
 pub mod workspace;
 
+pub use hessian::Curvature;
 pub use loss::{Stats, loss_chunk, loss_grad_chunk};
 pub use params::{ParamViews, ParamViewsMut, Params, Shape, ShapeError};
 pub use workspace::{ForwardWeights, Workspace};
