@@ -109,6 +109,26 @@ pub enum Command {
         #[arg(long, value_name = "LOSS")]
         target: Option<f64>,
     },
+    /// The Hessian's extreme eigenvalues at every finished run's first and last point → hessian.csv
+    ///
+    /// λ_max (the sharpness) and λ_min of the risk's Hessian at each run's init.npz and
+    /// final.npz, by Lanczos on exact Hessian-vector products, into DIR/hessian.csv.
+    #[command(after_help = EXIT_CODES)]
+    Hessian {
+        /// A sweep's results folder (such as results/quickstart), or its config file.
+        #[arg(value_name = "DIR|CONFIG")]
+        sweep: PathBuf,
+        /// With a config file: the results directory the sweep was run with.
+        #[arg(long, value_name = "DIR", default_value = "results")]
+        results: PathBuf,
+        /// The most Lanczos steps (Hessian-vector products) at each point; fewer when both
+        /// extreme eigenvalues converge first.
+        #[arg(long, value_name = "K", default_value_t = 20, value_parser = clap::value_parser!(u16).range(2..=1000))]
+        steps: u16,
+        /// Worker threads [default: every core, or RAYON_NUM_THREADS].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
+    },
 }
 
 /// The most worker threads a sweep starts: four per core. More only add memory and switching
@@ -158,6 +178,25 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 Err(e) => Err(e),
             }
+        }
+        Command::Hessian { sweep, results, steps, threads } => {
+            let report = sweep::hessian(
+                &sweep,
+                &results,
+                steps as usize,
+                threads.map(usize::from).map(capped_threads),
+            )?;
+            for (run, why) in &report.damaged {
+                eprintln!("warning: {run} left out: {why}");
+            }
+            println!(
+                "λ_max and λ_min of {} runs ({} computed, {} kept from before) in {}",
+                report.runs,
+                report.computed,
+                report.kept,
+                report.csv.display()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Report { sweep, results, target } => {
             print!("{}", crate::report::run(&sweep, &results, target)?);

@@ -8,13 +8,16 @@
 //!   sweep.toml           what the data and settings were (SweepMeta)
 //!   summary.csv          one row per finished run of the current grid
 //!   curves.csv           every curve in one long table
-//!   runs/<run>-<key8>/   run.toml, curve.csv, init.npz, final.npz, checkpoint.npz
+//!   hessian.csv          λ_max and λ_min at every finished run's init and final point
+//!   runs/<run>-<key8>/   run.toml, curve.csv, init.npz, final.npz, checkpoint.npz,
+//!                        hessian.toml (heavyball hessian's values for the run)
 //!   report/              heavyball report's tables and plots
 //!   slurm/               the job script heavyball slurm wrote, and logs/
 //!   .lock, .locks/       the sweep's lock and the per-run locks
 //! ```
 
 pub mod atomic;
+pub mod curvature;
 pub mod files;
 pub mod locks;
 pub mod run_id;
@@ -71,6 +74,11 @@ impl SweepDir {
     /// `curves.csv`.
     pub fn curves(&self) -> PathBuf {
         self.root.join("curves.csv")
+    }
+
+    /// `hessian.csv`: λ_max and λ_min at every finished run's init and final point.
+    pub fn hessian(&self) -> PathBuf {
+        self.root.join("hessian.csv")
     }
 
     /// `sweep.toml`.
@@ -173,6 +181,8 @@ pub enum RunFile {
     Final,
     /// `checkpoint.npz`: the latest training state (θ, φ, the iteration and the curve so far).
     Checkpoint,
+    /// `hessian.toml`: the Hessian's extreme eigenvalues at the run's init and final points.
+    Hessian,
 }
 
 impl RunFile {
@@ -184,6 +194,7 @@ impl RunFile {
             RunFile::Init => "init.npz",
             RunFile::Final => "final.npz",
             RunFile::Checkpoint => "checkpoint.npz",
+            RunFile::Hessian => "hessian.toml",
         }
     }
 }

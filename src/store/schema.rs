@@ -18,7 +18,7 @@ const MAX_META_BYTES: u64 = 64 << 20;
 
 /// Reads a metadata file of the results folder, refusing anything but a regular file of at
 /// most [`MAX_META_BYTES`].
-fn read_small(path: &Path) -> Result<String> {
+pub(crate) fn read_small(path: &Path) -> Result<String> {
     use std::io::Read;
     let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let meta = file.metadata().with_context(|| format!("cannot read {}", path.display()))?;

@@ -7,8 +7,10 @@
 //! - `run_one`: one run's lifecycle and its checkpoints;
 //! - [`resume`]: the decision table for a run folder found on disk;
 //! - `plan`: the dry run ([`plan()`]);
+//! - `hessian`: the Hessian's extreme eigenvalues at every finished run's ends ([`hessian()`]);
 //! - `progress`: the progress bar.
 
+mod hessian;
 mod plan;
 mod progress;
 pub mod resume;
@@ -35,6 +37,7 @@ use crate::tune::Tuning;
 use progress::Progress;
 use run_one::{How, RunOutcome, train_one};
 
+pub use hessian::{HessianReport, hessian};
 pub use plan::{Plan, PlanRow, plan};
 
 /// How to run a sweep, beyond its config.

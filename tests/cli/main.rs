@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod common;
+mod hessian;
 mod reference;
 mod report;
 mod resume;

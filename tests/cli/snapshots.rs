@@ -58,7 +58,7 @@ fn plan_output() {
 
 #[test]
 fn help_of_every_command() {
-    for command in [&[][..], &["run"], &["plan"], &["report"], &["slurm"]] {
+    for command in [&[][..], &["run"], &["plan"], &["report"], &["slurm"], &["hessian"]] {
         let out = heavyball().args(command).arg("--help").output().unwrap();
         assert!(out.status.success());
         let name = if command.is_empty() { "help".to_string() } else { format!("help-{}", command[0]) };

@@ -1,0 +1,217 @@
+//! `heavyball hessian`: the Hessian's extreme eigenvalues (λ_max, the sharpness, and λ_min) at
+//! every finished run's initial and final parameters, for a sweep already on disk.
+//!
+//! Each run's values go into its own `hessian.toml` (atomically, with the settings and the
+//! run's iterations they belong to), so an interrupted computation resumes where it stopped and
+//! a run extended since is computed again; `hessian.csv` is rebuilt from them at the end. Runs
+//! are computed in parallel, and each product inside a run too; the values do not depend on
+//! the thread count.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use rayon::prelude::*;
+
+use super::{Dispatch, with_data};
+use crate::config::Config;
+use crate::data::Prepared;
+use crate::model::Shape;
+use crate::num::Real;
+use crate::sharpness::{self, TOLERANCE};
+use crate::store::curvature::{PointCurvature, RunCurvature, write_csv};
+use crate::store::files::read_params;
+use crate::store::summary::finished_runs;
+use crate::store::{RunFile, RunId, RunRecord, SweepDir, SweepMeta};
+use crate::tune;
+
+/// What `heavyball hessian` did.
+#[derive(Debug)]
+pub struct HessianReport {
+    /// `hessian.csv`.
+    pub csv: PathBuf,
+    /// Runs with values (computed now or kept).
+    pub runs: usize,
+    /// Runs computed now.
+    pub computed: usize,
+    /// Runs whose values were kept from an earlier call.
+    pub kept: usize,
+    /// Runs left out because a file cannot be read: (folder, why).
+    pub damaged: Vec<(String, String)>,
+}
+
+/// Finds the sweep (a folder, or a config file and the results directory) and its config.
+fn locate(target: &Path, results: &Path) -> Result<(SweepDir, SweepMeta, Config)> {
+    let (dir, config) = if target.is_file() {
+        let config = Config::from_path(target)?;
+        (SweepDir::new(results, &config.name), Some(config))
+    } else {
+        (SweepDir::at(target), None)
+    };
+    let info_path = dir.sweep_meta();
+    if !info_path.exists() {
+        bail!(
+            "cannot read {}: is {} the results folder of a sweep that has run?",
+            info_path.display(),
+            dir.root().display()
+        );
+    }
+    let info = SweepMeta::read(&info_path)?;
+    let config = match config {
+        Some(config) => config,
+        None => {
+            // The config the sweep last ran with, saved beside its results.
+            let copy = dir.config_copy();
+            let text = std::fs::read_to_string(&copy).with_context(|| {
+                format!("cannot read {} (give the sweep's config file instead of its folder)", copy.display())
+            })?;
+            Config::from_str(&text, &copy.display().to_string(), &info.name, dir.root())?
+        }
+    };
+    Ok((dir, info, config))
+}
+
+/// Runs `heavyball hessian` on a sweep folder or config file: at most `steps` Lanczos steps at
+/// each point.
+pub fn hessian(target: &Path, results: &Path, steps: usize, threads: Option<usize>) -> Result<HessianReport> {
+    let (dir, info, config) = locate(target, results)?;
+    with_data(&config, threads, |d| match d {
+        Dispatch::F32(loaded) => compute(&dir, &info, &loaded.data, steps),
+        Dispatch::F64(loaded) => compute(&dir, &info, &loaded.data, steps),
+    })
+}
+
+/// One run's outcome.
+enum Outcome {
+    Kept(RunCurvature),
+    Computed(RunCurvature),
+    Damaged(String),
+}
+
+fn compute<T: Real>(
+    dir: &SweepDir,
+    info: &SweepMeta,
+    data: &Prepared<T>,
+    steps: usize,
+) -> Result<HessianReport> {
+    if data.fingerprint != info.data_fingerprint {
+        bail!(
+            "the data the config gives is not the data sweep {} was trained on (its fingerprint differs \
+             from {}'s): give the config the sweep ran with",
+            info.name,
+            dir.sweep_meta().display()
+        );
+    }
+    let (grid, train) = (info.grid(), info.train());
+    let tuning = info.tune.map(|spec| tune::on_disk(dir, &grid, &train, &info.data_fingerprint, &spec));
+    let ids: Vec<RunId> = tune::run_specs(&grid, tuning.as_ref())
+        .iter()
+        .map(|spec| RunId::from_spec(spec, &train, &info.data_fingerprint))
+        .collect();
+    let found = finished_runs(dir, &ids, info.iterations);
+    if found.runs.is_empty() {
+        bail!("{} has no finished runs: nothing to compute (run the sweep first)", dir.root().display());
+    }
+    let memory = bytes_needed::<T>(data, info, found.runs.len());
+    crate::memory::check(&format!("heavyball hessian on {}", info.name), memory)
+        .map_err(anyhow::Error::msg)?;
+
+    let by_name: HashMap<String, &RunId> = ids.iter().map(|id| (id.dir_name(), id)).collect();
+    let outcomes: Vec<Result<Outcome>> = found
+        .runs
+        .par_iter()
+        .map(|run| one_run(dir, info, data, by_name[&run.dir_name], run, steps))
+        .collect();
+    let mut report =
+        HessianReport { csv: dir.hessian(), runs: 0, computed: 0, kept: 0, damaged: found.damaged };
+    let mut rows = Vec::new();
+    for (run, outcome) in found.runs.iter().zip(outcomes) {
+        match outcome? {
+            Outcome::Kept(values) => {
+                report.kept += 1;
+                rows.push((run.dir_name.clone(), values));
+            }
+            Outcome::Computed(values) => {
+                report.computed += 1;
+                rows.push((run.dir_name.clone(), values));
+            }
+            Outcome::Damaged(why) => report.damaged.push((run.dir_name.clone(), why)),
+        }
+    }
+    report.runs = rows.len();
+    if rows.is_empty() {
+        bail!(
+            "no run of {} has readable parameters: {}",
+            dir.root().display(),
+            report.damaged.first().map_or(String::new(), |(name, why)| format!("{name}: {why}"))
+        );
+    }
+    write_csv(&dir.hessian(), &rows)?;
+    Ok(report)
+}
+
+/// The memory the computation holds at most: per run in flight, each chunk's cached pass at θ
+/// (H, A and their scratch: 4·n·M; P, G and scratch: 3·n·K) and the Lanczos vectors.
+fn bytes_needed<T: Real>(data: &Prepared<T>, info: &SweepMeta, runs: usize) -> Option<u64> {
+    let threads = rayon::current_num_threads().min(runs).max(1) as u64;
+    let n = data.train.len() as u64;
+    let m = *info.hidden.iter().max()? as u64;
+    let k = info.classes as u64;
+    let per_run = n.checked_mul(m.checked_mul(4)?.checked_add(k.checked_mul(3)?)?)?;
+    let shape = Shape { n_features: info.features, n_hidden: m as usize, n_classes: info.classes };
+    let vectors = (shape.n_params() as u64).checked_mul(1000)?.checked_mul(8)?;
+    let per_run = per_run.checked_mul(std::mem::size_of::<T>() as u64)?.checked_add(vectors)?;
+    per_run.checked_mul(threads)
+}
+
+/// The values of one run: kept from its `hessian.toml` when that was computed with the same
+/// settings at the run's current iterations, otherwise computed and saved.
+fn one_run<T: Real>(
+    dir: &SweepDir,
+    info: &SweepMeta,
+    data: &Prepared<T>,
+    id: &RunId,
+    run: &RunRecord,
+    steps: usize,
+) -> Result<Outcome> {
+    let run_dir = dir.run(id);
+    let path = run_dir.file(RunFile::Hessian);
+    if let Ok(saved) = RunCurvature::read(&path)
+        && saved.key == id.key
+        && saved.iterations == run.meta.iterations
+        && saved.max_steps == steps
+        && saved.tolerance == TOLERANCE
+        && saved.last.is_some() != run.diverged()
+    {
+        return Ok(Outcome::Kept(saved));
+    }
+    let shape = Shape { n_features: info.features, n_hidden: run.meta.hidden, n_classes: info.classes };
+    let measure = |file: RunFile| -> Result<PointCurvature> {
+        let theta = read_params::<T>(&run_dir.file(file), shape)?;
+        let e = sharpness::extremes(&theta, &data.train, info.chunk_size, info.objective, steps);
+        Ok(PointCurvature { lambda_max: e.max, lambda_min: e.min, steps: e.steps, residual: e.residual })
+    };
+    let init = match measure(RunFile::Init) {
+        Ok(v) => v,
+        Err(e) => return Ok(Outcome::Damaged(crate::errors::one_line(&e))),
+    };
+    // A diverged run's last parameters are where it blew up: not a point to measure.
+    let last = if run.diverged() {
+        None
+    } else {
+        match measure(RunFile::Final) {
+            Ok(v) => Some(v),
+            Err(e) => return Ok(Outcome::Damaged(crate::errors::one_line(&e))),
+        }
+    };
+    let values = RunCurvature {
+        key: id.key.clone(),
+        iterations: run.meta.iterations,
+        max_steps: steps,
+        tolerance: TOLERANCE,
+        init,
+        last,
+    };
+    values.write(&path)?;
+    Ok(Outcome::Computed(values))
+}

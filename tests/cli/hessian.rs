@@ -1,0 +1,147 @@
+//! `heavyball hessian`: λ_max and λ_min at every finished run's ends, into hessian.csv;
+//! the same bytes at any thread count, resumable run by run, and plain about bad input.
+
+use std::path::Path;
+
+use crate::common::{heavyball, run_sweep, write};
+
+const SWEEP: &str = r#"
+name = "h"
+[data]
+builtin = "iris"
+[train]
+iterations = 30
+objective = "mean"
+precision = "f64"
+divergence_factor = 10
+[grid]
+hidden = [3, 5]
+gamma = [0.3, 3000.0]
+alpha = [1.0, 0.5]
+seed = [0, 1]
+"#;
+
+fn hessian(args: &[&str]) -> std::process::Output {
+    heavyball().arg("hessian").args(args).output().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = hessian(args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn every_finished_run_gets_its_extremes_the_same_at_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "h.toml", SWEEP);
+    let results = dir.path().join("results");
+    run_sweep(&cfg, &results, &["--quiet"]);
+    let sweep = results.join("h");
+    let line = ok(&[path(&sweep), "--threads", "1"]);
+    assert!(line.contains(" computed, 0 kept from before"), "{line}");
+    let csv = std::fs::read_to_string(sweep.join("hessian.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("run,point,lambda_max,lambda_min,steps,residual"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let summary = std::fs::read_to_string(sweep.join("summary.csv")).unwrap();
+    let diverged = summary.lines().filter(|l| l.contains(",diverged,")).count();
+    assert!(diverged > 0, "the test wants a diverged run (γ = 3000): {summary}");
+    // An init row per run, a final row per run that did not diverge.
+    assert_eq!(rows.len(), 2 * 16 - diverged, "{csv}");
+    for row in &rows {
+        let (max, min): (f64, f64) = (row[2].parse().unwrap(), row[3].parse().unwrap());
+        assert!(max.is_finite() && min.is_finite() && max >= min && max > 0.0, "{row:?}");
+        assert!(row[1] == "init" || row[1] == "final");
+    }
+    // From scratch with four threads, through the config file: the same bytes.
+    let again = dir.path().join("again");
+    std::fs::create_dir_all(&again).unwrap();
+    for entry in walk(&sweep) {
+        let to = again.join(entry.strip_prefix(&sweep).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        if !entry.ends_with("hessian.toml") && !entry.ends_with("hessian.csv") {
+            std::fs::copy(&entry, to).unwrap();
+        }
+    }
+    let line = ok(&[path(&again), "--threads", "4"]);
+    assert!(line.contains(" computed, 0 kept"), "{line}");
+    assert_eq!(std::fs::read(again.join("hessian.csv")).unwrap(), csv.as_bytes());
+    ok(&[path(&cfg), "--results", path(&results), "--threads", "2"]);
+    assert_eq!(std::fs::read(sweep.join("hessian.csv")).unwrap(), csv.as_bytes());
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+#[test]
+fn a_rerun_computes_only_what_is_missing_or_changed_and_names_a_damaged_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "h.toml", SWEEP);
+    let results = dir.path().join("results");
+    run_sweep(&cfg, &results, &["--quiet"]);
+    let sweep = results.join("h");
+    ok(&[path(&sweep)]);
+    let csv = std::fs::read(sweep.join("hessian.csv")).unwrap();
+    let runs: Vec<_> = std::fs::read_dir(sweep.join("runs")).unwrap().map(|e| e.unwrap().path()).collect();
+    // One run's values lost (as a kill before its file landed would), one run's damaged.
+    std::fs::remove_file(runs[0].join("hessian.toml")).unwrap();
+    std::fs::write(runs[1].join("hessian.toml"), "lambda_max = ").unwrap();
+    let line = ok(&[path(&sweep)]);
+    assert!(line.contains("(2 computed, 14 kept from before)"), "{line}");
+    assert_eq!(std::fs::read(sweep.join("hessian.csv")).unwrap(), csv);
+    // A run whose parameters cannot be read is named and left out; the others are written.
+    std::fs::remove_file(runs[2].join("hessian.toml")).unwrap();
+    std::fs::write(runs[2].join("init.npz"), b"not a zip").unwrap();
+    let out = hessian(&[path(&sweep)]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let name = runs[2].file_name().unwrap().to_str().unwrap();
+    assert!(err.starts_with(&format!("warning: {name} left out: ")) && err.contains("init.npz"), "{err}");
+    let text = String::from_utf8(std::fs::read(sweep.join("hessian.csv")).unwrap()).unwrap();
+    assert!(!text.contains(name) && text.lines().count() > 20, "{text}");
+}
+
+#[test]
+fn a_folder_without_a_sweep_or_without_finished_runs_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hessian(&[path(dir.path())]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sweep.toml") && err.contains("the results folder of a sweep"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let cfg = write(dir.path(), "h.toml", &SWEEP.replace("iterations = 30", "iterations = 2000000"));
+    let results = dir.path().join("results");
+    // Stopped at once: sweep.toml is written, no run finished.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("heavyball"))
+        .args(["run", "--quiet"])
+        .arg(&cfg)
+        .arg("--results")
+        .arg(&results)
+        .spawn()
+        .unwrap();
+    let meta = results.join("h/sweep.toml");
+    while !meta.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let out = hessian(&[path(&results.join("h"))]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has no finished runs"), "{err}");
+    assert!(!results.join("h/hessian.csv").exists());
+    let out = hessian(&[path(&results.join("h")), "--steps", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+}
