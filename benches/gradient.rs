@@ -2,7 +2,9 @@
 //!
 //! `gradient/*` runs the whole data-parallel reduction on all threads (set RAYON_NUM_THREADS to
 //! pin the count); `chunk/*` is one 1024-sample chunk on one thread, the kernel every run is
-//! made of. Throughput is reported in useful flops (4NpM + 6NMK per evaluation), so criterion's
+//! made of; `chunk-hvp/*` is one Hessian-vector product on such a chunk (the pass at θ cached,
+//! as Lanczos uses it), reported in the gradient's flops so its time compares directly.
+//! Throughput is reported in useful flops (4NpM + 6NMK per evaluation), so criterion's
 //! "elem/s" reads as flop/s.
 //!
 //!     cargo bench -p heavyball-benches --bench gradient
@@ -72,6 +74,24 @@ fn bench_precision<T: Real>(c: &mut Criterion) {
                     &mut grad,
                 ))
             })
+        });
+    }
+    group.finish();
+
+    // A Hessian-vector product on the same chunk, from the pass at θ cached once (as Lanczos
+    // uses it): compare with `chunk/*`, one gradient.
+    let mut group = c.benchmark_group("chunk-hvp");
+    for (name, _, p, m, k) in SIZES {
+        let rows = 1024;
+        let shape = Shape { n_features: p, n_hidden: m, n_classes: k };
+        let data = dataset::<T>(rows, p, k);
+        let theta = Params::<T>::init(shape, 0);
+        let direction = Params::<T>::init(shape, 1);
+        let mut out = Params::zeros(shape);
+        let mut curvature = model::Curvature::at(&theta, data.x.view(), &data.y);
+        group.throughput(Throughput::Elements(shape.flops_per_iteration(rows) as u64));
+        group.bench_function(BenchmarkId::new(T::NAME, name), |b| {
+            b.iter(|| curvature.product(&theta, data.x.view(), black_box(&direction), &mut out))
         });
     }
     group.finish();

@@ -200,7 +200,23 @@ pub struct TrainSpec {
     /// Save a checkpoint every this many iterations; `None` saves by time (see the README).
     /// Not part of a run's identity: checkpoints never change results.
     pub checkpoint_every: Option<usize>,
+    /// The sharpness along the curve, when asked for. Part of a run's identity when set: a
+    /// curve never mixes values computed under different settings.
+    pub sharpness: Option<SharpnessSpec>,
 }
+
+/// `[train] sharpness_every` and `sharpness_steps`, validated: the Hessian's largest eigenvalue
+/// at curve rows 0, every `every`-th and the last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub struct SharpnessSpec {
+    /// Rows apart (≥ 1).
+    pub every: usize,
+    /// The most Lanczos steps at each (≥ 2).
+    pub steps: usize,
+}
+
+/// Lanczos steps per sharpness value when `sharpness_steps` is left out.
+pub const DEFAULT_SHARPNESS_STEPS: usize = 20;
 
 /// The `[grid]` section, validated: every list non-empty, without duplicates, in range.
 #[derive(Clone, Debug, PartialEq)]
@@ -347,6 +363,8 @@ struct RawTrain {
     chunk_size: usize,
     divergence_factor: Option<f64>,
     checkpoint_every: Option<usize>,
+    sharpness_every: Option<usize>,
+    sharpness_steps: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -603,7 +621,21 @@ fn check_train(raw: RawTrain) -> Result<TrainSpec, Rule> {
     if raw.checkpoint_every == Some(0) {
         return Err("checkpoint_every must be ≥ 1 (got 0); leave it out to checkpoint by time".into());
     }
+    let sharpness = match (raw.sharpness_every.unwrap_or(0), raw.sharpness_steps) {
+        (0, Some(_)) => {
+            return Err(
+                "sharpness_steps needs sharpness_every ≥ 1 (sharpness_every = 0 or left out means off)"
+                    .into(),
+            );
+        }
+        (0, None) => None,
+        (_, Some(steps)) if steps < 2 => {
+            return Err(Rule(format!("sharpness_steps must be ≥ 2 (got {steps})")));
+        }
+        (every, steps) => Some(SharpnessSpec { every, steps: steps.unwrap_or(DEFAULT_SHARPNESS_STEPS) }),
+    };
     Ok(TrainSpec {
+        sharpness,
         divergence_factor: raw.divergence_factor,
         checkpoint_every: raw.checkpoint_every,
         iterations: raw.iterations,

@@ -11,10 +11,11 @@ use rayon::prelude::*;
 
 use ndarray::s;
 
-use crate::config::Objective;
+use crate::config::{Objective, SharpnessSpec};
 use crate::data::Dataset;
 use crate::model::{self, ForwardWeights, Params, Shape, Stats, Workspace};
 use crate::num::Real;
+use crate::sharpness;
 
 /// Evaluates the loss (and gradient) of a network on one data set, chunk by chunk in parallel.
 ///
@@ -141,6 +142,8 @@ pub struct CurveRow {
     pub test_loss: Option<f64>,
     /// Test accuracy, when there is a test set.
     pub test_accuracy: Option<f64>,
+    /// λ_max of the risk's Hessian at θ^iteration, at the rows the sweep computes it for.
+    pub sharpness: Option<f64>,
 }
 
 /// Where a run stands: θ^k, φ^k, k, and the curve rows 0..k.
@@ -197,6 +200,8 @@ pub struct Hyper {
     pub iterations: usize,
     /// A run diverges when its training loss exceeds this multiple of its initial loss.
     pub divergence_factor: Option<f64>,
+    /// The sharpness at some rows of the curve, when asked for.
+    pub sharpness: Option<SharpnessSpec>,
 }
 
 /// Trains from `state` until T steps are done, the loss diverges, or `on_step` says stop.
@@ -220,14 +225,24 @@ pub fn train<T: Real>(
         let stats =
             if last { train_eval.loss(&state.theta) } else { train_eval.loss_grad(&state.theta, &mut grad) };
         let test = test_eval.as_mut().map(|e| e.loss(&state.theta));
+        let loss = stats.mean_loss();
+        // The sharpness at rows 0, every k-th and the last, where the loss is finite. It reads θ
+        // only, so training is bitwise the same with and without it.
+        let sharpness = hyper
+            .sharpness
+            .filter(|s| (last || state.iteration.is_multiple_of(s.every)) && loss.is_finite())
+            .map(|s| {
+                let data = train_eval.data;
+                sharpness::extremes(&state.theta, data, train_eval.chunk_size, hyper.objective, s.steps).max
+            });
         state.curve.push(CurveRow {
             iteration: state.iteration,
-            train_loss: stats.mean_loss(),
+            train_loss: loss,
             train_accuracy: stats.accuracy(),
             test_loss: test.map(|t| t.mean_loss()),
             test_accuracy: test.map(|t| t.accuracy()),
+            sharpness,
         });
-        let loss = stats.mean_loss();
         let limit = hyper.divergence_factor.map_or(f64::INFINITY, |f| f * state.curve[0].train_loss);
         if !loss.is_finite() || loss > limit {
             return Status::Diverged;
@@ -296,6 +311,40 @@ mod tests {
     }
 
     #[test]
+    fn the_sharpness_column_leaves_training_untouched_and_sits_at_its_rows() {
+        let data = dataset(300);
+        let plain = Hyper {
+            gamma: 1e-3,
+            alpha: 0.5,
+            objective: Objective::Sum,
+            iterations: 23,
+            divergence_factor: None,
+            sharpness: None,
+        };
+        let with = Hyper { sharpness: Some(SharpnessSpec { every: 5, steps: 12 }), ..plain };
+        let (status, without) = run(&data, 64, 2, &plain);
+        assert_eq!(status, Status::Done);
+        let (_, sharp) = run(&data, 64, 2, &with);
+        // θ, φ and every loss column bitwise the same.
+        assert_eq!(
+            (&sharp.theta, &sharp.phi, sharp.iteration),
+            (&without.theta, &without.phi, without.iteration)
+        );
+        for (a, b) in sharp.curve.iter().zip(&without.curve) {
+            assert_eq!(CurveRow { sharpness: None, ..*a }, *b);
+        }
+        let rows: Vec<usize> =
+            sharp.curve.iter().filter(|r| r.sharpness.is_some()).map(|r| r.iteration).collect();
+        assert_eq!(rows, [0, 5, 10, 15, 20, 23]);
+        // Row 0's value is λ_max at the initial point, as sharpness::extremes gives it.
+        let shape = Shape { n_features: 5, n_hidden: 6, n_classes: 3 };
+        let at_init = sharpness::extremes(&Params::init(shape, 1), &data, 64, Objective::Sum, 12).max;
+        assert_eq!(sharp.curve[0].sharpness, Some(at_init));
+        // The same at another thread count.
+        assert_eq!(run(&data, 64, 3, &with).1, sharp);
+    }
+
+    #[test]
     fn results_do_not_depend_on_the_thread_count() {
         let data = dataset(1000);
         let hyper = Hyper {
@@ -304,6 +353,7 @@ mod tests {
             objective: Objective::Sum,
             iterations: 20,
             divergence_factor: None,
+            sharpness: None,
         };
         let (_, one) = run(&data, 64, 1, &hyper);
         let (_, four) = run(&data, 64, 4, &hyper);
@@ -321,6 +371,7 @@ mod tests {
             objective: Objective::Mean,
             iterations: 30,
             divergence_factor: None,
+            sharpness: None,
         };
         let (_, chunked) = run(&data, 7, 2, &hyper);
         let (_, whole) = run(&data, 300, 2, &hyper);
@@ -338,6 +389,7 @@ mod tests {
             objective: Objective::Sum,
             iterations: 50,
             divergence_factor: None,
+            sharpness: None,
         };
         let (status, state) = run(&data, 64, 1, &hyper);
         assert_eq!(status, Status::Diverged);
@@ -356,6 +408,7 @@ mod tests {
             objective: Objective::Sum,
             iterations: 50,
             divergence_factor: Some(2.0),
+            sharpness: None,
         };
         let (status, state) = run(&data, 64, 1, &hyper);
         assert_eq!(status, Status::Diverged);
@@ -372,6 +425,7 @@ mod tests {
             objective: Objective::Sum,
             iterations: 12,
             divergence_factor: None,
+            sharpness: None,
         };
         let (_, straight) = run(&data, 50, 1, &hyper);
         let shape = Shape { n_features: 5, n_hidden: 6, n_classes: 3 };

@@ -344,6 +344,7 @@ mod tests {
             alpha,
             seed: vec![0, 1],
             tune: None,
+            sharpness: None,
         }
     }
 
@@ -359,6 +360,7 @@ mod tests {
                 train_accuracy: 0.5,
                 test_loss: None,
                 test_accuracy: None,
+                sharpness: None,
             })
             .collect();
         let meta = RunMeta {

@@ -14,31 +14,48 @@ use crate::model::{Params, Shape};
 use crate::num::Real;
 use crate::train::{CurveRow, State};
 
-/// The column names of a curve file.
-pub fn curve_header(with_test: bool) -> &'static str {
+/// The column names of a curve file: the test columns with a test set, `sharpness` when the
+/// sweep computes it.
+pub fn curve_header(with_test: bool, with_sharpness: bool) -> String {
+    let mut header = String::from("iteration,train_loss,train_accuracy");
     if with_test {
-        "iteration,train_loss,train_accuracy,test_loss,test_accuracy"
-    } else {
-        "iteration,train_loss,train_accuracy"
+        header.push_str(",test_loss,test_accuracy");
     }
+    if with_sharpness {
+        header.push_str(",sharpness");
+    }
+    header
 }
 
-/// One curve row as CSV fields, numbers in their shortest exact form.
-pub fn curve_fields(row: &CurveRow) -> String {
+/// True when a curve carries the sharpness column: its rows 0, every k-th and the last have a
+/// value (a run whose very first loss is not finite has none, and no column).
+pub fn has_sharpness(rows: &[CurveRow]) -> bool {
+    rows.iter().any(|r| r.sharpness.is_some())
+}
+
+/// One curve row as CSV fields, numbers in their shortest exact form; with the sharpness
+/// column, the value or nothing.
+pub fn curve_fields(row: &CurveRow, with_sharpness: bool) -> String {
     let mut line = format!("{},{},{}", row.iteration, row.train_loss, row.train_accuracy);
     if let (Some(loss), Some(acc)) = (row.test_loss, row.test_accuracy) {
         line.push_str(&format!(",{loss},{acc}"));
+    }
+    if with_sharpness {
+        line.push(',');
+        if let Some(v) = row.sharpness {
+            line.push_str(&v.to_string());
+        }
     }
     line
 }
 
 /// The bytes of `curve.csv`.
 pub fn encode_curve(rows: &[CurveRow], with_test: bool) -> Vec<u8> {
-    let mut text = String::new();
-    text.push_str(curve_header(with_test));
+    let with_sharpness = has_sharpness(rows);
+    let mut text = curve_header(with_test, with_sharpness);
     text.push('\n');
     for row in rows {
-        text.push_str(&curve_fields(row));
+        text.push_str(&curve_fields(row, with_sharpness));
         text.push('\n');
     }
     text.into_bytes()
@@ -49,25 +66,33 @@ pub fn read_curve(path: &Path) -> Result<Vec<CurveRow>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
-    let with_test = match header {
-        h if h == curve_header(true) => true,
-        h if h == curve_header(false) => false,
-        _ => bail!("{} line 1: not a heavyball curve header", path.display()),
+    let Some((with_test, with_sharpness)) = [(false, false), (true, false), (false, true), (true, true)]
+        .into_iter()
+        .find(|&(t, s)| header == curve_header(t, s))
+    else {
+        bail!("{} line 1: not a heavyball curve header", path.display());
     };
+    let columns = 3 + 2 * usize::from(with_test) + usize::from(with_sharpness);
     let mut rows = Vec::new();
     for (i, line) in lines.enumerate() {
         let bad = || anyhow::anyhow!("{} line {}: malformed curve row {line:?}", path.display(), i + 2);
         let f: Vec<&str> = line.split(',').collect();
-        if f.len() != if with_test { 5 } else { 3 } {
+        if f.len() != columns {
             return Err(bad());
         }
         let num = |s: &str| s.parse::<f64>().map_err(|_| bad());
+        let sharpness = match f.last() {
+            Some(&"") if with_sharpness => None,
+            Some(v) if with_sharpness => Some(num(v)?),
+            _ => None,
+        };
         rows.push(CurveRow {
             iteration: f[0].parse().map_err(|_| bad())?,
             train_loss: num(f[1])?,
             train_accuracy: num(f[2])?,
             test_loss: if with_test { Some(num(f[3])?) } else { None },
             test_accuracy: if with_test { Some(num(f[4])?) } else { None },
+            sharpness,
         });
         if rows.last().map(|r| r.iteration) != Some(i) {
             return Err(bad());
@@ -195,16 +220,21 @@ fn bytemuck_bytes(words: &mut [u64], len: usize) -> &mut [u8] {
 
 /// The bytes of a checkpoint: `W`, `b`, `V`, `c` (θ^k), `phi` (φ^k, flat, in θ's order),
 /// `iteration` (k, as a one-element u64 array), `curve` (rows×5 f64: iteration, train loss,
-/// train accuracy, test loss, test accuracy; NaN where there is no test set) and `key` (the
-/// run key as ASCII bytes). numpy reads every array. `path` is the file's path, for messages.
+/// train accuracy, test loss, test accuracy; NaN where there is no test set; a sixth column,
+/// the sharpness or NaN, when the curve carries it) and `key` (the run key as ASCII bytes).
+/// numpy reads every array. `path` is the file's path, for messages.
 pub fn encode_checkpoint<T: Real>(path: &Path, key: &str, state: &State<T>) -> Result<Vec<u8>> {
-    let mut curve = Array2::<f64>::from_elem((state.curve.len(), 5), f64::NAN);
+    let columns = if has_sharpness(&state.curve) { 6 } else { 5 };
+    let mut curve = Array2::<f64>::from_elem((state.curve.len(), columns), f64::NAN);
     for (mut out, row) in curve.rows_mut().into_iter().zip(&state.curve) {
         out[0] = row.iteration as f64;
         out[1] = row.train_loss;
         out[2] = row.train_accuracy;
         out[3] = row.test_loss.unwrap_or(f64::NAN);
         out[4] = row.test_accuracy.unwrap_or(f64::NAN);
+        if columns == 6 {
+            out[5] = row.sharpness.unwrap_or(f64::NAN);
+        }
     }
     let mut buf = io::Cursor::new(Vec::new());
     {
@@ -249,8 +279,8 @@ pub fn read_checkpoint<T: Real>(path: &Path, key: &str, shape: Shape) -> Result<
     if iteration > crate::config::MAX_ITERATIONS {
         bail!("{} claims {iteration} iterations, more than any run takes", path.display());
     }
-    let curve_array: Array2<f64> = npz.array("curve", (iteration + 1) * 5)?;
-    if curve_array.ncols() != 5 {
+    let curve_array: Array2<f64> = npz.array("curve", (iteration + 1) * 6)?;
+    if curve_array.ncols() != 5 && curve_array.ncols() != 6 {
         bail!("{} holds a malformed curve", path.display());
     }
     let curve: Vec<CurveRow> = curve_array
@@ -262,6 +292,7 @@ pub fn read_checkpoint<T: Real>(path: &Path, key: &str, shape: Shape) -> Result<
             train_accuracy: r[2],
             test_loss: (!r[3].is_nan() || !r[4].is_nan()).then_some(r[3]),
             test_accuracy: (!r[3].is_nan() || !r[4].is_nan()).then_some(r[4]),
+            sharpness: r.get(5).copied().filter(|v| !v.is_nan()),
         })
         .collect();
     let ordered = curve.iter().enumerate().all(|(i, r)| r.iteration == i);
@@ -282,6 +313,7 @@ pub fn same_curve(a: &[CurveRow], b: &[CurveRow]) -> bool {
                 && bits(x.train_accuracy) == bits(y.train_accuracy)
                 && opt(x.test_loss) == opt(y.test_loss)
                 && opt(x.test_accuracy) == opt(y.test_accuracy)
+                && opt(x.sharpness) == opt(y.sharpness)
         })
 }
 
@@ -367,6 +399,7 @@ mod tests {
                 train_accuracy: 0.1,
                 test_loss: Some(1.0 / 3.0),
                 test_accuracy: Some(0.25),
+                sharpness: None,
             },
             CurveRow {
                 iteration: 1,
@@ -374,6 +407,7 @@ mod tests {
                 train_accuracy: 0.0,
                 test_loss: Some(f64::INFINITY),
                 test_accuracy: Some(0.0),
+                sharpness: None,
             },
         ];
         write_atomic_group(dir.path(), &[("curve.csv", &encode_curve(&rows, true))]).unwrap();
@@ -389,6 +423,34 @@ mod tests {
         assert!(back[1].train_loss.is_nan());
         // No temporary files are left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        // With the sharpness at some rows: a last column, empty where it was not computed, in
+        // the file and in the checkpoint.
+        let mut sharp = rows.clone();
+        sharp[0].sharpness = Some(12.5);
+        let sharp: Vec<CurveRow> =
+            sharp.into_iter().map(|r| CurveRow { test_loss: None, test_accuracy: None, ..r }).collect();
+        write_atomic_group(dir.path(), &[("curve.csv", &encode_curve(&sharp, false))]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "iteration,train_loss,train_accuracy,sharpness\n0,2.302585092994045,0.1,12.5\n1,NaN,0,\n"
+        );
+        assert!(same_curve(&read_curve(&path).unwrap(), &sharp));
+        let shape = Shape { n_features: 2, n_hidden: 2, n_classes: 2 };
+        let state = State {
+            theta: Params::<f64>::init(shape, 1),
+            phi: Params::zeros(shape),
+            iteration: 1,
+            curve: sharp,
+        };
+        let ckpt = dir.path().join("checkpoint.npz");
+        write_atomic_group(
+            dir.path(),
+            &[("checkpoint.npz", &encode_checkpoint(&ckpt, "k", &state).unwrap())],
+        )
+        .unwrap();
+        assert!(same_curve(&read_checkpoint::<f64>(&ckpt, "k", shape).unwrap().curve, &state.curve));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 use crate::config::TrainSpec;
 use crate::data::hex;
 use crate::grid::RunSpec;
+use crate::sharpness::TOLERANCE;
 
 /// The version of the on-disk format and of everything that fixes a run's result; part of
 /// every run key.
@@ -40,6 +41,13 @@ impl RunId {
             train.chunk_size,
             train.divergence_factor,
         );
+        // Only a sweep that asks for the sharpness names it: every other key stays as it was.
+        let text = match train.sharpness {
+            Some(s) => {
+                format!("{text}sharpness every {} steps {} tolerance {:e}\n", s.every, s.steps, TOLERANCE)
+            }
+            None => text,
+        };
         RunId { key: hex(&Sha256::digest(text)), name: spec.name() }
     }
 
@@ -53,6 +61,10 @@ impl RunId {
 mod tests {
     use super::*;
 
+    fn sharp(every: usize, steps: usize) -> crate::config::SharpnessSpec {
+        crate::config::SharpnessSpec { every, steps }
+    }
+
     #[test]
     fn run_keys_change_with_every_defining_setting() {
         let spec = RunSpec { index: 0, hidden: 8, gamma: 0.1, alpha: 0.5, seed: 0 };
@@ -63,6 +75,7 @@ mod tests {
             chunk_size: 1024,
             divergence_factor: None,
             checkpoint_every: None,
+            sharpness: None,
         };
         let base = RunId::from_spec(&spec, &train, "abc");
         assert_eq!(base.name, "M8-g0.1-a0.5-s0");
@@ -86,7 +99,12 @@ mod tests {
                 &TrainSpec { objective: crate::config::Objective::Mean, ..train.clone() },
                 "abc",
             ),
+            RunId::from_spec(&spec, &TrainSpec { sharpness: Some(sharp(10, 20)), ..train.clone() }, "abc"),
+            RunId::from_spec(&spec, &TrainSpec { sharpness: Some(sharp(5, 20)), ..train.clone() }, "abc"),
+            RunId::from_spec(&spec, &TrainSpec { sharpness: Some(sharp(10, 30)), ..train.clone() }, "abc"),
         ];
+        let keys: std::collections::HashSet<&str> = others.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(keys.len(), others.len());
         for other in others {
             assert_ne!(other.key, base.key);
         }

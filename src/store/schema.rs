@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::atomic::write_atomic;
 use super::run_id::FORMAT_VERSION;
 use crate::config::{
-    Config, GridSpec, MAX_LIST, MAX_ROUNDS, MAX_RUNS, Objective, Precision, TrainSpec, TuneSpec,
+    Config, GridSpec, MAX_LIST, MAX_ROUNDS, MAX_RUNS, Objective, Precision, SharpnessSpec, TrainSpec,
+    TuneSpec,
 };
 
 /// The largest `sweep.toml` or `run.toml` read: far beyond what heavyball writes.
@@ -106,6 +107,9 @@ pub struct SweepMeta {
     /// The tuning settings, for a tuned sweep: its added rounds are rebuilt from its runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tune: Option<TuneSpec>,
+    /// The sharpness settings, when the curves carry a sharpness column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharpness: Option<SharpnessSpec>,
 }
 
 /// The prepared data's description, as `sweep.toml` records it.
@@ -147,6 +151,7 @@ impl SweepMeta {
             alpha: config.grid.alpha.clone(),
             seed: config.grid.seed.clone(),
             tune: config.tune,
+            sharpness: config.train.sharpness,
         }
     }
 
@@ -160,6 +165,7 @@ impl SweepMeta {
             chunk_size: self.chunk_size,
             divergence_factor: self.divergence_factor,
             checkpoint_every: None,
+            sharpness: self.sharpness,
         }
     }
 
@@ -194,6 +200,11 @@ impl SweepMeta {
                 && meta.gamma.len() >= 2)
         {
             bail!("{} holds tuning settings heavyball never writes", path.display());
+        }
+        if let Some(sharpness) = meta.sharpness
+            && !(sharpness.every >= 1 && sharpness.steps >= 2)
+        {
+            bail!("{} holds sharpness settings heavyball never writes", path.display());
         }
         Ok(meta)
     }
@@ -279,6 +290,7 @@ mod tests {
             alpha: vec![1.0],
             seed: vec![0, 3],
             tune: None,
+            sharpness: None,
         }
     }
 

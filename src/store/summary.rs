@@ -6,7 +6,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use super::files::{curve_fields, curve_header, read_curve};
+use super::files::{curve_fields, curve_header, has_sharpness, read_curve};
 use super::{RunFile, RunId, RunMeta, RunStatus, SweepDir, write_atomic};
 use crate::train::CurveRow;
 
@@ -117,8 +117,8 @@ pub fn summary_header(with_test: bool) -> Vec<&'static str> {
 }
 
 /// The columns of `curves.csv`: the run and its hyperparameters, then the curve's columns.
-pub fn curves_header(with_test: bool) -> String {
-    format!("run,hidden,gamma,alpha,seed,{}", curve_header(with_test))
+pub fn curves_header(with_test: bool, with_sharpness: bool) -> String {
+    format!("run,hidden,gamma,alpha,seed,{}", curve_header(with_test, with_sharpness))
 }
 
 /// The smallest finite value, or NaN when there is none.
@@ -134,7 +134,8 @@ pub fn rebuild(dir: &SweepDir, ids: &[RunId], iterations: usize, with_test: bool
     let mut summary = csv::Writer::from_writer(Vec::new());
     summary.write_record(summary_header(with_test))?;
     let mut curves = Vec::new();
-    writeln!(curves, "{}", curves_header(with_test))?;
+    let with_sharpness = records.iter().any(|r| has_sharpness(&r.curve));
+    writeln!(curves, "{}", curves_header(with_test, with_sharpness))?;
     for r in &records {
         let m = &r.meta;
         let last = r.curve.last().with_context(|| format!("run {} has an empty curve", r.dir_name))?;
@@ -162,7 +163,7 @@ pub fn rebuild(dir: &SweepDir, ids: &[RunId], iterations: usize, with_test: bool
 
         let prefix = format!("{},{},{},{},{}", r.dir_name, m.hidden, m.gamma, m.alpha, m.seed);
         for c in &r.curve {
-            writeln!(curves, "{prefix},{}", curve_fields(c))?;
+            writeln!(curves, "{prefix},{}", curve_fields(c, with_sharpness))?;
         }
     }
     let summary = summary.into_inner().context("cannot encode summary.csv")?;

@@ -238,8 +238,29 @@ fn training_bytes<T: Real>(config: &Config, data: &Prepared<T>, runs: usize) -> 
     per_run.checked_mul(threads)?.checked_mul(std::mem::size_of::<T>() as u64)
 }
 
+/// Refuses `sharpness_steps` beyond the parameters of the sweep's smallest network (Lanczos
+/// cannot take more steps than the dimension); only the data tells p and K.
+fn check_sharpness<T: Real>(config: &Config, data: &Prepared<T>) -> Result<()> {
+    let (Some(s), Some(&m)) = (config.train.sharpness, config.grid.hidden.iter().min()) else {
+        return Ok(());
+    };
+    let shape = Shape { n_features: data.n_features(), n_hidden: m, n_classes: data.n_classes };
+    if s.steps > shape.n_params() {
+        anyhow::bail!(
+            "in [train] of sweep {}: sharpness_steps = {} is more than the {} parameters of its smallest \
+             network (M = {m}); use at most {}",
+            config.name,
+            s.steps,
+            shape.n_params(),
+            shape.n_params()
+        );
+    }
+    Ok(())
+}
+
 fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -> Result<SweepReport> {
     let Loaded { data, runs, ids } = prepared;
+    check_sharpness(config, &data)?;
     crate::memory::check(
         &format!("training sweep {}", config.name),
         training_bytes(config, &data, runs.len()),

@@ -140,6 +140,7 @@ fn plan_typed<T: Real>(
     prepared: Loaded<T>,
     shards: Option<usize>,
 ) -> Result<Plan> {
+    super::check_sharpness(config, &prepared.data)?;
     let Loaded { data, runs, ids } = prepared;
     let dir = SweepDir::new(results, &config.name);
     let tuning = config

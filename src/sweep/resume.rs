@@ -280,7 +280,14 @@ mod tests {
 
     fn row(iteration: usize) -> CurveRow {
         let loss = 1.0 / (iteration + 1) as f64;
-        CurveRow { iteration, train_loss: loss, train_accuracy: 0.5, test_loss: None, test_accuracy: None }
+        CurveRow {
+            iteration,
+            train_loss: loss,
+            train_accuracy: 0.5,
+            test_loss: None,
+            test_accuracy: None,
+            sharpness: None,
+        }
     }
 
     /// A checkpoint at iteration k: rows 0..k, or 0..=k once the run ended there.

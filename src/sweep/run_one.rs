@@ -146,6 +146,7 @@ pub(super) fn train_one<T: Real>(
         objective: config.train.objective,
         iterations: target,
         divergence_factor: config.train.divergence_factor,
+        sharpness: config.train.sharpness,
     };
     let chunk = config.train.chunk_size;
     let mut train_eval = Evaluator::new(&data.train, shape, chunk, true);

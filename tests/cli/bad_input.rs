@@ -113,6 +113,31 @@ fn config_errors_name_the_file_and_key() {
             "test_fraction must be in [0, 1) (got 1); 0 means no test set in [data] of sweep.toml",
         ),
         ("test_fraction = 0.25", "test_fraction = -0.1", "test_fraction must be in [0, 1) (got -0.1)"),
+        (
+            "iterations = 3",
+            "iterations = 3\nsharpness_every = -1",
+            "sweep.toml line 7: sharpness_every must be a whole number ≥ 0 (got integer -1)",
+        ),
+        (
+            "iterations = 3",
+            "iterations = 3\nsharpness_every = 2.5",
+            "sweep.toml line 7: sharpness_every must be a whole number ≥ 0 (got floating point 2.5)",
+        ),
+        (
+            "iterations = 3",
+            "iterations = 3\nsharpness_every = 1\nsharpness_steps = 1",
+            "sharpness_steps must be ≥ 2 (got 1) in [train] of sweep.toml",
+        ),
+        (
+            "iterations = 3",
+            "iterations = 3\nsharpness_steps = 10",
+            "sharpness_steps needs sharpness_every ≥ 1",
+        ),
+        (
+            "iterations = 3",
+            "iterations = 3\nsharpness_every = 1\nsharpness_steps = 100",
+            "in [train] of sweep t: sharpness_steps = 100 is more than the 12 parameters of its smallest network (M = 2); use at most 12",
+        ),
     ];
     for (from, to, expected) in cases {
         let e = config_fails(from, to);

@@ -145,3 +145,103 @@ fn a_folder_without_a_sweep_or_without_finished_runs_is_an_error() {
     let out = hessian(&[path(&results.join("h")), "--steps", "1"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+const SHARP: &str = r#"
+name = "s"
+[data]
+builtin = "iris"
+test_fraction = 0.2
+[train]
+iterations = 24
+objective = "mean"
+checkpoint_every = 3
+sharpness_every = 5
+sharpness_steps = 10
+[grid]
+hidden = [3, 6]
+gamma = [0.5, 3.0]
+alpha = [1.0, 0.3]
+seed = [0]
+"#;
+
+#[test]
+fn curves_carry_the_sharpness_the_same_at_any_thread_count_and_across_crashes() {
+    use crate::common::{assert_same, comparable};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "s.toml", SHARP);
+    let one = dir.path().join("one");
+    run_sweep(&cfg, &one, &["--threads", "1", "--quiet"]);
+    let runs: Vec<_> = std::fs::read_dir(one.join("s/runs")).unwrap().map(|e| e.unwrap().path()).collect();
+    for run in &runs {
+        let curve = std::fs::read_to_string(run.join("curve.csv")).unwrap();
+        let mut lines = curve.lines();
+        assert_eq!(
+            lines.next(),
+            Some("iteration,train_loss,train_accuracy,test_loss,test_accuracy,sharpness")
+        );
+        for (i, line) in lines.enumerate() {
+            let value = line.rsplit(',').next().unwrap();
+            let expected = i % 5 == 0 || i == 24;
+            assert_eq!(!value.is_empty(), expected, "{}: row {i}: {line}", run.display());
+            if expected {
+                assert!(value.parse::<f64>().unwrap() > 0.0, "{line}");
+            }
+        }
+    }
+    let curves = std::fs::read_to_string(one.join("s/curves.csv")).unwrap();
+    assert!(curves.starts_with(
+        "run,hidden,gamma,alpha,seed,iteration,train_loss,train_accuracy,test_loss,test_accuracy,sharpness\n"
+    ));
+
+    let four = dir.path().join("four");
+    run_sweep(&cfg, &four, &["--threads", "4", "--quiet"]);
+    assert_same(&comparable(&four.join("s")), &comparable(&one.join("s")));
+
+    // Crashed after every few files, then resumed: the same bytes.
+    let crashed = dir.path().join("crashed");
+    let mut crashes = 0;
+    for n in (1..).map(|i| 1 + (i * 7) % 13) {
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("heavyball"))
+            .args(["run", "--quiet"])
+            .arg(&cfg)
+            .arg("--results")
+            .arg(&crashed)
+            .env(heavyball::store::atomic::CRASH_AFTER_RENAMES, n.to_string())
+            .output()
+            .unwrap();
+        if out.status.success() {
+            break;
+        }
+        assert_eq!(out.status.code(), None, "{}", String::from_utf8_lossy(&out.stderr));
+        crashes += 1;
+        assert!(crashes < 500, "the sweep never finished");
+    }
+    assert!(crashes >= 5, "only {crashes} crashes");
+    assert_same(&comparable(&crashed.join("s")), &comparable(&one.join("s")));
+
+    // Without the sharpness the same runs have other keys, and their curves are the same but
+    // for the column.
+    let plain = dir.path().join("plain");
+    let cfg_plain =
+        write(dir.path(), "p.toml", &SHARP.replace("sharpness_every = 5\nsharpness_steps = 10\n", ""));
+    run_sweep(&cfg_plain, &plain, &["--quiet"]);
+    let strip = |text: &str| -> String {
+        text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n").collect()
+    };
+    for run in &runs {
+        let name = run.file_name().unwrap().to_str().unwrap();
+        let readable = &name[..name.len() - 9];
+        let twin = std::fs::read_dir(plain.join("s/runs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&format!("{readable}-")))
+            .unwrap();
+        assert_ne!(twin.file_name(), run.file_name(), "the sharpness settings are part of the key");
+        assert_eq!(
+            std::fs::read(twin.join("final.npz")).unwrap(),
+            std::fs::read(run.join("final.npz")).unwrap()
+        );
+        let with = strip(&std::fs::read_to_string(run.join("curve.csv")).unwrap());
+        assert_eq!(with, std::fs::read_to_string(twin.join("curve.csv")).unwrap());
+    }
+}
