@@ -10,13 +10,15 @@ pub mod analysis;
 mod plots;
 mod render;
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Result, bail};
 
 use crate::config::Config;
+use crate::store::curvature::RunCurvature;
 use crate::store::summary::finished_runs;
-use crate::store::{RunId, RunRecord, SweepDir, SweepMeta};
+use crate::store::{RunFile, RunId, RunRecord, SweepDir, SweepMeta};
 use crate::tune;
 
 pub use analysis::{Analysis, analyse};
@@ -36,6 +38,9 @@ pub struct Sweep {
     pub damaged: Vec<(String, String)>,
     /// Where the tuning stands, for a tuned sweep.
     pub tuning: Option<tune::Tuning>,
+    /// `heavyball hessian`'s values of the finished runs that have them (current ones only),
+    /// by run folder name.
+    pub curvature: HashMap<String, RunCurvature>,
 }
 
 /// Finds the sweep folder from a results folder of a sweep, or a config path.
@@ -77,7 +82,18 @@ pub fn load(dir: &SweepDir) -> Result<Sweep> {
         .collect();
     let missing =
         ids.iter().filter(|id| !known.contains(id.dir_name().as_str())).map(|id| id.name.clone()).collect();
-    Ok(Sweep { dir: dir.clone(), info, runs: found.runs, missing, damaged: found.damaged, tuning })
+    // Values computed before a run was extended belong to its old final point: left out.
+    let curvature = found
+        .runs
+        .iter()
+        .filter_map(|r| {
+            let path = dir.runs().join(&r.dir_name).join(RunFile::Hessian.name());
+            let values = RunCurvature::read(&path).ok()?;
+            (values.key == r.meta.key && values.iterations == r.meta.iterations)
+                .then(|| (r.dir_name.clone(), values))
+        })
+        .collect();
+    Ok(Sweep { dir: dir.clone(), info, runs: found.runs, missing, damaged: found.damaged, tuning, curvature })
 }
 
 /// Runs `heavyball report`: locate, load, analyse, write; returns the text for the terminal.

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use anyhow::{Context, Result};
 
-use super::analysis::{Analysis, Method};
+use super::analysis::{Analysis, MINIMUM_TOLERANCE, Method, stability};
 use super::{Sweep, plots};
 use crate::config::{Criterion, TuneSpec};
 use crate::grid::short_number;
@@ -184,6 +184,13 @@ fn caveats(sweep: &Sweep, analysis: &Analysis) -> Vec<String> {
             }
         }
     }
+    let with_values = sweep.curvature.len();
+    if with_values > 0 && with_values < sweep.runs.len() {
+        notes.push(format!(
+            "Hessian values for {with_values} of {} finished runs; run `heavyball hessian` on the sweep for the rest.",
+            sweep.runs.len()
+        ));
+    }
     let diverged = sweep.runs.iter().filter(|r| r.diverged()).count();
     if diverged > 0 {
         notes.push(format!("{diverged} of {} finished runs diverged; they count as losses and as +∞ when choosing the best setting.", sweep.runs.len()));
@@ -301,6 +308,52 @@ fn tuning_table(spec: &TuneSpec, tuning: &Tuning) -> String {
     t
 }
 
+/// Theory beside the experiment: per (M, α), the largest γ the sharpness at init predicts
+/// stable against the largest that converged and the smallest that diverged.
+fn stability_table(sweep: &Sweep) -> Option<String> {
+    let rows = stability(&sweep.info, &sweep.runs, &sweep.curvature);
+    if rows.is_empty() {
+        return None;
+    }
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "On a quadratic with curvature λ, heavy ball with step γα and momentum 1−α is stable for γλ < 2(2−α)/α \
+         (plain GD: γλ < 2). With λ₀, the sharpness (the Hessian's largest eigenvalue) at the initial point, \
+         averaged over seeds, the largest γ predicted stable is 2(2−α)/(α·λ₀). Networks are not quadratics: \
+         the sharpness changes as they train, so the prediction is a reference, not a verdict. Values from \
+         `heavyball hessian` ({} of {} finished runs).\n",
+        sweep.curvature.len(),
+        sweep.runs.len()
+    );
+    let _ = writeln!(
+        t,
+        "| M | α | λ₀ | largest γ predicted stable | largest γ converged | smallest γ diverged | ended at a minimum |"
+    );
+    let _ = writeln!(t, "|---|---|---|---|---|---|---|");
+    let gamma = |g: Option<f64>| g.map_or("–".to_string(), short_number);
+    for r in rows {
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} | {} | {} of {} |",
+            r.hidden,
+            short_number(r.alpha),
+            num(r.sharpness_at_init),
+            num(r.predicted),
+            gamma(r.converged),
+            gamma(r.diverged),
+            r.at_minimum.0,
+            r.at_minimum.1
+        );
+    }
+    let _ = writeln!(
+        t,
+        "\nA run ended at a minimum when λ_min ≥ −{}·λ_max at its final point (diverged runs have no final values).",
+        MINIMUM_TOLERANCE
+    );
+    Some(t)
+}
+
 fn paired_table(analysis: &Analysis) -> String {
     let mut t = String::new();
     let _ = writeln!(
@@ -361,6 +414,9 @@ pub(super) fn render_markdown(
             paired_table(analysis)
         }
     );
+    if let Some(table) = stability_table(sweep) {
+        let _ = writeln!(md, "## Stability: theory beside the experiment\n\n{table}");
+    }
     let _ = writeln!(md, "## Plots\n");
     for f in figures {
         let _ = writeln!(md, "### {}\n\n![{}]({})\n", f.title, f.title, f.svg);
@@ -379,6 +435,12 @@ pub(super) fn terminal_text(sweep: &Sweep, analysis: &Analysis, with_test: bool)
             "tuning {state}: round {}, {bracketed} of {} methods bracketed (report.md lists each round's γ values)",
             tuning.round(),
             tuning.verdicts.len()
+        );
+    }
+    if !sweep.curvature.is_empty() {
+        let _ = writeln!(
+            t,
+            "stability: the γ the sharpness at init predicts stable, beside the γ that converged and diverged, in report.md"
         );
     }
     for note in caveats(sweep, analysis) {

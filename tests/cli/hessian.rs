@@ -73,6 +73,33 @@ fn every_finished_run_gets_its_extremes_the_same_at_any_thread_count() {
     assert_eq!(std::fs::read(again.join("hessian.csv")).unwrap(), csv.as_bytes());
     ok(&[path(&cfg), "--results", path(&results), "--threads", "2"]);
     assert_eq!(std::fs::read(sweep.join("hessian.csv")).unwrap(), csv.as_bytes());
+
+    // The report sets theory beside the experiment: one row per (M, α).
+    let out = heavyball().arg("report").arg(&sweep).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stability: "));
+    let md = std::fs::read_to_string(sweep.join("report/report.md")).unwrap();
+    let section = md.split("## Stability: theory beside the experiment").nth(1).expect(&md);
+    let rows: Vec<&str> =
+        section.lines().filter(|l| l.starts_with("| 3 |") || l.starts_with("| 5 |")).collect();
+    assert_eq!(rows.len(), 4, "{section}");
+    // γ = 3000 diverged for every (M, α); γ = 0.3 converged.
+    for row in rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!((cells[5], cells[6]), ("0.3", "3000"), "{row}");
+    }
+    // Without Hessian values the report says nothing about them.
+    let again_md = {
+        std::fs::remove_file(again.join("hessian.csv")).unwrap();
+        for entry in walk(&again) {
+            if entry.ends_with("hessian.toml") {
+                std::fs::remove_file(entry).unwrap();
+            }
+        }
+        heavyball().arg("report").arg(&again).assert().success();
+        std::fs::read_to_string(again.join("report/report.md")).unwrap()
+    };
+    assert!(!again_md.contains("Stability") && !again_md.contains("Hessian"), "{again_md}");
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
