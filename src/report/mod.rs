@@ -56,15 +56,7 @@ pub fn locate(target: &Path, results: &Path) -> Result<SweepDir> {
 /// `sweep.toml` determines, so the folders of earlier configs never enter a report even when
 /// their readable names match.
 pub fn load(dir: &SweepDir) -> Result<Sweep> {
-    let info_path = dir.sweep_meta();
-    if !info_path.exists() {
-        bail!(
-            "cannot read {}: is {} the results folder of a sweep?",
-            info_path.display(),
-            dir.root().display()
-        );
-    }
-    let info = SweepMeta::read(&info_path)?;
+    let info = SweepMeta::read_in(dir)?;
     let train = info.train();
     // A tuned sweep's runs are the grid's and those of the rounds its finished runs decided.
     let grid = info.grid();

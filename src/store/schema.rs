@@ -184,6 +184,20 @@ impl SweepMeta {
         self.test_samples > 0
     }
 
+    /// Reads the `sweep.toml` of a sweep's folder; a folder without one is named as not the
+    /// results folder of a sweep.
+    pub fn read_in(dir: &super::SweepDir) -> Result<SweepMeta> {
+        let path = dir.sweep_meta();
+        if !path.exists() {
+            bail!(
+                "cannot read {}: is {} the results folder of a sweep that has run?",
+                path.display(),
+                dir.root().display()
+            );
+        }
+        SweepMeta::read(&path)
+    }
+
     /// Reads `sweep.toml`.
     pub fn read(path: &Path) -> Result<SweepMeta> {
         let text = read_small(path)?;

@@ -48,15 +48,7 @@ fn locate(target: &Path, results: &Path) -> Result<(SweepDir, SweepMeta, Config)
     } else {
         (SweepDir::at(target), None)
     };
-    let info_path = dir.sweep_meta();
-    if !info_path.exists() {
-        bail!(
-            "cannot read {}: is {} the results folder of a sweep that has run?",
-            info_path.display(),
-            dir.root().display()
-        );
-    }
-    let info = SweepMeta::read(&info_path)?;
+    let info = SweepMeta::read_in(&dir)?;
     let config = match config {
         Some(config) => config,
         None => {

@@ -77,3 +77,35 @@ pub fn assert_same(a: &[(String, Vec<u8>)], b: &[(String, Vec<u8>)]) {
         assert!(x == y, "{name} differs");
     }
 }
+
+/// A fixed linear congruential sequence: random choices, reproducible failures.
+pub fn next_random(state: &mut u64) -> u64 {
+    *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *state >> 33
+}
+
+/// Runs `config` again and again, each attempt aborting right after its n-th file lands (n drawn
+/// from 1..=`most` by the sequence from `state`), until one finishes. Returns the number of
+/// crashes and everything the attempts printed on stderr.
+pub fn crash_until_done(config: &Path, results: &Path, most: u64, mut state: u64) -> (usize, String) {
+    let mut crashes = 0;
+    let mut stderr = String::new();
+    loop {
+        let n = 1 + next_random(&mut state) % most;
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("heavyball"))
+            .args(["run", "--quiet"])
+            .arg(config)
+            .arg("--results")
+            .arg(results)
+            .env(heavyball::store::atomic::CRASH_AFTER_RENAMES, n.to_string())
+            .output()
+            .unwrap();
+        stderr.push_str(&String::from_utf8_lossy(&out.stderr));
+        if out.status.success() {
+            return (crashes, stderr);
+        }
+        assert_eq!(out.status.code(), None, "attempt {crashes} failed: {stderr}");
+        crashes += 1;
+        assert!(crashes < 2000, "the sweep never finished");
+    }
+}

@@ -193,7 +193,7 @@ seed = [0]
 
 #[test]
 fn curves_carry_the_sharpness_the_same_at_any_thread_count_and_across_crashes() {
-    use crate::common::{assert_same, comparable};
+    use crate::common::{assert_same, comparable, crash_until_done};
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(dir.path(), "s.toml", SHARP);
     let one = dir.path().join("one");
@@ -226,23 +226,7 @@ fn curves_carry_the_sharpness_the_same_at_any_thread_count_and_across_crashes() 
 
     // Crashed after every few files, then resumed: the same bytes.
     let crashed = dir.path().join("crashed");
-    let mut crashes = 0;
-    for n in (1..).map(|i| 1 + (i * 7) % 13) {
-        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("heavyball"))
-            .args(["run", "--quiet"])
-            .arg(&cfg)
-            .arg("--results")
-            .arg(&crashed)
-            .env(heavyball::store::atomic::CRASH_AFTER_RENAMES, n.to_string())
-            .output()
-            .unwrap();
-        if out.status.success() {
-            break;
-        }
-        assert_eq!(out.status.code(), None, "{}", String::from_utf8_lossy(&out.stderr));
-        crashes += 1;
-        assert!(crashes < 500, "the sweep never finished");
-    }
+    let (crashes, _) = crash_until_done(&cfg, &crashed, 13, 0x5a);
     assert!(crashes >= 5, "only {crashes} crashes");
     assert_same(&comparable(&crashed.join("s")), &comparable(&one.join("s")));
 

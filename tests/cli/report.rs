@@ -191,7 +191,7 @@ fn partial_one_sided_and_all_diverged_sweeps_are_reported_not_crashed() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no finished runs yet"));
     let out = heavyball().arg("report").arg(dir.path().join("nope")).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("the results folder of a sweep?"), "{stderr}");
+    assert!(stderr.contains("the results folder of a sweep that has run?"), "{stderr}");
 }
 
 #[test]

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use heavyball::store::SweepDir;
 
-use crate::common::{assert_same, comparable, heavyball, run_dir, tree, write};
+use crate::common::{
+    assert_same, comparable, crash_until_done, heavyball, next_random, run_dir, tree, write,
+};
 
 const SWEEP: &str = r#"
 name = "r"
@@ -47,38 +49,6 @@ fn spawn(config: &Path, results: &Path) -> std::process::Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// A fixed linear congruential sequence: random choices, reproducible failures.
-fn next_random(state: &mut u64) -> u64 {
-    *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    *state >> 33
-}
-
-/// Runs `config` again and again, each attempt aborting right after its n-th file lands (n drawn
-/// from 1..=12), until one finishes. Returns the number of crashes and everything the attempts
-/// printed on stderr.
-fn crash_until_done(config: &Path, results: &Path, mut state: u64) -> (usize, String) {
-    let mut crashes = 0;
-    let mut stderr = String::new();
-    loop {
-        let n = 1 + next_random(&mut state) % 12;
-        let out = Command::new(assert_cmd::cargo::cargo_bin("heavyball"))
-            .args(["run", "--quiet"])
-            .arg(config)
-            .arg("--results")
-            .arg(results)
-            .env(heavyball::store::atomic::CRASH_AFTER_RENAMES, n.to_string())
-            .output()
-            .unwrap();
-        stderr.push_str(&String::from_utf8_lossy(&out.stderr));
-        if out.status.success() {
-            return (crashes, stderr);
-        }
-        assert_eq!(out.status.code(), None, "attempt {crashes} failed: {stderr}");
-        crashes += 1;
-        assert!(crashes < 1000, "the sweep never finished");
-    }
 }
 
 /// Starts `config` again and again and SIGKILLs it after a random delay below `window`, until
@@ -127,7 +97,7 @@ fn a_crash_right_after_any_write_then_resume_gives_identical_files() {
     // while the summaries are rebuilt. The sweep writes over 500 files, so it takes dozens of
     // crashes to finish, however fast the machine is.
     let results = dir.path().join("crashed");
-    let (crashes, stderr) = crash_until_done(&cfg, &results, 0xc4a5);
+    let (crashes, stderr) = crash_until_done(&cfg, &results, 12, 0xc4a5);
     assert!(crashes >= 20, "only {crashes} crashes");
     assert!(!stderr.contains("restarting"), "{stderr}");
     run_ok(&cfg, &results);
@@ -145,7 +115,7 @@ fn an_extension_crashed_after_any_write_loses_nothing() {
     let results = dir.path().join("extended");
     run_ok(&config(dir.path(), "short.toml", 60, "[1.0, 0.3]"), &results);
 
-    let (crashes, stderr) = crash_until_done(&long, &results, 0xe7e4d);
+    let (crashes, stderr) = crash_until_done(&long, &results, 12, 0xe7e4d);
     assert!(crashes >= 20, "only {crashes} crashes");
     assert!(!stderr.contains("restarting"), "a finished run was started over: {stderr}");
     assert_same(&comparable(&results.join("r")), &comparable(&reference.join("r")));

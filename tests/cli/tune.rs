@@ -3,9 +3,8 @@
 //! count, after crashes in any round, and with shards.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::common::{assert_same, comparable, heavyball, run_sweep, write};
+use crate::common::{assert_same, comparable, crash_until_done, heavyball, run_sweep, write};
 
 const TUNED: &str = r#"
 name = "t"
@@ -69,26 +68,7 @@ fn a_tuned_sweep_crashed_in_any_round_ends_byte_identical() {
     let reference = dir.path().join("reference");
     run_sweep(&cfg, &reference, &["--quiet"]);
     let results = dir.path().join("crashed");
-    let mut state = 0x7u64;
-    let mut crashes = 0;
-    loop {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let n = 1 + (state >> 33) % 15;
-        let out = Command::new(assert_cmd::cargo::cargo_bin("heavyball"))
-            .args(["run", "--quiet"])
-            .arg(&cfg)
-            .arg("--results")
-            .arg(&results)
-            .env(heavyball::store::atomic::CRASH_AFTER_RENAMES, n.to_string())
-            .output()
-            .unwrap();
-        if out.status.success() {
-            break;
-        }
-        assert_eq!(out.status.code(), None, "{}", String::from_utf8_lossy(&out.stderr));
-        crashes += 1;
-        assert!(crashes < 2000, "the tuned sweep never finished");
-    }
+    let (crashes, _) = crash_until_done(&cfg, &results, 15, 0x7);
     assert!(crashes >= 20, "only {crashes} crashes");
     assert_same(&comparable(&results.join("t")), &comparable(&reference.join("t")));
 }
