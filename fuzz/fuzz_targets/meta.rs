@@ -1,6 +1,8 @@
-//! The readers of `run.toml` and `sweep.toml`: any file gives metadata or an error naming it.
+//! The readers of `run.toml`, `sweep.toml` and `hessian.toml`: any file gives metadata or an
+//! error naming it.
 #![no_main]
 
+use heavyball::store::curvature::RunCurvature;
 use heavyball::store::{RunMeta, SweepMeta};
 use libfuzzer_sys::fuzz_target;
 
@@ -8,6 +10,9 @@ fuzz_target!(|data: &[u8]| {
     let path = std::env::temp_dir().join(format!("heavyball-fuzz-meta-{}", std::process::id()));
     std::fs::write(&path, data).unwrap();
     if let Err(e) = RunMeta::read(&path) {
+        assert!(format!("{e:#}").contains("heavyball-fuzz-meta"), "{e:#}");
+    }
+    if let Err(e) = RunCurvature::read(&path) {
         assert!(format!("{e:#}").contains("heavyball-fuzz-meta"), "{e:#}");
     }
     if let Ok(meta) = SweepMeta::read(&path) {
