@@ -158,6 +158,32 @@ pub fn draw_all(sweep: &Sweep, analysis: &Analysis, out: &ReportDir) -> Result<V
         })?;
         figures.push(Figure { title: title.clone(), svg: ReportDir::figure_name(&stem, "svg") });
 
+        // The sharpness of the two best settings against each one's stability threshold, when
+        // the curves carry it (the edge-of-stability picture).
+        let mut sharp: Vec<Series> = Vec::new();
+        for (i, b) in [&c.gd, &c.momentum].into_iter().flatten().enumerate() {
+            let runs = runs_at(sweep, m, b.gamma, b.alpha);
+            let points = mean_curve(&runs, |r| r.sharpness);
+            let Some(&(last, _)) = points.last() else { continue };
+            let momentum = b.method == Method::Momentum;
+            let name = if momentum { "momentum" } else { "GD" };
+            let label = format!("{name} γ={} α={}: sharpness", short_number(b.gamma), short_number(b.alpha));
+            let limit = crate::sharpness::stability_threshold(b.gamma, b.alpha);
+            sharp.push((label, momentum, 2 * i, points));
+            let label = format!("{name}: its threshold 2(2−α)/(αγ) = {}", num(limit));
+            sharp.push((label, momentum, 2 * i + 1, vec![(0.0, limit), (last, limit)]));
+        }
+        if !sharp.is_empty() {
+            let title =
+                format!("Sharpness, M = {m}: λ_max along the best runs against their stability thresholds");
+            let stem = format!("sharpness-M{m}");
+            let y = "λ_max of the Hessian, seed mean (log scale)";
+            render(out, &stem, &|r| lines(r, &title, y, &sharp, true), &|r| {
+                lines(r, &title, y, &sharp, true)
+            })?;
+            figures.push(Figure { title, svg: ReportDir::figure_name(&stem, "svg") });
+        }
+
         // Test accuracy of the two best settings.
         if info.has_test_set() {
             let mut acc = Vec::new();

@@ -236,6 +236,8 @@ fn curves_carry_the_sharpness_the_same_at_any_thread_count_and_across_crashes() 
     let cfg_plain =
         write(dir.path(), "p.toml", &SHARP.replace("sharpness_every = 5\nsharpness_steps = 10\n", ""));
     run_sweep(&cfg_plain, &plain, &["--quiet"]);
+    heavyball().arg("report").arg(plain.join("s")).assert().success();
+    assert!(!plain.join("s/report/sharpness-M3.svg").exists(), "a sharpness plot without sharpness");
     let strip = |text: &str| -> String {
         text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n").collect()
     };
@@ -254,5 +256,15 @@ fn curves_carry_the_sharpness_the_same_at_any_thread_count_and_across_crashes() 
         );
         let with = strip(&std::fs::read_to_string(run.join("curve.csv")).unwrap());
         assert_eq!(with, std::fs::read_to_string(twin.join("curve.csv")).unwrap());
+    }
+
+    // The report draws each M's best runs' sharpness against their thresholds.
+    heavyball().arg("report").arg(one.join("s")).assert().success();
+    let md = std::fs::read_to_string(one.join("s/report/report.md")).unwrap();
+    for m in [3, 6] {
+        assert!(md.contains(&format!("### Sharpness, M = {m}: ")), "{md}");
+        let svg = std::fs::read_to_string(one.join(format!("s/report/sharpness-M{m}.svg"))).unwrap();
+        assert!(svg.contains("threshold 2(2−α)/(αγ)"), "sharpness-M{m}.svg");
+        assert!(one.join(format!("s/report/sharpness-M{m}.png")).exists());
     }
 }
