@@ -19,7 +19,7 @@ use std::fmt;
 use crate::config::{Criterion, GridSpec, TrainSpec, TuneSpec, round_value};
 use crate::grid::{RunSpec, expand, short_number};
 use crate::store::summary::finished_runs;
-use crate::store::{RunId, RunRecord, SweepDir};
+use crate::store::{RunId, RunRecord, SweepDir, SweepMeta};
 
 /// A finished run's value of `by`: +∞ when it diverged, or the value is missing or NaN.
 pub fn run_score(run: &RunRecord, by: Criterion) -> f64 {
@@ -341,6 +341,18 @@ pub fn on_disk(
             (runs.len() == ids.len()).then(|| point_score(&runs, spec.by))
         })
     })
+}
+
+/// The runs a sweep on disk holds so far, from its `sweep.toml` alone: the grid's and, for a
+/// tuned sweep, those of the rounds its finished runs decided; with the tuning, when tuned.
+pub fn recorded_runs(dir: &SweepDir, info: &SweepMeta) -> (Vec<RunId>, Option<Tuning>) {
+    let (grid, train) = (info.grid(), info.train());
+    let tuning = info.tune.map(|spec| on_disk(dir, &grid, &train, &info.data_fingerprint, &spec));
+    let ids = run_specs(&grid, tuning.as_ref())
+        .iter()
+        .map(|spec| RunId::from_spec(spec, &train, &info.data_fingerprint))
+        .collect();
+    (ids, tuning)
 }
 
 #[cfg(test)]

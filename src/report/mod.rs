@@ -18,7 +18,7 @@ use anyhow::{Result, bail};
 use crate::config::Config;
 use crate::store::curvature::RunCurvature;
 use crate::store::summary::finished_runs;
-use crate::store::{RunFile, RunId, RunRecord, SweepDir, SweepMeta};
+use crate::store::{RunFile, RunRecord, SweepDir, SweepMeta};
 use crate::tune;
 
 pub use analysis::{Analysis, analyse};
@@ -57,14 +57,7 @@ pub fn locate(target: &Path, results: &Path) -> Result<SweepDir> {
 /// their readable names match.
 pub fn load(dir: &SweepDir) -> Result<Sweep> {
     let info = SweepMeta::read_in(dir)?;
-    let train = info.train();
-    // A tuned sweep's runs are the grid's and those of the rounds its finished runs decided.
-    let grid = info.grid();
-    let tuning = info.tune.map(|spec| tune::on_disk(dir, &grid, &train, &info.data_fingerprint, &spec));
-    let ids: Vec<RunId> = tune::run_specs(&grid, tuning.as_ref())
-        .iter()
-        .map(|spec| RunId::from_spec(spec, &train, &info.data_fingerprint))
-        .collect();
+    let (ids, tuning) = tune::recorded_runs(dir, &info);
     let found = finished_runs(dir, &ids, info.iterations);
     let known: std::collections::HashSet<&str> = found
         .runs

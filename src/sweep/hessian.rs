@@ -94,12 +94,7 @@ fn compute<T: Real>(
             dir.sweep_meta().display()
         );
     }
-    let (grid, train) = (info.grid(), info.train());
-    let tuning = info.tune.map(|spec| tune::on_disk(dir, &grid, &train, &info.data_fingerprint, &spec));
-    let ids: Vec<RunId> = tune::run_specs(&grid, tuning.as_ref())
-        .iter()
-        .map(|spec| RunId::from_spec(spec, &train, &info.data_fingerprint))
-        .collect();
+    let (ids, _) = tune::recorded_runs(dir, info);
     let found = finished_runs(dir, &ids, info.iterations);
     if found.runs.is_empty() {
         bail!("{} has no finished runs: nothing to compute (run the sweep first)", dir.root().display());
