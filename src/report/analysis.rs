@@ -343,7 +343,8 @@ pub struct Stability {
 pub const MINIMUM_TOLERANCE: f64 = 1e-3;
 
 /// The stability table, from each run's Hessian values at its init and final points (by run
-/// folder name; runs without values are left out). Empty when no run has values.
+/// folder name; runs without values are left out), or, for λ₀ where no run of a seed has them,
+/// from the sharpness column of its curve at row 0. Empty when neither exists.
 pub fn stability(
     info: &SweepMeta,
     runs: &[RunRecord],
@@ -352,13 +353,20 @@ pub fn stability(
     let mut out = Vec::new();
     for &m in &info.hidden {
         let at_m: Vec<&RunRecord> = runs.iter().filter(|r| r.meta.hidden == m).collect();
-        // λ₀ per seed (every γ and α at (M, seed) start from the same point: take the first).
+        // λ₀ per seed (every γ and α at (M, seed) start from the same point: take the first),
+        // from `heavyball hessian`'s values, else from the curve's sharpness column at row 0.
         let mut by_seed: Vec<(u64, f64)> = Vec::new();
-        for r in &at_m {
-            if let Some(c) = curvature.get(&r.dir_name)
-                && !by_seed.iter().any(|(s, _)| *s == r.meta.seed)
-            {
-                by_seed.push((r.meta.seed, c.init.lambda_max));
+        let at_init =
+            [&|r: &RunRecord| curvature.get(&r.dir_name).map(|c| c.init.lambda_max), &|r: &RunRecord| {
+                r.curve.first().and_then(|row| row.sharpness)
+            }] as [&dyn Fn(&RunRecord) -> Option<f64>; 2];
+        for source in at_init {
+            for r in &at_m {
+                if let Some(l) = source(r)
+                    && !by_seed.iter().any(|(s, _)| *s == r.meta.seed)
+                {
+                    by_seed.push((r.meta.seed, l));
+                }
             }
         }
         if by_seed.is_empty() {

@@ -7,9 +7,10 @@ use std::sync::Once;
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::Sweep;
-use super::analysis::{Analysis, Method, final_loss, mean_final_loss};
+use super::analysis::{Analysis, Method, Stability, final_loss, mean_final_loss, stability};
 use super::render::num;
 use crate::grid::short_number;
 use crate::store::{ReportDir, RunRecord, write_atomic};
@@ -95,11 +96,39 @@ fn runs_at(sweep: &Sweep, m: usize, g: f64, a: f64) -> Vec<&RunRecord> {
     sweep.runs.iter().filter(|r| r.meta.hidden == m && r.meta.gamma == g && r.meta.alpha == a).collect()
 }
 
+/// The heatmap's cells at M: every γ run at M (a tuned sweep adds γ values beyond the grid),
+/// every α of the grid, and the predicted boundary per α from the stability rows.
+fn heat_cells(sweep: &Sweep, m: usize, stability: &[Stability]) -> HeatCells {
+    let mut gammas: Vec<f64> =
+        sweep.runs.iter().filter(|r| r.meta.hidden == m).map(|r| r.meta.gamma).collect();
+    gammas.sort_by(f64::total_cmp);
+    gammas.dedup();
+    let alphas = sweep.info.alpha.clone();
+    let cells = alphas
+        .iter()
+        .map(|&a| {
+            gammas
+                .iter()
+                .map(|&g| {
+                    let runs = runs_at(sweep, m, g, a);
+                    (!runs.is_empty()).then(|| mean_final_loss(&runs))
+                })
+                .collect()
+        })
+        .collect();
+    let boundary = alphas
+        .iter()
+        .map(|&a| stability.iter().find(|s| s.hidden == m && s.alpha == a).map(|s| s.predicted))
+        .collect();
+    HeatCells { gammas, alphas, cells, boundary }
+}
+
 /// Draws every figure and returns them in report order.
 pub fn draw_all(sweep: &Sweep, analysis: &Analysis, out: &ReportDir) -> Result<Vec<Figure>> {
     register_font();
     let mut figures = Vec::new();
     let info = &sweep.info;
+    let stability = stability(info, &sweep.runs, &sweep.curvature);
     for c in &analysis.comparisons {
         let m = c.hidden;
         // Loss curves: at each γ, GD against the best α < 1 at that γ.
@@ -135,27 +164,17 @@ pub fn draw_all(sweep: &Sweep, analysis: &Analysis, out: &ReportDir) -> Result<V
         render(out, &stem, &|r| lines(r, &title, y, &series, true), &|r| lines(r, &title, y, &series, true))?;
         figures.push(Figure { title: title.clone(), svg: ReportDir::figure_name(&stem, "svg") });
 
-        // Heatmap of the final loss.
-        let title = format!("Final training loss over γ × α, M = {m} (seed mean; ✕ = diverged)");
+        // Heatmap of the final loss, with the predicted stability boundary when known.
+        let heat = heat_cells(sweep, m, &stability);
+        let title = if heat.boundary.iter().any(Option::is_some) {
+            format!(
+                "Final training loss over γ × α, M = {m} (seed mean); white line: γ = 2(2−α)/(α·λ₀), stable by λ₀ at init"
+            )
+        } else {
+            format!("Final training loss over γ × α, M = {m} (seed mean)")
+        };
         let stem = format!("heatmap-M{m}");
-        let cells: Vec<Vec<Option<f64>>> = info
-            .alpha
-            .iter()
-            .map(|&a| {
-                info.gamma
-                    .iter()
-                    .map(|&g| {
-                        let runs = runs_at(sweep, m, g, a);
-                        (!runs.is_empty()).then(|| mean_final_loss(&runs))
-                    })
-                    .collect()
-            })
-            .collect();
-        let gammas: Vec<String> = info.gamma.iter().map(|&g| short_number(g)).collect();
-        let alphas: Vec<String> = info.alpha.iter().map(|&a| short_number(a)).collect();
-        render(out, &stem, &|r| heatmap(r, &title, &gammas, &alphas, &cells), &|r| {
-            heatmap(r, &title, &gammas, &alphas, &cells)
-        })?;
+        render(out, &stem, &|r| heatmap(r, &title, &heat), &|r| heatmap(r, &title, &heat))?;
         figures.push(Figure { title: title.clone(), svg: ReportDir::figure_name(&stem, "svg") });
 
         // The sharpness of the two best settings against each one's stability threshold, when
@@ -251,6 +270,8 @@ where
                 .configure_mesh()
                 .x_desc("iteration")
                 .y_desc(y_label)
+                .x_label_formatter(&|v| tick(*v))
+                .y_label_formatter(&|v| tick(*v))
                 .label_style(("sans-serif", 14))
                 .draw()
                 .map_err(e)?;
@@ -308,40 +329,60 @@ fn ramp(t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-/// A γ × α grid of cells coloured by log10 of the final loss; diverged cells are grey with a ✕,
-/// missing ones white.
-fn heatmap<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    gammas: &[String],
-    alphas: &[String],
-    cells: &[Vec<Option<f64>>],
-) -> Result<()>
+/// One heatmap's contents: the seed-mean final loss per (α, γ) at one M, and, when the
+/// sharpness at init is known, the γ the theory predicts stable for each α.
+struct HeatCells {
+    /// γ values, ascending: the columns.
+    gammas: Vec<f64>,
+    /// α values, as the grid lists them: the rows, bottom to top.
+    alphas: Vec<f64>,
+    /// `cells[α][γ]`: the seed-mean final loss (+∞ when a seed diverged), None when not run.
+    cells: Vec<Vec<Option<f64>>>,
+    /// Per row, the largest γ predicted stable, 2(2−α)/(α·λ₀).
+    boundary: Vec<Option<f64>>,
+}
+
+/// The width of the heatmap's colour scale, at the right of the figure.
+const SCALE_WIDTH: u32 = 120;
+
+/// A γ × α grid of cells coloured by log10 of the final loss, with a colour scale; diverged
+/// cells are grey with a ✕, cells not run white with a dash. When known, the predicted
+/// stability boundary is drawn over it as a black-edged white line: per row, a vertical mark at
+/// the predicted γ (placed between the columns on a log scale), joined from row to row.
+fn heatmap<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, h: &HeatCells) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plot {title:?}: {e}");
     root.fill(&WHITE).map_err(e)?;
-    let finite: Vec<f64> = cells
+    let (width, _) = root.dim_in_pixel();
+    let (left, right) = root.split_horizontally(width.saturating_sub(SCALE_WIDTH));
+    let finite: Vec<f64> = h
+        .cells
         .iter()
         .flatten()
         .flatten()
         .copied()
         .filter(|v| v.is_finite() && *v >= 1e-100 && *v <= 1e100)
         .collect();
-    let lo = finite.iter().copied().fold(f64::INFINITY, f64::min).log10();
-    let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max).log10();
-    let (ng, na) = (gammas.len() as u32, alphas.len() as u32);
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 20))
+    let mut lo = finite.iter().copied().fold(f64::INFINITY, f64::min).log10();
+    let mut hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max).log10();
+    if !(lo.is_finite() && hi.is_finite()) {
+        (lo, hi) = (0.0, 1.0);
+    } else if hi - lo < 1e-9 {
+        (lo, hi) = (lo - 0.5, hi + 0.5);
+    }
+    let (ng, na) = (h.gammas.len() as u32, h.alphas.len() as u32);
+    let mut chart = ChartBuilder::on(&left)
+        .caption(title, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(50)
         .y_label_area_size(70)
         // Integer ranges are inclusive of their end here: 0..n−1 makes exactly n segments.
         .build_cartesian_2d((0..ng.max(1) - 1).into_segmented(), (0..na.max(1) - 1).into_segmented())
         .map_err(e)?;
-    let label = |v: &SegmentValue<u32>, names: &[String]| match v {
-        SegmentValue::CenterOf(i) => names.get(*i as usize).cloned().unwrap_or_default(),
+    let label = |v: &SegmentValue<u32>, values: &[f64]| match v {
+        SegmentValue::CenterOf(i) => values.get(*i as usize).map_or(String::new(), |&x| short_number(x)),
         _ => String::new(),
     };
     chart
@@ -351,38 +392,167 @@ where
         .y_desc("α (1 = plain GD)")
         .x_labels(ng as usize)
         .y_labels(na as usize)
-        .x_label_formatter(&|v| label(v, gammas))
-        .y_label_formatter(&|v| label(v, alphas))
+        .x_label_formatter(&|v| label(v, &h.gammas))
+        .y_label_formatter(&|v| label(v, &h.alphas))
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(e)?;
-    for (ai, row) in cells.iter().enumerate() {
+    let centred = |size: u32, ink: &RGBColor| {
+        ("sans-serif", size).into_font().color(ink).pos(Pos::new(HPos::Center, VPos::Center))
+    };
+    // The last segment of each axis ends at `Last`, not at a value of the range.
+    let end = |i: u32, n: u32| if i + 1 < n { SegmentValue::Exact(i + 1) } else { SegmentValue::Last };
+    let cell_width = {
+        let a = chart.backend_coord(&(SegmentValue::Exact(0), SegmentValue::Exact(0)));
+        let b = chart.backend_coord(&(end(0, ng), SegmentValue::Exact(0)));
+        (b.0 - a.0).unsigned_abs()
+    };
+    // Values are written in the cells only when they fit.
+    let text_size = if cell_width >= 70 {
+        14
+    } else if cell_width >= 48 {
+        11
+    } else {
+        0
+    };
+    let shade = |v: f64| ((v.max(1e-300).log10() - lo) / (hi - lo)).clamp(0.0, 1.0);
+    for (ai, row) in h.cells.iter().enumerate() {
         for (gi, cell) in row.iter().enumerate() {
             let (x, y) = (gi as u32, ai as u32);
-            // The last segment of each axis ends at `Last`, not at a value of the range.
-            let end =
-                |i: u32, n: u32| if i + 1 < n { SegmentValue::Exact(i + 1) } else { SegmentValue::Last };
             let corners = [(SegmentValue::Exact(x), SegmentValue::Exact(y)), (end(x, ng), end(y, na))];
             let (fill, text, ink) = match cell {
                 None => (WHITE, "–".to_string(), BLACK),
-                Some(v) if !v.is_finite() => (RGBColor(170, 170, 170), "✕ diverged".to_string(), BLACK),
+                Some(v) if !v.is_finite() => (RGBColor(170, 170, 170), "✕".to_string(), BLACK),
                 Some(v) => {
-                    let t = if hi > lo { (v.max(1e-300).log10() - lo) / (hi - lo) } else { 0.5 };
+                    let t = shade(*v);
                     (ramp(t), num(*v), if t > 0.6 { BLACK } else { WHITE })
                 }
             };
             chart.draw_series(std::iter::once(Rectangle::new(corners, fill.filled()))).map_err(e)?;
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    text,
-                    (SegmentValue::CenterOf(x), SegmentValue::CenterOf(y)),
-                    ("sans-serif", 14).into_font().color(&ink).pos(plotters::style::text_anchor::Pos::new(
-                        plotters::style::text_anchor::HPos::Center,
-                        plotters::style::text_anchor::VPos::Center,
-                    )),
-                )))
-                .map_err(e)?;
+            let size = if text == "✕" { 22 } else { text_size };
+            if size > 0 {
+                let at = (SegmentValue::CenterOf(x), SegmentValue::CenterOf(y));
+                chart.draw_series(std::iter::once(Text::new(text, at, centred(size, &ink)))).map_err(e)?;
+            }
         }
     }
+
+    // The predicted boundary, in backend pixels: x interpolated on log γ between the columns'
+    // centres (extrapolated by the edge spacing, and held at the plot's edge beyond it).
+    let centre =
+        |i: usize| chart.backend_coord(&(SegmentValue::CenterOf(i as u32), SegmentValue::CenterOf(0))).0;
+    let x_min = chart.backend_coord(&(SegmentValue::Exact(0), SegmentValue::Exact(0))).0;
+    let x_max = chart.backend_coord(&(SegmentValue::Last, SegmentValue::Exact(0))).0;
+    let place = |g: f64| -> i32 {
+        let n = h.gammas.len();
+        if n == 1 {
+            return if g < h.gammas[0] { x_min } else { x_max };
+        }
+        let i = h.gammas.iter().rposition(|&v| v <= g).unwrap_or(0).min(n - 2);
+        let t = (g.ln() - h.gammas[i].ln()) / (h.gammas[i + 1].ln() - h.gammas[i].ln());
+        let x = centre(i) as f64 + t * (centre(i + 1) - centre(i)) as f64;
+        x.round().clamp(x_min as f64, x_max as f64) as i32
+    };
+    let mut path: Vec<(i32, i32)> = Vec::new();
+    for (ai, g) in h.boundary.iter().enumerate() {
+        let Some(g) = g.filter(|g| g.is_finite() && *g > 0.0) else { continue };
+        let x = place(g);
+        let bottom = chart.backend_coord(&(SegmentValue::Exact(0), SegmentValue::Exact(ai as u32))).1;
+        let top = chart.backend_coord(&(SegmentValue::Exact(0), end(ai as u32, na))).1;
+        path.push((x, bottom));
+        path.push((x, top));
+    }
+    if !path.is_empty() {
+        root.draw(&PathElement::new(path.clone(), BLACK.stroke_width(6))).map_err(e)?;
+        root.draw(&PathElement::new(path, WHITE.stroke_width(3))).map_err(e)?;
+    }
+
+    // The colour scale: the ramp from the lowest to the highest finite loss, ticked at powers of
+    // ten (or at both ends when the losses span less than a decade).
+    let plot_top = chart.backend_coord(&(SegmentValue::Exact(0), SegmentValue::Last)).1;
+    let plot_bottom = chart.backend_coord(&(SegmentValue::Exact(0), SegmentValue::Exact(0))).1;
+    let (x0, _) = right.get_base_pixel();
+    let bar = (x0 + 10, x0 + 34);
+    let span = (plot_bottom - plot_top).max(1);
+    for k in 0..span {
+        let t = 1.0 - k as f64 / span as f64;
+        let y = plot_top + k;
+        root.draw(&Rectangle::new([(bar.0, y), (bar.1, y + 1)], ramp(t).filled())).map_err(e)?;
+    }
+    root.draw(&Rectangle::new([(bar.0, plot_top), (bar.1, plot_bottom)], BLACK.stroke_width(1)))
+        .map_err(e)?;
+    let mut ticks: Vec<f64> = (lo.ceil() as i32..=hi.floor() as i32).map(f64::from).collect();
+    if ticks.len() < 2 {
+        ticks = vec![lo, hi];
+    }
+    let left_text = ("sans-serif", 13).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
+    for t in ticks {
+        let y = plot_bottom - ((t - lo) / (hi - lo) * span as f64).round() as i32;
+        root.draw(&PathElement::new(vec![(bar.1, y), (bar.1 + 5, y)], BLACK.stroke_width(1))).map_err(e)?;
+        root.draw(&Text::new(tick(10f64.powf(t)), (bar.1 + 8, y), left_text.clone())).map_err(e)?;
+    }
+    let caption = ("sans-serif", 13).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Bottom));
+    root.draw(&Text::new("final loss", (bar.0, plot_top - 8), caption)).map_err(e)?;
+    if h.cells.iter().flatten().any(|c| c.is_some_and(|v| !v.is_finite())) {
+        let y = plot_bottom + 24;
+        root.draw(&Rectangle::new([(bar.0, y - 8), (bar.0 + 16, y + 8)], RGBColor(170, 170, 170).filled()))
+            .map_err(e)?;
+        root.draw(&Text::new("✕ diverged", (bar.0 + 20, y), left_text.clone())).map_err(e)?;
+    }
     Ok(())
+}
+
+/// A tick label that reads at a glance: up to 3 significant digits, plain between 1e-3 and 1e5
+/// (0.001, 0.25, 2000), otherwise as a power of ten (1e-4, 2.5e-6); never the float noise of a
+/// computed tick such as `9999999999e-5`.
+pub(super) fn tick(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return if v == 0.0 { "0".into() } else { num(v) };
+    }
+    // Round to 3 significant digits first, so 9.9999e-5 becomes 1e-4.
+    let rounded: f64 = format!("{v:.2e}").parse().unwrap_or(v);
+    let exponent = rounded.abs().log10().floor() as i32;
+    if (-3..5).contains(&exponent) {
+        let decimals = (2 - exponent).max(0) as usize;
+        let text = format!("{rounded:.decimals$}");
+        if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text }
+    } else {
+        let text = format!("{rounded:.2e}");
+        let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        format!("{mantissa}e{exp}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels_read_as_people_write_them() {
+        let cases = [
+            (9.999999999e-5, "1e-4"),
+            (1e-5, "1e-5"),
+            (2.5e-6, "2.5e-6"),
+            (0.001, "0.001"),
+            (0.25, "0.25"),
+            (1.0, "1"),
+            (20.000000001, "20"),
+            (1000.0, "1000"),
+            (99999.0, "1e5"),
+            (1.234e7, "1.23e7"),
+            (0.0, "0"),
+            (-0.03, "-0.03"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(tick(v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn the_ramp_runs_from_dark_to_bright() {
+        let luminance = |c: RGBColor| 0.2126 * c.0 as f64 + 0.7152 * c.1 as f64 + 0.0722 * c.2 as f64;
+        let steps: Vec<f64> = (0..=20).map(|i| luminance(ramp(i as f64 / 20.0))).collect();
+        assert!(steps.windows(2).all(|w| w[1] > w[0]), "{steps:?}");
+    }
 }

@@ -321,10 +321,18 @@ fn stability_table(sweep: &Sweep) -> Option<String> {
         "On a quadratic with curvature λ, heavy ball with step γα and momentum 1−α is stable for γλ < 2(2−α)/α \
          (plain GD: γλ < 2). With λ₀, the sharpness (the Hessian's largest eigenvalue) at the initial point, \
          averaged over seeds, the largest γ predicted stable is 2(2−α)/(α·λ₀). Networks are not quadratics: \
-         the sharpness changes as they train, so the prediction is a reference, not a verdict. Values from \
-         `heavyball hessian` ({} of {} finished runs).\n",
-        sweep.curvature.len(),
-        sweep.runs.len()
+         the sharpness changes as they train, so the prediction is a reference, not a verdict. {}\n",
+        if sweep.curvature.is_empty() {
+            "λ₀ from the curves' sharpness column at iteration 0; run `heavyball hessian` for the values at the final \
+             points."
+                .to_string()
+        } else {
+            format!(
+                "Values from `heavyball hessian` ({} of {} finished runs).",
+                sweep.curvature.len(),
+                sweep.runs.len()
+            )
+        }
     );
     let _ = writeln!(
         t,
@@ -335,15 +343,18 @@ fn stability_table(sweep: &Sweep) -> Option<String> {
     for r in rows {
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {} | {} | {} | {} of {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             r.hidden,
             short_number(r.alpha),
             num(r.sharpness_at_init),
             num(r.predicted),
             gamma(r.converged),
             gamma(r.diverged),
-            r.at_minimum.0,
-            r.at_minimum.1
+            if r.at_minimum.1 == 0 {
+                "–".to_string()
+            } else {
+                format!("{} of {}", r.at_minimum.0, r.at_minimum.1)
+            }
         );
     }
     let _ = writeln!(
@@ -437,7 +448,7 @@ pub(super) fn terminal_text(sweep: &Sweep, analysis: &Analysis, with_test: bool)
             tuning.verdicts.len()
         );
     }
-    if !sweep.curvature.is_empty() {
+    if !stability(&sweep.info, &sweep.runs, &sweep.curvature).is_empty() {
         let _ = writeln!(
             t,
             "stability: the γ the sharpness at init predicts stable, beside the γ that converged and diverged, in report.md"

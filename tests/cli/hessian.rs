@@ -88,6 +88,35 @@ fn every_finished_run_gets_its_extremes_the_same_at_any_thread_count() {
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
         assert_eq!((cells[5], cells[6]), ("0.3", "3000"), "{row}");
     }
+    // The heatmap draws the predicted boundary: per α row (α = 1 at the bottom, then 0.5) a
+    // vertical mark, further right for the smaller α, whose limit 2(2−α)/(α·λ₀) is 3× GD's.
+    for m in [3, 5] {
+        let svg = std::fs::read_to_string(sweep.join(format!("report/heatmap-M{m}.svg"))).unwrap();
+        let line = svg
+            .split("<polyline")
+            .find(|p| p.contains(r##"stroke="#FFFFFF" stroke-width="3""##))
+            .expect(&svg);
+        let points: Vec<(i32, i32)> = line
+            .split("points=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .map(|p| {
+                let (x, y) = p.split_once(',').unwrap();
+                (x.parse().unwrap(), y.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(points.len(), 4, "{line}");
+        assert!(points[0].0 == points[1].0 && points[2].0 == points[3].0, "{line}");
+        assert!(
+            points[0].1 > points[1].1 && points[1].1 == points[2].1 && points[2].1 > points[3].1,
+            "{line}"
+        );
+        assert!(points[2].0 > points[0].0, "{line}");
+    }
     // Without Hessian values the report says nothing about them.
     let again_md = {
         std::fs::remove_file(again.join("hessian.csv")).unwrap();
@@ -100,6 +129,8 @@ fn every_finished_run_gets_its_extremes_the_same_at_any_thread_count() {
         std::fs::read_to_string(again.join("report/report.md")).unwrap()
     };
     assert!(!again_md.contains("Stability") && !again_md.contains("Hessian"), "{again_md}");
+    let heatmap = std::fs::read_to_string(again.join("report/heatmap-M3.svg")).unwrap();
+    assert!(!heatmap.contains(r##"stroke="#FFFFFF" stroke-width="3""##), "a boundary without values");
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -266,5 +297,9 @@ fn curves_carry_the_sharpness_the_same_at_any_thread_count_and_across_crashes() 
         let svg = std::fs::read_to_string(one.join(format!("s/report/sharpness-M{m}.svg"))).unwrap();
         assert!(svg.contains("threshold 2(2−α)/(αγ)"), "sharpness-M{m}.svg");
         assert!(one.join(format!("s/report/sharpness-M{m}.png")).exists());
+        // λ₀ from the curves' row 0 alone gives the stability table and the heatmap's boundary.
+        let heatmap = std::fs::read_to_string(one.join(format!("s/report/heatmap-M{m}.svg"))).unwrap();
+        assert!(heatmap.contains(r##"stroke="#FFFFFF" stroke-width="3""##), "heatmap-M{m}.svg");
     }
+    assert!(md.contains("λ₀ from the curves' sharpness column at iteration 0"), "{md}");
 }
