@@ -245,6 +245,8 @@ impl GridSpec {
 pub struct Config {
     /// The sweep's name: its folder under the results directory.
     pub name: String,
+    /// Where it was read from, for messages: the file's path as given.
+    pub origin: String,
     /// The data section.
     pub data: DataSpec,
     /// The training section.
@@ -478,7 +480,7 @@ impl Config {
             Some(tune) => Some(check_tune(tune, &data, &grid).map_err(|m| invalid("[tune]", m))?),
             None => None,
         };
-        Ok(Config { name, data, train, grid, tune })
+        Ok(Config { name, origin: origin.to_string(), data, train, grid, tune })
     }
 }
 

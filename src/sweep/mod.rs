@@ -247,9 +247,9 @@ fn check_sharpness<T: Real>(config: &Config, data: &Prepared<T>) -> Result<()> {
     let shape = Shape { n_features: data.n_features(), n_hidden: m, n_classes: data.n_classes };
     if s.steps > shape.n_params() {
         anyhow::bail!(
-            "in [train] of sweep {}: sharpness_steps = {} is more than the {} parameters of its smallest \
+            "in [train] of {}: sharpness_steps = {} is more than the {} parameters of its smallest \
              network (M = {m}); use at most {}",
-            config.name,
+            config.origin,
             s.steps,
             shape.n_params(),
             shape.n_params()

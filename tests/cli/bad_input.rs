@@ -136,7 +136,7 @@ fn config_errors_name_the_file_and_key() {
         (
             "iterations = 3",
             "iterations = 3\nsharpness_every = 1\nsharpness_steps = 100",
-            "in [train] of sweep t: sharpness_steps = 100 is more than the 12 parameters of its smallest network (M = 2); use at most 12",
+            "sweep.toml: sharpness_steps = 100 is more than the 12 parameters of its smallest network (M = 2); use at most 12",
         ),
     ];
     for (from, to, expected) in cases {
