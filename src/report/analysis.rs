@@ -8,9 +8,11 @@
 //! uses that runs at the same (M, seed) share their initial point: at each (M, γ, α < 1) it
 //! compares momentum with GD seed by seed.
 
+use super::stats::{self, Interval};
 use crate::config::Criterion;
 use crate::store::{RunRecord, SweepMeta};
-use crate::tune::{Tried, Verdict, grid_ratio, judge, point_score};
+use crate::tune::{Tried, Verdict, grid_ratio, judge, point_score, run_score};
+use stats::median;
 
 /// The final training loss of a run, +∞ for a diverged run (or an empty curve).
 pub fn final_loss(run: &RunRecord) -> f64 {
@@ -45,15 +47,6 @@ fn mean_sd(values: &[f64]) -> (f64, f64) {
         0.0
     };
     (mean, var.sqrt())
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
 }
 
 /// The two methods compared: plain gradient descent (α = 1) and heavy-ball momentum (α < 1).
@@ -112,17 +105,65 @@ pub struct Best {
     pub bracket: Option<Verdict>,
 }
 
-/// The comparison at one M.
+/// Which "best" a comparison is about: the lowest training loss (how well each method
+/// optimises) or the lowest test loss (how well what it finds generalises).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// Chosen by training loss: the sweep's tuning criterion, or the final training loss.
+    Optimisation,
+    /// Chosen by the final test loss (only for sweeps with a test set).
+    Generalisation,
+}
+
+impl View {
+    /// The word used in CSV files.
+    pub fn name(self) -> &'static str {
+        match self {
+            View::Optimisation => "optimisation",
+            View::Generalisation => "generalisation",
+        }
+    }
+}
+
+/// Momentum's best against GD's best at one M, seed by seed: runs at the same (M, seed) start
+/// from the same parameters, so each seed is a pair.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairedStats {
+    /// Seeds with both runs finished.
+    pub pairs: usize,
+    /// Pairs where momentum's value is lower (a diverged run's is +∞).
+    pub wins: usize,
+    /// Pairs where GD's is lower.
+    pub losses: usize,
+    /// Momentum's value over GD's, per seed: median and 95% bootstrap interval (pairs where
+    /// both diverged are left out).
+    pub ratio: Option<Interval>,
+    /// Wilcoxon's signed-rank test on the log ratios, exact, two-sided.
+    pub signed_rank_p: Option<f64>,
+    /// The sign test on wins against losses, exact, two-sided.
+    pub sign_p: Option<f64>,
+    /// GD's iterations to the target over momentum's, per seed where both reach it: median
+    /// and 95% bootstrap interval.
+    pub speedup: Option<Interval>,
+}
+
+/// The comparison at one M, in one view.
 #[derive(Clone, Debug)]
 pub struct Comparison {
     /// M.
     pub hidden: usize,
-    /// The target training loss.
+    /// Which best this is.
+    pub view: View,
+    /// What each best was chosen by, and what the paired statistics compare.
+    pub criterion: Criterion,
+    /// The target training loss (NaN in the generalisation view, which has none).
     pub target: f64,
     /// Plain GD at its best γ.
     pub gd: Option<Best>,
     /// Momentum at its best (γ, α).
     pub momentum: Option<Best>,
+    /// The two bests seed by seed, when both exist.
+    pub stats: Option<PairedStats>,
 }
 
 impl Comparison {
@@ -155,8 +196,10 @@ pub struct Paired {
 
 /// Everything a report shows.
 pub struct Analysis {
-    /// One comparison per M.
+    /// One comparison per M, each method at its best by training loss.
     pub comparisons: Vec<Comparison>,
+    /// One comparison per M, each method at its best by test loss; empty without a test set.
+    pub generalisation: Vec<Comparison>,
     /// One row per (M, γ, α < 1) with pairs.
     pub paired: Vec<Paired>,
 }
@@ -206,9 +249,9 @@ struct Bracketing {
 }
 
 impl Bracketing {
-    fn of(info: &SweepMeta) -> Self {
+    fn of(info: &SweepMeta, by: Criterion) -> Self {
         Bracketing {
-            by: info.tune.map_or(Criterion::FinalTrainLoss, |t| t.by),
+            by,
             ratio: if info.gamma.len() > 1 { grid_ratio(&info.gamma) } else { 10.0 },
             resolution: info.tune.map_or(f64::INFINITY, |t| t.resolution),
         }
@@ -291,30 +334,107 @@ fn paired_at(m: usize, groups: &[Setting], gammas: &[f64], target: f64) -> Vec<P
     out
 }
 
-/// Computes the comparisons and the paired view. `target` overrides the per-M default, the
-/// lowest loss both tuned methods reach with every seed.
+/// The criterion of the optimisation view: the sweep's tuning criterion when it is about the
+/// training loss, else the final training loss.
+pub fn optimisation_criterion(info: &SweepMeta) -> Criterion {
+    match info.tune.map(|t| t.by) {
+        Some(by @ (Criterion::FinalTrainLoss | Criterion::BestTrainLoss)) => by,
+        _ => Criterion::FinalTrainLoss,
+    }
+}
+
+/// The two bests at one M seed by seed, comparing `by` and the iterations to `target`. The
+/// bootstrap's generator is seeded with `seed`, so a report is the same each time.
+fn paired_stats(
+    gd: &[&RunRecord],
+    momentum: &[&RunRecord],
+    by: Criterion,
+    target: f64,
+    seed: u64,
+) -> PairedStats {
+    let pairs: Vec<(&RunRecord, &RunRecord)> = momentum
+        .iter()
+        .filter_map(|mo| gd.iter().find(|g| g.meta.seed == mo.meta.seed).map(|g| (*mo, *g)))
+        .collect();
+    let values: Vec<(f64, f64)> = pairs.iter().map(|(mo, g)| (run_score(mo, by), run_score(g, by))).collect();
+    let ratios: Vec<f64> = values.iter().map(|(mo, g)| mo / g).collect();
+    let log_differences: Vec<f64> = values.iter().map(|(mo, g)| mo.ln() - g.ln()).collect();
+    let wins = values.iter().filter(|(mo, g)| mo < g).count();
+    let losses = values.iter().filter(|(mo, g)| mo > g).count();
+    let speedups: Vec<f64> = pairs
+        .iter()
+        .filter_map(|(mo, g)| Some((iterations_to(mo, target)? as f64, iterations_to(g, target)? as f64)))
+        .filter(|(mo, _)| *mo > 0.0)
+        .map(|(mo, g)| g / mo)
+        .collect();
+    PairedStats {
+        pairs: pairs.len(),
+        wins,
+        losses,
+        ratio: stats::median_interval(&ratios, seed),
+        signed_rank_p: stats::signed_rank_p(&log_differences),
+        sign_p: stats::sign_test_p(wins, losses),
+        speedup: stats::median_interval(&speedups, seed ^ 0x5eed),
+    }
+}
+
+/// The comparison at one M in one view: each method's best by `by`, summarised and paired.
+fn compare(
+    info: &SweepMeta,
+    groups: &[Setting],
+    m: usize,
+    view: View,
+    by: Criterion,
+    target: Option<f64>,
+) -> Comparison {
+    let bracketing = Bracketing::of(info, by);
+    let best_gd = best_of(groups.iter().filter(|(k, _)| k.1 == 1.0), by);
+    let best_momentum = best_of(groups.iter().filter(|(k, _)| k.1 < 1.0), by);
+    let target = match view {
+        View::Optimisation => target.unwrap_or_else(|| common_target(&[best_gd, best_momentum])),
+        View::Generalisation => f64::NAN,
+    };
+    let judged = |method, (k, r): &Setting| Best {
+        bracket: bracketing.verdict(groups, k.1),
+        ..summarise(method, *k, r, target)
+    };
+    let stats = match (best_gd, best_momentum) {
+        (Some((_, gd)), Some((_, mo))) => {
+            Some(paired_stats(gd, mo, by, target, 2 * m as u64 + (view == View::Generalisation) as u64))
+        }
+        _ => None,
+    };
+    Comparison {
+        hidden: m,
+        view,
+        criterion: by,
+        target,
+        gd: best_gd.map(|s| judged(Method::Gd, s)),
+        momentum: best_momentum.map(|s| judged(Method::Momentum, s)),
+        stats,
+    }
+}
+
+/// Computes the comparisons in both views and the paired view. `target` overrides the per-M
+/// default, the lowest loss both tuned methods reach with every seed.
 pub fn analyse(info: &SweepMeta, runs: &[RunRecord], target: Option<f64>) -> Analysis {
     let mut comparisons = Vec::new();
+    let mut generalisation = Vec::new();
     let mut paired = Vec::new();
-    let bracketing = Bracketing::of(info);
+    let by = optimisation_criterion(info);
     for &m in &info.hidden {
         let groups = groups(runs, m);
-        let best_gd = best_of(groups.iter().filter(|(k, _)| k.1 == 1.0), bracketing.by);
-        let best_momentum = best_of(groups.iter().filter(|(k, _)| k.1 < 1.0), bracketing.by);
-        let target = target.unwrap_or_else(|| common_target(&[best_gd, best_momentum]));
-        let judged = |method, (k, r): &Setting| Best {
-            bracket: bracketing.verdict(&groups, k.1),
-            ..summarise(method, *k, r, target)
-        };
-        let gd = best_gd.map(|s| judged(Method::Gd, s));
-        let momentum = best_momentum.map(|s| judged(Method::Momentum, s));
-        if !groups.is_empty() {
-            comparisons.push(Comparison { hidden: m, target, gd, momentum });
+        if groups.is_empty() {
+            continue;
         }
-
-        paired.extend(paired_at(m, &groups, &info.gamma, target));
+        let c = compare(info, &groups, m, View::Optimisation, by, target);
+        paired.extend(paired_at(m, &groups, &info.gamma, c.target));
+        comparisons.push(c);
+        if info.has_test_set() {
+            generalisation.push(compare(info, &groups, m, View::Generalisation, Criterion::TestLoss, None));
+        }
     }
-    Analysis { comparisons, paired }
+    Analysis { comparisons, generalisation, paired }
 }
 
 /// Theory beside the experiment at one (M, α): the step sizes the sharpness at the initial

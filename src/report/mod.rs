@@ -9,6 +9,7 @@
 pub mod analysis;
 mod plots;
 mod render;
+pub mod stats;
 
 use std::collections::HashMap;
 use std::path::Path;

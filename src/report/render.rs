@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 
 use anyhow::{Context, Result};
 
-use super::analysis::{Analysis, MINIMUM_TOLERANCE, Method, stability};
+use super::analysis::{
+    Analysis, Comparison, MINIMUM_TOLERANCE, Method, View, optimisation_criterion, stability,
+};
+use super::stats::{self, Interval};
 use super::{Sweep, plots};
 use crate::config::{Criterion, TuneSpec};
 use crate::grid::short_number;
@@ -42,6 +45,8 @@ pub fn write(sweep: &Sweep, analysis: &Analysis) -> Result<String> {
 
     let mut comparison = csv::Writer::from_writer(Vec::new());
     comparison.write_record([
+        "view",
+        "criterion",
         "hidden",
         "method",
         "gamma",
@@ -63,15 +68,26 @@ pub fn write(sweep: &Sweep, analysis: &Analysis) -> Result<String> {
         "speedup",
         "gamma_bracketed",
         "gamma_verdict",
+        "pairs",
+        "momentum_wins",
+        "momentum_losses",
+        "ratio_median",
+        "ratio_ci_low",
+        "ratio_ci_high",
+        "signed_rank_p",
+        "sign_test_p",
+        "speedup_median",
+        "speedup_ci_low",
+        "speedup_ci_high",
     ])?;
-    for c in &analysis.comparisons {
+    for c in analysis.comparisons.iter().chain(&analysis.generalisation) {
         for b in [&c.gd, &c.momentum].into_iter().flatten() {
-            let speedup = if b.method == Method::Momentum {
-                c.speedup().map_or(String::new(), |s| s.to_string())
-            } else {
-                String::new()
-            };
-            comparison.write_record([
+            let momentum = b.method == Method::Momentum;
+            let speedup =
+                if momentum { c.speedup().map_or(String::new(), |s| s.to_string()) } else { String::new() };
+            let mut record = vec![
+                c.view.name().to_string(),
+                c.criterion.name().to_string(),
                 c.hidden.to_string(),
                 b.method.name().into(),
                 b.gamma.to_string(),
@@ -86,14 +102,29 @@ pub fn write(sweep: &Sweep, analysis: &Analysis) -> Result<String> {
                 csv_num(b.test_loss.1),
                 csv_num(b.test_accuracy.0),
                 csv_num(b.test_accuracy.1),
-                c.target.to_string(),
+                csv_num(c.target),
                 csv_num(b.to_target.0),
                 csv_num(b.to_target.1),
                 b.reached.to_string(),
                 speedup,
                 b.bracket.is_some_and(|v| v.is_bracketed()).to_string(),
                 b.bracket.map_or(String::new(), |v| v.to_string()),
-            ])?;
+            ];
+            // The paired statistics belong to the pair: on momentum's row.
+            let interval = |i: Option<Interval>| match i {
+                Some(i) => [csv_num(i.estimate), csv_num(i.low), csv_num(i.high)],
+                None => Default::default(),
+            };
+            match c.stats.as_ref().filter(|_| momentum) {
+                Some(st) => {
+                    record.extend([st.pairs.to_string(), st.wins.to_string(), st.losses.to_string()]);
+                    record.extend(interval(st.ratio));
+                    record.extend([st.signed_rank_p, st.sign_p].map(|p| p.map_or(String::new(), csv_num)));
+                    record.extend(interval(st.speedup));
+                }
+                None => record.extend(std::iter::repeat_n(String::new(), 11)),
+            }
+            comparison.write_record(&record)?;
         }
     }
     let bytes = comparison.into_inner().context("cannot encode comparison.csv")?;
@@ -198,9 +229,9 @@ fn caveats(sweep: &Sweep, analysis: &Analysis) -> Vec<String> {
     notes
 }
 
-/// What each method's best setting is chosen by, in words.
-fn criterion_words(info: &SweepMeta) -> &'static str {
-    match info.tune.map_or(Criterion::FinalTrainLoss, |t| t.by) {
+/// What a best setting is chosen by, in words.
+fn criterion_words(by: Criterion) -> &'static str {
+    match by {
         Criterion::FinalTrainLoss => "final training loss",
         Criterion::BestTrainLoss => "training loss along the curve",
         Criterion::TestLoss => "final test loss",
@@ -273,6 +304,113 @@ fn comparison_table(analysis: &Analysis, with_test: bool) -> String {
         analysis.comparisons.iter().map(|c| format!("M = {}: {}", c.hidden, num(c.target))).collect();
     if !targets.is_empty() {
         let _ = writeln!(t, "\nTarget training loss: {}.", targets.join("; "));
+    }
+    t
+}
+
+/// Each method at its best by the final test loss: how well what it finds generalises.
+fn generalisation_table(analysis: &Analysis) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "| M | method | γ | α | final test loss | test accuracy | final train loss |");
+    let _ = writeln!(t, "|---|---|---|---|---|---|---|");
+    for c in &analysis.generalisation {
+        for (label, b) in [("plain GD", &c.gd), ("momentum", &c.momentum)] {
+            match b {
+                Some(b) => {
+                    let _ = writeln!(
+                        t,
+                        "| {} | {label} | {} | {} | {} | {} | {} |",
+                        c.hidden,
+                        match b.bracket {
+                            Some(v) if !v.is_bracketed() =>
+                                format!("{} (not bracketed)", short_number(b.gamma)),
+                            _ => short_number(b.gamma),
+                        },
+                        short_number(b.alpha),
+                        pm(b.test_loss),
+                        pm(b.test_accuracy),
+                        pm(b.final_loss)
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        t,
+                        "| {} | {label} | – | – | not in the grid or every setting diverged | | |",
+                        c.hidden
+                    );
+                }
+            }
+        }
+    }
+    t
+}
+
+/// An interval as `median [low, high]`.
+fn interval(i: Option<Interval>, unit: &str) -> String {
+    match i {
+        Some(i) if i.n > 1 => format!("{}{unit} [{}, {}]", num(i.estimate), num(i.low), num(i.high)),
+        Some(i) => format!("{}{unit} (one seed)", num(i.estimate)),
+        None => "–".into(),
+    }
+}
+
+fn p_value(p: Option<f64>) -> String {
+    match p {
+        Some(p) if p < 1e-4 => format!("{p:.1e}"),
+        Some(p) => format!("{p:.3}"),
+        None => "–".into(),
+    }
+}
+
+/// Momentum's best against GD's best seed by seed, in each view: the median ratio with its
+/// bootstrap interval, the exact tests, and the speed-up with its interval.
+fn statistics_table(analysis: &Analysis) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "| M | view | compared | seeds paired | momentum lower | momentum / GD: median [95% CI] | signed-rank p | sign-test p | speed-up to target: median [95% CI] |"
+    );
+    let _ = writeln!(t, "|---|---|---|---|---|---|---|---|---|");
+    let both: Vec<&Comparison> = analysis.comparisons.iter().chain(&analysis.generalisation).collect();
+    for c in &both {
+        let Some(st) = &c.stats else { continue };
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} of {} | {} | {} | {} | {} |",
+            c.hidden,
+            c.view.name(),
+            criterion_words(c.criterion),
+            st.pairs,
+            st.wins,
+            st.pairs,
+            interval(st.ratio, ""),
+            p_value(st.signed_rank_p),
+            p_value(st.sign_p),
+            if c.view == View::Optimisation { interval(st.speedup, "×") } else { "–".into() }
+        );
+    }
+    let fewest = both.iter().filter_map(|c| c.stats.as_ref()).map(|s| s.pairs).min();
+    let _ = writeln!(
+        t,
+        "\nEach seed is a pair: the two bests at one (M, seed) start from the same parameters. The ratio is \
+         momentum's value over GD's per seed (below 1 favours momentum; +∞ when momentum diverged), its interval a \
+         percentile bootstrap over seeds ({} resamples, seeded, so the report is reproducible). The signed-rank test \
+         (Wilcoxon, exact) is on the log ratios, the sign test on wins against losses; both two-sided. The speed-up \
+         is GD's iterations to the target over momentum's, per seed where both reach it.",
+        stats::RESAMPLES
+    );
+    if let Some(n) = fewest
+        && n < stats::fewest_pairs()
+    {
+        let _ = writeln!(
+            t,
+            "\n**Too few seeds for a test to mean anything**: with {n} pair(s) the smallest p-value any of these tests \
+             can give is {}, so none can reach p < {:.2}. The intervals only span the seeds seen. Run at least {} \
+             seeds before reading these as evidence.",
+            p_value(Some(stats::smallest_p(n))),
+            1.0 - stats::LEVEL,
+            stats::fewest_pairs()
+        );
     }
     t
 }
@@ -404,19 +542,35 @@ pub(super) fn render_markdown(
          ± standard deviation over seeds. The target at each M is the lowest training loss that both tuned settings reach \
          with every seed (unless `--target` set it); the speed-up is GD's iterations to the target over \
          momentum's.\n",
-        criterion_words(&sweep.info),
+        criterion_words(optimisation_criterion(&sweep.info)),
         sweep.info.seed.len()
     );
     for note in caveats(sweep, analysis) {
         let _ = writeln!(md, "> {note}\n");
     }
-    let _ = writeln!(md, "## Best settings\n\n{}", comparison_table(analysis, with_test));
+    let _ = writeln!(
+        md,
+        "## Best settings: optimisation\n\nEach method at its lowest {}.\n\n{}",
+        criterion_words(optimisation_criterion(&sweep.info)),
+        comparison_table(analysis, with_test)
+    );
+    if !analysis.generalisation.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Best settings: generalisation\n\nEach method at its lowest final test loss (seed mean): how well what \
+             it finds does on the held-out data.\n\n{}",
+            generalisation_table(analysis)
+        );
+    }
+    if analysis.comparisons.iter().any(|c| c.stats.is_some()) {
+        let _ = writeln!(md, "## Is the difference real? Seed by seed\n\n{}", statistics_table(analysis));
+    }
     if let (Some(spec), Some(tuning)) = (&sweep.info.tune, &sweep.tuning) {
         let _ = writeln!(md, "## Tuning\n\n{}", tuning_table(spec, tuning));
     }
     let _ = writeln!(
         md,
-        "## Paired, seed by seed\n\nRuns at the same (M, seed) start from the same parameters, so at each (M, γ) \
+        "## Every γ, seed by seed\n\nRuns at the same (M, seed) start from the same parameters, so at each (M, γ) \
          momentum and GD are compared on equal footing. A win is a lower final training loss; ratios below 1 favour \
          momentum.\n\n{}",
         if analysis.paired.is_empty() {
@@ -457,8 +611,47 @@ pub(super) fn terminal_text(sweep: &Sweep, analysis: &Analysis, with_test: bool)
     for note in caveats(sweep, analysis) {
         let _ = writeln!(t, "note: {note}");
     }
-    let _ = writeln!(t);
+    let _ = writeln!(
+        t,
+        "\nOptimisation: each method at its lowest {}",
+        criterion_words(optimisation_criterion(&sweep.info))
+    );
     t.push_str(&comparison_table(analysis, with_test));
+    if !analysis.generalisation.is_empty() {
+        let _ = writeln!(t, "\nGeneralisation: each method at its lowest final test loss");
+        t.push_str(&generalisation_table(analysis));
+    }
+    if analysis.comparisons.iter().any(|c| c.stats.is_some()) {
+        let _ = writeln!(t, "\nSeed by seed (momentum's best against GD's):");
+        for c in analysis.comparisons.iter().chain(&analysis.generalisation) {
+            let Some(st) = &c.stats else { continue };
+            let _ = writeln!(
+                t,
+                "  M = {}, {}: momentum / GD {} {}, lower in {} of {} seeds, signed-rank p = {}{}",
+                c.hidden,
+                c.view.name(),
+                criterion_words(c.criterion),
+                interval(st.ratio, ""),
+                st.wins,
+                st.pairs,
+                p_value(st.signed_rank_p),
+                match (c.view, st.speedup) {
+                    (View::Optimisation, Some(s)) => format!("; speed-up {}", interval(Some(s), "×")),
+                    _ => String::new(),
+                }
+            );
+        }
+        if let Some(n) = analysis.comparisons.iter().filter_map(|c| c.stats.as_ref()).map(|s| s.pairs).min()
+            && n < stats::fewest_pairs()
+        {
+            let _ = writeln!(
+                t,
+                "  {n} seed(s): too few for a test to reach p < {:.2}; run at least {} for evidence.",
+                1.0 - stats::LEVEL,
+                stats::fewest_pairs()
+            );
+        }
+    }
     let _ = writeln!(t, "\nreport written to {}", sweep.dir.report().markdown().display());
     t
 }

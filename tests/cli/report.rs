@@ -97,19 +97,46 @@ fn comparison_and_paired_numbers_are_the_known_answers() {
 
     let rows = csv_rows(&root.join("report/comparison.csv"));
     assert_eq!(
-        rows[0][..7],
-        ["hidden", "method", "gamma", "alpha", "seeds", "diverged", "final_train_loss_mean"]
+        rows[0][..9],
+        [
+            "view",
+            "criterion",
+            "hidden",
+            "method",
+            "gamma",
+            "alpha",
+            "seeds",
+            "diverged",
+            "final_train_loss_mean"
+        ]
     );
+    // No test set: the optimisation view alone.
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let col = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
     let gd = &rows[1];
-    assert_eq!(gd[..6], ["4", "gd", "0.2", "1", "2", "0"]);
-    assert_eq!(gd[6], "0.5");
-    // Iterations to 0.65: seed 0 at 3, seed 1 at 4 → mean 3.5; momentum: 1... seed 0 at 1, seed 1 at 2.
-    assert_eq!((gd[15].as_str(), gd[17].as_str()), ("3.5", "2"));
+    assert_eq!(gd[..8], ["optimisation", "final_train_loss", "4", "gd", "0.2", "1", "2", "0"]);
+    assert_eq!(gd[col("final_train_loss_mean")], "0.5");
+    // Iterations to 0.65: seed 0 at 3, seed 1 at 4 → mean 3.5; momentum: seed 0 at 1, seed 1 at 2.
+    assert_eq!(gd[col("iterations_to_target_mean")], "3.5");
+    assert_eq!(gd[col("seeds_reaching_target")], "2");
+    assert_eq!(gd[col("pairs")], "", "the paired statistics sit on momentum's row");
     let mo = &rows[2];
-    assert_eq!(mo[..6], ["4", "momentum", "0.1", "0.5", "2", "0"]);
-    assert_eq!(mo[6], "0.2");
-    assert_eq!((mo[15].as_str(), mo[17].as_str()), ("1.5", "2"));
-    assert_eq!(mo[18], (3.5f64 / 1.5).to_string());
+    assert_eq!(mo[..8], ["optimisation", "final_train_loss", "4", "momentum", "0.1", "0.5", "2", "0"]);
+    assert_eq!(mo[col("final_train_loss_mean")], "0.2");
+    assert_eq!(mo[col("iterations_to_target_mean")], "1.5");
+    assert_eq!(mo[col("speedup")], (3.5f64 / 1.5).to_string());
+    // Seed by seed: final losses 0.1/0.4 and 0.3/0.6 → ratios 0.25 and 0.5, median 0.375, the
+    // bootstrap's medians span [0.25, 0.5]; both seeds favour momentum → p = 2/2² = 0.5 in both
+    // tests. Speed-ups 3/1 and 4/2 → median 2.5 in [2, 3].
+    let at = |name: &str| mo[col(name)].as_str();
+    assert_eq!([at("pairs"), at("momentum_wins"), at("momentum_losses")], ["2", "2", "0"]);
+    assert_eq!([at("ratio_median"), at("ratio_ci_low"), at("ratio_ci_high")], ["0.375", "0.25", "0.5"]);
+    assert_eq!([at("signed_rank_p"), at("sign_test_p")], ["0.5", "0.5"]);
+    assert_eq!([at("speedup_median"), at("speedup_ci_low"), at("speedup_ci_high")], ["2.5", "2", "3"]);
+    let md = std::fs::read_to_string(root.join("report/report.md")).unwrap();
+    assert!(md.contains("| 4 | optimisation | final training loss | 2 | 2 of 2 | 0.375 [0.25, 0.5] | 0.500 | 0.500 | 2.5× [2, 3] |"), "{md}");
+    assert!(md.contains("**Too few seeds for a test to mean anything**: with 2 pair(s)"), "{md}");
+    assert!(!md.contains("generalisation"), "a generalisation view without a test set: {md}");
 
     let paired = csv_rows(&root.join("report/paired.csv"));
     assert_eq!(
@@ -143,7 +170,7 @@ fn comparison_and_paired_numbers_are_the_known_answers() {
     let heatmap = std::fs::read_to_string(root.join("report/heatmap-M4.svg")).unwrap();
     assert!(heatmap.contains("diverged"));
     let md = std::fs::read_to_string(root.join("report/report.md")).unwrap();
-    assert!(md.contains("![") && md.contains("curves-M4.svg") && md.contains("## Paired, seed by seed"));
+    assert!(md.contains("![") && md.contains("curves-M4.svg") && md.contains("## Every γ, seed by seed"));
 }
 
 #[test]
@@ -209,6 +236,28 @@ fn a_real_sweep_reports_through_its_config_path() {
     for f in ["comparison.csv", "paired.csv", "report.md", "accuracy-M4.svg", "accuracy-M4.png"] {
         assert!(results.join("s/report").join(f).is_file(), "{f}");
     }
+    // With a test set, both views: each method's best by training loss and by test loss.
+    let rows = csv_rows(&results.join("s/report/comparison.csv"));
+    let views: Vec<(&str, &str, &str)> =
+        rows[1..].iter().map(|r| (r[0].as_str(), r[1].as_str(), r[3].as_str())).collect();
+    assert_eq!(
+        views,
+        [
+            ("optimisation", "final_train_loss", "gd"),
+            ("optimisation", "final_train_loss", "momentum"),
+            ("generalisation", "test_loss", "gd"),
+            ("generalisation", "test_loss", "momentum"),
+        ]
+    );
+    let md = std::fs::read_to_string(results.join("s/report/report.md")).unwrap();
+    for section in
+        ["## Best settings: optimisation", "## Best settings: generalisation", "## Is the difference real?"]
+    {
+        assert!(md.contains(section), "{section}: {md}");
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Generalisation: each method at its lowest final test loss"), "{stdout}");
+    assert!(stdout.contains("M = 4, generalisation: momentum / GD final test loss"), "{stdout}");
 }
 
 #[test]
