@@ -6,15 +6,18 @@ use std::sync::Once;
 
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::Sweep;
-use super::analysis::{Analysis, Method, Stability, final_loss, mean_final_loss, stability};
+use super::analysis::{Analysis, Method, Stability, mean_final_loss, stability};
 use super::render::num;
+use crate::config::Criterion;
 use crate::grid::short_number;
 use crate::store::{ReportDir, RunRecord, write_atomic};
 use crate::train::CurveRow;
+use crate::tune::run_score;
 
 /// A plot written as `<stem>.svg` and `<stem>.png`.
 pub struct Figure {
@@ -54,25 +57,30 @@ type DrawPng<'a> = dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> Result<()> + 'a
 /// Renders one figure to SVG and to an RGB buffer, and writes each file atomically (the PNG
 /// encoded as plotters did through `image`: fast compression, adaptive filtering).
 fn render(out: &ReportDir, stem: &str, svg: &DrawSvg, png: &DrawPng) -> Result<()> {
+    render_sized(out, stem, SIZE, svg, png)
+}
+
+/// [`render`] at a given size in pixels.
+fn render_sized(out: &ReportDir, stem: &str, size: (u32, u32), svg: &DrawSvg, png: &DrawPng) -> Result<()> {
     let mut text = String::new();
     {
-        let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
         svg(&root)?;
         root.present().map_err(|e| anyhow!("{e}"))?;
     }
     write_atomic(&out.figure(stem, "svg"), |w| w.write_all(text.as_bytes()))?;
-    let mut rgb = vec![0u8; 3 * SIZE.0 as usize * SIZE.1 as usize];
+    let mut rgb = vec![0u8; 3 * size.0 as usize * size.1 as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
         png(&root)?;
         root.present().map_err(|e| anyhow!("cannot draw {stem}.png: {e}"))?;
     }
-    write_atomic(&out.figure(stem, "png"), |w| encode_png(w, &rgb).map_err(std::io::Error::other))
+    write_atomic(&out.figure(stem, "png"), |w| encode_png(w, size, &rgb).map_err(std::io::Error::other))
 }
 
-/// Encodes an 8-bit RGB image of `SIZE` as PNG.
-fn encode_png(w: &mut dyn Write, rgb: &[u8]) -> Result<(), png::EncodingError> {
-    let mut encoder = png::Encoder::new(w, SIZE.0, SIZE.1);
+/// Encodes an 8-bit RGB image as PNG.
+fn encode_png(w: &mut dyn Write, size: (u32, u32), rgb: &[u8]) -> Result<(), png::EncodingError> {
+    let mut encoder = png::Encoder::new(w, size.0, size.1);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     encoder.set_compression(png::Compression::Fast);
@@ -131,37 +139,28 @@ pub fn draw_all(sweep: &Sweep, analysis: &Analysis, out: &ReportDir) -> Result<V
     let stability = stability(info, &sweep.runs, &sweep.curvature);
     for c in &analysis.comparisons {
         let m = c.hidden;
-        // Loss curves: at each γ, GD against the best α < 1 at that γ.
-        let mut series: Vec<Series> = Vec::new();
-        for (gi, &g) in info.gamma.iter().enumerate() {
-            let gd = runs_at(sweep, m, g, 1.0);
-            if !gd.is_empty() {
-                series.push((
-                    format!("GD γ={}", short_number(g)),
-                    false,
-                    gi,
-                    mean_curve(&gd, |r| Some(r.train_loss)),
-                ));
-            }
-            let best = info
-                .alpha
-                .iter()
-                .filter(|&&a| a < 1.0)
-                .map(|&a| (a, runs_at(sweep, m, g, a)))
-                .filter(|(_, r)| !r.is_empty())
-                .min_by(|x, y| {
-                    let score = |r: &Vec<&RunRecord>| r.iter().map(|r| final_loss(r)).sum::<f64>();
-                    score(&x.1).total_cmp(&score(&y.1))
-                });
-            if let Some((a, runs)) = best {
-                let label = format!("momentum γ={} α={}", short_number(g), short_number(a));
-                series.push((label, true, gi, mean_curve(&runs, |r| Some(r.train_loss))));
-            }
-        }
-        let title = format!("Training loss, M = {m}: plain GD (solid) vs best momentum α (dashed) at each γ");
+        // Loss curves as small multiples: one panel per γ, GD against every α < 1, shared axes.
+        let panels = curve_panels(sweep, m);
+        let title = format!(
+            "Training loss, M = {m}: one panel per γ; plain GD (black) against each α (dashed); seed mean"
+        );
         let stem = format!("curves-M{m}");
-        let y = "mean training loss (log scale)";
-        render(out, &stem, &|r| lines(r, &title, y, &series, true), &|r| lines(r, &title, y, &series, true))?;
+        let size = panels_size(panels.panels.len());
+        render_sized(out, &stem, size, &|r| small_multiples(r, &title, &panels), &|r| {
+            small_multiples(r, &title, &panels)
+        })?;
+        figures.push(Figure { title: title.clone(), svg: ReportDir::figure_name(&stem, "svg") });
+
+        // Sensitivity to the step size: the final loss against γ, one line per α.
+        let sens = sensitivity_lines(sweep, m);
+        let title = format!(
+            "Sensitivity to γ, M = {m}: final loss per α (seed mean, band = seeds' range; ✕ = diverged)"
+        );
+        let stem = format!("sensitivity-M{m}");
+        let size = (SIZE.0 + if info.has_test_set() { 560 } else { 0 }, SIZE.1);
+        render_sized(out, &stem, size, &|r| sensitivity(r, &title, &sens), &|r| {
+            sensitivity(r, &title, &sens)
+        })?;
         figures.push(Figure { title: title.clone(), svg: ReportDir::figure_name(&stem, "svg") });
 
         // Heatmap of the final loss, with the predicted stability boundary when known.
@@ -228,6 +227,288 @@ pub fn draw_all(sweep: &Sweep, analysis: &Analysis, out: &ReportDir) -> Result<V
         }
     }
     Ok(figures)
+}
+
+/// A curve's points, (iteration, value).
+type Curve = Vec<(f64, f64)>;
+
+/// One line of a sensitivity panel: per γ run, the seeds' values.
+type SeedValues = Vec<(f64, Vec<f64>)>;
+
+/// The small multiples of one M: per γ, the seed-mean training-loss curve of every α.
+struct CurvePanels {
+    /// The α values, in grid order (GD's is 1): the series of every panel.
+    alphas: Vec<f64>,
+    /// Per γ, ascending: γ and, per α, its curve (empty when not run).
+    panels: Vec<(f64, Vec<Curve>)>,
+    /// The last iteration of the sweep.
+    iterations: usize,
+}
+
+fn curve_panels(sweep: &Sweep, m: usize) -> CurvePanels {
+    let mut gammas: Vec<f64> =
+        sweep.runs.iter().filter(|r| r.meta.hidden == m).map(|r| r.meta.gamma).collect();
+    gammas.sort_by(f64::total_cmp);
+    gammas.dedup();
+    let alphas = sweep.info.alpha.clone();
+    let panels = gammas
+        .iter()
+        .map(|&g| {
+            let curves = alphas
+                .iter()
+                .map(|&a| {
+                    let runs = runs_at(sweep, m, g, a);
+                    if runs.is_empty() { Vec::new() } else { mean_curve(&runs, |r| Some(r.train_loss)) }
+                })
+                .collect();
+            (g, curves)
+        })
+        .collect();
+    CurvePanels { alphas, panels, iterations: sweep.info.iterations }
+}
+
+/// Columns of a grid of `n` panels.
+fn panel_columns(n: usize) -> usize {
+    n.clamp(1, 4)
+}
+
+/// The figure size for `n` panels: 4 across at most, 270 pixels a row.
+fn panels_size(n: usize) -> (u32, u32) {
+    let rows = n.div_ceil(panel_columns(n)).max(1) as u32;
+    (1200, 80 + 270 * rows)
+}
+
+/// The colour of α's series: black for plain GD, else a palette colour by its place among the
+/// α < 1 of the grid.
+fn alpha_color(alphas: &[f64], alpha: f64) -> RGBColor {
+    if alpha >= 1.0 {
+        return BLACK;
+    }
+    let i = alphas.iter().filter(|&&a| a < 1.0).position(|&a| a == alpha).unwrap_or(0);
+    COLORS[i % COLORS.len()]
+}
+
+/// Draws a legend strip: a short line and the label per α.
+fn alpha_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, alphas: &[f64]) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("legend: {e}");
+    let font = ("sans-serif", 14).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
+    let mut x = 20;
+    for &a in alphas {
+        let color = alpha_color(alphas, a);
+        let label = if a >= 1.0 {
+            "plain GD (α = 1)".to_string()
+        } else {
+            format!("momentum α = {}", short_number(a))
+        };
+        if a >= 1.0 {
+            area.draw(&PathElement::new(vec![(x, 12), (x + 28, 12)], color.stroke_width(3))).map_err(e)?;
+        } else {
+            area.draw(&DashedPathElement::new(vec![(x, 12), (x + 28, 12)], 6, 4, color.stroke_width(2)))
+                .map_err(e)?;
+        }
+        area.draw(&Text::new(label.clone(), (x + 34, 12), font.clone())).map_err(e)?;
+        x += 60 + 8 * label.chars().count() as i32;
+    }
+    Ok(())
+}
+
+/// The y range that holds every positive finite point of the series (log axis), padded.
+fn log_range<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &(_, y) in points {
+        if y.is_finite() && (1e-100..=1e100).contains(&y) {
+            lo = lo.min(y);
+            hi = hi.max(y);
+        }
+    }
+    if !lo.is_finite() {
+        return (1e-3, 1.0);
+    }
+    if hi <= lo {
+        hi = lo * 2.0;
+    }
+    (lo / 1.5, hi * 1.5)
+}
+
+/// One panel per γ, shared axes: plain GD solid and black, each α < 1 dashed in its colour.
+fn small_multiples<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    p: &CurvePanels,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plot {title:?}: {e}");
+    root.fill(&WHITE).map_err(e)?;
+    let body = root.titled(title, ("sans-serif", 18)).map_err(e)?;
+    let (legend, body) = body.split_vertically(30);
+    alpha_legend(&legend, &p.alphas)?;
+    let (y_lo, y_hi) = log_range(p.panels.iter().flat_map(|(_, c)| c.iter().flatten()));
+    let x_max = p.iterations.max(1) as f64;
+    let columns = panel_columns(p.panels.len());
+    let rows = p.panels.len().div_ceil(columns).max(1);
+    let areas = body.split_evenly((rows, columns));
+    for ((gamma, curves), area) in p.panels.iter().zip(&areas) {
+        let mut chart = ChartBuilder::on(area)
+            .caption(format!("γ = {}", short_number(*gamma)), ("sans-serif", 15))
+            .margin(6)
+            .x_label_area_size(28)
+            .y_label_area_size(52)
+            .build_cartesian_2d(0f64..x_max, (y_lo..y_hi).log_scale())
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_labels(5)
+            .y_labels(5)
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
+            .label_style(("sans-serif", 11))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(e)?;
+        for (&alpha, curve) in p.alphas.iter().zip(curves) {
+            let points: Vec<(f64, f64)> = curve
+                .iter()
+                .copied()
+                .filter(|&(_, y)| y.is_finite() && (1e-100..=1e100).contains(&y))
+                .collect();
+            let color = alpha_color(&p.alphas, alpha);
+            if alpha >= 1.0 {
+                chart.draw_series(LineSeries::new(points, color.stroke_width(2))).map_err(e)?;
+            } else {
+                chart.draw_series(DashedLineSeries::new(points, 6, 4, color.stroke_width(2))).map_err(e)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The sensitivity of one M: per α, at each γ run, the seeds' final losses (+∞ for a diverged
+/// seed), for the training loss and, with a test set, the test loss.
+struct SensitivityLines {
+    alphas: Vec<f64>,
+    /// Per panel: its name and, per α, the points (γ, seeds' values).
+    panels: Vec<(&'static str, Vec<SeedValues>)>,
+}
+
+fn sensitivity_lines(sweep: &Sweep, m: usize) -> SensitivityLines {
+    let mut gammas: Vec<f64> =
+        sweep.runs.iter().filter(|r| r.meta.hidden == m).map(|r| r.meta.gamma).collect();
+    gammas.sort_by(f64::total_cmp);
+    gammas.dedup();
+    let alphas = sweep.info.alpha.clone();
+    let mut criteria = vec![("final training loss", Criterion::FinalTrainLoss)];
+    if sweep.info.has_test_set() {
+        criteria.push(("final test loss", Criterion::TestLoss));
+    }
+    let panels = criteria
+        .into_iter()
+        .map(|(name, by)| {
+            let lines = alphas
+                .iter()
+                .map(|&a| {
+                    gammas
+                        .iter()
+                        .map(|&g| {
+                            (
+                                g,
+                                runs_at(sweep, m, g, a)
+                                    .iter()
+                                    .map(|r| run_score(r, by))
+                                    .collect::<Vec<f64>>(),
+                            )
+                        })
+                        .filter(|(_, v)| !v.is_empty())
+                        .collect()
+                })
+                .collect();
+            (name, lines)
+        })
+        .collect();
+    SensitivityLines { alphas, panels }
+}
+
+/// Final loss against γ (both log), one line per α through the seed means where no seed
+/// diverged, the seeds' range as a band, and a ✕ at the top edge where a seed diverged.
+fn sensitivity<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    s: &SensitivityLines,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plot {title:?}: {e}");
+    root.fill(&WHITE).map_err(e)?;
+    let body = root.titled(title, ("sans-serif", 18)).map_err(e)?;
+    let (legend, body) = body.split_vertically(30);
+    alpha_legend(&legend, &s.alphas)?;
+    let areas = body.split_evenly((1, s.panels.len().max(1)));
+    for ((name, lines), area) in s.panels.iter().zip(&areas) {
+        let all: Vec<(f64, f64)> =
+            lines.iter().flatten().flat_map(|(g, v)| v.iter().map(move |&y| (*g, y))).collect();
+        let (y_lo, y_hi) = log_range(all.iter());
+        let gammas = all.iter().map(|p| p.0).filter(|g| *g > 0.0);
+        let (g_lo, g_hi) = gammas.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), g| (a.min(g), b.max(g)));
+        let (g_lo, g_hi) =
+            if g_lo.is_finite() && g_hi > g_lo { (g_lo / 1.5, g_hi * 1.5) } else { (1e-3, 1.0) };
+        let mut chart = ChartBuilder::on(area)
+            .caption(format!("{name} against γ"), ("sans-serif", 15))
+            .margin(10)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d((g_lo..g_hi).log_scale(), (y_lo..y_hi).log_scale())
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc("step size γ (log scale)")
+            .y_desc(format!("{name}, seed mean (log scale)"))
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(e)?;
+        let usable = |y: f64| y.is_finite() && (1e-100..=1e100).contains(&y);
+        for (k, (&alpha, points)) in s.alphas.iter().zip(lines).enumerate() {
+            let color = alpha_color(&s.alphas, alpha);
+            // The band: the seeds' lowest to highest, over the γ where every seed is usable.
+            let kept: Vec<(f64, f64, f64, f64)> = points
+                .iter()
+                .filter(|(_, v)| v.iter().all(|&y| usable(y)))
+                .map(|(g, v)| {
+                    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+                    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    (*g, lo, v.iter().sum::<f64>() / v.len() as f64, hi)
+                })
+                .collect();
+            if kept.len() > 1 {
+                let band: Vec<(f64, f64)> =
+                    kept.iter().map(|p| (p.0, p.3)).chain(kept.iter().rev().map(|p| (p.0, p.1))).collect();
+                chart
+                    .draw_series(std::iter::once(Polygon::new(band, color.mix(0.15).filled())))
+                    .map_err(e)?;
+            }
+            let mean: Vec<(f64, f64)> = kept.iter().map(|p| (p.0, p.2)).collect();
+            let style = color.stroke_width(if alpha >= 1.0 { 3 } else { 2 });
+            if alpha >= 1.0 {
+                chart.draw_series(LineSeries::new(mean.clone(), style)).map_err(e)?;
+            } else {
+                chart.draw_series(DashedLineSeries::new(mean.clone(), 6, 4, style)).map_err(e)?;
+            }
+            chart.draw_series(mean.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(e)?;
+            // A seed that diverged (or whose value is off the axis): ✕ near the top edge, one
+            // height per α so that marks at one γ do not hide each other.
+            let y = y_hi / 1.25 / (y_hi / y_lo).powf(0.04 * k as f64);
+            let crossed = points.iter().filter(|(_, v)| v.iter().any(|&y| !usable(y)));
+            let font = ("sans-serif", 16).into_font().color(&color).pos(Pos::new(HPos::Center, VPos::Center));
+            chart.draw_series(crossed.map(|(g, _)| Text::new("✕", (*g, y), font.clone()))).map_err(e)?;
+        }
+    }
+    Ok(())
 }
 
 /// Line plot of several series; dashed series are momentum. With `log`, the y axis is
@@ -474,10 +755,12 @@ where
     let (x0, _) = right.get_base_pixel();
     let bar = (x0 + 10, x0 + 34);
     let span = (plot_bottom - plot_top).max(1);
-    for k in 0..span {
-        let t = 1.0 - k as f64 / span as f64;
-        let y = plot_top + k;
-        root.draw(&Rectangle::new([(bar.0, y), (bar.1, y + 1)], ramp(t).filled())).map_err(e)?;
+    // 64 bands: smooth to the eye, and 64 elements in the SVG rather than one per pixel.
+    const BANDS: i32 = 64;
+    for k in 0..BANDS {
+        let (y0, y1) = (plot_top + span * k / BANDS, plot_top + span * (k + 1) / BANDS);
+        let t = 1.0 - (k as f64 + 0.5) / BANDS as f64;
+        root.draw(&Rectangle::new([(bar.0, y0), (bar.1, y1)], ramp(t).filled())).map_err(e)?;
     }
     root.draw(&Rectangle::new([(bar.0, plot_top), (bar.1, plot_bottom)], BLACK.stroke_width(1)))
         .map_err(e)?;

@@ -12,7 +12,7 @@ use super::stats::{self, Interval};
 use super::{Sweep, plots};
 use crate::config::{Criterion, TuneSpec};
 use crate::grid::short_number;
-use crate::store::{SweepMeta, write_atomic};
+use crate::store::{ReportDir, SweepMeta, replace_folder, write_atomic};
 use crate::tune::Tuning;
 
 /// A number for tables: 4 significant digits, `–` for NaN.
@@ -39,8 +39,15 @@ fn csv_num(v: f64) -> String {
 /// Writes `report/comparison.csv`, `report/paired.csv`, the plots and `report/report.md`, and
 /// returns the text printed on the terminal.
 pub fn write(sweep: &Sweep, analysis: &Analysis) -> Result<String> {
-    let out = sweep.dir.report();
-    std::fs::create_dir_all(out.path()).with_context(|| format!("cannot create {}", out.path().display()))?;
+    // Everything is written into a staging folder beside `report/` and put in its place whole:
+    // a crash or an error leaves the previous report as it was, never a mix.
+    let dest = sweep.dir.report();
+    remove_abandoned_staging(sweep.dir.root());
+    let staged = tempfile::Builder::new()
+        .prefix(".report-")
+        .tempdir_in(sweep.dir.root())
+        .with_context(|| format!("cannot create a folder in {}", sweep.dir.root().display()))?;
+    let out = ReportDir::at(staged.path());
     let with_test = sweep.info.has_test_set();
 
     let mut comparison = csv::Writer::from_writer(Vec::new());
@@ -157,7 +164,24 @@ pub fn write(sweep: &Sweep, analysis: &Analysis) -> Result<String> {
     let figures = plots::draw_all(sweep, analysis, &out)?;
     let text = render_markdown(sweep, analysis, &figures, with_test);
     write_atomic(&out.markdown(), |w| w.write_all(text.as_bytes()))?;
+    replace_folder(staged, dest.path())?;
     Ok(terminal_text(sweep, analysis, with_test))
+}
+
+/// Removes the staging folders of reports that crashed: hidden `.report-*` and `.old-*` folders
+/// of the sweep untouched for an hour (a report writes for seconds, so none of these is being
+/// written). Best effort: what cannot be removed stays.
+fn remove_abandoned_staging(root: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let Ok(meta) = entry.path().symlink_metadata() else { continue };
+        let idle = meta.modified().ok().and_then(|t| t.elapsed().ok()).is_some_and(|d| d.as_secs() > 3600);
+        if (name.starts_with(".report-") || name.starts_with(".old-")) && meta.is_dir() && idle {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// What cannot be compared, and what is missing, as sentences.

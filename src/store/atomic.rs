@@ -125,3 +125,54 @@ impl Write for Budgeted {
         self.0.as_file_mut().flush()
     }
 }
+
+/// Puts a folder written in full under a temporary name in place of `dest`, in one step: on
+/// Linux the two are exchanged atomically (`renameat2` with `RENAME_EXCHANGE`), so a reader or
+/// a crash sees the old folder or the new one, whole, never a mix; the old one is then removed.
+/// Where the exchange is not supported, the old folder is moved aside first, leaving a moment
+/// without `dest`, never a half-written one.
+pub fn replace_folder(staged: tempfile::TempDir, dest: &Path) -> Result<()> {
+    let context = || format!("cannot put {} in place", dest.display());
+    let parent = dest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let sync_parent = || File::open(parent).and_then(|d| d.sync_all()).with_context(context);
+    match std::fs::symlink_metadata(dest) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let path = staged.keep();
+            std::fs::rename(&path, dest).with_context(context)?;
+            renamed();
+            return sync_parent();
+        }
+        Err(e) => return Err(e).with_context(context),
+        Ok(_) => {}
+    }
+    if exchange(staged.path(), dest).is_ok() {
+        renamed();
+        sync_parent()?;
+        // `staged` now names the old folder: dropping it removes it.
+        drop(staged);
+        return Ok(());
+    }
+    // Renaming a folder over an empty one replaces it: move the old folder onto a fresh
+    // empty name, then the new one into place.
+    let old = tempfile::Builder::new().prefix(".old-").tempdir_in(parent).with_context(context)?;
+    std::fs::rename(dest, old.path()).with_context(context)?;
+    let path = staged.keep();
+    std::fs::rename(&path, dest).with_context(context)?;
+    renamed();
+    sync_parent()?;
+    drop(old);
+    Ok(())
+}
+
+/// Swaps two paths atomically.
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other);
+    let (a, b) = (c(a)?, c(b)?);
+    // SAFETY: both are valid NUL-terminated paths that outlive the call.
+    let rc = unsafe {
+        libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE)
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}

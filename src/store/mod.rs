@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-pub use atomic::{write_atomic, write_atomic_group};
+pub use atomic::{replace_folder, write_atomic, write_atomic_group};
 pub use locks::{RunLock, SweepLock, lock_summaries, run_is_busy};
 pub use run_id::{FORMAT_VERSION, INIT_SCHEME, RunId};
 pub use schema::{DataFacts, RunMeta, RunStatus, SweepMeta};
@@ -237,6 +237,11 @@ pub struct ReportDir {
 }
 
 impl ReportDir {
+    /// A report written at `path` (a staging folder, put in place of `report/` once whole).
+    pub fn at(path: &Path) -> ReportDir {
+        ReportDir { path: path.to_path_buf() }
+    }
+
     /// The folder.
     pub fn path(&self) -> &Path {
         &self.path

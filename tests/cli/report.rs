@@ -160,7 +160,7 @@ fn comparison_and_paired_numbers_are_the_known_answers() {
     let ratio: f64 = paired[2][5].parse().unwrap();
     assert!((ratio - 0.2 / 0.6).abs() < 1e-12, "{ratio}");
 
-    for stem in ["curves-M4", "heatmap-M4"] {
+    for stem in ["curves-M4", "heatmap-M4", "sensitivity-M4"] {
         let svg = std::fs::read_to_string(root.join(format!("report/{stem}.svg"))).unwrap();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{stem}");
         assert!(svg.matches('<').count() == svg.matches('>').count());
@@ -375,11 +375,55 @@ fn the_report_never_writes_through_a_planted_temporary_name() {
     known_runs(&root);
     let victim = write(dir.path(), "victim.txt", "precious\n");
     std::fs::create_dir_all(root.join("report")).unwrap();
-    for stem in ["curves-M4", "heatmap-M4"] {
+    for stem in ["curves-M4", "heatmap-M4", "sensitivity-M4"] {
         std::os::unix::fs::symlink(&victim, root.join(format!("report/.tmp-{stem}.png"))).unwrap();
     }
     let out = heavyball().arg("report").arg(&root).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
     assert!(root.join("report/curves-M4.png").is_file());
+}
+
+/// Every file under `dir` by relative path, with its bytes.
+fn snapshot_folder(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        out.insert(path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap());
+    }
+    out
+}
+
+#[test]
+fn a_report_killed_at_any_write_leaves_the_previous_report_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = sweep(dir.path(), "[1.0, 0.5]");
+    known_runs(&root);
+    heavyball().arg("report").arg(&root).assert().success();
+    let old = snapshot_folder(&root.join("report"));
+    // A different target changes the tables: the new report differs from the old.
+    let args = ["--target", "0.65"];
+    let mut states = Vec::new();
+    for n in 1.. {
+        let out = heavyball()
+            .arg("report")
+            .arg(&root)
+            .args(args)
+            .env(heavyball::store::atomic::CRASH_AFTER_RENAMES, n.to_string())
+            .output()
+            .unwrap();
+        if out.status.success() {
+            break;
+        }
+        states.push((n, snapshot_folder(&root.join("report"))));
+    }
+    assert!(states.len() >= 9, "the report should write many files: {}", states.len());
+    let new = snapshot_folder(&root.join("report"));
+    assert_eq!(new.keys().collect::<Vec<_>>(), old.keys().collect::<Vec<_>>());
+    assert!(new["comparison.csv"] != old["comparison.csv"]);
+    // After every crash, report/ is the old report or the new one, whole: never a mix.
+    for (n, state) in &states {
+        assert!(*state == old || *state == new, "after a crash at rename {n}: a mix of two reports");
+    }
+    assert!(states.first().is_some_and(|(_, s)| *s == old));
 }

@@ -76,4 +76,29 @@ fn report_of_a_fixed_results_folder() {
     let terminal = String::from_utf8(out.stdout).unwrap().replace(&root.display().to_string(), "[DIR]");
     insta::assert_snapshot!("report-terminal", terminal);
     insta::assert_snapshot!("report-md", std::fs::read_to_string(root.join("report/report.md")).unwrap());
+    for stem in ["curves-M4", "sensitivity-M4", "heatmap-M4"] {
+        let svg = std::fs::read_to_string(root.join(format!("report/{stem}.svg"))).unwrap();
+        insta::assert_snapshot!(format!("svg-{stem}"), svg_outline(&svg));
+    }
+}
+
+/// An SVG's structure, for snapshots: how many of each element it draws, and every text it
+/// writes (titles, legends, tick labels) in order.
+fn svg_outline(svg: &str) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    let mut texts = Vec::new();
+    for piece in svg.split('<').skip(1) {
+        let tag = piece.split(|c: char| c.is_whitespace() || c == '>' || c == '/').next().unwrap_or("");
+        if tag.is_empty() {
+            continue;
+        }
+        *counts.entry(tag).or_default() += 1;
+        if tag == "text" {
+            texts.push(piece.split_once('>').map_or("", |(_, t)| t).trim().to_string());
+        }
+    }
+    let mut out: Vec<String> = counts.iter().map(|(tag, n)| format!("{tag}: {n}")).collect();
+    out.push("texts:".into());
+    out.extend(texts.into_iter().map(|t| format!("  {t}")));
+    out.join("\n")
 }
