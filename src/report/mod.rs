@@ -7,6 +7,7 @@
 //! - `plots`: SVG and PNG figures.
 
 pub mod analysis;
+mod page;
 mod plots;
 mod render;
 pub mod stats;

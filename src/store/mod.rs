@@ -262,6 +262,11 @@ impl ReportDir {
         self.path.join("report.md")
     }
 
+    /// `index.html`: the interactive page.
+    pub fn page(&self) -> PathBuf {
+        self.path.join("index.html")
+    }
+
     /// A figure's file name, relative to the folder: `<stem>.<ext>`.
     pub fn figure_name(stem: &str, ext: &str) -> String {
         format!("{stem}.{ext}")

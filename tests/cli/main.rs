@@ -2,6 +2,7 @@
 //! linked once) with a module per area. Every test works in a temporary folder.
 
 mod bad_input;
+mod browser;
 mod common;
 mod hessian;
 mod reference;
