@@ -601,6 +601,25 @@ mod tests {
     }
 
     #[test]
+    fn one_seed_or_one_method_gives_what_can_be_computed_and_no_more() {
+        // One seed: one pair, a ratio without spread, and tests that cannot reject (p = 1).
+        let one: Vec<RunRecord> = known_runs().into_iter().filter(|r| r.meta.seed == 0).collect();
+        let a = analyse(&info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]), &one, Some(0.65));
+        let st = a.comparisons[0].stats.as_ref().unwrap();
+        assert_eq!((st.pairs, st.wins, st.losses), (1, 1, 0));
+        let ratio = st.ratio.unwrap();
+        assert_eq!((ratio.n, ratio.low, ratio.high), (1, ratio.estimate, ratio.estimate));
+        assert!((ratio.estimate - 0.1 / 0.4).abs() < 1e-15);
+        assert_eq!((st.signed_rank_p, st.sign_p), (Some(1.0), Some(1.0)));
+        // Only GD: no momentum best, no pairs.
+        let gd: Vec<RunRecord> = known_runs().into_iter().filter(|r| r.meta.alpha == 1.0).collect();
+        let a = analyse(&info(vec![4], vec![0.1, 0.2], vec![1.0]), &gd, None);
+        assert!(a.comparisons[0].momentum.is_none() && a.comparisons[0].stats.is_none());
+        // No test set: no generalisation view.
+        assert!(a.generalisation.is_empty());
+    }
+
+    #[test]
     fn each_method_is_taken_at_its_best_setting() {
         let a = analyse(&info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]), &known_runs(), Some(0.65));
         let c = &a.comparisons[0];

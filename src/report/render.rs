@@ -580,7 +580,13 @@ pub(super) fn render_markdown(
         criterion_words(optimisation_criterion(&sweep.info)),
         comparison_table(analysis, with_test)
     );
-    if !analysis.generalisation.is_empty() {
+    if !sweep.info.has_test_set() {
+        let _ = writeln!(
+            md,
+            "## Best settings: generalisation\n\nNot computed: this sweep has no test set. Set `test_fraction` in `[data]` \
+             (IDX data brings its own test set) for a view of each method at its lowest test loss.\n"
+        );
+    } else if !analysis.generalisation.is_empty() {
         let _ = writeln!(
             md,
             "## Best settings: generalisation\n\nEach method at its lowest final test loss (seed mean): how well what \

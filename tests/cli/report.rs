@@ -136,7 +136,8 @@ fn comparison_and_paired_numbers_are_the_known_answers() {
     let md = std::fs::read_to_string(root.join("report/report.md")).unwrap();
     assert!(md.contains("| 4 | optimisation | final training loss | 2 | 2 of 2 | 0.375 [0.25, 0.5] | 0.500 | 0.500 | 2.5× [2, 3] |"), "{md}");
     assert!(md.contains("**Too few seeds for a test to mean anything**: with 2 pair(s)"), "{md}");
-    assert!(!md.contains("generalisation"), "a generalisation view without a test set: {md}");
+    assert!(md.contains("Not computed: this sweep has no test set"), "{md}");
+    assert!(!md.contains("| 4 | generalisation |"), "a generalisation view without a test set: {md}");
 
     let paired = csv_rows(&root.join("report/paired.csv"));
     assert_eq!(
