@@ -662,8 +662,12 @@ where
         // Integer ranges are inclusive of their end here: 0..n−1 makes exactly n segments.
         .build_cartesian_2d((0..ng.max(1) - 1).into_segmented(), (0..na.max(1) - 1).into_segmented())
         .map_err(e)?;
+    // With many columns (a tuned sweep's), every k-th is labelled so that labels do not overlap.
+    let every = |n: usize| n.div_ceil(12).max(1);
     let label = |v: &SegmentValue<u32>, values: &[f64]| match v {
-        SegmentValue::CenterOf(i) => values.get(*i as usize).map_or(String::new(), |&x| short_number(x)),
+        SegmentValue::CenterOf(i) if (*i as usize).is_multiple_of(every(values.len())) => {
+            values.get(*i as usize).map_or(String::new(), |&x| short_number(x))
+        }
         _ => String::new(),
     };
     chart
@@ -776,11 +780,17 @@ where
     }
     let caption = ("sans-serif", 13).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Bottom));
     root.draw(&Text::new("final loss", (bar.0, plot_top - 8), caption)).map_err(e)?;
+    let mut y = plot_bottom + 24;
     if h.cells.iter().flatten().any(|c| c.is_some_and(|v| !v.is_finite())) {
-        let y = plot_bottom + 24;
-        root.draw(&Rectangle::new([(bar.0, y - 8), (bar.0 + 16, y + 8)], RGBColor(170, 170, 170).filled()))
-            .map_err(e)?;
+        let grey = RGBColor(170, 170, 170).filled();
+        root.draw(&Rectangle::new([(bar.0, y - 8), (bar.0 + 16, y + 8)], grey)).map_err(e)?;
         root.draw(&Text::new("✕ diverged", (bar.0 + 20, y), left_text.clone())).map_err(e)?;
+        y += 22;
+    }
+    if h.cells.iter().flatten().any(Option::is_none) {
+        root.draw(&Rectangle::new([(bar.0, y - 8), (bar.0 + 16, y + 8)], BLACK.stroke_width(1)))
+            .map_err(e)?;
+        root.draw(&Text::new("not run", (bar.0 + 20, y), left_text.clone())).map_err(e)?;
     }
     Ok(())
 }
