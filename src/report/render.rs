@@ -170,8 +170,8 @@ pub fn write(sweep: &Sweep, analysis: &Analysis) -> Result<String> {
     Ok(terminal_text(sweep, analysis, with_test))
 }
 
-/// Removes the staging folders of reports that crashed: hidden `.report-*` and `.old-*` folders
-/// of the sweep untouched for an hour (a report writes for seconds, so none of these is being
+/// Removes the staging folders of reports that crashed: hidden `.report-*` folders of the sweep
+/// untouched for an hour (a report writes for seconds, so none of these is being
 /// written). Best effort: what cannot be removed stays.
 fn remove_abandoned_staging(root: &std::path::Path) {
     let Ok(entries) = std::fs::read_dir(root) else { return };
@@ -180,7 +180,7 @@ fn remove_abandoned_staging(root: &std::path::Path) {
         let name = name.to_string_lossy();
         let Ok(meta) = entry.path().symlink_metadata() else { continue };
         let idle = meta.modified().ok().and_then(|t| t.elapsed().ok()).is_some_and(|d| d.as_secs() > 3600);
-        if (name.starts_with(".report-") || name.starts_with(".old-")) && meta.is_dir() && idle {
+        if name.starts_with(".report-") && meta.is_dir() && idle {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

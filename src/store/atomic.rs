@@ -154,7 +154,7 @@ pub fn replace_folder(staged: tempfile::TempDir, dest: &Path) -> Result<()> {
     }
     // Renaming a folder over an empty one replaces it: move the old folder onto a fresh
     // empty name, then the new one into place.
-    let old = tempfile::Builder::new().prefix(".old-").tempdir_in(parent).with_context(context)?;
+    let old = tempfile::Builder::new().prefix(".report-old-").tempdir_in(parent).with_context(context)?;
     std::fs::rename(dest, old.path()).with_context(context)?;
     let path = staged.keep();
     std::fs::rename(&path, dest).with_context(context)?;

@@ -189,8 +189,9 @@ fn a_folder_without_a_sweep_or_without_finished_runs_is_an_error() {
         .arg(&results)
         .spawn()
         .unwrap();
-    let meta = results.join("h/sweep.toml");
-    while !meta.exists() {
+    // Both of the sweep's own files, whichever is written last, before the kill.
+    let (meta, config) = (results.join("h/sweep.toml"), results.join("h/config.toml"));
+    while !(meta.exists() && config.exists()) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL

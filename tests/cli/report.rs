@@ -428,3 +428,27 @@ fn a_report_killed_at_any_write_leaves_the_previous_report_whole() {
     }
     assert!(states.first().is_some_and(|(_, s)| *s == old));
 }
+
+#[test]
+fn staging_folders_a_crash_left_are_removed_once_an_hour_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = sweep(dir.path(), "[1.0, 0.5]");
+    known_runs(&root);
+    let (stale, fresh) = (root.join(".report-stale1"), root.join(".report-fresh1"));
+    for folder in [&stale, &fresh] {
+        std::fs::create_dir_all(folder).unwrap();
+        write(folder, "report.md", "half\n");
+    }
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::open(&stale).unwrap().set_modified(two_hours_ago).unwrap();
+    heavyball().arg("report").arg(&root).assert().success();
+    assert!(!stale.exists(), "a staging folder two hours old is left behind");
+    assert!(fresh.exists(), "a staging folder in use (fresh) must stay");
+    // No staging folder of this report's own is left.
+    let left: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".report-") && n != ".report-fresh1")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
