@@ -9,6 +9,7 @@
 //! gives a page a browser opens in seconds.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use super::Sweep;
 use crate::grid::short_number;
@@ -138,8 +139,19 @@ fn data_json(sweep: &Sweep) -> String {
     out
 }
 
-/// Markdown (the report's own text: headings, paragraphs, `|` tables, `>` notes) as HTML.
-fn markdown_to_html(md: &str) -> String {
+/// An SVG figure of the report folder `dir`, for inlining: its markup without the XML namespace
+/// (HTML does not need it), or None when it cannot be read.
+fn inline_svg(dir: &Path, file: &str) -> Option<String> {
+    if !file.ends_with(".svg") || file.contains('/') {
+        return None;
+    }
+    let svg = std::fs::read_to_string(dir.join(file)).ok()?;
+    Some(svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1))
+}
+
+/// Markdown (the report's own text: headings, paragraphs, `|` tables, `>` notes, figures) as
+/// HTML. Figures found as SVG files in `dir` are inlined, so that the page stands alone.
+fn markdown_to_html(md: &str, dir: Option<&Path>) -> String {
     let mut out = String::new();
     let mut lines = md.lines().peekable();
     while let Some(line) = lines.next() {
@@ -165,7 +177,14 @@ fn markdown_to_html(md: &str) -> String {
         if let Some(h) = line.strip_prefix("### ") {
             let _ = writeln!(out, "<h3>{}</h3>", inline(h));
         } else if let Some(h) = line.strip_prefix("## ") {
-            let _ = writeln!(out, "<h2>{}</h2>", inline(h));
+            // An anchor from the heading's words: #plots, #best-settings-optimisation, …
+            let slug: String = h
+                .to_lowercase()
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join("-");
+            let _ = writeln!(out, "<h2 id=\"{}\">{}</h2>", html(&slug), inline(h));
         } else if let Some(h) = line.strip_prefix("# ") {
             let _ = writeln!(out, "<h1>{}</h1>", inline(h));
         } else if let Some(note) = line.strip_prefix("> ") {
@@ -190,11 +209,17 @@ fn markdown_to_html(md: &str) -> String {
             }
             let _ = writeln!(out, "</tbody></table>");
         } else if let Some(image) = line.strip_prefix("![") {
-            // A figure: `![title](file.svg)`, shown from the report folder.
+            // A figure: `![title](file.svg)`, inlined from the report folder.
             if let Some((title, rest)) = image.split_once("](") {
                 let file = rest.trim_end_matches(')');
-                let _ =
-                    writeln!(out, "<img src=\"{}\" alt=\"{}\" loading=\"lazy\">", html(file), html(title));
+                match dir.and_then(|d| inline_svg(d, file)) {
+                    Some(svg) => {
+                        let _ = writeln!(out, "<figure>{svg}</figure>");
+                    }
+                    None => {
+                        let _ = writeln!(out, "<img src=\"{}\" alt=\"{}\">", html(file), html(title));
+                    }
+                }
             }
         } else if !line.trim().is_empty() {
             let _ = writeln!(out, "<p>{}</p>", inline(line));
@@ -203,8 +228,9 @@ fn markdown_to_html(md: &str) -> String {
     out
 }
 
-/// The whole page: the viewer with its data, then the report's text and tables.
-pub fn render(sweep: &Sweep, markdown: &str) -> String {
+/// The whole page: the viewer with its data, then the report's text, tables and figures (the
+/// SVG files in `figures`, inlined).
+pub fn render(sweep: &Sweep, markdown: &str, figures: &Path) -> String {
     let mut page = String::new();
     let title = format!("heavyball report: {}", sweep.info.name);
     let _ = write!(
@@ -219,7 +245,7 @@ pub fn render(sweep: &Sweep, markdown: &str) -> String {
         Some((first, rest)) if first.starts_with("# ") => (first, rest),
         _ => ("", markdown),
     };
-    page.push_str(&markdown_to_html(heading));
+    page.push_str(&markdown_to_html(heading, None));
     let _ = write!(
         page,
         "<section id=\"viewer\">\n<h2>Every curve of the sweep</h2>\n\
@@ -229,7 +255,7 @@ pub fn render(sweep: &Sweep, markdown: &str) -> String {
          <div id=\"controls\"></div>\n<div id=\"plot\"><canvas id=\"canvas\"></canvas><div id=\"tooltip\" hidden></div></div>\n\
          <p id=\"status\"></p>\n</section>\n"
     );
-    let _ = writeln!(page, "<section id=\"report\">\n{}</section>", markdown_to_html(rest));
+    let _ = writeln!(page, "<section id=\"report\">\n{}</section>", markdown_to_html(rest, Some(figures)));
     let _ = writeln!(page, "<script type=\"application/json\" id=\"data\">{}</script>", data_json(sweep));
     let _ = writeln!(page, "<script>\n{SCRIPT}</script>\n</body>\n</html>");
     page
@@ -269,7 +295,7 @@ mod tests {
     #[test]
     fn markdown_tables_headings_and_notes_become_html() {
         let md = "# T\n\n> a **note** with `code`\n\n| M | x |\n|---|---|\n| 4 | <1 |\n\ntext\n";
-        let h = markdown_to_html(md);
+        let h = markdown_to_html(md, None);
         assert!(h.contains("<h1>T</h1>"));
         assert!(h.contains("<p class=\"note\">a <strong>note</strong> with <code>code</code></p>"), "{h}");
         assert!(h.contains("<th>M</th><th>x</th>"));

@@ -164,7 +164,7 @@ pub fn write(sweep: &Sweep, analysis: &Analysis) -> Result<String> {
     let figures = plots::draw_all(sweep, analysis, &out)?;
     let text = render_markdown(sweep, analysis, &figures, with_test);
     write_atomic(&out.markdown(), |w| w.write_all(text.as_bytes()))?;
-    let page = super::page::render(sweep, &text);
+    let page = super::page::render(sweep, &text, out.path());
     write_atomic(&out.page(), |w| w.write_all(page.as_bytes()))?;
     replace_folder(staged, dest.path())?;
     Ok(terminal_text(sweep, analysis, with_test))

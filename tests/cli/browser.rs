@@ -171,8 +171,11 @@ fn the_interactive_page_renders_hovers_and_toggles_in_chromium() {
     heavyball().arg("report").arg(&sweep).assert().success();
     let page = sweep.join("report/index.html");
     let html = std::fs::read_to_string(&page).unwrap();
-    // Self-contained: nothing is fetched from elsewhere.
-    assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("<script src"));
+    // Self-contained: nothing is fetched, not even the report's own figures (inlined).
+    for outside in ["http://", "https://", "<script src", "<link", "<img", "url("] {
+        assert!(!html.contains(outside), "index.html refers to something outside it: {outside}");
+    }
+    assert!(html.matches("<figure><svg").count() >= 6, "the figures are inlined");
 
     let driver = start_driver(&driver);
     let capabilities = json!({ "capabilities": { "alwaysMatch": {
