@@ -34,6 +34,26 @@ pub fn mean_final_loss(runs: &[&RunRecord]) -> f64 {
     runs.iter().map(|r| final_loss(r)).sum::<f64>() / runs.len() as f64
 }
 
+/// The distinct γ values of some runs, ascending.
+pub fn distinct_gammas<'a>(runs: impl IntoIterator<Item = &'a RunRecord>) -> Vec<f64> {
+    let mut gammas: Vec<f64> = runs.into_iter().map(|r| r.meta.gamma).collect();
+    gammas.sort_by(f64::total_cmp);
+    gammas.dedup();
+    gammas
+}
+
+/// Momentum's runs paired with GD's of the same seed (runs at one (M, seed) share their
+/// initial point); seeds without both are left out.
+fn pairs_by_seed<'a>(
+    momentum: &[&'a RunRecord],
+    gd: &[&'a RunRecord],
+) -> Vec<(&'a RunRecord, &'a RunRecord)> {
+    momentum
+        .iter()
+        .filter_map(|mo| gd.iter().find(|g| g.meta.seed == mo.meta.seed).map(|g| (*mo, *g)))
+        .collect()
+}
+
 /// Mean and sample standard deviation (0 for one value); NaN for none.
 fn mean_sd(values: &[f64]) -> (f64, f64) {
     if values.is_empty() {
@@ -204,6 +224,18 @@ pub struct Analysis {
     pub paired: Vec<Paired>,
 }
 
+impl Analysis {
+    /// The comparisons of both views: optimisation, then generalisation.
+    pub fn all_views(&self) -> impl Iterator<Item = &Comparison> {
+        self.comparisons.iter().chain(&self.generalisation)
+    }
+
+    /// The fewest seed pairs behind any comparison's statistics, if any has them.
+    pub fn fewest_pairs(&self) -> Option<usize> {
+        self.all_views().filter_map(|c| c.stats.as_ref()).map(|s| s.pairs).min()
+    }
+}
+
 /// Groups runs by (M, γ, α); the seeds stay together.
 fn groups(runs: &[RunRecord], hidden: usize) -> Vec<Setting<'_>> {
     let mut out: Vec<Setting> = Vec::new();
@@ -299,10 +331,7 @@ fn paired_at(m: usize, groups: &[Setting], gammas: &[f64], target: f64) -> Vec<P
     for &g in gammas {
         let Some((_, base)) = groups.iter().find(|(k, _)| *k == (g, 1.0)) else { continue };
         for ((_, a), runs) in groups.iter().filter(|(k, _)| k.0 == g && k.1 < 1.0) {
-            let pairs: Vec<(&RunRecord, &RunRecord)> = runs
-                .iter()
-                .filter_map(|mo| base.iter().find(|gd| gd.meta.seed == mo.meta.seed).map(|gd| (*mo, *gd)))
-                .collect();
+            let pairs = pairs_by_seed(runs, base);
             if pairs.is_empty() {
                 continue;
             }
@@ -352,10 +381,7 @@ fn paired_stats(
     target: f64,
     seed: u64,
 ) -> PairedStats {
-    let pairs: Vec<(&RunRecord, &RunRecord)> = momentum
-        .iter()
-        .filter_map(|mo| gd.iter().find(|g| g.meta.seed == mo.meta.seed).map(|g| (*mo, *g)))
-        .collect();
+    let pairs = pairs_by_seed(momentum, gd);
     let values: Vec<(f64, f64)> = pairs.iter().map(|(mo, g)| (run_score(mo, by), run_score(g, by))).collect();
     let ratios: Vec<f64> = values.iter().map(|(mo, g)| mo / g).collect();
     let log_differences: Vec<f64> = values.iter().map(|(mo, g)| mo.ln() - g.ln()).collect();
@@ -498,9 +524,7 @@ pub fn stability(
             if with_alpha.is_empty() {
                 continue;
             }
-            let mut gammas: Vec<f64> = with_alpha.iter().map(|r| r.meta.gamma).collect();
-            gammas.sort_by(f64::total_cmp);
-            gammas.dedup();
+            let gammas = distinct_gammas(with_alpha.iter().map(|r| **r));
             let diverged_at = |g: f64| with_alpha.iter().any(|r| r.meta.gamma == g && r.diverged());
             let finals: Vec<_> = with_alpha.iter().filter_map(|r| curvature.get(&r.dir_name)?.last).collect();
             let at_minimum =

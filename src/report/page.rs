@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::Sweep;
+use super::analysis::distinct_gammas;
 use crate::grid::short_number;
 
 const SCRIPT: &str = include_str!("../../assets/report.js");
@@ -103,12 +104,7 @@ fn data_json(sweep: &Sweep) -> String {
         sweep.info.iterations,
         sweep.info.hidden.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(","),
         list(&sweep.info.alpha),
-        {
-            let mut gammas: Vec<f64> = runs.iter().map(|r| r.meta.gamma).collect();
-            gammas.sort_by(f64::total_cmp);
-            gammas.dedup();
-            list(&gammas)
-        }
+        list(&distinct_gammas(runs))
     );
     for (i, r) in runs.iter().enumerate() {
         if i > 0 {

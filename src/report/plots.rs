@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::Sweep;
-use super::analysis::{Analysis, Method, Stability, mean_final_loss, stability};
+use super::analysis::{Analysis, Method, Stability, distinct_gammas, mean_final_loss, stability};
 use super::render::num;
 use crate::config::Criterion;
 use crate::grid::short_number;
@@ -107,10 +107,7 @@ fn runs_at(sweep: &Sweep, m: usize, g: f64, a: f64) -> Vec<&RunRecord> {
 /// The heatmap's cells at M: every γ run at M (a tuned sweep adds γ values beyond the grid),
 /// every α of the grid, and the predicted boundary per α from the stability rows.
 fn heat_cells(sweep: &Sweep, m: usize, stability: &[Stability]) -> HeatCells {
-    let mut gammas: Vec<f64> =
-        sweep.runs.iter().filter(|r| r.meta.hidden == m).map(|r| r.meta.gamma).collect();
-    gammas.sort_by(f64::total_cmp);
-    gammas.dedup();
+    let gammas = distinct_gammas(sweep.runs.iter().filter(|r| r.meta.hidden == m));
     let alphas = sweep.info.alpha.clone();
     let cells = alphas
         .iter()
@@ -246,10 +243,7 @@ struct CurvePanels {
 }
 
 fn curve_panels(sweep: &Sweep, m: usize) -> CurvePanels {
-    let mut gammas: Vec<f64> =
-        sweep.runs.iter().filter(|r| r.meta.hidden == m).map(|r| r.meta.gamma).collect();
-    gammas.sort_by(f64::total_cmp);
-    gammas.dedup();
+    let gammas = distinct_gammas(sweep.runs.iter().filter(|r| r.meta.hidden == m));
     let alphas = sweep.info.alpha.clone();
     let panels = gammas
         .iter()
@@ -315,11 +309,35 @@ where
     Ok(())
 }
 
+/// Whether a value can be placed on a log axis: finite and within 1e-100..=1e100 (beyond, the
+/// axis would need limits past what f64 holds, and its ticks could not be placed).
+fn on_log_axis(y: f64) -> bool {
+    y.is_finite() && (1e-100..=1e100).contains(&y)
+}
+
+/// Starts a figure of panels: a white background, the title, and the α legend strip; returns
+/// the area left for the panels.
+fn titled_with_legend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    alphas: &[f64],
+) -> Result<DrawingArea<DB, Shift>>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plot {title:?}: {e}");
+    root.fill(&WHITE).map_err(e)?;
+    let body = root.titled(title, ("sans-serif", 18)).map_err(e)?;
+    let (legend, body) = body.split_vertically(30);
+    alpha_legend(&legend, alphas)?;
+    Ok(body)
+}
+
 /// The y range that holds every positive finite point of the series (log axis), padded.
 fn log_range<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for &(_, y) in points {
-        if y.is_finite() && (1e-100..=1e100).contains(&y) {
+        if on_log_axis(y) {
             lo = lo.min(y);
             hi = hi.max(y);
         }
@@ -343,10 +361,7 @@ where
     DB::ErrorType: 'static,
 {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plot {title:?}: {e}");
-    root.fill(&WHITE).map_err(e)?;
-    let body = root.titled(title, ("sans-serif", 18)).map_err(e)?;
-    let (legend, body) = body.split_vertically(30);
-    alpha_legend(&legend, &p.alphas)?;
+    let body = titled_with_legend(root, title, &p.alphas)?;
     let (y_lo, y_hi) = log_range(p.panels.iter().flat_map(|(_, c)| c.iter().flatten()));
     let x_max = p.iterations.max(1) as f64;
     let columns = panel_columns(p.panels.len());
@@ -371,11 +386,7 @@ where
             .draw()
             .map_err(e)?;
         for (&alpha, curve) in p.alphas.iter().zip(curves) {
-            let points: Vec<(f64, f64)> = curve
-                .iter()
-                .copied()
-                .filter(|&(_, y)| y.is_finite() && (1e-100..=1e100).contains(&y))
-                .collect();
+            let points: Vec<(f64, f64)> = curve.iter().copied().filter(|&(_, y)| on_log_axis(y)).collect();
             let color = alpha_color(&p.alphas, alpha);
             if alpha >= 1.0 {
                 chart.draw_series(LineSeries::new(points, color.stroke_width(2))).map_err(e)?;
@@ -396,10 +407,7 @@ struct SensitivityLines {
 }
 
 fn sensitivity_lines(sweep: &Sweep, m: usize) -> SensitivityLines {
-    let mut gammas: Vec<f64> =
-        sweep.runs.iter().filter(|r| r.meta.hidden == m).map(|r| r.meta.gamma).collect();
-    gammas.sort_by(f64::total_cmp);
-    gammas.dedup();
+    let gammas = distinct_gammas(sweep.runs.iter().filter(|r| r.meta.hidden == m));
     let alphas = sweep.info.alpha.clone();
     let mut criteria = vec![("final training loss", Criterion::FinalTrainLoss)];
     if sweep.info.has_test_set() {
@@ -443,10 +451,7 @@ where
     DB::ErrorType: 'static,
 {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plot {title:?}: {e}");
-    root.fill(&WHITE).map_err(e)?;
-    let body = root.titled(title, ("sans-serif", 18)).map_err(e)?;
-    let (legend, body) = body.split_vertically(30);
-    alpha_legend(&legend, &s.alphas)?;
+    let body = titled_with_legend(root, title, &s.alphas)?;
     let areas = body.split_evenly((1, s.panels.len().max(1)));
     for ((name, lines), area) in s.panels.iter().zip(&areas) {
         let all: Vec<(f64, f64)> =
@@ -472,13 +477,12 @@ where
             .label_style(("sans-serif", 12))
             .draw()
             .map_err(e)?;
-        let usable = |y: f64| y.is_finite() && (1e-100..=1e100).contains(&y);
         for (k, (&alpha, points)) in s.alphas.iter().zip(lines).enumerate() {
             let color = alpha_color(&s.alphas, alpha);
             // The band: the seeds' lowest to highest, over the γ where every seed is usable.
             let kept: Vec<(f64, f64, f64, f64)> = points
                 .iter()
-                .filter(|(_, v)| v.iter().all(|&y| usable(y)))
+                .filter(|(_, v)| v.iter().all(|&y| on_log_axis(y)))
                 .map(|(g, v)| {
                     let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
                     let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -503,7 +507,7 @@ where
             // A seed that diverged (or whose value is off the axis): ✕ near the top edge, one
             // height per α so that marks at one γ do not hide each other.
             let y = y_hi / 1.25 / (y_hi / y_lo).powf(0.04 * k as f64);
-            let crossed = points.iter().filter(|(_, v)| v.iter().any(|&y| !usable(y)));
+            let crossed = points.iter().filter(|(_, v)| v.iter().any(|&y| !on_log_axis(y)));
             let font = ("sans-serif", 16).into_font().color(&color).pos(Pos::new(HPos::Center, VPos::Center));
             chart.draw_series(crossed.map(|(g, _)| Text::new("✕", (*g, y), font.clone()))).map_err(e)?;
         }
@@ -527,7 +531,7 @@ where
     root.fill(&WHITE).map_err(e)?;
     // Values past ±1e100 (or below 1e-100 on a log axis) are left out: the axis would need
     // limits beyond what f64 holds, and its ticks could not be placed.
-    let keep = |y: f64| y.is_finite() && y.abs() <= 1e100 && (!log || y >= 1e-100);
+    let keep = |y: f64| if log { on_log_axis(y) } else { y.is_finite() && y.abs() <= 1e100 };
     let pts = series.iter().flat_map(|s| s.3.iter()).filter(|p| keep(p.1));
     let (mut x_max, mut y_min, mut y_max) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
     for &(x, y) in pts {
@@ -638,14 +642,7 @@ where
     root.fill(&WHITE).map_err(e)?;
     let (width, _) = root.dim_in_pixel();
     let (left, right) = root.split_horizontally(width.saturating_sub(SCALE_WIDTH));
-    let finite: Vec<f64> = h
-        .cells
-        .iter()
-        .flatten()
-        .flatten()
-        .copied()
-        .filter(|v| v.is_finite() && *v >= 1e-100 && *v <= 1e100)
-        .collect();
+    let finite: Vec<f64> = h.cells.iter().flatten().flatten().copied().filter(|v| on_log_axis(*v)).collect();
     let mut lo = finite.iter().copied().fold(f64::INFINITY, f64::min).log10();
     let mut hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max).log10();
     if !(lo.is_finite() && hi.is_finite()) {

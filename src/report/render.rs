@@ -5,9 +5,7 @@ use std::fmt::Write as _;
 
 use anyhow::{Context, Result};
 
-use super::analysis::{
-    Analysis, Comparison, MINIMUM_TOLERANCE, Method, View, optimisation_criterion, stability,
-};
+use super::analysis::{Analysis, MINIMUM_TOLERANCE, Method, View, optimisation_criterion, stability};
 use super::stats::{self, Interval};
 use super::{Sweep, plots};
 use crate::config::{Criterion, TuneSpec};
@@ -87,7 +85,7 @@ pub fn write(sweep: &Sweep, analysis: &Analysis) -> Result<String> {
         "speedup_ci_low",
         "speedup_ci_high",
     ])?;
-    for c in analysis.comparisons.iter().chain(&analysis.generalisation) {
+    for c in analysis.all_views() {
         for b in [&c.gd, &c.momentum].into_iter().flatten() {
             let momentum = b.method == Method::Momentum;
             let speedup =
@@ -397,8 +395,7 @@ fn statistics_table(analysis: &Analysis) -> String {
         "| M | view | compared | seeds paired | momentum lower | momentum / GD: median [95% CI] | signed-rank p | sign-test p | speed-up to target: median [95% CI] |"
     );
     let _ = writeln!(t, "|---|---|---|---|---|---|---|---|---|");
-    let both: Vec<&Comparison> = analysis.comparisons.iter().chain(&analysis.generalisation).collect();
-    for c in &both {
+    for c in analysis.all_views() {
         let Some(st) = &c.stats else { continue };
         let _ = writeln!(
             t,
@@ -415,7 +412,7 @@ fn statistics_table(analysis: &Analysis) -> String {
             if c.view == View::Optimisation { interval(st.speedup, "×") } else { "–".into() }
         );
     }
-    let fewest = both.iter().filter_map(|c| c.stats.as_ref()).map(|s| s.pairs).min();
+    let fewest = analysis.fewest_pairs();
     let _ = writeln!(
         t,
         "\nEach seed is a pair: the two bests at one (M, seed) start from the same parameters. The ratio is \
@@ -594,7 +591,7 @@ pub(super) fn render_markdown(
             generalisation_table(analysis)
         );
     }
-    if analysis.comparisons.iter().any(|c| c.stats.is_some()) {
+    if analysis.fewest_pairs().is_some() {
         let _ = writeln!(md, "## Is the difference real? Seed by seed\n\n{}", statistics_table(analysis));
     }
     if let (Some(spec), Some(tuning)) = (&sweep.info.tune, &sweep.tuning) {
@@ -653,9 +650,9 @@ pub(super) fn terminal_text(sweep: &Sweep, analysis: &Analysis, with_test: bool)
         let _ = writeln!(t, "\nGeneralisation: each method at its lowest final test loss");
         t.push_str(&generalisation_table(analysis));
     }
-    if analysis.comparisons.iter().any(|c| c.stats.is_some()) {
+    if analysis.fewest_pairs().is_some() {
         let _ = writeln!(t, "\nSeed by seed (momentum's best against GD's):");
-        for c in analysis.comparisons.iter().chain(&analysis.generalisation) {
+        for c in analysis.all_views() {
             let Some(st) = &c.stats else { continue };
             let _ = writeln!(
                 t,
@@ -673,7 +670,7 @@ pub(super) fn terminal_text(sweep: &Sweep, analysis: &Analysis, with_test: bool)
                 }
             );
         }
-        if let Some(n) = analysis.comparisons.iter().filter_map(|c| c.stats.as_ref()).map(|s| s.pairs).min()
+        if let Some(n) = analysis.fewest_pairs()
             && n < stats::fewest_pairs()
         {
             let _ = writeln!(
