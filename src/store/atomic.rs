@@ -24,10 +24,15 @@ fn temporary_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
         .tempfile_in(dir)
 }
 
+/// The folder a path lies in (`.` for a bare name).
+fn folder_of(path: &Path) -> &Path {
+    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
 /// Writes a file atomically: `fill` writes into a temporary file beside `path`, which is
 /// flushed, fsynced and renamed over `path`; the folder is fsynced after the rename.
 pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = folder_of(path);
     let attempt = || -> io::Result<()> {
         let tmp = temporary_in(dir)?;
         let mut out = BufWriter::new(Budgeted(tmp));
@@ -133,7 +138,7 @@ impl Write for Budgeted {
 /// without `dest`, never a half-written one.
 pub fn replace_folder(staged: tempfile::TempDir, dest: &Path) -> Result<()> {
     let context = || format!("cannot put {} in place", dest.display());
-    let parent = dest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = folder_of(dest);
     let sync_parent = || File::open(parent).and_then(|d| d.sync_all()).with_context(context);
     match std::fs::symlink_metadata(dest) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
