@@ -17,39 +17,63 @@ use crate::model::{self, ForwardWeights, Params, Shape, Stats, Workspace};
 use crate::num::Real;
 use crate::sharpness;
 
-/// Evaluates the loss (and gradient) of a network on one data set, chunk by chunk in parallel.
+/// Evaluates the loss (and gradient) of a network, or of a group of networks of one shape
+/// fused into one wide network, on one data set, chunk by chunk in parallel.
 ///
-/// Chunk boundaries depend only on the data size and the chunk size, each chunk's gradient
-/// goes into its own buffer, and the buffers are summed in chunk order: the result is bitwise
-/// the same whatever the number of threads. All buffers are allocated up front (workspaces on
-/// first use, one per concurrently working thread), so evaluations allocate nothing.
+/// Chunk boundaries depend only on the data size and the chunk size, each chunk's gradients go
+/// into their own buffers, and the buffers are summed in chunk order: the result is bitwise the
+/// same whatever the number of threads, and each member of a group gets bitwise what it would
+/// get alone (see [`model::group_loss_grad_chunk`]). All buffers are allocated up front
+/// (workspaces on first use, one per concurrently working thread), so evaluations allocate
+/// nothing.
 pub struct Evaluator<'d, T> {
     data: &'d Dataset<T>,
     shape: Shape,
     chunk_size: usize,
     ranges: Vec<Range<usize>>,
-    grads: Vec<Params<T>>,
-    stats: Vec<Stats>,
+    /// The most members a group may have.
+    capacity: usize,
+    /// Per chunk, one gradient per member.
+    grads: Vec<Vec<Params<T>>>,
+    /// Per chunk, one set of loss totals per member.
+    stats: Vec<Vec<Stats>>,
     pool: Mutex<Vec<Workspace<T>>>,
-    /// θ's weights for the forward products, laid out once per evaluation.
+    /// The members' weights for the forward products, laid out once per evaluation.
     weights: ForwardWeights<T>,
 }
 
 impl<'d, T: Real> Evaluator<'d, T> {
-    /// An evaluator for `data`; `with_gradient` reserves per-chunk gradient buffers.
+    /// An evaluator of one network on `data`; `with_gradient` reserves per-chunk gradient
+    /// buffers.
     pub fn new(data: &'d Dataset<T>, shape: Shape, chunk_size: usize, with_gradient: bool) -> Self {
+        Self::for_group(data, shape, chunk_size, with_gradient, 1)
+    }
+
+    /// An evaluator of groups of up to `capacity` networks of one shape on `data`.
+    pub fn for_group(
+        data: &'d Dataset<T>,
+        shape: Shape,
+        chunk_size: usize,
+        with_gradient: bool,
+        capacity: usize,
+    ) -> Self {
+        let capacity = capacity.max(1);
         let ranges = data.chunks(chunk_size);
-        let grads =
-            if with_gradient { ranges.iter().map(|_| Params::zeros(shape)).collect() } else { Vec::new() };
+        let grads = if with_gradient {
+            ranges.iter().map(|_| vec![Params::zeros(shape); capacity]).collect()
+        } else {
+            Vec::new()
+        };
         Evaluator {
             data,
             shape,
             chunk_size: chunk_size.min(data.len()),
-            stats: vec![Stats::default(); ranges.len()],
+            capacity,
+            stats: vec![vec![Stats::default(); capacity]; ranges.len()],
             ranges,
             grads,
             pool: Mutex::new(Vec::new()),
-            weights: ForwardWeights::new(shape),
+            weights: ForwardWeights::for_group(shape, capacity),
         }
     }
 
@@ -63,9 +87,14 @@ impl<'d, T: Real> Evaluator<'d, T> {
         self.data.is_empty()
     }
 
+    /// The most members of a group.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     fn take_workspace(&self) -> Workspace<T> {
         let pooled = self.pool.lock().expect("workspace pool").pop();
-        pooled.unwrap_or_else(|| Workspace::new(self.shape, self.chunk_size))
+        pooled.unwrap_or_else(|| Workspace::for_group(self.shape, self.chunk_size, self.capacity))
     }
 
     fn give_back(&self, ws: Workspace<T>) {
@@ -74,59 +103,94 @@ impl<'d, T: Real> Evaluator<'d, T> {
 
     /// Loss totals at θ, without the gradient.
     pub fn loss(&mut self, theta: &Params<T>) -> Stats {
-        self.weights.set(theta);
-        let mut stats = std::mem::take(&mut self.stats);
-        let this = &*self;
-        let (data, ranges) = (this.data, &this.ranges);
-        stats.par_iter_mut().zip(ranges.par_iter()).for_each(|(out, range)| {
-            let mut ws = this.take_workspace();
-            let (x, y) = (data.x.slice(s![range.clone(), ..]), &data.y[range.clone()]);
-            *out = model::loss_chunk(theta, &this.weights, x, y, &mut ws);
-            this.give_back(ws);
-        });
-        let total = sum_stats(&stats);
-        self.stats = stats;
-        total
+        let mut stats = [Stats::default()];
+        self.group_loss(&[theta], &mut stats);
+        stats[0]
     }
 
     /// Loss totals at θ and ∇ Σ_i L(y_i, f(x_i)) written into `grad`.
     ///
     /// **Panics** if the evaluator was made without gradient buffers.
     pub fn loss_grad(&mut self, theta: &Params<T>, grad: &mut Params<T>) -> Stats {
+        let mut stats = [Stats::default()];
+        self.group_loss_grad(&[theta], std::slice::from_mut(grad), &mut stats);
+        stats[0]
+    }
+
+    /// Loss totals of each member at its θ, into `out` (one per member).
+    ///
+    /// **Panics** if there are more members than the capacity, or `out` is of another length.
+    pub fn group_loss(&mut self, members: &[&Params<T>], out: &mut [Stats]) {
+        self.evaluate(members, None, out);
+    }
+
+    /// Loss totals of each member at its θ and ∇ Σ_i L(y_i, f(x_i)) of each written into
+    /// `grads` (one per member).
+    ///
+    /// **Panics** if the evaluator was made without gradient buffers, if there are more members
+    /// than the capacity, or if `grads` or `out` are of another length.
+    pub fn group_loss_grad(&mut self, members: &[&Params<T>], grads: &mut [Params<T>], out: &mut [Stats]) {
         assert_eq!(self.grads.len(), self.ranges.len(), "evaluator made without gradient buffers");
-        self.weights.set(theta);
+        self.evaluate(members, Some(grads), out);
+    }
+
+    fn evaluate(&mut self, members: &[&Params<T>], grads: Option<&mut [Params<T>]>, out: &mut [Stats]) {
+        let count = members.len();
+        assert!(count <= self.capacity, "{count} members in a group of at most {}", self.capacity);
+        assert_eq!(out.len(), count, "one set of totals per member");
+        self.weights.set_group(members);
         let mut stats = std::mem::take(&mut self.stats);
-        let mut grads = std::mem::take(&mut self.grads);
+        let mut chunk_grads = std::mem::take(&mut self.grads);
+        let with_gradient = grads.is_some();
         {
             let this = &*self;
             let (data, ranges) = (this.data, &this.ranges);
-            stats.par_iter_mut().zip(grads.par_iter_mut()).zip(ranges.par_iter()).for_each(
-                |((out, g), range)| {
-                    let mut ws = this.take_workspace();
-                    let (x, y) = (data.x.slice(s![range.clone(), ..]), &data.y[range.clone()]);
-                    *out = model::loss_grad_chunk(theta, &this.weights, x, y, &mut ws, g);
-                    this.give_back(ws);
-                },
-            );
+            let work = |(range, (s, g)): (&Range<usize>, (&mut Vec<Stats>, Option<&mut Vec<Params<T>>>))| {
+                let mut ws = this.take_workspace();
+                let (x, y) = (data.x.slice(s![range.clone(), ..]), &data.y[range.clone()]);
+                let s = &mut s[..count];
+                match g {
+                    Some(g) => model::group_loss_grad_chunk(
+                        members,
+                        &this.weights,
+                        x,
+                        y,
+                        &mut ws,
+                        &mut g[..count],
+                        s,
+                    ),
+                    None => model::group_loss_chunk(members, &this.weights, x, y, &mut ws, s),
+                }
+                this.give_back(ws);
+            };
+            if with_gradient {
+                ranges
+                    .par_iter()
+                    .zip(stats.par_iter_mut().zip(chunk_grads.par_iter_mut().map(Some)))
+                    .for_each(work);
+            } else {
+                ranges.par_iter().zip(stats.par_iter_mut().map(|s| (s, None))).for_each(work);
+            }
         }
-        // The fixed-order sum that makes results independent of the thread count.
-        grad.as_flat_mut().assign(&grads[0].as_flat());
-        for g in &grads[1..] {
-            grad.add_assign(g);
+        // The fixed-order sums that make results independent of the thread count.
+        if let Some(grads) = grads {
+            assert_eq!(grads.len(), count, "one gradient per member");
+            for (r, grad) in grads.iter_mut().enumerate() {
+                grad.as_flat_mut().assign(&chunk_grads[0][r].as_flat());
+                for g in &chunk_grads[1..] {
+                    grad.add_assign(&g[r]);
+                }
+            }
         }
-        let total = sum_stats(&stats);
+        for (r, total) in out.iter_mut().enumerate() {
+            *total = Stats::default();
+            for s in &stats {
+                total.add(&s[r]);
+            }
+        }
         self.stats = stats;
-        self.grads = grads;
-        total
+        self.grads = chunk_grads;
     }
-}
-
-fn sum_stats(stats: &[Stats]) -> Stats {
-    let mut total = Stats::default();
-    for s in stats {
-        total.add(s);
-    }
-    total
 }
 
 /// One row of a loss curve: the state of the network at θ^iteration.
@@ -213,52 +277,122 @@ pub fn train<T: Real>(
     state: &mut State<T>,
     hyper: &Hyper,
     train_eval: &mut Evaluator<T>,
-    mut test_eval: Option<&mut Evaluator<T>>,
+    test_eval: Option<&mut Evaluator<T>>,
     on_step: &mut dyn FnMut(&State<T>) -> Flow,
 ) -> Status {
-    let gamma = T::from_f64(hyper.gamma).expect("finite gamma");
-    let alpha = T::from_f64(hyper.alpha).expect("finite alpha");
-    let inv_n = T::from_f64(1.0 / train_eval.len() as f64).expect("finite");
-    let mut grad = Params::zeros(state.theta.shape());
+    let statuses = train_group(
+        std::slice::from_mut(state),
+        std::slice::from_ref(hyper),
+        train_eval,
+        test_eval,
+        &mut |_, s| on_step(s),
+    );
+    statuses[0]
+}
+
+/// Trains a group of runs of one network shape side by side, each as [`train`] would train it
+/// alone, with bitwise the same results: every pass evaluates the members still training as one
+/// wide network ([`Evaluator::group_loss_grad`]), then appends each member's row and steps it.
+/// A member leaves the group when it is done, diverges, or `on_step(member, state)` says stop;
+/// the others carry on. The members may be at different iterations (resumed from different
+/// checkpoints). Returns each member's status, in order.
+///
+/// **Panics** if `states` and `hypers` differ in length, a shape differs from the evaluators',
+/// or there are more members than the evaluators hold.
+pub fn train_group<T: Real>(
+    states: &mut [State<T>],
+    hypers: &[Hyper],
+    train_eval: &mut Evaluator<T>,
+    mut test_eval: Option<&mut Evaluator<T>>,
+    on_step: &mut dyn FnMut(usize, &State<T>) -> Flow,
+) -> Vec<Status> {
+    assert_eq!(states.len(), hypers.len(), "one setting per member");
+    let count = states.len();
+    let mut statuses: Vec<Option<Status>> = vec![None; count];
+    let Some(shape) = states.first().map(|s| s.theta.shape()) else { return Vec::new() };
+    let mut grads = vec![Params::zeros(shape); count];
+    let mut stats = vec![Stats::default(); count];
+    let mut test_stats = vec![Stats::default(); count];
+    let mut active: Vec<usize> = Vec::with_capacity(count);
     loop {
-        let last = state.iteration >= hyper.iterations;
-        let stats =
-            if last { train_eval.loss(&state.theta) } else { train_eval.loss_grad(&state.theta, &mut grad) };
-        let test = test_eval.as_mut().map(|e| e.loss(&state.theta));
-        let loss = stats.mean_loss();
-        // The sharpness at rows 0, every k-th and the last, where the loss is finite. It reads θ
-        // only, so training is bitwise the same with and without it.
-        let sharpness = hyper
-            .sharpness
-            .filter(|s| (last || state.iteration.is_multiple_of(s.every)) && loss.is_finite())
-            .map(|s| {
-                let data = train_eval.data;
-                sharpness::extremes(&state.theta, data, train_eval.chunk_size, hyper.objective, s.steps).max
-            });
-        state.curve.push(CurveRow {
-            iteration: state.iteration,
-            train_loss: loss,
-            train_accuracy: stats.accuracy(),
-            test_loss: test.map(|t| t.mean_loss()),
-            test_accuracy: test.map(|t| t.accuracy()),
-            sharpness,
-        });
-        let limit = hyper.divergence_factor.map_or(f64::INFINITY, |f| f * state.curve[0].train_loss);
-        if !loss.is_finite() || loss > limit {
-            return Status::Diverged;
+        active.clear();
+        active.extend((0..count).filter(|&i| statuses[i].is_none()));
+        let a = active.len();
+        if a == 0 {
+            break;
         }
-        if last {
-            return Status::Done;
+        let thetas: Vec<&Params<T>> = active.iter().map(|&i| &states[i].theta).collect();
+        // The gradient is taken unless every member is at its last row (its loss is the same
+        // either way).
+        if active.iter().all(|&i| states[i].iteration >= hypers[i].iterations) {
+            train_eval.group_loss(&thetas, &mut stats[..a]);
+        } else {
+            train_eval.group_loss_grad(&thetas, &mut grads[..a], &mut stats[..a]);
         }
-        if hyper.objective == Objective::Mean {
-            grad.scale_inplace(inv_n);
+        if let Some(eval) = test_eval.as_mut() {
+            eval.group_loss(&thetas, &mut test_stats[..a]);
         }
-        momentum_step_inplace(&mut state.theta, &mut state.phi, &grad, gamma, alpha);
-        state.iteration += 1;
-        if on_step(state) == Flow::Stop {
-            return Status::Stopped;
+        drop(thetas);
+        for (slot, &i) in active.iter().enumerate() {
+            let test = test_eval.is_some().then_some(test_stats[slot]);
+            let state = &mut states[i];
+            let ended = record_and_step(state, &hypers[i], train_eval, &stats[slot], test, &mut grads[slot]);
+            statuses[i] = match ended {
+                Some(status) => Some(status),
+                None if on_step(i, state) == Flow::Stop => Some(Status::Stopped),
+                None => None,
+            };
         }
     }
+    statuses.into_iter().map(|s| s.expect("every member ended")).collect()
+}
+
+/// Appends row k of a member's curve from its loss totals at θ^k and, unless the run ends
+/// there, takes the step with `grad` (∇ Σ_i L at θ^k, scaled in place for the mean objective).
+/// Returns how the run ended, or `None` when it goes on.
+fn record_and_step<T: Real>(
+    state: &mut State<T>,
+    hyper: &Hyper,
+    train_eval: &Evaluator<T>,
+    stats: &Stats,
+    test: Option<Stats>,
+    grad: &mut Params<T>,
+) -> Option<Status> {
+    let last = state.iteration >= hyper.iterations;
+    let loss = stats.mean_loss();
+    // The sharpness at rows 0, every k-th and the last, where the loss is finite. It reads θ
+    // only, so training is bitwise the same with and without it.
+    let sharpness = hyper
+        .sharpness
+        .filter(|s| (last || state.iteration.is_multiple_of(s.every)) && loss.is_finite())
+        .map(|s| {
+            let data = train_eval.data;
+            sharpness::extremes(&state.theta, data, train_eval.chunk_size, hyper.objective, s.steps).max
+        });
+    state.curve.push(CurveRow {
+        iteration: state.iteration,
+        train_loss: loss,
+        train_accuracy: stats.accuracy(),
+        test_loss: test.map(|t| t.mean_loss()),
+        test_accuracy: test.map(|t| t.accuracy()),
+        sharpness,
+    });
+    let limit = hyper.divergence_factor.map_or(f64::INFINITY, |f| f * state.curve[0].train_loss);
+    if !loss.is_finite() || loss > limit {
+        return Some(Status::Diverged);
+    }
+    if last {
+        return Some(Status::Done);
+    }
+    if hyper.objective == Objective::Mean {
+        let inv_n = T::from_f64(1.0 / train_eval.len() as f64).expect("finite");
+        grad.scale_inplace(inv_n);
+    }
+    let gamma = T::from_f64(hyper.gamma).expect("finite gamma");
+    let alpha = T::from_f64(hyper.alpha).expect("finite alpha");
+    momentum_step_inplace(&mut state.theta, &mut state.phi, grad, gamma, alpha);
+    state.iteration += 1;
+    None
 }
 
 /// One heavy-ball step, in place: φ ← (1−α)·φ + α·∇, then θ ← θ − γ·φ.

@@ -13,7 +13,7 @@ use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder, s};
 
 use super::epilogues::{BiasTanh, TanhBackward};
 use super::workspace::{backward_rows, class_stride, padded_classes};
-use super::{ForwardWeights, ParamViews, Params, Shape, Workspace};
+use super::{ForwardWeights, Params, Shape, Workspace};
 use crate::num::Real;
 use crate::num::fastmath::simd_kernel;
 use crate::num::linalg::{matmul, matmul_continue, matmul_then};
@@ -49,33 +49,39 @@ impl Stats {
     }
 }
 
-/// H = tanh(X·Wᵀ + b) and Fᵀ − c = (H·Vᵀ)ᵀ for a chunk: `x` is n×p; fills the first n rows of
-/// `ws.h` and the first K rows of `ws.gt`, [`class_stride`] apart (the bias c is added by
-/// [`softmax_columns`]).
+/// H = tanh(X·[W₁; …; W_R]ᵀ + b) for a chunk of the R networks laid out in `weights`: `x` is
+/// n×p; fills the first n rows of `ws.h`, n×(R·M) (member r in columns r·M..(r+1)·M). Every
+/// element is the chain over p of a single network's S = X·Wᵀ, so its bits do not depend on
+/// the other members.
 ///
-/// **Panics** if `x` has more rows than the workspace or a column count other than p, or if the
-/// weights are of another shape.
-fn forward_into<T: Real>(
-    params: &ParamViews<T>,
-    weights: &ForwardWeights<T>,
-    x: ArrayView2<T>,
-    ws: &mut Workspace<T>,
-) {
+/// **Panics** if `x` has more rows than the workspace or a column count other than p, or if
+/// the workspace holds fewer members.
+fn hidden_into<T: Real>(weights: &ForwardWeights<T>, x: ArrayView2<T>, ws: &mut Workspace<T>) {
     let n = x.nrows();
-    let Shape { n_features: p, n_hidden: m, n_classes: k } = weights.shape;
-    assert_eq!(params.v.dim(), (k, m), "forward weights of another shape");
-    let wt = ArrayView2::from_shape((p, m), &weights.wt[..]).expect("Wᵀ shape");
-    let mut h = ws.h.slice_mut(s![..n, ..]);
-    let bias = params.b.as_slice().expect("contiguous b");
+    let Shape { n_features: p, n_hidden: m, .. } = weights.shape;
+    let rm = weights.members * m;
+    assert!(weights.members <= ws.members, "a workspace for fewer members");
+    let wt = ArrayView2::from_shape((p, rm), &weights.wt[..p * rm]).expect("Wᵀ shape");
+    let mut h = ArrayViewMut2::from_shape((n, rm), &mut ws.h[..n * rm]).expect("H shape");
+    let bias = &weights.bias[..rm];
     matmul_then(x, wt, &mut h, &mut BiasTanh { bias });
+}
+
+/// Fᵀ − c = (H_r·V_rᵀ)ᵀ for member r of the chunk's n samples, after [`hidden_into`]: fills K
+/// rows of `ws.gt` from row r·K, [`class_stride`] apart (the padded classes after them too; the
+/// bias c is added by [`softmax_columns`]).
+fn output_into<T: Real>(weights: &ForwardWeights<T>, r: usize, n: usize, ws: &mut Workspace<T>) {
+    let Shape { n_hidden: m, n_classes: k, .. } = weights.shape;
+    let rm = weights.members * m;
+    let h = ArrayView2::from_shape((n, rm), &ws.h[..n * rm]).expect("H shape");
+    let h = h.slice(s![.., r * m..(r + 1) * m]);
     let kp = padded_classes(k);
-    let vt = ArrayView2::from_shape((m, kp), &weights.vt[..]).expect("Vᵀ shape");
+    let vt = ArrayView2::from_shape((m, kp), weights.vt(r)).expect("Vᵀ shape");
     // F = H·Vᵀ written class-major: Fᵀ, one row per (padded) class.
     let ld = class_stride(n);
-    let mut f = ArrayViewMut2::from_shape((kp, n).strides((ld, 1)), &mut ws.gt[..])
-        .expect("Fᵀ shape")
-        .reversed_axes();
-    matmul(h.view(), vt, &mut f);
+    let gt = &mut ws.gt[r * k * ld..];
+    let mut f = ArrayViewMut2::from_shape((kp, n).strides((ld, 1)), gt).expect("Fᵀ shape").reversed_axes();
+    matmul(h, vt, &mut f);
 }
 
 simd_kernel!(
@@ -208,13 +214,36 @@ pub fn loss_chunk<T: Real>(
     y: &[u32],
     ws: &mut Workspace<T>,
 ) -> Stats {
+    let mut stats = [Stats::default()];
+    group_loss_chunk(&[params], weights, x, y, ws, &mut stats);
+    stats[0]
+}
+
+/// Loss totals of R networks of one shape over a chunk, without gradients, into `stats` (one
+/// per member): `x` is n×p, `y` holds n labels in 0..K; `weights` are `members` laid out by
+/// [`ForwardWeights::set_group`]. Each member's totals are bitwise those of [`loss_chunk`] on
+/// it alone.
+///
+/// **Panics** if shapes or member counts disagree or n exceeds the workspace.
+pub fn group_loss_chunk<T: Real>(
+    members: &[&Params<T>],
+    weights: &ForwardWeights<T>,
+    x: ArrayView2<T>,
+    y: &[u32],
+    ws: &mut Workspace<T>,
+    stats: &mut [Stats],
+) {
     assert_eq!(x.nrows(), y.len(), "one label per row of x");
-    let views = params.views();
-    forward_into(&views, weights, x, ws);
-    let k = params.shape().n_classes;
-    let c = views.c.as_slice().expect("contiguous c");
-    let ld = class_stride(y.len());
-    softmax_columns(&mut ws.gt[..k * ld], ld, c, y, &mut ws.sums, &mut ws.shift, &mut ws.best)
+    assert_eq!((members.len(), stats.len()), (weights.members, weights.members), "member counts");
+    hidden_into(weights, x, ws);
+    let (n, k) = (y.len(), weights.shape.n_classes);
+    let ld = class_stride(n);
+    for (r, (params, out)) in members.iter().zip(stats).enumerate() {
+        output_into(weights, r, n, ws);
+        let c = params.views().c.to_slice().expect("contiguous c");
+        let gt = &mut ws.gt[r * k * ld..][..k * ld];
+        *out = softmax_columns(gt, ld, c, y, &mut ws.sums, &mut ws.shift, &mut ws.best);
+    }
 }
 
 /// Loss totals and the gradient of Σ_i L(y_i, f(x_i)) over a chunk: `x` is n×p, `y` holds n
@@ -230,62 +259,109 @@ pub fn loss_grad_chunk<T: Real>(
     ws: &mut Workspace<T>,
     grad: &mut Params<T>,
 ) -> Stats {
-    let step = backward_rows::<T>(x.nrows(), x.ncols(), params.shape().n_hidden);
-    loss_grad_in_blocks(params, weights, x, y, ws, grad, step)
+    let mut stats = [Stats::default()];
+    group_loss_grad_chunk(&[params], weights, x, y, ws, std::slice::from_mut(grad), &mut stats);
+    stats[0]
 }
 
-/// [`loss_grad_chunk`] with the backward pass in blocks of `step` rows (≥ 1).
-fn loss_grad_in_blocks<T: Real>(
-    params: &Params<T>,
+/// Loss totals and gradients of R networks of one shape over a chunk, as one wide network:
+/// `grads[r]` and `stats[r]` receive member r's, bitwise what [`loss_grad_chunk`] gives on it
+/// alone. S = X·[W₁; …; W_R]ᵀ and tanh run over all members at once and dW = Dᵀ·X is one
+/// product for all of them; the output layer and the softmax run member by member.
+///
+/// **Panics** if shapes or member counts disagree or n exceeds the workspace.
+pub fn group_loss_grad_chunk<T: Real>(
+    members: &[&Params<T>],
     weights: &ForwardWeights<T>,
     x: ArrayView2<T>,
     y: &[u32],
     ws: &mut Workspace<T>,
-    grad: &mut Params<T>,
-    step: usize,
-) -> Stats {
-    assert_eq!(x.nrows(), y.len(), "one label per row of x");
-    assert_eq!(params.shape(), grad.shape(), "gradient shape");
-    let views = params.views();
-    forward_into(&views, weights, x, ws);
-    let n = x.nrows();
-    let k = params.shape().n_classes;
-    let mut out = grad.views_mut();
+    grads: &mut [Params<T>],
+    stats: &mut [Stats],
+) {
+    let rm = members.len() * weights.shape.n_hidden;
+    let step = backward_rows::<T>(x.nrows(), x.ncols(), rm);
+    loss_grad_in_blocks(members, weights, x, y, ws, grads, stats, step)
+}
 
-    // G = softmax(F) − onehot(y), in place over Fᵀ; dc = Σ_rows G.
-    let c = views.c.as_slice().expect("contiguous c");
-    let ld = class_stride(n);
-    let gt = &mut ws.gt[..k * ld];
-    let stats = softmax_columns(gt, ld, c, y, &mut ws.sums, &mut ws.shift, &mut ws.best);
-    output_gradient(gt, ld, &mut ws.sums, y, out.c.as_slice_mut().expect("contiguous dc"));
+/// [`group_loss_grad_chunk`] with the backward pass in blocks of `step` rows (≥ 1).
+#[allow(clippy::too_many_arguments)]
+fn loss_grad_in_blocks<T: Real>(
+    members: &[&Params<T>],
+    weights: &ForwardWeights<T>,
+    x: ArrayView2<T>,
+    y: &[u32],
+    ws: &mut Workspace<T>,
+    grads: &mut [Params<T>],
+    stats: &mut [Stats],
+    step: usize,
+) {
+    assert_eq!(x.nrows(), y.len(), "one label per row of x");
+    let count = weights.members;
+    assert_eq!((members.len(), grads.len(), stats.len()), (count, count, count), "member counts");
+    hidden_into(weights, x, ws);
+    let n = x.nrows();
+    let Shape { n_features: p, n_hidden: m, n_classes: k } = weights.shape;
+    let (rm, ld) = (count * m, class_stride(n));
+
+    // Per member: F, then G = softmax(F) − onehot(y) in place over Fᵀ, and dc = Σ_rows G.
+    for (r, ((params, grad), out)) in members.iter().zip(grads.iter_mut()).zip(stats).enumerate() {
+        assert_eq!(params.shape(), grad.shape(), "gradient shape");
+        output_into(weights, r, n, ws);
+        let c = params.views().c.to_slice().expect("contiguous c");
+        let gt = &mut ws.gt[r * k * ld..][..k * ld];
+        *out = softmax_columns(gt, ld, c, y, &mut ws.sums, &mut ws.shift, &mut ws.best);
+        let mut views = grad.views_mut();
+        output_gradient(gt, ld, &mut ws.sums, y, views.c.as_slice_mut().expect("contiguous dc"));
+        views.b.fill(T::zero());
+    }
 
     // The backward products, in blocks of rows (see [`backward_rows`]) so that a block's rows
     // of H, D and X are still in the L2 cache when the next product reads them. Every product
     // goes on with its chains from the block before, and db sums D's rows in order, so the
-    // gradient is bitwise the one of whole-chunk products, whatever the block size.
-    let m = views.v.ncols();
-    let h = ws.h.slice(s![..n, ..]);
-    let gt = ArrayView2::from_shape((k, n).strides((ld, 1)), &ws.gt[..k * ld]).expect("Gᵀ shape");
-    let db = out.b.as_slice_mut().expect("contiguous db");
-    db.fill(T::zero());
+    // gradient is bitwise the one of whole-chunk products, whatever the block size; dW of all
+    // members is one product whose rows are each member's chains.
+    let h = ArrayView2::from_shape((n, rm), &ws.h[..n * rm]).expect("H shape");
+    let gts = &ws.gt;
     for block in 0..n.div_ceil(step).max(1) {
         let rows = block * step..((block + 1) * step).min(n);
-        let len = rows.len();
-        let (gt, h, x) =
-            (gt.slice(s![.., rows.clone()]), h.slice(s![rows.clone(), ..]), x.slice(s![rows, ..]));
-        // dV = Gᵀ·H.
-        if block == 0 {
-            matmul(gt, h, &mut out.v)
-        } else {
-            matmul_continue(gt, h, &mut out.v)
+        let (first, len) = (block == 0, rows.len());
+        let h_rows = h.slice(s![rows.clone(), ..]);
+        let h_flat = h_rows.to_slice().expect("whole rows of the workspace");
+        let mut d = ArrayViewMut2::from_shape((len, rm), &mut ws.d[..len * rm]).expect("D shape");
+        for (r, (params, grad)) in members.iter().zip(grads.iter_mut()).enumerate() {
+            let gt = ArrayView2::from_shape((k, n).strides((ld, 1)), &gts[r * k * ld..][..k * ld])
+                .expect("Gᵀ shape");
+            let gt = gt.slice(s![.., rows.clone()]);
+            let h_r = h_rows.slice(s![.., r * m..(r + 1) * m]);
+            let mut out = grad.views_mut();
+            // dV = Gᵀ·H.
+            if first {
+                matmul(gt, h_r, &mut out.v)
+            } else {
+                matmul_continue(gt, h_r, &mut out.v)
+            }
+            // D = (G·V) ⊙ (1 − H²); db = Σ_rows D.
+            let mut d_r = d.slice_mut(s![.., r * m..(r + 1) * m]);
+            let db = out.b.as_slice_mut().expect("contiguous db");
+            let mut backward = TanhBackward { h: &h_flat[r * m..], m: rm, db };
+            matmul_then(gt.t(), params.views().v, &mut d_r, &mut backward);
         }
-        // D = (G·V) ⊙ (1 − H²); db = Σ_rows D; dW = Dᵀ·X.
-        let mut d = ws.d.slice_mut(s![..len, ..]);
-        let h = h.as_slice().expect("whole rows of the workspace");
-        matmul_then(gt.t(), views.v.view(), &mut d, &mut TanhBackward { h, m, db });
-        if block == 0 { matmul(d.t(), x, &mut out.w) } else { matmul_continue(d.t(), x, &mut out.w) }
+        // dW = Dᵀ·X: straight into the gradient for one network, for all members at once
+        // into the workspace for a group.
+        let x_rows = x.slice(s![rows, ..]);
+        let mut dw = if count == 1 {
+            grads[0].views_mut().w
+        } else {
+            ArrayViewMut2::from_shape((rm, p), &mut ws.dw[..rm * p]).expect("dW shape")
+        };
+        if first { matmul(d.t(), x_rows, &mut dw) } else { matmul_continue(d.t(), x_rows, &mut dw) }
     }
-    stats
+    if count > 1 {
+        for (grad, dw) in grads.iter_mut().zip(ws.dw.chunks_exact(m * p)) {
+            grad.views_mut().w.as_slice_mut().expect("contiguous dW").copy_from_slice(dw);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -388,18 +464,30 @@ mod tests {
         }
     }
 
+    /// One network's loss and gradient over a chunk with the backward pass in blocks of `step`.
+    fn in_blocks(
+        params: &Params<f64>,
+        x: ArrayView2<f64>,
+        y: &[u32],
+        ws: &mut Workspace<f64>,
+        step: usize,
+    ) -> (Stats, Params<f64>) {
+        let mut grad = [Params::zeros(params.shape())];
+        let mut stats = [Stats::default()];
+        let weights = ForwardWeights::of(params);
+        loss_grad_in_blocks(&[params], &weights, x, y, ws, &mut grad, &mut stats, step);
+        let [grad] = grad;
+        (stats[0], grad)
+    }
+
     #[test]
     fn backward_blocks_give_bitwise_the_whole_chunk_gradient() {
         let shape = Shape { n_features: 6, n_hidden: 7, n_classes: 4 };
         let (x, y, params) = random_problem(21, 300, shape);
-        let weights = ForwardWeights::of(&params);
         let mut ws = Workspace::new(shape, 300);
-        let mut whole = Params::zeros(shape);
-        let whole_stats = loss_grad_in_blocks(&params, &weights, x.view(), &y, &mut ws, &mut whole, 300);
+        let whole = in_blocks(&params, x.view(), &y, &mut ws, 300);
         for step in [1, 7, 128, 150, 299] {
-            let mut blocked = Params::zeros(shape);
-            let stats = loss_grad_in_blocks(&params, &weights, x.view(), &y, &mut ws, &mut blocked, step);
-            assert_eq!(stats, whole_stats);
+            let blocked = in_blocks(&params, x.view(), &y, &mut ws, step);
             assert_eq!(blocked, whole, "blocks of {step} rows");
         }
         // The rule blocks only chunks whose rows of X, H and D exceed the budget.
@@ -407,6 +495,71 @@ mod tests {
         assert_eq!(backward_rows::<f64>(1024, 64, 128), 256);
         assert_eq!(backward_rows::<f32>(1024, 784, 128), 128);
         assert_eq!(backward_rows::<f64>(0, 64, 128), 1);
+    }
+
+    /// R networks of one shape evaluated as a group give each member bitwise its own loss and
+    /// gradient, in both precisions, at widths that reach every tile and tail of the kernel,
+    /// whichever members are grouped, in any order, with blocked backward passes too.
+    fn group_equals_singles<T: Real>() {
+        let shapes = [(16, 4, 4, 300), (5, 3, 2, 77), (9, 8, 10, 130), (16, 16, 4, 1024), (3, 33, 3, 40)];
+        for (seed, &(p, m, k, n)) in shapes.iter().enumerate() {
+            let shape = Shape { n_features: p, n_hidden: m, n_classes: k };
+            let (x, y, _) = random_problem(seed as u64, n, shape);
+            let x = x.mapv(|v| T::from_f64(v).expect("finite"));
+            let members: Vec<Params<T>> = (0..7)
+                .map(|r| {
+                    let p64 = random_problem(100 + r, 1, shape).2;
+                    let mut params = Params::zeros(shape);
+                    params
+                        .as_flat_mut()
+                        .zip_mut_with(&p64.as_flat(), |t, &v| *t = T::from_f64(v).expect("finite"));
+                    params
+                })
+                .collect();
+            let single = |params: &Params<T>| {
+                let mut ws = Workspace::new(shape, n);
+                let mut grad = Params::zeros(shape);
+                let weights = ForwardWeights::of(params);
+                let stats = loss_grad_chunk(params, &weights, x.view(), &y, &mut ws, &mut grad);
+                let loss = loss_chunk(params, &weights, x.view(), &y, &mut ws);
+                assert_eq!(loss, stats);
+                (stats, grad)
+            };
+            let want: Vec<_> = members.iter().map(single).collect();
+            let mut ws = Workspace::for_group(shape, n, 7);
+            let mut weights = ForwardWeights::for_group(shape, 7);
+            for pick in [vec![0, 1, 2, 3, 4, 5, 6], vec![3, 1], vec![6], vec![5, 0, 2, 4]] {
+                let group: Vec<&Params<T>> = pick.iter().map(|&r| &members[r]).collect();
+                weights.set_group(&group);
+                let mut grads = vec![Params::zeros(shape); group.len()];
+                let mut stats = vec![Stats::default(); group.len()];
+                for step in [n, 64] {
+                    loss_grad_in_blocks(
+                        &group,
+                        &weights,
+                        x.view(),
+                        &y,
+                        &mut ws,
+                        &mut grads,
+                        &mut stats,
+                        step,
+                    );
+                    for ((&r, grad), s) in pick.iter().zip(&grads).zip(&stats) {
+                        let what = format!("{} {shape:?} member {r} of {pick:?}, blocks of {step}", T::NAME);
+                        assert_eq!((s, grad), (&want[r].0, &want[r].1), "{what}");
+                    }
+                }
+                let mut loss_only = vec![Stats::default(); group.len()];
+                group_loss_chunk(&group, &weights, x.view(), &y, &mut ws, &mut loss_only);
+                assert_eq!(loss_only, stats);
+            }
+        }
+    }
+
+    #[test]
+    fn a_group_gives_each_member_bitwise_its_own_loss_and_gradient() {
+        group_equals_singles::<f32>();
+        group_equals_singles::<f64>();
     }
 
     #[test]

@@ -20,6 +20,6 @@ pub mod params;
 pub mod workspace;
 
 pub use hessian::Curvature;
-pub use loss::{Stats, loss_chunk, loss_grad_chunk};
+pub use loss::{Stats, group_loss_chunk, group_loss_grad_chunk, loss_chunk, loss_grad_chunk};
 pub use params::{ParamViews, ParamViewsMut, Params, Shape, ShapeError};
 pub use workspace::{ForwardWeights, Workspace};

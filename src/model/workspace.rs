@@ -2,23 +2,29 @@
 //! ([`Workspace`]), θ's weights laid out for the forward products ([`ForwardWeights`]), and
 //! the layout rules that keep those buffers friendly to the caches.
 
-use ndarray::Array2;
-
 use super::Params;
 use super::Shape;
 use crate::num::Real;
 
-/// Scratch matrices for one chunk of up to `rows` samples; reused across chunks and iterations.
+/// Scratch matrices for one chunk of up to `rows` samples, for up to `members` networks of one
+/// shape evaluated together (a fused group, see [`super::loss`]); reused across chunks and
+/// iterations. With R members at work the hidden layer is one wide block: rows×(R·M), member r
+/// in columns r·M..(r+1)·M.
 pub struct Workspace<T> {
-    /// S, then H = tanh(S): rows×M.
-    pub(super) h: Array2<T>,
-    /// Fᵀ, then Gᵀ = (softmax(F) − onehot(y))ᵀ: K rows of a chunk's n samples, [`class_stride`]
-    /// apart (F has rows for the padded classes after them). Class-major, so that the softmax
-    /// runs along contiguous samples.
+    /// The most members this workspace holds.
+    pub(super) members: usize,
+    /// S, then H = tanh(S): rows×(R·M), row-major.
+    pub(super) h: Vec<T>,
+    /// Fᵀ, then Gᵀ = (softmax(F) − onehot(y))ᵀ, member after member: member r's K rows of a
+    /// chunk's n samples start at row r·K, [`class_stride`] apart. Class-major, so that the
+    /// softmax runs along contiguous samples. The product writes F's padded classes too; those
+    /// rows fall on later members' rows (or the tail kept for them), written after.
     pub(super) gt: Vec<T>,
-    /// D = (G·V) ⊙ (1 − H²) for one block of [`backward_rows`] rows at a time: rows×M, since
-    /// the block is the whole chunk when it fits.
-    pub(super) d: Array2<T>,
+    /// D = (G·V) ⊙ (1 − H²) for one block of [`backward_rows`] rows at a time: rows×(R·M).
+    pub(super) d: Vec<T>,
+    /// dW for every member, (R·M)×p, while the product over the blocks of rows builds it
+    /// (only for groups: one network's dW goes straight into its gradient).
+    pub(super) dw: Vec<T>,
     /// Per sample Σ_k e^{f_k − max}.
     pub(super) sums: Vec<T>,
     /// Per sample max_k f_k, then f_y − max.
@@ -28,22 +34,37 @@ pub struct Workspace<T> {
     pub(super) best: Vec<T>,
 }
 
-/// θ's weight matrices laid out for the forward products: Wᵀ (p×M), so that S = X·Wᵀ reads its
-/// right factor by rows, and Vᵀ (M×K) padded with zero columns to whole vectors of classes,
-/// likewise for F = H·Vᵀ. An evaluation makes them once and all its chunks read them.
+/// The weights of R networks of one shape laid out for the forward products: the Wᵀ of every
+/// member side by side (p×(R·M), so that S = X·[W₁; …; W_R]ᵀ reads X once for all of them and
+/// its right factor by rows), their biases b one after the other (R·M), and each member's Vᵀ
+/// (M×K) padded with zero columns to whole vectors of classes, for F = H·Vᵀ. An evaluation
+/// makes them once and all its chunks read them.
 pub struct ForwardWeights<T> {
     pub(super) shape: Shape,
+    /// R, the members laid out now.
+    pub(super) members: usize,
     pub(super) wt: Vec<T>,
+    pub(super) bias: Vec<T>,
     pub(super) vt: Vec<T>,
 }
 
 impl<T: Real> ForwardWeights<T> {
-    /// Buffers for a network of this shape; [`ForwardWeights::set`] fills them.
+    /// Buffers for one network of this shape; [`ForwardWeights::set`] fills them.
     pub fn new(shape: Shape) -> Self {
+        Self::for_group(shape, 1)
+    }
+
+    /// Buffers for up to `capacity` networks of this shape; [`ForwardWeights::set_group`]
+    /// fills them.
+    pub fn for_group(shape: Shape, capacity: usize) -> Self {
+        let Shape { n_features: p, n_hidden: m, n_classes: k } = shape;
+        let capacity = capacity.max(1);
         ForwardWeights {
             shape,
-            wt: vec![T::zero(); shape.n_features * shape.n_hidden],
-            vt: vec![T::zero(); shape.n_hidden * padded_classes(shape.n_classes)],
+            members: 0,
+            wt: vec![T::zero(); p * m * capacity],
+            bias: vec![T::zero(); m * capacity],
+            vt: vec![T::zero(); m * padded_classes(k) * capacity],
         }
     }
 
@@ -58,11 +79,37 @@ impl<T: Real> ForwardWeights<T> {
     ///
     /// **Panics** if the shapes differ.
     pub fn set(&mut self, params: &Params<T>) {
-        assert_eq!(params.shape(), self.shape, "forward weights of another shape");
+        self.set_group(&[params]);
+    }
+
+    /// Lays out the weights of the networks `members` (all of this shape, at most the
+    /// capacity) side by side.
+    ///
+    /// **Panics** if a shape differs or there are more members than room.
+    pub fn set_group(&mut self, members: &[&Params<T>]) {
         let Shape { n_features: p, n_hidden: m, n_classes: k } = self.shape;
-        let views = params.views();
-        transpose(views.w.as_slice().expect("contiguous W"), m, p, &mut self.wt, m);
-        transpose(views.v.as_slice().expect("contiguous V"), k, m, &mut self.vt, padded_classes(k));
+        assert!(members.len() * m <= self.bias.len(), "more members than the weights hold");
+        let (rm, kp) = (members.len() * m, padded_classes(k));
+        for (r, params) in members.iter().enumerate() {
+            assert_eq!(params.shape(), self.shape, "forward weights of another shape");
+            let views = params.views();
+            for (j, w_row) in views.w.rows().into_iter().enumerate() {
+                for (l, &w) in w_row.iter().enumerate() {
+                    self.wt[l * rm + r * m + j] = w;
+                }
+            }
+            self.bias[r * m..][..m].copy_from_slice(views.b.as_slice().expect("contiguous b"));
+            let vt = &mut self.vt[r * m * kp..][..m * kp];
+            transpose(views.v.as_slice().expect("contiguous V"), k, m, vt, kp);
+        }
+        debug_assert!(self.wt.len() >= p * rm);
+        self.members = members.len();
+    }
+
+    /// Member r's Vᵀ, M×(padded K) row-major.
+    pub(super) fn vt(&self, r: usize) -> &[T] {
+        let (m, kp) = (self.shape.n_hidden, padded_classes(self.shape.n_classes));
+        &self.vt[r * m * kp..][..m * kp]
     }
 }
 
@@ -100,10 +147,22 @@ pub(super) fn class_stride(n: usize) -> usize {
 impl<T: Real> Workspace<T> {
     /// Scratch space for chunks of at most `rows` samples of a network of this shape.
     pub fn new(shape: Shape, rows: usize) -> Self {
+        Self::for_group(shape, rows, 1)
+    }
+
+    /// Scratch space for chunks of at most `rows` samples of up to `members` networks of this
+    /// shape evaluated together.
+    pub fn for_group(shape: Shape, rows: usize, members: usize) -> Self {
+        let Shape { n_features: p, n_hidden: m, n_classes: k } = shape;
+        let members = members.max(1);
+        let wide = rows * m * members;
+        let class_rows = (members - 1) * k + padded_classes(k);
         Workspace {
-            h: Array2::zeros((rows, shape.n_hidden)),
-            gt: vec![T::zero(); padded_classes(shape.n_classes) * class_stride(rows)],
-            d: Array2::zeros((rows, shape.n_hidden)),
+            members,
+            h: vec![T::zero(); wide],
+            gt: vec![T::zero(); class_rows * class_stride(rows)],
+            d: vec![T::zero(); wide],
+            dw: if members > 1 { vec![T::zero(); members * m * p] } else { Vec::new() },
             sums: vec![T::zero(); rows],
             shift: vec![T::zero(); rows],
             best: vec![T::zero(); rows],
