@@ -596,6 +596,99 @@ mod tests {
         }
     }
 
+    /// One member's run trained alone, from `state`, in `T`.
+    fn alone<T: Real>(
+        train_set: &Dataset<T>,
+        test_set: &Dataset<T>,
+        shape: Shape,
+        mut state: State<T>,
+        hyper: &Hyper,
+        stop_at: Option<usize>,
+    ) -> (Status, State<T>) {
+        let mut eval = Evaluator::new(train_set, shape, 64, true);
+        let mut test_eval = Evaluator::new(test_set, shape, 64, false);
+        let status = super::train(&mut state, hyper, &mut eval, Some(&mut test_eval), &mut |s: &State<T>| {
+            if Some(s.iteration) == stop_at { Flow::Stop } else { Flow::Continue }
+        });
+        (status, state)
+    }
+
+    /// A fused group trains every member to bitwise the state, curve and status it reaches
+    /// alone: members of every γ and α, some diverging (by NaN and by the divergence factor) at
+    /// different iterations, some resumed from different iterations, one stopped half-way, both
+    /// objectives, at 1 and 3 threads.
+    fn group_equals_alone<T: Real>() {
+        let convert =
+            |d: Dataset<f64>| Dataset::<T> { x: d.x.mapv(|v| T::from_f64(v).expect("finite")), y: d.y };
+        let (train_set, test_set) = (convert(dataset(300)), convert(dataset(90)));
+        let shape = Shape { n_features: 5, n_hidden: 4, n_classes: 3 };
+        let settings =
+            [(1e-3, 1.0), (0.05, 0.5), (1e30, 1.0), (3.0, 0.2), (0.01, 0.1), (2.0, 1.0), (1e-2, 0.3)];
+        for objective in [Objective::Sum, Objective::Mean] {
+            let hypers: Vec<Hyper> = settings
+                .iter()
+                .map(|&(gamma, alpha)| Hyper {
+                    gamma: if objective == Objective::Mean { gamma * 300.0 } else { gamma },
+                    alpha,
+                    objective,
+                    iterations: 25,
+                    divergence_factor: Some(3.0),
+                    sharpness: None,
+                })
+                .collect();
+            // Starting points: members 1 and 4 resume from states their own runs reached.
+            let starts: Vec<State<T>> = hypers
+                .iter()
+                .enumerate()
+                .map(|(r, hyper)| {
+                    let fresh = State::start(Params::init(shape, r as u64 % 3));
+                    if r == 1 || r == 4 {
+                        alone(&train_set, &test_set, shape, fresh, hyper, Some(3 + r)).1
+                    } else {
+                        fresh
+                    }
+                })
+                .collect();
+            let stop_member = 6;
+            let want: Vec<(Status, State<T>)> = hypers
+                .iter()
+                .zip(&starts)
+                .enumerate()
+                .map(|(r, (hyper, start))| {
+                    let stop = (r == stop_member).then_some(11);
+                    alone(&train_set, &test_set, shape, start.clone(), hyper, stop)
+                })
+                .collect();
+            let statuses: Vec<Status> = want.iter().map(|w| w.0).collect();
+            assert!(statuses.contains(&Status::Diverged) && statuses.contains(&Status::Done));
+            assert_eq!(statuses[stop_member], Status::Stopped);
+            for threads in [1, 3] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let (got, states) = pool.install(|| {
+                    let mut states = starts.clone();
+                    let count = states.len();
+                    let mut eval = Evaluator::for_group(&train_set, shape, 64, true, count);
+                    let mut test_eval = Evaluator::for_group(&test_set, shape, 64, false, count);
+                    let got =
+                        train_group(&mut states, &hypers, &mut eval, Some(&mut test_eval), &mut |r, s| {
+                            if r == stop_member && s.iteration == 11 { Flow::Stop } else { Flow::Continue }
+                        });
+                    (got, states)
+                });
+                assert_eq!(got, statuses, "{} {objective:?}", T::NAME);
+                for (r, (state, (_, alone))) in states.iter().zip(&want).enumerate() {
+                    assert_eq!(state, alone, "{} {objective:?} member {r}, {threads} threads", T::NAME);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_fused_group_trains_each_member_bitwise_as_alone() {
+        group_equals_alone::<f32>();
+        group_equals_alone::<f64>();
+    }
+
     #[test]
     fn chunks_cover_every_sample_once() {
         let data = |n: usize| Dataset::<f32> { x: ndarray::Array2::zeros((n, 1)), y: vec![0; n] };

@@ -68,20 +68,25 @@ fn hidden_into<T: Real>(weights: &ForwardWeights<T>, x: ArrayView2<T>, ws: &mut 
 }
 
 /// Fᵀ − c = (H_r·V_rᵀ)ᵀ for member r of the chunk's n samples, after [`hidden_into`]: fills K
-/// rows of `ws.gt` from row r·K, [`class_stride`] apart (the padded classes after them too; the
-/// bias c is added by [`softmax_columns`]).
+/// rows of `ws.gt` from row r·K, [`class_stride`] apart (the bias c is added by
+/// [`softmax_columns`]). The product writes F row-major, on whole vectors of padded classes,
+/// and the K real columns are then copied class-major.
 fn output_into<T: Real>(weights: &ForwardWeights<T>, r: usize, n: usize, ws: &mut Workspace<T>) {
     let Shape { n_hidden: m, n_classes: k, .. } = weights.shape;
     let rm = weights.members * m;
     let h = ArrayView2::from_shape((n, rm), &ws.h[..n * rm]).expect("H shape");
     let h = h.slice(s![.., r * m..(r + 1) * m]);
-    let kp = padded_classes(k);
+    let kp = padded_classes::<T>(k);
     let vt = ArrayView2::from_shape((m, kp), weights.vt(r)).expect("Vᵀ shape");
-    // F = H·Vᵀ written class-major: Fᵀ, one row per (padded) class.
-    let ld = class_stride(n);
-    let gt = &mut ws.gt[r * k * ld..];
-    let mut f = ArrayViewMut2::from_shape((kp, n).strides((ld, 1)), gt).expect("Fᵀ shape").reversed_axes();
+    let mut f = ArrayViewMut2::from_shape((n, kp), &mut ws.f[..n * kp]).expect("F shape");
     matmul(h, vt, &mut f);
+    let ld = class_stride(n);
+    let gt = &mut ws.gt[r * k * ld..][..k * ld];
+    for (i, f_row) in ws.f[..n * kp].chunks_exact(kp).enumerate() {
+        for (class, &f) in f_row[..k].iter().enumerate() {
+            gt[class * ld + i] = f;
+        }
+    }
 }
 
 simd_kernel!(

@@ -5,6 +5,7 @@
 use super::Params;
 use super::Shape;
 use crate::num::Real;
+use crate::num::kernels::Build;
 
 /// Scratch matrices for one chunk of up to `rows` samples, for up to `members` networks of one
 /// shape evaluated together (a fused group, see [`super::loss`]); reused across chunks and
@@ -15,10 +16,12 @@ pub struct Workspace<T> {
     pub(super) members: usize,
     /// S, then H = tanh(S): rows×(R·M), row-major.
     pub(super) h: Vec<T>,
+    /// F = H_r·V_rᵀ of one member, rows×(padded K), row-major: what the product writes before
+    /// [`super::loss`] turns it class-major into `gt`.
+    pub(super) f: Vec<T>,
     /// Fᵀ, then Gᵀ = (softmax(F) − onehot(y))ᵀ, member after member: member r's K rows of a
     /// chunk's n samples start at row r·K, [`class_stride`] apart. Class-major, so that the
-    /// softmax runs along contiguous samples. The product writes F's padded classes too; those
-    /// rows fall on later members' rows (or the tail kept for them), written after.
+    /// softmax runs along contiguous samples.
     pub(super) gt: Vec<T>,
     /// D = (G·V) ⊙ (1 − H²) for one block of [`backward_rows`] rows at a time: rows×(R·M).
     pub(super) d: Vec<T>,
@@ -64,7 +67,7 @@ impl<T: Real> ForwardWeights<T> {
             members: 0,
             wt: vec![T::zero(); p * m * capacity],
             bias: vec![T::zero(); m * capacity],
-            vt: vec![T::zero(); m * padded_classes(k) * capacity],
+            vt: vec![T::zero(); m * padded_classes::<T>(k) * capacity],
         }
     }
 
@@ -89,7 +92,7 @@ impl<T: Real> ForwardWeights<T> {
     pub fn set_group(&mut self, members: &[&Params<T>]) {
         let Shape { n_features: p, n_hidden: m, n_classes: k } = self.shape;
         assert!(members.len() * m <= self.bias.len(), "more members than the weights hold");
-        let (rm, kp) = (members.len() * m, padded_classes(k));
+        let (rm, kp) = (members.len() * m, padded_classes::<T>(k));
         for (r, params) in members.iter().enumerate() {
             assert_eq!(params.shape(), self.shape, "forward weights of another shape");
             let views = params.views();
@@ -108,7 +111,7 @@ impl<T: Real> ForwardWeights<T> {
 
     /// Member r's Vᵀ, M×(padded K) row-major.
     pub(super) fn vt(&self, r: usize) -> &[T] {
-        let (m, kp) = (self.shape.n_hidden, padded_classes(self.shape.n_classes));
+        let (m, kp) = (self.shape.n_hidden, padded_classes::<T>(self.shape.n_classes));
         &self.vt[r * m * kp..][..m * kp]
     }
 }
@@ -131,10 +134,16 @@ pub(super) fn backward_rows<T>(n: usize, p: usize, m: usize) -> usize {
     rows
 }
 
-/// The class count rounded up to whole 64-byte vectors of f32 (the widest the product kernel
-/// uses), so that the narrow product F = H·Vᵀ runs on full vectors.
-pub(super) fn padded_classes(k: usize) -> usize {
-    k.next_multiple_of(16)
+/// The class count rounded up to whole vectors of the product kernel's build on this CPU, so
+/// that the narrow product F = H·Vᵀ runs on full vectors and no more. (The padding columns are
+/// chains of their own: it never changes a value.)
+pub(super) fn padded_classes<T>(k: usize) -> usize {
+    let bytes = match Build::detect() {
+        Build::Avx512 => 64,
+        Build::Avx2 => 32,
+        Build::Scalar => std::mem::size_of::<T>(),
+    };
+    k.next_multiple_of((bytes / std::mem::size_of::<T>()).max(1))
 }
 
 /// The row length of Fᵀ and Gᵀ for a chunk of n samples: n rounded up to whole vectors, plus
@@ -156,11 +165,11 @@ impl<T: Real> Workspace<T> {
         let Shape { n_features: p, n_hidden: m, n_classes: k } = shape;
         let members = members.max(1);
         let wide = rows * m * members;
-        let class_rows = (members - 1) * k + padded_classes(k);
         Workspace {
             members,
             h: vec![T::zero(); wide],
-            gt: vec![T::zero(); class_rows * class_stride(rows)],
+            f: vec![T::zero(); rows * padded_classes::<T>(k)],
+            gt: vec![T::zero(); members * k * class_stride(rows)],
             d: vec![T::zero(); wide],
             dw: if members > 1 { vec![T::zero(); members * m * p] } else { Vec::new() },
             sums: vec![T::zero(); rows],

@@ -35,7 +35,7 @@ use crate::store::{DataFacts, RunId, RunLock, SweepDir, SweepLock, SweepMeta, lo
 use crate::train::Status;
 use crate::tune::Tuning;
 use progress::Progress;
-use run_one::{How, RunOutcome, train_one};
+use run_one::{Begun, How, RunOutcome, begin, train_members};
 
 pub use hessian::{HessianReport, hessian};
 pub use plan::{Plan, PlanRow, plan};
@@ -223,14 +223,15 @@ pub fn run(config: &Config, opts: &RunOptions) -> Result<SweepReport> {
 
 /// The memory training needs at most, in bytes: as many runs at once as there are threads (or
 /// runs), each with its parameters, momentum, a gradient per chunk and a workspace per thread,
-/// sized for the widest network. `None` beyond 64-bit counting.
-fn training_bytes<T: Real>(config: &Config, data: &Prepared<T>, runs: usize) -> Option<u64> {
+/// sized for the widest fused group (R runs of M hidden units count as one network of R·M).
+/// `None` beyond 64-bit counting.
+fn training_bytes<T: Real>(config: &Config, data: &Prepared<T>, runs: usize, most: usize) -> Option<u64> {
     let threads = rayon::current_num_threads().min(runs).max(1) as u64;
     let n = data.train.len().max(1) as u64;
     let chunk = (config.train.chunk_size as u64).min(n);
     let chunks = n.div_ceil(chunk);
     let (p, k) = (data.n_features() as u64, data.n_classes as u64);
-    let m = *config.grid.hidden.iter().max()? as u64;
+    let m = config.grid.hidden.iter().map(|&m| group_size::<T>(m, most) * m).max()? as u64;
     let params = m.checked_mul(p.checked_add(k)?.checked_add(1)?)?.checked_add(k)?;
     let per_run = params.checked_mul(chunks.checked_add(8)?)?;
     let workspace = chunk.checked_mul(m.checked_mul(2)?.checked_add(k)?.checked_add(24)?)?;
@@ -261,9 +262,10 @@ fn check_sharpness<T: Real>(config: &Config, data: &Prepared<T>) -> Result<()> {
 fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -> Result<SweepReport> {
     let Loaded { data, runs, ids } = prepared;
     check_sharpness(config, &data)?;
+    let most = most_members()?;
     crate::memory::check(
         &format!("training sweep {}", config.name),
-        training_bytes(config, &data, runs.len()),
+        training_bytes(config, &data, runs.len(), most),
     )
     .map_err(anyhow::Error::msg)?;
     let dir = SweepDir::new(&opts.results, &config.name);
@@ -288,7 +290,7 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
     let mut elapsed = Duration::ZERO;
     let mut from = 0;
     let interrupted = loop {
-        let trained = train_runs(config, opts, &data, &dir, &runs, &ids, from)?;
+        let trained = train_runs(config, opts, &data, &dir, &runs, &ids, from, most)?;
         mine += trained.mine;
         elapsed += trained.elapsed;
         outcomes.extend(trained.outcomes);
@@ -371,7 +373,8 @@ struct Trained {
 }
 
 /// Trains the runs `runs[from..]` that are this process's (all, or its shard's share of the
-/// whole list), largest first, each saved as it ends.
+/// whole list), largest first, in fused groups of at most `most` runs, each saved as it ends.
+#[allow(clippy::too_many_arguments)]
 fn train_runs<T: Real>(
     config: &Config,
     opts: &RunOptions,
@@ -380,6 +383,7 @@ fn train_runs<T: Real>(
     runs: &[RunSpec],
     ids: &[RunId],
     from: usize,
+    most: usize,
 ) -> Result<Trained> {
     let mine: Vec<usize> = match opts.shard {
         None => (from..runs.len()).collect(),
@@ -390,36 +394,67 @@ fn train_runs<T: Real>(
     };
     let progress = Progress::new((mine.len() * config.train.iterations) as u64, mine.len(), opts.quiet);
     let started = Instant::now();
-    // Largest runs first, each taken by the next free worker (list scheduling): the small runs
-    // fill the gaps at the end, and a worker with no run left helps with the others' chunks.
-    // Which thread trains a run never changes its numbers.
+    // Largest runs first, each group taken by the next free worker (list scheduling): the small
+    // runs fill the gaps at the end, and a worker with no group left helps with the others'
+    // chunks. Runs of one shape train together as fused groups. Which thread trains a run, and
+    // with which others, never changes its numbers.
     let work = run_work(runs, data);
     let mut order = mine.clone();
     order.sort_by(|&a, &b| work[b].total_cmp(&work[a]));
+    let threads = rayon::current_num_threads();
+    let groups = fused_groups::<T>(&order, runs, threads, most);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let slots: Vec<Mutex<Option<Result<RunOutcome>>>> = order.iter().map(|_| Mutex::new(None)).collect();
-    let train_run = |i: usize| -> Result<RunOutcome> {
-        let Some(_run_lock) = RunLock::try_acquire(dir, &ids[i])? else {
-            progress.run_ended(false, config.train.iterations as u64);
-            return Ok(RunOutcome { status: None, how: How::Busy, flops: 0.0 });
-        };
-        if opts.shard.is_some() {
-            // Only this process may touch the run now; clear what a killed one left.
-            dir.run(&ids[i]).remove_temporaries()?;
+    // Takes up the group's runs (each under its lock) and trains those left to train together;
+    // one outcome per run, in the group's order.
+    let train_group = |group: &[usize]| -> Vec<Result<RunOutcome>> {
+        let mut outcomes: Vec<Option<Result<RunOutcome>>> = group.iter().map(|_| None).collect();
+        let mut locks = Vec::new();
+        let mut members = Vec::new();
+        let mut trained = Vec::new();
+        for (slot, &k) in group.iter().enumerate() {
+            let i = order[k];
+            let begun = (|| {
+                let Some(lock) = RunLock::try_acquire(dir, &ids[i])? else {
+                    progress.run_ended(false, config.train.iterations as u64);
+                    return Ok(Begun::Ended(RunOutcome { status: None, how: How::Busy, flops: 0.0 }));
+                };
+                locks.push(lock);
+                if opts.shard.is_some() {
+                    // Only this process may touch the run now; clear what a killed one left.
+                    dir.run(&ids[i]).remove_temporaries()?;
+                }
+                begin(config, data, &runs[i], &ids[i], dir, &progress, &opts.stop)
+            })();
+            match begun {
+                Ok(Begun::Train(member)) => {
+                    members.push(member);
+                    trained.push(slot);
+                }
+                Ok(Begun::Ended(outcome)) => outcomes[slot] = Some(Ok(outcome)),
+                Err(e) => outcomes[slot] = Some(Err(e)),
+            }
         }
-        train_one(config, data, &runs[i], &ids[i], dir, &progress, &opts.stop)
+        for (slot, outcome) in
+            trained.into_iter().zip(train_members(config, data, members, &progress, &opts.stop))
+        {
+            outcomes[slot] = Some(outcome);
+        }
+        drop(locks);
+        outcomes.into_iter().map(|o| o.expect("an outcome for every run of the group")).collect()
     };
     rayon::scope(|scope| {
-        for _ in 0..rayon::current_num_threads().min(order.len()) {
+        for _ in 0..threads.min(groups.len()) {
             scope.spawn(|_| {
-                // After an error or an interrupt, runs not yet begun stay untouched.
+                // After an error or an interrupt, groups not yet begun stay untouched.
                 while !failed.load(Ordering::SeqCst) && !opts.stop.load(Ordering::SeqCst) {
-                    let k = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(&i) = order.get(k) else { break };
-                    let outcome = train_run(i);
-                    failed.fetch_or(outcome.is_err(), Ordering::SeqCst);
-                    *slots[k].lock().expect("no worker panics while holding its slot") = Some(outcome);
+                    let g = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(group) = groups.get(g) else { break };
+                    for (&k, outcome) in group.iter().zip(train_group(group)) {
+                        failed.fetch_or(outcome.is_err(), Ordering::SeqCst);
+                        *slots[k].lock().expect("no worker panics while holding its slot") = Some(outcome);
+                    }
                 }
             });
         }
@@ -431,6 +466,59 @@ fn train_runs<T: Real>(
     let elapsed = started.elapsed();
     progress.finish();
     Ok(Trained { mine: mine.len(), outcomes, elapsed })
+}
+
+/// The most bytes a row of a fused group's hidden layer spans: R·M values of 64 f32 or 32 f64,
+/// four AVX-512 (eight AVX2) vectors, what the product kernel's widest tiles fill. Wider rows
+/// gain nothing on the forward product, and a group's workspace grows with R.
+const FUSED_ROW_BYTES: usize = 256;
+
+/// The most runs in a fused group.
+const MOST_MEMBERS: usize = 16;
+
+/// The environment variable that caps the runs in a fused group, from 1 (every run alone) to
+/// 16: for benchmarks and tests. Results are bitwise the same at any setting.
+pub const GROUP_SIZE_VAR: &str = "HEAVYBALL_GROUP_SIZE";
+
+/// How many runs of M hidden units train as one fused group: enough to fill a row of
+/// [`FUSED_ROW_BYTES`], and one (no fusing) when M alone fills it, where bench-A shows fusing
+/// does not pay; never more than `most`.
+pub fn group_size<T>(hidden: usize, most: usize) -> usize {
+    (FUSED_ROW_BYTES / std::mem::size_of::<T>() / hidden.max(1)).clamp(1, most.clamp(1, MOST_MEMBERS))
+}
+
+/// The cap on a group's runs: [`GROUP_SIZE_VAR`] when set, otherwise [`MOST_MEMBERS`].
+fn most_members() -> Result<usize> {
+    match std::env::var(GROUP_SIZE_VAR) {
+        Err(std::env::VarError::NotPresent) => Ok(MOST_MEMBERS),
+        Ok(text) => match text.trim().parse::<usize>() {
+            Ok(n @ 1..=MOST_MEMBERS) => Ok(n),
+            _ => anyhow::bail!(
+                "{GROUP_SIZE_VAR} must be a whole number from 1 to {MOST_MEMBERS} (got '{text}')"
+            ),
+        },
+        Err(std::env::VarError::NotUnicode(_)) => {
+            anyhow::bail!("{GROUP_SIZE_VAR} must be a whole number from 1 to {MOST_MEMBERS}")
+        }
+    }
+}
+
+/// Splits `order` (positions into it, in its order) into fused groups: consecutive runs of one
+/// network size, at most [`group_size`] of them, and no more than leaves each of the `threads`
+/// workers a group of that size when there are few runs.
+fn fused_groups<T: Real>(order: &[usize], runs: &[RunSpec], threads: usize, most: usize) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut k = 0;
+    while k < order.len() {
+        let hidden = runs[order[k]].hidden;
+        let same = order[k..].iter().take_while(|&&i| runs[i].hidden == hidden).count();
+        let size = group_size::<T>(hidden, most).min(same.div_ceil(threads.max(1))).max(1);
+        for start in (k..k + same).step_by(size) {
+            groups.push((start..(start + size).min(k + same)).collect());
+        }
+        k += same;
+    }
+    groups
 }
 
 fn write_sweep_meta<T: Real>(

@@ -62,44 +62,51 @@ impl CheckpointClock {
     }
 }
 
-pub(super) fn train_one<T: Real>(
+/// A run taken up for training: its state and everything needed to save it.
+pub(super) struct Member<'a, T> {
+    spec: &'a RunSpec,
+    id: &'a RunId,
+    run_dir: RunDir,
+    shape: Shape,
+    state: State<T>,
+    how: How,
+    /// init.npz, while it is still to be written (with the run's first checkpoint).
+    init_bytes: Option<Vec<u8>>,
+    wall_before: f64,
+    first_iteration: usize,
+    started: Instant,
+    clock: CheckpointClock,
+}
+
+/// What [`begin`] found a run to need.
+pub(super) enum Begun<'a, T> {
+    /// Nothing to train (finished before, or a stop came first).
+    Ended(RunOutcome),
+    /// A run to train, from scratch or from its checkpoint.
+    Train(Member<'a, T>),
+}
+
+/// Judges a run's folder and makes it ready to train: a finished run is skipped (repaired if
+/// need be), a partial one continues from its checkpoint, a damaged one starts over.
+pub(super) fn begin<'a, T: Real>(
     config: &Config,
     data: &Prepared<T>,
-    spec: &RunSpec,
-    id: &RunId,
+    spec: &'a RunSpec,
+    id: &'a RunId,
     dir: &SweepDir,
     progress: &Progress,
     stop: &AtomicBool,
-) -> Result<RunOutcome> {
+) -> Result<Begun<'a, T>> {
     let target = config.train.iterations;
     if stop.load(Ordering::SeqCst) {
-        return Ok(RunOutcome { status: None, how: How::NotStarted, flops: 0.0 });
+        return Ok(Begun::Ended(RunOutcome { status: None, how: How::NotStarted, flops: 0.0 }));
     }
     let started = Instant::now();
     let shape = Shape { n_features: data.n_features(), n_hidden: spec.hidden, n_classes: data.n_classes };
     let run_dir = dir.run(id);
     let inspection = resume::inspect::<T>(&run_dir, id, shape, target);
-    let meta = |status: Status, iterations: usize, wall: f64| RunMeta {
-        format: FORMAT_VERSION,
-        key: id.key.clone(),
-        name: id.name.clone(),
-        hidden: spec.hidden,
-        gamma: spec.gamma,
-        alpha: spec.alpha,
-        seed: spec.seed,
-        objective: config.train.objective,
-        precision: config.train.precision,
-        chunk_size: config.train.chunk_size,
-        data: data.fingerprint.clone(),
-        status: run_status(status),
-        iterations,
-        target_iterations: target,
-        wall_seconds: wall,
-    };
-
-    // init.npz, while it is still to be written (with the run's first checkpoint).
     let mut init_bytes: Option<Vec<u8>> = None;
-    let (mut state, how) = match inspection.action {
+    let (state, how) = match inspection.action {
         Action::Finished { status, repair, .. } => {
             if let (Some(why), Some(state)) = (repair, inspection.state) {
                 progress.warn(&format!("warning: repairing run {}: {why}", id.dir_name()));
@@ -108,7 +115,7 @@ pub(super) fn train_one<T: Real>(
             let diverged = status == RunStatus::Diverged;
             progress.run_ended(diverged, target as u64);
             let status = if diverged { Status::Diverged } else { Status::Done };
-            return Ok(RunOutcome { status: Some(status), how: How::Skipped, flops: 0.0 });
+            return Ok(Begun::Ended(RunOutcome { status: Some(status), how: How::Skipped, flops: 0.0 }));
         }
         Action::Resume { from, .. } => {
             progress.advance(from as u64);
@@ -137,40 +144,100 @@ pub(super) fn train_one<T: Real>(
             (State::start(init), how)
         }
     };
-    let wall_before = inspection.wall_seconds;
-    let first_iteration = state.iteration;
+    Ok(Begun::Train(Member {
+        spec,
+        id,
+        run_dir,
+        shape,
+        first_iteration: state.iteration,
+        state,
+        how,
+        init_bytes,
+        wall_before: inspection.wall_seconds,
+        started,
+        clock: CheckpointClock::new(config.train.checkpoint_every),
+    }))
+}
 
-    let hyper = Hyper {
-        gamma: spec.gamma,
-        alpha: spec.alpha,
-        objective: config.train.objective,
-        iterations: target,
-        divergence_factor: config.train.divergence_factor,
-        sharpness: config.train.sharpness,
-    };
+/// Trains runs of one network shape together as one fused group ([`train::train_group`]),
+/// each with its periodic checkpoints, and saves each one's files as it ends. One outcome per
+/// member, in order: a member whose files could not be written stops with its error while the
+/// others carry on.
+///
+/// **Panics** if the members' shapes differ.
+pub(super) fn train_members<T: Real>(
+    config: &Config,
+    data: &Prepared<T>,
+    mut members: Vec<Member<'_, T>>,
+    progress: &Progress,
+    stop: &AtomicBool,
+) -> Vec<Result<RunOutcome>> {
+    let Some(shape) = members.first().map(|m| m.shape) else { return Vec::new() };
+    let target = config.train.iterations;
+    let hypers: Vec<Hyper> = members
+        .iter()
+        .map(|m| Hyper {
+            gamma: m.spec.gamma,
+            alpha: m.spec.alpha,
+            objective: config.train.objective,
+            iterations: target,
+            divergence_factor: config.train.divergence_factor,
+            sharpness: config.train.sharpness,
+        })
+        .collect();
     let chunk = config.train.chunk_size;
-    let mut train_eval = Evaluator::new(&data.train, shape, chunk, true);
-    let mut test_eval = data.test.as_ref().map(|t| Evaluator::new(t, shape, chunk, false));
-    let mut clock = CheckpointClock::new(config.train.checkpoint_every);
-    let mut write_error = None;
-    let status = train::train(&mut state, &hyper, &mut train_eval, test_eval.as_mut(), &mut |s| {
-        progress.advance(1);
-        if s.iteration < target && clock.due(s.iteration) {
-            let t0 = Instant::now();
-            if let Err(e) = save_run_files(&run_dir, &id.key, s, &mut init_bytes, &[]) {
-                write_error = Some(e);
-                return Flow::Stop;
+    let count = members.len();
+    let mut train_eval = Evaluator::for_group(&data.train, shape, chunk, true, count);
+    let mut test_eval = data.test.as_ref().map(|t| Evaluator::for_group(t, shape, chunk, false, count));
+    let mut states: Vec<State<T>> = members
+        .iter_mut()
+        .map(|m| std::mem::replace(&mut m.state, State::start(Params::zeros(shape))))
+        .collect();
+    let mut write_errors: Vec<Option<anyhow::Error>> = (0..count).map(|_| None).collect();
+    let statuses =
+        train::train_group(&mut states, &hypers, &mut train_eval, test_eval.as_mut(), &mut |i, s| {
+            progress.advance(1);
+            let member = &mut members[i];
+            if s.iteration < target && member.clock.due(s.iteration) {
+                let t0 = Instant::now();
+                if let Err(e) =
+                    save_run_files(&member.run_dir, &member.id.key, s, &mut member.init_bytes, &[])
+                {
+                    write_errors[i] = Some(e);
+                    return Flow::Stop;
+                }
+                member.clock.written(t0.elapsed());
             }
-            clock.written(t0.elapsed());
-        }
-        if stop.load(Ordering::SeqCst) { Flow::Stop } else { Flow::Continue }
-    });
-    if let Some(e) = write_error {
-        return Err(e);
-    }
+            if stop.load(Ordering::SeqCst) { Flow::Stop } else { Flow::Continue }
+        });
+    members
+        .into_iter()
+        .zip(states)
+        .zip(statuses)
+        .zip(write_errors)
+        .map(|(((member, state), status), error)| match error {
+            Some(e) => Err(e),
+            None => end(config, data, member, state, status, progress),
+        })
+        .collect()
+}
+
+/// Saves a run that [`train::train_group`] left with `status`: its checkpoint when stopped, or
+/// its curve and final parameters when finished, then `run.toml`.
+fn end<T: Real>(
+    config: &Config,
+    data: &Prepared<T>,
+    member: Member<'_, T>,
+    state: State<T>,
+    status: Status,
+    progress: &Progress,
+) -> Result<RunOutcome> {
+    let Member {
+        spec, id, run_dir, shape, how, mut init_bytes, wall_before, first_iteration, started, ..
+    } = member;
+    let target = config.train.iterations;
     let wall = wall_before + started.elapsed().as_secs_f64();
     let steps = state.iteration;
-
     if status == Status::Stopped {
         save_run_files(&run_dir, &id.key, &state, &mut init_bytes, &[])?;
     } else {
@@ -181,7 +248,24 @@ pub(super) fn train_one<T: Real>(
         progress.run_ended(status == Status::Diverged, (target - steps) as u64);
     }
     // run.toml goes last: a final status in it marks the run's files as complete.
-    meta(status, steps, wall).write(&run_dir.file(RunFile::Meta))?;
+    let meta = RunMeta {
+        format: FORMAT_VERSION,
+        key: id.key.clone(),
+        name: id.name.clone(),
+        hidden: spec.hidden,
+        gamma: spec.gamma,
+        alpha: spec.alpha,
+        seed: spec.seed,
+        objective: config.train.objective,
+        precision: config.train.precision,
+        chunk_size: config.train.chunk_size,
+        data: data.fingerprint.clone(),
+        status: run_status(status),
+        iterations: steps,
+        target_iterations: target,
+        wall_seconds: wall,
+    };
+    meta.write(&run_dir.file(RunFile::Meta))?;
     let flops = (steps - first_iteration) as f64 * shape.flops_per_iteration(data.train.len());
     Ok(RunOutcome { status: Some(status), how, flops })
 }

@@ -240,4 +240,30 @@ mod x86 {
         _mm256_sub_pd,
         _mm256_mul_pd
     );
+    vector_lanes!(
+        __m128,
+        f32,
+        4,
+        _mm_setzero_ps,
+        _mm_set1_ps,
+        _mm_loadu_ps,
+        _mm_storeu_ps,
+        _mm_fmadd_ps,
+        _mm_add_ps,
+        _mm_sub_ps,
+        _mm_mul_ps
+    );
+    vector_lanes!(
+        __m128d,
+        f64,
+        2,
+        _mm_setzero_pd,
+        _mm_set1_pd,
+        _mm_loadu_pd,
+        _mm_storeu_pd,
+        _mm_fmadd_pd,
+        _mm_add_pd,
+        _mm_sub_pd,
+        _mm_mul_pd
+    );
 }

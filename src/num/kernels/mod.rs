@@ -155,7 +155,7 @@ pub trait Kernel: Sized + Copy {
 }
 
 macro_rules! kernel_impl {
-    ($t:ty, $builds:ident, $v512:ty, $v256:ty) => {
+    ($t:ty, $builds:ident, $v512:ty, $v256:ty, $v128:ty) => {
         /// The kernel's builds for one element type; [`Kernel::product`] picks one for the CPU.
         /// C with strided rows takes no epilogue ([`Kernel::product_with`] checks that), so it
         /// is built for [`Plain`] alone.
@@ -169,9 +169,9 @@ macro_rules! kernel_impl {
             #[target_feature(enable = "avx512f,fma")]
             pub(super) unsafe fn avx512<E: Epilogue<$t>>(o: &Operands<$t>, e: &mut E) {
                 if o.c_cs == 1 {
-                    unsafe { product::<$v512, $t, E, 6, 4, 12, 2, 16, false>(o, e) }
+                    unsafe { product::<$v512, $v256, $v128, $t, E, 6, 4, 12, 2, 16, false>(o, e) }
                 } else {
-                    unsafe { product::<$v512, $t, Plain, 6, 4, 12, 2, 16, true>(o, &mut Plain) }
+                    unsafe { product::<$v512, $v256, $v128, $t, Plain, 6, 4, 12, 2, 16, true>(o, &mut Plain) }
                 }
             }
 
@@ -180,18 +180,18 @@ macro_rules! kernel_impl {
             #[target_feature(enable = "avx2,fma")]
             pub(super) unsafe fn avx2<E: Epilogue<$t>>(o: &Operands<$t>, e: &mut E) {
                 if o.c_cs == 1 {
-                    unsafe { product::<$v256, $t, E, 4, 3, 6, 2, 12, false>(o, e) }
+                    unsafe { product::<$v256, $v128, $v128, $t, E, 4, 3, 6, 2, 12, false>(o, e) }
                 } else {
-                    unsafe { product::<$v256, $t, Plain, 4, 3, 6, 2, 12, true>(o, &mut Plain) }
+                    unsafe { product::<$v256, $v128, $v128, $t, Plain, 4, 3, 6, 2, 12, true>(o, &mut Plain) }
                 }
             }
 
             /// Scalar code for any CPU, rounding as the others do through `mul_add`.
             pub(super) unsafe fn scalar<E: Epilogue<$t>>(o: &Operands<$t>, e: &mut E) {
                 if o.c_cs == 1 {
-                    unsafe { product::<$t, $t, E, 4, 1, 4, 1, 4, false>(o, e) }
+                    unsafe { product::<$t, $t, $t, $t, E, 4, 1, 4, 1, 4, false>(o, e) }
                 } else {
-                    unsafe { product::<$t, $t, Plain, 4, 1, 4, 1, 4, true>(o, &mut Plain) }
+                    unsafe { product::<$t, $t, $t, $t, Plain, 4, 1, 4, 1, 4, true>(o, &mut Plain) }
                 }
             }
         }
@@ -214,9 +214,9 @@ macro_rules! kernel_impl {
     };
 }
 #[cfg(target_arch = "x86_64")]
-use std::arch::x86_64::{__m256, __m256d, __m512, __m512d};
-kernel_impl!(f32, builds_f32, __m512, __m256);
-kernel_impl!(f64, builds_f64, __m512d, __m256d);
+use std::arch::x86_64::{__m128, __m128d, __m256, __m256d, __m512, __m512d};
+kernel_impl!(f32, builds_f32, __m512, __m256, __m128);
+kernel_impl!(f64, builds_f64, __m512d, __m256d, __m128d);
 
 #[cfg(test)]
 mod tests {

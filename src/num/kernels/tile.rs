@@ -163,16 +163,21 @@ unsafe fn column_panel<
 }
 
 /// The whole product: column panels of `NA` vectors with tiles of `MA` rows, then panels of
-/// `NB` vectors with `MB` rows, then single vectors with `MC` rows, then single columns with
-/// the scalar type `S` (which rounds exactly as `V` does). Each tile holds MA·NA, MB·NB or MC
+/// `NB` vectors with `MB` rows, then single vectors with `MC` rows, then the remaining columns
+/// with the narrower vectors `H` and `Q` (half and quarter width, so that a narrow product such
+/// as a network with 4 hidden units still runs on vectors), and last single columns with the
+/// scalar type `S`. All of them round exactly as `V` does. Each tile holds MA·NA, MB·NB or MC
 /// accumulators: enough independent chains to keep the FMA units busy, few enough to stay in
 /// registers.
 ///
 /// # Safety
-/// The operands must describe valid buffers and the CPU must support `V`'s instructions.
+/// The operands must describe valid buffers and the CPU must support `V`'s, `H`'s and `Q`'s
+/// instructions.
 #[inline(always)]
 pub(super) unsafe fn product<
     V: Lanes,
+    H: Lanes<Elem = V::Elem>,
+    Q: Lanes<Elem = V::Elem>,
     S: Lanes<Elem = V::Elem>,
     E: Epilogue<V::Elem>,
     const MA: usize,
@@ -200,6 +205,14 @@ pub(super) unsafe fn product<
         while j + w <= o.n {
             column_panel::<V, E, MC, 1, STRIDED>(o, e, j);
             j += w;
+        }
+        while H::WIDTH > 1 && j + H::WIDTH <= o.n {
+            column_panel::<H, E, MC, 1, STRIDED>(o, e, j);
+            j += H::WIDTH;
+        }
+        while Q::WIDTH > 1 && j + Q::WIDTH <= o.n {
+            column_panel::<Q, E, MC, 1, STRIDED>(o, e, j);
+            j += Q::WIDTH;
         }
         while j < o.n {
             column_panel::<S, E, MC, 1, STRIDED>(o, e, j);
