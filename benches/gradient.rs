@@ -9,6 +9,10 @@
 //!
 //!     cargo bench -p heavyball-benches --bench gradient
 //!     cargo bench -p heavyball-benches --bench gradient -- 'chunk/'
+//!     cargo bench -p heavyball-benches --bench gradient -- 'fused-iteration/'
+//!
+//! `fused-iteration/*` is one iteration of R bench-T runs fused into one wide network against
+//! the same R runs one by one, on one thread.
 
 use std::hint::black_box;
 
@@ -234,12 +238,48 @@ fn bench_tanh(c: &mut Criterion) {
     group.finish();
 }
 
+/// One full-batch iteration of bench-T's runs (N = 1500, p = 16, K = 4, f32) on one thread: R
+/// runs of M hidden units as one fused group against the same R runs one after the other, at
+/// the group sizes a sweep uses (`heavyball::sweep::group_size`).
+fn bench_fused_iteration(c: &mut Criterion) {
+    let (n, p, k) = (1500, 16, 4);
+    let data = dataset::<f32>(n, p, k);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a thread pool");
+    let mut group = c.benchmark_group("fused-iteration");
+    for m in [4, 8, 16, 32] {
+        let runs = heavyball::sweep::group_size::<f32>(m, 16);
+        let shape = Shape { n_features: p, n_hidden: m, n_classes: k };
+        let thetas: Vec<Params<f32>> = (0..runs).map(|s| Params::init(shape, s as u64)).collect();
+        let members: Vec<&Params<f32>> = thetas.iter().collect();
+        let mut grads = vec![Params::zeros(shape); runs];
+        let mut stats = vec![model::Stats::default(); runs];
+        let mut fused = Evaluator::for_group(&data, shape, 1024, true, runs);
+        let mut single = Evaluator::new(&data, shape, 1024, true);
+        let name = format!("benchT-M{m}-R{runs}");
+        group.throughput(Throughput::Elements((shape.flops_per_iteration(n) * runs as f64) as u64));
+        group.bench_function(BenchmarkId::new("fused", &name), |b| {
+            pool.install(|| b.iter(|| fused.group_loss_grad(black_box(&members), &mut grads, &mut stats)))
+        });
+        group.bench_function(BenchmarkId::new("one-by-one", &name), |b| {
+            pool.install(|| {
+                b.iter(|| {
+                    for (theta, grad) in thetas.iter().zip(grads.iter_mut()) {
+                        black_box(single.loss_grad(black_box(theta), grad));
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     bench_tanh(c);
     bench_precision::<f32>(c);
     bench_precision::<f64>(c);
     bench_products(c);
     bench_fusion(c);
+    bench_fused_iteration(c);
 }
 
 criterion_group!(gradient, benches);

@@ -179,7 +179,9 @@ fn a_folder_without_a_sweep_or_without_finished_runs_is_an_error() {
     assert!(err.contains("sweep.toml") && err.contains("the results folder of a sweep"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 
-    let cfg = write(dir.path(), "h.toml", &SWEEP.replace("iterations = 30", "iterations = 2000000"));
+    // No γ that diverges: a fused group would finish such a run within milliseconds.
+    let long = SWEEP.replace("iterations = 30", "iterations = 2000000").replace("3000.0", "0.03");
+    let cfg = write(dir.path(), "h.toml", &long);
     let results = dir.path().join("results");
     // Stopped at once: sweep.toml is written, no run finished.
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("heavyball"))
