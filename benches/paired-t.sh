@@ -26,8 +26,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # The grid of bench-T, for the JAX peer.
-list() { grep "^$1 = " "$config" | sed 's/.*\[\(.*\)\]/\1/; s/,/ /g'; }
-value() { grep "^$1 = " "$config" | grep -o '[0-9]*'; }
+list() { awk -v key="$1" '/^\[/ { grid = ($0 == "[grid]") } grid && $1 == key { sub(/.*\[/, ""); sub(/\].*/, ""); gsub(/,/, " "); print }' "$config"; }
+value() { grep "^$1 = " "$config" | head -1 | grep -o '^[a-z_]* = [0-9]*' | grep -o '[0-9]*$'; }
 jax_args=(--n "$(value samples)" --p "$(value features)" --k "$(value classes)" --iters "$(value iterations)"
     --hidden $(list hidden) --gammas $(list gamma) --alphas $(list alpha) --seeds $(list seed))
 

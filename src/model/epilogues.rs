@@ -1,9 +1,21 @@
 //! The work the model hands to the product kernel, to run on its output while it is still in
-//! registers: the backward step through tanh after G·V. (The hidden layer's bias and tanh run
-//! on whole rows of S right after each block's product, see [`super::loss`].)
+//! the cache or in registers: the hidden layer's bias and tanh after S = X·Wᵀ, and the
+//! backward step through tanh after G·V.
 
 use crate::num::Real;
 use crate::num::kernels::{Epilogue, Lanes};
+
+/// H = tanh(S + b), applied to S's rows as the kernel finishes them.
+pub(super) struct BiasTanh<'a, T> {
+    pub(super) bias: &'a [T],
+}
+
+impl<T: Real> Epilogue<T> for BiasTanh<'_, T> {
+    #[inline(always)]
+    fn finish(&mut self, _r: usize, j: usize, row: &mut [T]) {
+        T::bias_tanh(row, &self.bias[j..]);
+    }
+}
 
 /// D = (G·V) ⊙ (1 − H²) and db = Σ_rows D (in row order, from zero), applied to G·V's tiles
 /// while the kernel still holds them in registers; H has rows of `m`. Against a pass over each

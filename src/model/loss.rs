@@ -11,7 +11,7 @@
 
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder, s};
 
-use super::epilogues::TanhBackward;
+use super::epilogues::{BiasTanh, TanhBackward};
 use super::workspace::{backward_rows, class_stride, padded_classes};
 use super::{ForwardWeights, Params, Shape, Workspace};
 use crate::num::Real;
@@ -52,6 +52,10 @@ impl Stats {
 /// The most bytes of H one block of [`hidden_into`] spans: half the L1 cache.
 const TANH_BLOCK_BYTES: usize = 16 * 1024;
 
+/// Rows of H up to this many bytes (64 f32 or 32 f64 values: a fused group's width) take bias
+/// and tanh by blocks of whole rows; wider rows take them on the kernel's row segments.
+const NARROW_ROW_BYTES: usize = 256;
+
 /// H = tanh(X·[W₁; …; W_R]ᵀ + b) for a chunk of the R networks laid out in `weights`: `x` is
 /// n×p; fills the first n rows of `ws.h`, n×(R·M) (member r in columns r·M..(r+1)·M). Every
 /// element is the chain over p of a single network's S = X·Wᵀ, so its bits do not depend on
@@ -66,10 +70,16 @@ fn hidden_into<T: Real>(weights: &ForwardWeights<T>, x: ArrayView2<T>, ws: &mut 
     assert!(weights.members <= ws.members, "a workspace for fewer members");
     let wt = ArrayView2::from_shape((p, rm), &weights.wt[..p * rm]).expect("Wᵀ shape");
     let bias = &weights.bias[..rm];
-    // In blocks of rows that fit the L1 cache: the product, then bias and tanh along whole rows
-    // while the block is still there. (Rows split into blocks keep every element's chain, and
-    // whole rows run tanh's vector loop without the short remainders a tile's row segments
-    // leave: 10–15% off a bench-T group.)
+    if rm * std::mem::size_of::<T>() > NARROW_ROW_BYTES {
+        // Wide rows: bias and tanh on each row segment as the kernel finishes it, in L1.
+        let mut h = ArrayViewMut2::from_shape((n, rm), &mut ws.h[..n * rm]).expect("H shape");
+        matmul_then(x, wt, &mut h, &mut BiasTanh { bias });
+        return;
+    }
+    // Narrow rows (small networks and fused groups): the product of each block of rows that fits
+    // half the L1 cache, then bias and tanh along its whole rows while it is still there. A tile's
+    // row segments would be only a few vectors long here, and tanh's vector loop would spend much
+    // of its time in their remainders. (Rows split into blocks keep every element's chain.)
     let rows = (TANH_BLOCK_BYTES / (rm * std::mem::size_of::<T>()).max(1)).max(8);
     let mut start = 0;
     while start < n {
