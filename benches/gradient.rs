@@ -239,15 +239,15 @@ fn bench_tanh(c: &mut Criterion) {
 }
 
 /// One full-batch iteration of bench-T's runs (N = 1500, p = 16, K = 4, f32) on one thread: R
-/// runs of M hidden units as one fused group against the same R runs one after the other, at
-/// the group sizes a sweep uses (`heavyball::sweep::group_size`).
+/// runs of M hidden units as one fused group of width R·M = 64 against the same R runs one
+/// after the other, the group sizes a sweep uses (`heavyball::sweep::group_size`).
 fn bench_fused_iteration(c: &mut Criterion) {
     let (n, p, k) = (1500, 16, 4);
     let data = dataset::<f32>(n, p, k);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a thread pool");
     let mut group = c.benchmark_group("fused-iteration");
     for m in [4, 8, 16, 32] {
-        let runs = heavyball::sweep::group_size::<f32>(m, 16);
+        let runs = 64 / m;
         let shape = Shape { n_features: p, n_hidden: m, n_classes: k };
         let thetas: Vec<Params<f32>> = (0..runs).map(|s| Params::init(shape, s as u64)).collect();
         let members: Vec<&Params<f32>> = thetas.iter().collect();
