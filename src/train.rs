@@ -145,7 +145,7 @@ impl<'d, T: Real> Evaluator<'d, T> {
         {
             let this = &*self;
             let (data, ranges) = (this.data, &this.ranges);
-            let work = |(range, (s, g)): (&Range<usize>, (&mut Vec<Stats>, Option<&mut Vec<Params<T>>>))| {
+            let work = |(range, (s, g)): (&Range<usize>, ChunkBuffers<T>)| {
                 let mut ws = this.take_workspace();
                 let (x, y) = (data.x.slice(s![range.clone(), ..]), &data.y[range.clone()]);
                 let s = &mut s[..count];
@@ -192,6 +192,9 @@ impl<'d, T: Real> Evaluator<'d, T> {
         self.grads = chunk_grads;
     }
 }
+
+/// One chunk's loss totals and, with the gradient, its gradients: one of each per member.
+type ChunkBuffers<'a, T> = (&'a mut Vec<Stats>, Option<&'a mut Vec<Params<T>>>);
 
 /// One row of a loss curve: the state of the network at θ^iteration.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -429,7 +429,7 @@ fn train_runs<T: Real>(
             })();
             match begun {
                 Ok(Begun::Train(member)) => {
-                    members.push(member);
+                    members.push(*member);
                     trained.push(slot);
                 }
                 Ok(Begun::Ended(outcome)) => outcomes[slot] = Some(Ok(outcome)),
@@ -480,8 +480,8 @@ const MOST_MEMBERS: usize = 16;
 /// 16: for benchmarks and tests. Results are bitwise the same at any setting.
 pub const GROUP_SIZE_VAR: &str = "HEAVYBALL_GROUP_SIZE";
 
-/// How many runs of M hidden units train as one fused group: enough to fill a row of
-/// [`FUSED_ROW_BYTES`], and one (no fusing) when M alone fills it, where bench-A shows fusing
+/// How many runs of M hidden units train as one fused group: enough to fill a row of 256 bytes
+/// (64 f32 or 32 f64 values), and one (no fusing) when M alone fills it, where bench-A shows fusing
 /// does not pay; never more than `most`.
 pub fn group_size<T>(hidden: usize, most: usize) -> usize {
     (FUSED_ROW_BYTES / std::mem::size_of::<T>() / hidden.max(1)).clamp(1, most.clamp(1, MOST_MEMBERS))

@@ -83,7 +83,7 @@ pub(super) enum Begun<'a, T> {
     /// Nothing to train (finished before, or a stop came first).
     Ended(RunOutcome),
     /// A run to train, from scratch or from its checkpoint.
-    Train(Member<'a, T>),
+    Train(Box<Member<'a, T>>),
 }
 
 /// Judges a run's folder and makes it ready to train: a finished run is skipped (repaired if
@@ -144,7 +144,7 @@ pub(super) fn begin<'a, T: Real>(
             (State::start(init), how)
         }
     };
-    Ok(Begun::Train(Member {
+    Ok(Begun::Train(Box::new(Member {
         spec,
         id,
         run_dir,
@@ -156,7 +156,7 @@ pub(super) fn begin<'a, T: Real>(
         wall_before: inspection.wall_seconds,
         started,
         clock: CheckpointClock::new(config.train.checkpoint_every),
-    }))
+    })))
 }
 
 /// Trains runs of one network shape together as one fused group ([`train::train_group`]),
