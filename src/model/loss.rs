@@ -280,14 +280,27 @@ pub fn group_loss_chunk<T: Real>(
     assert_eq!(x.nrows(), y.len(), "one label per row of x");
     assert_eq!((members.len(), stats.len()), (weights.members, weights.members), "member counts");
     hidden_into(weights, x, ws);
+    for (r, (params, out)) in members.iter().zip(stats).enumerate() {
+        *out = member_loss(params, weights, r, y, ws);
+    }
+}
+
+/// Member r's loss totals over the chunk whose H [`hidden_into`] left in the workspace: F, then
+/// the softmax in place over Fᵀ (its K rows of `ws.gt`, from row r·K), with `ws.sums` left
+/// holding each sample's Σ_k e^{f_k − max} for [`output_gradient`].
+fn member_loss<T: Real>(
+    params: &Params<T>,
+    weights: &ForwardWeights<T>,
+    r: usize,
+    y: &[u32],
+    ws: &mut Workspace<T>,
+) -> Stats {
     let (n, k) = (y.len(), weights.shape.n_classes);
     let ld = class_stride(n);
-    for (r, (params, out)) in members.iter().zip(stats).enumerate() {
-        output_into(weights, r, n, ws);
-        let c = params.views().c.to_slice().expect("contiguous c");
-        let gt = &mut ws.gt[r * k * ld..][..k * ld];
-        *out = softmax_columns(gt, ld, c, y, &mut ws.sums, &mut ws.shift, &mut ws.best);
-    }
+    output_into(weights, r, n, ws);
+    let c = params.views().c.to_slice().expect("contiguous c");
+    let gt = &mut ws.gt[r * k * ld..][..k * ld];
+    softmax_columns(gt, ld, c, y, &mut ws.sums, &mut ws.shift, &mut ws.best)
 }
 
 /// Loss totals and the gradient of Σ_i L(y_i, f(x_i)) over a chunk: `x` is n×p, `y` holds n
@@ -351,10 +364,8 @@ fn loss_grad_in_blocks<T: Real>(
     // Per member: F, then G = softmax(F) − onehot(y) in place over Fᵀ, and dc = Σ_rows G.
     for (r, ((params, grad), out)) in members.iter().zip(grads.iter_mut()).zip(stats).enumerate() {
         assert_eq!(params.shape(), grad.shape(), "gradient shape");
-        output_into(weights, r, n, ws);
-        let c = params.views().c.to_slice().expect("contiguous c");
+        *out = member_loss(params, weights, r, y, ws);
         let gt = &mut ws.gt[r * k * ld..][..k * ld];
-        *out = softmax_columns(gt, ld, c, y, &mut ws.sums, &mut ws.shift, &mut ws.best);
         let mut views = grad.views_mut();
         output_gradient(gt, ld, &mut ws.sums, y, views.c.as_slice_mut().expect("contiguous dc"));
         views.b.fill(T::zero());

@@ -90,7 +90,7 @@ impl<T: Real> ForwardWeights<T> {
     ///
     /// **Panics** if a shape differs or there are more members than room.
     pub fn set_group(&mut self, members: &[&Params<T>]) {
-        let Shape { n_features: p, n_hidden: m, n_classes: k } = self.shape;
+        let Shape { n_hidden: m, n_classes: k, .. } = self.shape;
         assert!(members.len() * m <= self.bias.len(), "more members than the weights hold");
         let (rm, kp) = (members.len() * m, padded_classes::<T>(k));
         for (r, params) in members.iter().enumerate() {
@@ -105,7 +105,6 @@ impl<T: Real> ForwardWeights<T> {
             let vt = &mut self.vt[r * m * kp..][..m * kp];
             transpose(views.v.as_slice().expect("contiguous V"), k, m, vt, kp);
         }
-        debug_assert!(self.wt.len() >= p * rm);
         self.members = members.len();
     }
 

@@ -411,8 +411,7 @@ fn train_runs<T: Real>(
     let train_group = |group: &[usize]| -> Vec<Result<RunOutcome>> {
         let mut outcomes: Vec<Option<Result<RunOutcome>>> = group.iter().map(|_| None).collect();
         let mut locks = Vec::new();
-        let mut members = Vec::new();
-        let mut trained = Vec::new();
+        let (mut members, mut states, mut trained) = (Vec::new(), Vec::new(), Vec::new());
         for (slot, &k) in group.iter().enumerate() {
             let i = order[k];
             let begun = (|| {
@@ -428,8 +427,9 @@ fn train_runs<T: Real>(
                 begin(config, data, &runs[i], &ids[i], dir, &progress, &opts.stop)
             })();
             match begun {
-                Ok(Begun::Train(member)) => {
+                Ok(Begun::Train(member, state)) => {
                     members.push(*member);
+                    states.push(state);
                     trained.push(slot);
                 }
                 Ok(Begun::Ended(outcome)) => outcomes[slot] = Some(Ok(outcome)),
@@ -437,7 +437,7 @@ fn train_runs<T: Real>(
             }
         }
         for (slot, outcome) in
-            trained.into_iter().zip(train_members(config, data, members, &progress, &opts.stop))
+            trained.into_iter().zip(train_members(config, data, members, states, &progress, &opts.stop))
         {
             outcomes[slot] = Some(outcome);
         }

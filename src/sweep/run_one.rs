@@ -62,13 +62,13 @@ impl CheckpointClock {
     }
 }
 
-/// A run taken up for training: its state and everything needed to save it.
-pub(super) struct Member<'a, T> {
+/// A run taken up for training: everything needed to checkpoint and save it (its state travels
+/// beside it, see [`Begun::Train`]).
+pub(super) struct Member<'a> {
     spec: &'a RunSpec,
     id: &'a RunId,
     run_dir: RunDir,
     shape: Shape,
-    state: State<T>,
     how: How,
     /// init.npz, while it is still to be written (with the run's first checkpoint).
     init_bytes: Option<Vec<u8>>,
@@ -82,8 +82,8 @@ pub(super) struct Member<'a, T> {
 pub(super) enum Begun<'a, T> {
     /// Nothing to train (finished before, or a stop came first).
     Ended(RunOutcome),
-    /// A run to train, from scratch or from its checkpoint.
-    Train(Box<Member<'a, T>>),
+    /// A run to train, and the state it starts from (θ⁰ or its checkpoint).
+    Train(Box<Member<'a>>, State<T>),
 }
 
 /// Judges a run's folder and makes it ready to train: a finished run is skipped (repaired if
@@ -144,23 +144,25 @@ pub(super) fn begin<'a, T: Real>(
             (State::start(init), how)
         }
     };
-    Ok(Begun::Train(Box::new(Member {
+    let first_iteration = state.iteration;
+    let member = Member {
         spec,
         id,
         run_dir,
         shape,
-        first_iteration: state.iteration,
-        state,
+        first_iteration,
         how,
         init_bytes,
         wall_before: inspection.wall_seconds,
         started,
         clock: CheckpointClock::new(config.train.checkpoint_every),
-    })))
+    };
+    Ok(Begun::Train(Box::new(member), state))
 }
 
-/// Trains runs of one network shape together as one fused group ([`train::train_group`]),
-/// each with its periodic checkpoints, and saves each one's files as it ends. One outcome per
+/// Trains runs of one network shape together as one fused group ([`train::train_group`]), each
+/// from its state in `states` (one per member, as [`begin`] gave them), with its periodic
+/// checkpoints, and saves each one's files as it ends. One outcome per
 /// member, in order: a member whose files could not be written stops with its error while the
 /// others carry on.
 ///
@@ -168,7 +170,8 @@ pub(super) fn begin<'a, T: Real>(
 pub(super) fn train_members<T: Real>(
     config: &Config,
     data: &Prepared<T>,
-    mut members: Vec<Member<'_, T>>,
+    mut members: Vec<Member<'_>>,
+    mut states: Vec<State<T>>,
     progress: &Progress,
     stop: &AtomicBool,
 ) -> Vec<Result<RunOutcome>> {
@@ -189,10 +192,6 @@ pub(super) fn train_members<T: Real>(
     let count = members.len();
     let mut train_eval = Evaluator::for_group(&data.train, shape, chunk, true, count);
     let mut test_eval = data.test.as_ref().map(|t| Evaluator::for_group(t, shape, chunk, false, count));
-    let mut states: Vec<State<T>> = members
-        .iter_mut()
-        .map(|m| std::mem::replace(&mut m.state, State::start(Params::zeros(shape))))
-        .collect();
     let mut write_errors: Vec<Option<anyhow::Error>> = (0..count).map(|_| None).collect();
     let statuses =
         train::train_group(&mut states, &hypers, &mut train_eval, test_eval.as_mut(), &mut |i, s| {
@@ -227,7 +226,7 @@ pub(super) fn train_members<T: Real>(
 fn end<T: Real>(
     config: &Config,
     data: &Prepared<T>,
-    member: Member<'_, T>,
+    member: Member<'_>,
     state: State<T>,
     status: Status,
     progress: &Progress,
