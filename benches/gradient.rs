@@ -19,9 +19,10 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use heavyball::config::Synthetic;
 use heavyball::data::{Dataset, synthetic};
-use heavyball::model::{self, ForwardWeights, Params, Shape, Workspace};
-use heavyball::num::{Real, linalg};
 use heavyball::train::Evaluator;
+use heavyball_core::Real;
+use heavyball_core::model::{ForwardWeights, Params, Shape, Stats, Workspace};
+use heavyball_core::num::{Element, linalg};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2};
 
@@ -69,14 +70,7 @@ fn bench_precision<T: Real>(c: &mut Criterion) {
         group.throughput(Throughput::Elements(shape.flops_per_iteration(rows) as u64));
         group.bench_function(BenchmarkId::new(T::NAME, name), |b| {
             b.iter(|| {
-                black_box(model::loss_grad_chunk(
-                    &theta,
-                    &weights,
-                    data.x.view(),
-                    &data.y,
-                    &mut ws,
-                    &mut grad,
-                ))
+                black_box(T::loss_grad_chunk(&theta, &weights, data.x.view(), &data.y, &mut ws, &mut grad))
             })
         });
     }
@@ -92,10 +86,12 @@ fn bench_precision<T: Real>(c: &mut Criterion) {
         let theta = Params::<T>::init(shape, 0);
         let direction = Params::<T>::init(shape, 1);
         let mut out = Params::zeros(shape);
-        let mut curvature = model::Curvature::at(&theta, data.x.view(), &data.y);
+        let mut hessian = T::hessian_at(&theta, data.x.view(), &data.y);
         group.throughput(Throughput::Elements(shape.flops_per_iteration(rows) as u64));
         group.bench_function(BenchmarkId::new(T::NAME, name), |b| {
-            b.iter(|| curvature.product(&theta, data.x.view(), black_box(&direction), &mut out))
+            b.iter(|| {
+                T::hessian_product(&mut hessian, &theta, data.x.view(), black_box(&direction), &mut out)
+            })
         });
     }
     group.finish();
@@ -252,7 +248,7 @@ fn bench_fused_iteration(c: &mut Criterion) {
         let thetas: Vec<Params<f32>> = (0..runs).map(|s| Params::init(shape, s as u64)).collect();
         let members: Vec<&Params<f32>> = thetas.iter().collect();
         let mut grads = vec![Params::zeros(shape); runs];
-        let mut stats = vec![model::Stats::default(); runs];
+        let mut stats = vec![Stats::default(); runs];
         let mut fused = Evaluator::for_group(&data, shape, 1024, true, runs);
         let mut single = Evaluator::new(&data, shape, 1024, true);
         let name = format!("benchT-M{m}-R{runs}");

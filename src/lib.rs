@@ -25,17 +25,18 @@
 //!
 //! `docs/design.md` explains the data flow, run identity, atomicity and determinism rules.
 
+// Every line of unsafe code (the SIMD kernels) lives in heavyball-core.
+#![forbid(unsafe_code)]
+
 pub mod cli;
 pub mod config;
 pub mod data;
 pub mod errors;
 pub mod grid;
+pub mod hessian;
 pub mod memory;
-pub mod model;
-pub mod num;
 pub mod report;
 pub mod shard;
-pub mod sharpness;
 pub mod slurm;
 pub mod store;
 pub mod sweep;
@@ -46,34 +47,5 @@ pub mod tune;
 /// 1 GiB, so a reader that would allocate what a damaged header claims fails its test (the
 /// process aborts) instead of passing on a machine that happens to overcommit memory.
 #[cfg(test)]
-mod bounded_allocations {
-    use std::alloc::{GlobalAlloc, Layout, System};
-
-    struct Bounded;
-
-    const LIMIT: usize = 1 << 30;
-
-    // SAFETY: every call is forwarded to the system allocator unchanged, or answered with null
-    // (allocation failure), which callers must handle.
-    unsafe impl GlobalAlloc for Bounded {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            if layout.size() > LIMIT { std::ptr::null_mut() } else { unsafe { System.alloc(layout) } }
-        }
-        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-            if layout.size() > LIMIT { std::ptr::null_mut() } else { unsafe { System.alloc_zeroed(layout) } }
-        }
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            unsafe { System.dealloc(ptr, layout) }
-        }
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            if new_size > LIMIT {
-                std::ptr::null_mut()
-            } else {
-                unsafe { System.realloc(ptr, layout, new_size) }
-            }
-        }
-    }
-
-    #[global_allocator]
-    static ALLOCATOR: Bounded = Bounded;
-}
+#[global_allocator]
+static ALLOCATOR: heavyball_core::bounded::Bounded = heavyball_core::bounded::Bounded::new(1 << 30);

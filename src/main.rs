@@ -1,3 +1,6 @@
+// Every line of unsafe code (the SIMD kernels) lives in heavyball-core.
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -7,15 +7,13 @@
 use std::ops::Range;
 use std::sync::Mutex;
 
+use heavyball_core::Real;
+use heavyball_core::model::{ForwardWeights, Params, Shape, Stats, Workspace};
 use rayon::prelude::*;
-
-use ndarray::s;
 
 use crate::config::{Objective, SharpnessSpec};
 use crate::data::Dataset;
-use crate::model::{self, ForwardWeights, Params, Shape, Stats, Workspace};
-use crate::num::Real;
-use crate::sharpness;
+use crate::hessian;
 
 /// Evaluates the loss (and gradient) of a network, or of a group of networks of one shape
 /// fused into one wide network, on one data set, chunk by chunk in parallel.
@@ -23,7 +21,7 @@ use crate::sharpness;
 /// Chunk boundaries depend only on the data size and the chunk size, each chunk's gradients go
 /// into their own buffers, and the buffers are summed in chunk order: the result is bitwise the
 /// same whatever the number of threads, and each member of a group gets bitwise what it would
-/// get alone (see [`model::group_loss_grad_chunk`]). All buffers are allocated up front
+/// get alone (see [`Real::group_loss_grad_chunk`]). All buffers are allocated up front
 /// (workspaces on first use, one per concurrently working thread), so evaluations allocate
 /// nothing.
 pub struct Evaluator<'d, T> {
@@ -147,19 +145,13 @@ impl<'d, T: Real> Evaluator<'d, T> {
             let (data, ranges) = (this.data, &this.ranges);
             let work = |(range, (s, g)): (&Range<usize>, ChunkBuffers<T>)| {
                 let mut ws = this.take_workspace();
-                let (x, y) = (data.x.slice(s![range.clone(), ..]), &data.y[range.clone()]);
+                let (x, y) = data.rows(range.clone());
                 let s = &mut s[..count];
                 match g {
-                    Some(g) => model::group_loss_grad_chunk(
-                        members,
-                        &this.weights,
-                        x,
-                        y,
-                        &mut ws,
-                        &mut g[..count],
-                        s,
-                    ),
-                    None => model::group_loss_chunk(members, &this.weights, x, y, &mut ws, s),
+                    Some(g) => {
+                        T::group_loss_grad_chunk(members, &this.weights, x, y, &mut ws, &mut g[..count], s)
+                    }
+                    None => T::group_loss_chunk(members, &this.weights, x, y, &mut ws, s),
                 }
                 this.give_back(ws);
             };
@@ -370,7 +362,7 @@ fn record_and_step<T: Real>(
         .filter(|s| (last || state.iteration.is_multiple_of(s.every)) && loss.is_finite())
         .map(|s| {
             let data = train_eval.data;
-            sharpness::extremes(&state.theta, data, train_eval.chunk_size, hyper.objective, s.steps).max
+            hessian::extremes(&state.theta, data, train_eval.chunk_size, hyper.objective, s.steps).max
         });
     state.curve.push(CurveRow {
         iteration: state.iteration,
@@ -393,30 +385,9 @@ fn record_and_step<T: Real>(
     }
     let gamma = T::from_f64(hyper.gamma).expect("finite gamma");
     let alpha = T::from_f64(hyper.alpha).expect("finite alpha");
-    momentum_step_inplace(&mut state.theta, &mut state.phi, grad, gamma, alpha);
+    T::momentum_step(&mut state.theta, &mut state.phi, grad, gamma, alpha);
     state.iteration += 1;
     None
-}
-
-/// One heavy-ball step, in place: φ ← (1−α)·φ + α·∇, then θ ← θ − γ·φ.
-///
-/// **Panics** if the shapes differ.
-pub fn momentum_step_inplace<T: Real>(
-    theta: &mut Params<T>,
-    phi: &mut Params<T>,
-    grad: &Params<T>,
-    gamma: T,
-    alpha: T,
-) {
-    assert_eq!(theta.shape(), phi.shape(), "parameter shapes");
-    assert_eq!(theta.shape(), grad.shape(), "parameter shapes");
-    let one_minus_alpha = T::one() - alpha;
-    ndarray::Zip::from(theta.as_flat_mut()).and(phi.as_flat_mut()).and(grad.as_flat()).for_each(
-        |t, f, &d| {
-            *f = *f * one_minus_alpha + alpha * d;
-            *t = *t - gamma * *f;
-        },
-    );
 }
 
 #[cfg(test)]
@@ -473,9 +444,9 @@ mod tests {
         let rows: Vec<usize> =
             sharp.curve.iter().filter(|r| r.sharpness.is_some()).map(|r| r.iteration).collect();
         assert_eq!(rows, [0, 5, 10, 15, 20, 23]);
-        // Row 0's value is λ_max at the initial point, as sharpness::extremes gives it.
+        // Row 0's value is λ_max at the initial point, as hessian::extremes gives it.
         let shape = Shape { n_features: 5, n_hidden: 6, n_classes: 3 };
-        let at_init = sharpness::extremes(&Params::init(shape, 1), &data, 64, Objective::Sum, 12).max;
+        let at_init = hessian::extremes(&Params::init(shape, 1), &data, 64, Objective::Sum, 12).max;
         assert_eq!(sharp.curve[0].sharpness, Some(at_init));
         // The same at another thread count.
         assert_eq!(run(&data, 64, 3, &with).1, sharp);
@@ -575,28 +546,6 @@ mod tests {
         let status = train(&mut state, &hyper, &mut eval, None, &mut |_| Flow::Continue);
         assert_eq!(status, Status::Done);
         assert_eq!(state, straight);
-    }
-
-    #[test]
-    fn momentum_step_with_alpha_one_is_gradient_descent() {
-        let shape = Shape { n_features: 2, n_hidden: 2, n_classes: 2 };
-        let mut theta = Params::<f64>::init(shape, 1);
-        let start = theta.clone();
-        let mut phi = Params::zeros(shape);
-        let mut grad = Params::zeros(shape);
-        grad.as_flat_mut().fill(2.0);
-        momentum_step_inplace(&mut theta, &mut phi, &grad, 0.1, 1.0);
-        for (t, s) in theta.as_flat().iter().zip(start.as_flat()) {
-            approx::assert_relative_eq!(*t, s - 0.2, epsilon = 1e-15);
-        }
-        // With α = 0.5 the second step moves by γ(0.5·φ + 0.5·∇) = 0.1·(0.5·1 + 0.5·2).
-        let mut phi = Params::zeros(shape);
-        let mut theta = start.clone();
-        momentum_step_inplace(&mut theta, &mut phi, &grad, 0.1, 0.5);
-        momentum_step_inplace(&mut theta, &mut phi, &grad, 0.1, 0.5);
-        for (t, s) in theta.as_flat().iter().zip(start.as_flat()) {
-            approx::assert_relative_eq!(*t, s - 0.1 - 0.15, epsilon = 1e-15);
-        }
     }
 
     /// One member's run trained alone, from `state`, in `T`.

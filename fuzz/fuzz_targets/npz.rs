@@ -2,7 +2,7 @@
 //! error, and never allocates what a header claims.
 #![no_main]
 
-use heavyball::model::Shape;
+use heavyball_core::model::Shape;
 use heavyball::store::files::{read_checkpoint, read_params};
 use libfuzzer_sys::fuzz_target;
 

@@ -92,6 +92,14 @@ impl<T> Dataset<T> {
         let n = self.len();
         (0..n.div_ceil(chunk_size)).map(|i| i * chunk_size..((i + 1) * chunk_size).min(n)).collect()
     }
+
+    /// The samples in `rows` (one of [`Dataset::chunks`]): their features, |rows|×p, and labels.
+    ///
+    /// **Panics** if `rows` reaches past the last sample.
+    pub fn rows(&self, rows: std::ops::Range<usize>) -> (ndarray::ArrayView2<'_, T>, &[u32]) {
+        let x = self.x.slice_axis(ndarray::Axis(0), ndarray::Slice::from(rows.clone()));
+        (x, &self.y[rows])
+    }
 }
 
 /// The data every run of a sweep trains on, loaded once and shared.

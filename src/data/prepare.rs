@@ -2,6 +2,7 @@
 //! standardisation with training-set statistics, the cast to the sweep's precision, and the
 //! fingerprint that enters every run key.
 
+use heavyball_core::Real;
 use ndarray::{Array2, Axis};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -10,7 +11,6 @@ use sha2::{Digest, Sha256};
 
 use super::{DataError, Dataset, Prepared, Samples, Table, idx};
 use crate::config::DataSpec;
-use crate::num::Real;
 
 /// Splits (tables only), standardises and converts loaded samples, then fingerprints them.
 pub fn prepare<T: Real>(samples: Samples, spec: &DataSpec) -> Result<Prepared<T>, DataError> {

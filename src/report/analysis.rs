@@ -533,7 +533,7 @@ pub fn stability(
                 hidden: m,
                 alpha,
                 sharpness_at_init: lambda0,
-                predicted: crate::sharpness::stability_threshold(1.0, alpha) / lambda0,
+                predicted: heavyball_core::model::stability_threshold(1.0, alpha) / lambda0,
                 converged: gammas.iter().copied().filter(|&g| !diverged_at(g)).reduce(f64::max),
                 diverged: gammas.iter().copied().find(|&g| diverged_at(g)),
                 at_minimum: (at_minimum, finals.len()),

@@ -183,7 +183,7 @@ pub fn draw_all(sweep: &Sweep, analysis: &Analysis, out: &ReportDir) -> Result<V
             let momentum = b.method == Method::Momentum;
             let name = if momentum { "momentum" } else { "GD" };
             let label = format!("{name} γ={} α={}: sharpness", short_number(b.gamma), short_number(b.alpha));
-            let limit = crate::sharpness::stability_threshold(b.gamma, b.alpha);
+            let limit = heavyball_core::model::stability_threshold(b.gamma, b.alpha);
             sharp.push((label, momentum, 2 * i, points));
             let label = format!("{name}: its threshold 2(2−α)/(αγ) = {}", num(limit));
             sharp.push((label, momentum, 2 * i + 1, vec![(0.0, limit), (last, limit)]));

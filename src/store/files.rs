@@ -7,11 +7,11 @@ use std::io;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use heavyball_core::Real;
+use heavyball_core::model::{Params, Shape};
 use ndarray::{Array1, Array2, aview1};
 use ndarray_npy::NpzWriter;
 
-use crate::model::{Params, Shape};
-use crate::num::Real;
 use crate::train::{CurveRow, State};
 
 /// The column names of a curve file: the test columns with a test set, `sharpness` when the
@@ -165,7 +165,7 @@ impl<'p> Npz<'p> {
         // u64 words keep the buffer aligned for every element type; the header's length is a
         // multiple of 16 bytes, so the data that follows it is aligned too.
         let mut words = vec![0u64; (entry.size() as usize).div_ceil(8)];
-        let bytes = bytemuck_bytes(&mut words, entry.size() as usize);
+        let bytes = &mut bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..entry.size() as usize];
         entry.read_exact(bytes).with_context(context)?;
         check_npy_preamble(bytes).with_context(context)?;
         let view =
@@ -209,13 +209,6 @@ fn check_npy_preamble(bytes: &[u8]) -> Result<()> {
         bail!("the .npy header claims {length} bytes but the file holds {}", header.len());
     }
     Ok(())
-}
-
-/// The first `len` bytes of `words`.
-fn bytemuck_bytes(words: &mut [u64], len: usize) -> &mut [u8] {
-    assert!(len <= words.len() * 8);
-    // SAFETY: u8 has no alignment or validity requirements, and `len` bytes lie within `words`.
-    unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), len) }
 }
 
 /// The bytes of a checkpoint: `W`, `b`, `V`, `c` (θ^k), `phi` (φ^k, flat, in θ's order),

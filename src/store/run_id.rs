@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use crate::config::TrainSpec;
 use crate::data::hex;
 use crate::grid::RunSpec;
-use crate::sharpness::TOLERANCE;
+use crate::hessian::TOLERANCE;
 
 /// The version of the on-disk format and of everything that fixes a run's result; part of
 /// every run key.

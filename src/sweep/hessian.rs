@@ -11,14 +11,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use heavyball_core::Real;
+use heavyball_core::model::Shape;
 use rayon::prelude::*;
 
 use super::{Dispatch, with_data};
 use crate::config::Config;
 use crate::data::Prepared;
-use crate::model::Shape;
-use crate::num::Real;
-use crate::sharpness::{self, TOLERANCE};
+use crate::hessian::{self, TOLERANCE};
 use crate::store::curvature::{PointCurvature, RunCurvature, write_csv};
 use crate::store::files::read_params;
 use crate::store::summary::finished_runs;
@@ -175,7 +175,7 @@ fn one_run<T: Real>(
     let shape = Shape { n_features: info.features, n_hidden: run.meta.hidden, n_classes: info.classes };
     let measure = |file: RunFile| -> Result<PointCurvature> {
         let theta = read_params::<T>(&run_dir.file(file), shape)?;
-        let e = sharpness::extremes(&theta, &data.train, info.chunk_size, info.objective, steps);
+        let e = hessian::extremes(&theta, &data.train, info.chunk_size, info.objective, steps);
         Ok(PointCurvature { lambda_max: e.max, lambda_min: e.min, steps: e.steps, residual: e.residual })
     };
     let init = match measure(RunFile::Init) {

@@ -23,12 +23,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use heavyball_core::Real;
+use heavyball_core::model::Shape;
 
 use crate::config::{Config, Precision};
 use crate::data::{self, Prepared};
 use crate::grid::{self, RunSpec};
-use crate::model::Shape;
-use crate::num::Real;
 use crate::shard::{self, Shard};
 use crate::store::summary;
 use crate::store::{DataFacts, RunId, RunLock, SweepDir, SweepLock, SweepMeta, lock_summaries, write_atomic};

@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use heavyball_core::Real;
+use heavyball_core::model::Shape;
 use rayon::prelude::*;
 
 use super::resume::{self, Action};
 use super::{Dispatch, Loaded, assignment, with_data};
 use crate::config::{Config, TuneSpec};
-use crate::model::Shape;
-use crate::num::Real;
 use crate::store::{RunId, SweepDir, run_is_busy};
 use crate::tune::{self, Tuning};
 

@@ -4,8 +4,9 @@
 //! Judging is two steps: [`OnDisk::read`] gathers what the folder holds, and [`decide`] turns
 //! that into an [`Action`] with no I/O, so that the decision table is tested on its own.
 
-use crate::model::Shape;
-use crate::num::Real;
+use heavyball_core::Real;
+use heavyball_core::model::Shape;
+
 use crate::store::files::{read_checkpoint, read_curve, read_params, same_curve};
 use crate::store::summary::whole_curve;
 use crate::store::{RunDir, RunFile, RunId, RunMeta, RunStatus};
@@ -273,7 +274,7 @@ fn resume<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Params;
+    use heavyball_core::model::Params;
 
     const KEY: &str = "k";
     const SHAPE: Shape = Shape { n_features: 1, n_hidden: 1, n_classes: 2 };

@@ -5,14 +5,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use heavyball_core::Real;
+use heavyball_core::model::{Params, Shape};
 
 use super::progress::Progress;
 use super::resume::{self, Action};
 use crate::config::Config;
 use crate::data::Prepared;
 use crate::grid::RunSpec;
-use crate::model::{Params, Shape};
-use crate::num::Real;
 use crate::store::files::{encode_checkpoint, encode_curve, encode_params};
 use crate::store::{FORMAT_VERSION, RunDir, RunFile, RunId, RunMeta, RunStatus, SweepDir};
 use crate::train::{self, Evaluator, Flow, Hyper, State, Status};

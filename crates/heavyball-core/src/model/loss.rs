@@ -14,7 +14,7 @@ use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder, s};
 use super::epilogues::{BiasTanh, TanhBackward};
 use super::workspace::{backward_rows, class_stride, padded_classes};
 use super::{ForwardWeights, Params, Shape, Workspace};
-use crate::num::Real;
+use crate::num::Element;
 use crate::num::fastmath::simd_kernel;
 use crate::num::linalg::{matmul, matmul_continue, matmul_then};
 
@@ -63,7 +63,7 @@ const NARROW_ROW_BYTES: usize = 256;
 ///
 /// **Panics** if `x` has more rows than the workspace or a column count other than p, or if
 /// the workspace holds fewer members.
-fn hidden_into<T: Real>(weights: &ForwardWeights<T>, x: ArrayView2<T>, ws: &mut Workspace<T>) {
+fn hidden_into<T: Element>(weights: &ForwardWeights<T>, x: ArrayView2<T>, ws: &mut Workspace<T>) {
     let n = x.nrows();
     let Shape { n_features: p, n_hidden: m, .. } = weights.shape;
     let rm = weights.members * m;
@@ -98,7 +98,7 @@ fn hidden_into<T: Real>(weights: &ForwardWeights<T>, x: ArrayView2<T>, ws: &mut 
 /// rows of `ws.gt` from row r·K, [`class_stride`] apart (the bias c is added by
 /// [`softmax_columns`]). The product writes F row-major, on whole vectors of padded classes,
 /// and the K real columns are then copied class-major.
-fn output_into<T: Real>(weights: &ForwardWeights<T>, r: usize, n: usize, ws: &mut Workspace<T>) {
+fn output_into<T: Element>(weights: &ForwardWeights<T>, r: usize, n: usize, ws: &mut Workspace<T>) {
     let Shape { n_hidden: m, n_classes: k, .. } = weights.shape;
     let rm = weights.members * m;
     let h = ArrayView2::from_shape((n, rm), &ws.h[..n * rm]).expect("H shape");
@@ -137,7 +137,7 @@ simd_kernel!(
     ///
     /// Every loop runs along contiguous samples, so it vectorises; no sum changes order with the
     /// vector width.
-    fn softmax_columns<T: Real>(
+    fn softmax_columns<T: Element>(
         ft: &mut [T],
         ld: usize,
         c: &[T],
@@ -207,7 +207,7 @@ simd_kernel!(
     /// Turns the softmax numerators left by [`softmax_columns`] into Gᵀ = (softmax(F) −
     /// onehot(y))ᵀ in place; `dc` receives the per-class sums Σ_i G_ik (in the fixed order of
     /// [`sum_in_lanes`]). `sums` is overwritten with its reciprocals.
-    fn output_gradient<T: Real>(gt: &mut [T], ld: usize, sums: &mut [T], y: &[u32], dc: &mut [T]) {
+    fn output_gradient<T: Element>(gt: &mut [T], ld: usize, sums: &mut [T], y: &[u32], dc: &mut [T]) {
         let n = y.len();
         let inv = &mut sums[..n];
         for s in inv.iter_mut() {
@@ -231,7 +231,7 @@ simd_kernel!(
 /// Σ xs in an order fixed by the length alone: sixteen interleaved partial sums, then the
 /// tail, so that it vectorises without depending on the vector width.
 #[inline(always)]
-fn sum_in_lanes<T: Real>(xs: &[T]) -> T {
+fn sum_in_lanes<T: Element>(xs: &[T]) -> T {
     let mut lanes = [T::zero(); 16];
     let blocks = xs.chunks_exact(16);
     let tail = blocks.remainder();
@@ -251,7 +251,7 @@ fn sum_in_lanes<T: Real>(xs: &[T]) -> T {
 /// in 0..K; `weights` are [`ForwardWeights::of`] `params`.
 ///
 /// **Panics** if shapes disagree or n exceeds the workspace.
-pub fn loss_chunk<T: Real>(
+pub(crate) fn loss_chunk<T: Element>(
     params: &Params<T>,
     weights: &ForwardWeights<T>,
     x: ArrayView2<T>,
@@ -269,7 +269,7 @@ pub fn loss_chunk<T: Real>(
 /// it alone.
 ///
 /// **Panics** if shapes or member counts disagree or n exceeds the workspace.
-pub fn group_loss_chunk<T: Real>(
+pub(crate) fn group_loss_chunk<T: Element>(
     members: &[&Params<T>],
     weights: &ForwardWeights<T>,
     x: ArrayView2<T>,
@@ -288,7 +288,7 @@ pub fn group_loss_chunk<T: Real>(
 /// Member r's loss totals over the chunk whose H [`hidden_into`] left in the workspace: F, then
 /// the softmax in place over Fᵀ (its K rows of `ws.gt`, from row r·K), with `ws.sums` left
 /// holding each sample's Σ_k e^{f_k − max} for [`output_gradient`].
-fn member_loss<T: Real>(
+fn member_loss<T: Element>(
     params: &Params<T>,
     weights: &ForwardWeights<T>,
     r: usize,
@@ -308,7 +308,7 @@ fn member_loss<T: Real>(
 /// `grad`.
 ///
 /// **Panics** if shapes disagree or n exceeds the workspace.
-pub fn loss_grad_chunk<T: Real>(
+pub(crate) fn loss_grad_chunk<T: Element>(
     params: &Params<T>,
     weights: &ForwardWeights<T>,
     x: ArrayView2<T>,
@@ -327,7 +327,7 @@ pub fn loss_grad_chunk<T: Real>(
 /// product for all of them; the output layer and the softmax run member by member.
 ///
 /// **Panics** if shapes or member counts disagree or n exceeds the workspace.
-pub fn group_loss_grad_chunk<T: Real>(
+pub(crate) fn group_loss_grad_chunk<T: Element>(
     members: &[&Params<T>],
     weights: &ForwardWeights<T>,
     x: ArrayView2<T>,
@@ -343,7 +343,7 @@ pub fn group_loss_grad_chunk<T: Real>(
 
 /// [`group_loss_grad_chunk`] with the backward pass in blocks of `step` rows (≥ 1).
 #[allow(clippy::too_many_arguments)]
-fn loss_grad_in_blocks<T: Real>(
+fn loss_grad_in_blocks<T: Element>(
     members: &[&Params<T>],
     weights: &ForwardWeights<T>,
     x: ArrayView2<T>,
@@ -555,7 +555,7 @@ mod tests {
     /// R networks of one shape evaluated as a group give each member bitwise its own loss and
     /// gradient, in both precisions, at widths that reach every tile and tail of the kernel,
     /// whichever members are grouped, in any order, with blocked backward passes too.
-    fn group_equals_singles<T: Real>() {
+    fn group_equals_singles<T: Element>() {
         let shapes = [(16, 4, 4, 300), (5, 3, 2, 77), (9, 8, 10, 130), (16, 16, 4, 1024), (3, 33, 3, 40)];
         for (seed, &(p, m, k, n)) in shapes.iter().enumerate() {
             let shape = Shape { n_features: p, n_hidden: m, n_classes: k };

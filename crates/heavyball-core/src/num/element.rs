@@ -1,5 +1,6 @@
-//! The floating-point types a sweep can train in, f32 and f64, and the element-wise kernels
-//! each one uses: the only place where the two precisions differ in code.
+//! The element types of every array, f32 and f64, and the element-wise kernels each one uses:
+//! the only place where the two precisions differ in code. (`model::Real` adds the model's
+//! entry points on top.)
 
 use std::fmt::{Debug, Display};
 
@@ -9,8 +10,9 @@ use num_traits::{Float, FromPrimitive};
 use super::fastmath;
 use super::kernels::Kernel;
 
-/// The floating-point types a network can be trained in (`f32` and `f64`).
-pub trait Real:
+/// The floating-point element types (`f32` and `f64`): arithmetic, the product kernel, the
+/// element-wise functions, and reading and writing as `.npy` arrays.
+pub trait Element:
     Float
     + FromPrimitive
     + LinalgScalar
@@ -42,7 +44,7 @@ pub trait Real:
 
 /// f32 uses the vectorised kernels of [`fastmath`] (exp within 2 ulp of the exact values, tanh
 /// within 3, ln within half an ulp).
-impl Real for f32 {
+impl Element for f32 {
     const NAME: &'static str = "f32";
 
     fn bias_tanh(row: &mut [f32], bias: &[f32]) {
@@ -60,7 +62,7 @@ impl Real for f32 {
 
 /// f64 uses the f64 kernels of [`fastmath`] (within a few ulp of the exact values), so f64
 /// sweeps stay within 1e-12 of an independent reference.
-impl Real for f64 {
+impl Element for f64 {
     const NAME: &'static str = "f64";
 
     fn bias_tanh(row: &mut [f64], bias: &[f64]) {

@@ -2,7 +2,7 @@
 //! the cache or in registers: the hidden layer's bias and tanh after S = X·Wᵀ, and the
 //! backward step through tanh after G·V.
 
-use crate::num::Real;
+use crate::num::Element;
 use crate::num::kernels::{Epilogue, Lanes};
 
 /// H = tanh(S + b), applied to S's rows as the kernel finishes them.
@@ -10,7 +10,7 @@ pub(super) struct BiasTanh<'a, T> {
     pub(super) bias: &'a [T],
 }
 
-impl<T: Real> Epilogue<T> for BiasTanh<'_, T> {
+impl<T: Element> Epilogue<T> for BiasTanh<'_, T> {
     #[inline(always)]
     fn finish(&mut self, _r: usize, j: usize, row: &mut [T]) {
         T::bias_tanh(row, &self.bias[j..]);
@@ -27,7 +27,7 @@ pub(super) struct TanhBackward<'a, T> {
     pub(super) db: &'a mut [T],
 }
 
-impl<T: Real> Epilogue<T> for TanhBackward<'_, T> {
+impl<T: Element> Epilogue<T> for TanhBackward<'_, T> {
     const TILES: bool = true;
 
     #[inline(always)]
@@ -81,7 +81,7 @@ mod tests {
     use crate::num::kernels::{Build, Operands, Plain};
 
     /// C = A·B for row-major A (m×k) and B (k×n), in `build`, with epilogue `e`.
-    fn product<T: Real, E: Epilogue<T>>(
+    fn product<T: Element, E: Epilogue<T>>(
         build: Build,
         a: &[T],
         b: &[T],
@@ -112,7 +112,7 @@ mod tests {
     /// D and db from [`TanhBackward`] on tiles in registers, in every build of the kernel, are
     /// bitwise what its row-by-row form gives after a plain product, at shapes that reach every
     /// tile height, panel width and scalar tail.
-    fn check<T: Real>() {
+    fn check<T: Element>() {
         for shape @ (m, n, k) in
             [(1, 1, 1), (3, 5, 2), (37, 19, 7), (64, 64, 64), (13, 33, 300), (25, 71, 10)]
         {

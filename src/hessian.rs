@@ -1,24 +1,25 @@
-//! The curvature of a network's risk at a point: the largest and smallest eigenvalues of the
-//! Hessian of R (sum or mean over the training set), λ_max (the sharpness) and λ_min, by Lanczos
-//! on exact Hessian-vector products.
+//! The Hessian of a network's risk at a point, over a data set: its largest and smallest
+//! eigenvalues λ_max (the sharpness) and λ_min, by Lanczos on exact Hessian-vector products
+//! (sum or mean over the training set, as the sweep's objective).
 //!
-//! Products are chunked and reduced as the gradient is ([`crate::train::Evaluator`]): each chunk
-//! of the data has its own [`Curvature`] (the forward and backward pass at θ, done once) and
-//! its own output buffer, filled in parallel and summed in chunk order, so the eigenvalues are
-//! bitwise the same at any thread count. Lanczos runs in f64 from a start vector drawn from a
-//! fixed seed; an f32 sweep's products run in f32.
+//! Products are chunked and reduced as the gradient is (`train::Evaluator`): each chunk of the
+//! data has its own [`Hessian`] (the forward and backward pass at θ, done once) and its own
+//! output buffer, filled in parallel and summed in chunk order, so the eigenvalues are bitwise
+//! the same at any thread count. Lanczos runs in f64 from a start vector drawn from a fixed
+//! seed; an f32 sweep's products run in f32.
 //!
 //! Theory puts these beside the experiment: on a quadratic with curvature λ, heavy ball with
 //! step γα and momentum 1−α is stable for γλ < 2(2−α)/α (plain GD: γλ < 2), so
-//! [`stability_threshold`] is the sharpness above which a run with (γ, α) cannot settle.
+//! `heavyball_core::model::stability_threshold` is the sharpness above which a run with (γ, α)
+//! cannot settle.
 
+use heavyball_core::Real;
+use heavyball_core::model::{Hessian, Params};
+use heavyball_core::num::lanczos::{self, Extremes};
 use rayon::prelude::*;
 
 use crate::config::Objective;
 use crate::data::Dataset;
-use crate::model::{Curvature, Params};
-use crate::num::Real;
-use crate::num::lanczos::{self, Extremes};
 
 /// The seed of Lanczos's start vector: the same for every run, so that runs compare alike.
 pub const START_SEED: u64 = 0x5eed;
@@ -26,11 +27,6 @@ pub const START_SEED: u64 = 0x5eed;
 /// The relative residual at which Lanczos stops early: the residuals of the largest and the
 /// smallest Ritz values below this fraction of the spectrum's scale.
 pub const TOLERANCE: f64 = 1e-6;
-
-/// The largest sharpness at which (γ, α) is stable on a quadratic: 2(2−α)/(αγ).
-pub fn stability_threshold(gamma: f64, alpha: f64) -> f64 {
-    2.0 * (2.0 - alpha) / (alpha * gamma)
-}
 
 /// λ_max and λ_min of the Hessian of the risk at `theta` over `data`, by at most `steps`
 /// Lanczos steps (fewer when the largest converges first).
@@ -46,11 +42,11 @@ pub fn extremes<T: Real>(
     assert!(!data.is_empty(), "curvature of an empty data set");
     let shape = theta.shape();
     let ranges = data.chunks(chunk_size);
-    let mut chunks: Vec<(Curvature<T>, Params<T>)> = ranges
+    let mut chunks: Vec<(Hessian<T>, Params<T>)> = ranges
         .par_iter()
         .map(|r| {
-            let x = data.x.slice(ndarray::s![r.clone(), ..]);
-            (Curvature::at(theta, x, &data.y[r.clone()]), Params::zeros(shape))
+            let (x, y) = data.rows(r.clone());
+            (T::hessian_at(theta, x, y), Params::zeros(shape))
         })
         .collect();
     let inv_n = T::from_f64(1.0 / data.len() as f64).expect("finite");
@@ -58,8 +54,8 @@ pub fn extremes<T: Real>(
     let mut total = Params::<T>::zeros(shape);
     lanczos::extremes(shape.n_params(), steps, TOLERANCE, START_SEED, |x, y| {
         v.as_flat_mut().iter_mut().zip(x).for_each(|(v, &x)| *v = T::from_f64(x).expect("finite"));
-        chunks.par_iter_mut().zip(ranges.par_iter()).for_each(|((curvature, out), r)| {
-            curvature.product(theta, data.x.slice(ndarray::s![r.clone(), ..]), &v, out);
+        chunks.par_iter_mut().zip(ranges.par_iter()).for_each(|((hessian, out), r)| {
+            T::hessian_product(hessian, theta, data.rows(r.clone()).0, &v, out);
         });
         // The fixed-order sum that makes the result independent of the thread count.
         total.as_flat_mut().assign(&chunks[0].1.as_flat());
@@ -76,7 +72,7 @@ pub fn extremes<T: Real>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Shape;
+    use heavyball_core::model::Shape;
     use ndarray::Array2;
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -98,13 +94,13 @@ mod tests {
     fn dense_hessian(theta: &Params<f64>, data: &Dataset<f64>) -> Vec<f64> {
         let shape = theta.shape();
         let d = shape.n_params();
-        let mut curvature = Curvature::at(theta, data.x.view(), &data.y);
+        let mut hessian = f64::hessian_at(theta, data.x.view(), &data.y);
         let mut h = vec![0.0; d * d];
         let (mut e, mut out) = (Params::zeros(shape), Params::zeros(shape));
         for j in 0..d {
             e.as_flat_mut().fill(0.0);
             e.as_flat_mut()[j] = 1.0;
-            curvature.product(theta, data.x.view(), &e, &mut out);
+            f64::hessian_product(&mut hessian, theta, data.x.view(), &e, &mut out);
             for i in 0..d {
                 h[i * d + j] = out.as_flat()[i];
             }
@@ -161,12 +157,5 @@ mod tests {
         assert_eq!(on(3), one);
         // f32 products agree with f64 to f32 rounding.
         assert!((one.1.max - one.0.max / 300.0).abs() <= 1e-4 * one.1.max.abs(), "{one:?}");
-    }
-
-    #[test]
-    fn the_threshold_is_two_over_gamma_for_plain_gd() {
-        assert_eq!(stability_threshold(0.1, 1.0), 20.0);
-        // Momentum 1 − α = 0.9 tolerates (2 − α)/α = 19 times the curvature.
-        assert!((stability_threshold(0.1, 0.1) - 380.0).abs() < 1e-9);
     }
 }

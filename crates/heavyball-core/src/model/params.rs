@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::num::Real;
+use crate::num::Element;
 
 /// Four parameter blocks whose shapes do not fit together.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -81,7 +81,7 @@ pub struct ParamViewsMut<'a, T> {
     pub c: ArrayViewMut1<'a, T>,
 }
 
-impl<T: Real> Params<T> {
+impl<T: Element> Params<T> {
     /// All zeros.
     pub fn zeros(shape: Shape) -> Self {
         Params { shape, flat: Array1::zeros(shape.n_params()) }

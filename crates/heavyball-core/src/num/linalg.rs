@@ -8,7 +8,7 @@
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
-use super::Real;
+use super::Element;
 use super::kernels::{Epilogue, Operands, Plain};
 
 /// C = A·B, overwriting C. B is read in place when its rows are contiguous (unit column
@@ -16,7 +16,7 @@ use super::kernels::{Epilogue, Operands, Plain};
 /// it is fastest with contiguous rows.
 ///
 /// **Panics** if the shapes do not chain: A is m×k, B is k×n, C is m×n.
-pub fn matmul<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2<T>) {
+pub fn matmul<T: Element>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2<T>) {
     matmul_then(a, b, c, &mut Plain);
 }
 
@@ -25,7 +25,7 @@ pub fn matmul<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2
 ///
 /// **Panics** if the shapes do not chain, or if C's rows are not contiguous and `e` is not
 /// [`Plain`].
-pub fn matmul_then<T: Real, E: Epilogue<T>>(
+pub fn matmul_then<T: Element, E: Epilogue<T>>(
     a: ArrayView2<T>,
     b: ArrayView2<T>,
     c: &mut ArrayViewMut2<T>,
@@ -40,11 +40,11 @@ pub fn matmul_then<T: Real, E: Epilogue<T>>(
 /// from the value in C. (That is not C + A₂·B₂ rounded: the chain never starts anew.)
 ///
 /// **Panics** if the shapes do not chain.
-pub fn matmul_continue<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2<T>) {
+pub fn matmul_continue<T: Element>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2<T>) {
     product(a, b, c, &mut Plain, true);
 }
 
-fn product<T: Real, E: Epilogue<T>>(
+fn product<T: Element, E: Epilogue<T>>(
     a: ArrayView2<T>,
     b: ArrayView2<T>,
     c: &mut ArrayViewMut2<T>,

@@ -11,7 +11,7 @@
 //! R{db} = Σ_rows R{D}                 R{dW} = R{D}ᵀ·X
 //! ```
 //!
-//! A [`Curvature`] holds what the forward and backward pass at θ leave (H, P, G and A) for one
+//! A [`Hessian`] holds what the forward and backward pass at θ leave (H, P, G and A) for one
 //! chunk, so the many products at one θ that Lanczos asks for each cost the six products above
 //! and no forward pass. Each product pair that is a sum (R{F}, R{dV}, R{A}) is one chain of
 //! fused multiply-adds ([`matmul_continue`]), and every row sum runs in row order: a product is
@@ -20,11 +20,11 @@
 use ndarray::{Array2, ArrayView2, ArrayViewMut1, Axis};
 
 use super::{Params, Shape};
-use crate::num::Real;
+use crate::num::Element;
 use crate::num::linalg::{matmul, matmul_continue};
 
 /// What the forward and backward pass at θ leave for Hessian-vector products on one chunk.
-pub struct Curvature<T> {
+pub struct Hessian<T> {
     /// H = tanh(X·Wᵀ + b), n×M.
     h: Array2<T>,
     /// P = softmax(F), n×K.
@@ -39,12 +39,12 @@ pub struct Curvature<T> {
     rd: Array2<T>,
 }
 
-impl<T: Real> Curvature<T> {
+impl<T: Element> Hessian<T> {
     /// The forward and backward pass at `params` over a chunk: `x` is n×p, `y` holds n labels
     /// in 0..K.
     ///
     /// **Panics** if shapes disagree.
-    pub fn at(params: &Params<T>, x: ArrayView2<T>, y: &[u32]) -> Self {
+    pub(crate) fn at(params: &Params<T>, x: ArrayView2<T>, y: &[u32]) -> Self {
         let Shape { n_features, n_hidden: m, n_classes: k } = params.shape();
         let n = x.nrows();
         assert_eq!((n, x.ncols()), (y.len(), n_features), "one label per row of x, p columns");
@@ -68,7 +68,7 @@ impl<T: Real> Curvature<T> {
         let mut a = Array2::zeros((n, m));
         matmul(g.view(), views.v, &mut a.view_mut());
         let scratch = |cols| Array2::zeros((n, cols));
-        Curvature { rh: scratch(m), rg: scratch(k), rd: scratch(m), h, p, g, a }
+        Hessian { rh: scratch(m), rg: scratch(k), rd: scratch(m), h, p, g, a }
     }
 
     /// The number of samples.
@@ -85,7 +85,13 @@ impl<T: Real> Curvature<T> {
     /// made at (`params`) applied to `v`.
     ///
     /// **Panics** if shapes disagree with the chunk's.
-    pub fn product(&mut self, params: &Params<T>, x: ArrayView2<T>, v: &Params<T>, out: &mut Params<T>) {
+    pub(crate) fn product(
+        &mut self,
+        params: &Params<T>,
+        x: ArrayView2<T>,
+        v: &Params<T>,
+        out: &mut Params<T>,
+    ) {
         let n = self.len();
         assert_eq!(x.nrows(), n, "the chunk's rows");
         assert_eq!(params.shape(), v.shape(), "direction shape");
@@ -140,7 +146,7 @@ impl<T: Real> Curvature<T> {
 
 /// One row of F − c in, softmax(F) out: e^{f_k − max} / Σ_k e^{f_k − max}, with heavyball's
 /// exp.
-fn softmax_row<T: Real>(mut row: ArrayViewMut1<T>, c: &[T]) {
+fn softmax_row<T: Element>(mut row: ArrayViewMut1<T>, c: &[T]) {
     let row = row.as_slice_mut().expect("contiguous row");
     let mut max = T::neg_infinity();
     for (f, &ck) in row.iter_mut().zip(c) {
@@ -158,7 +164,7 @@ fn softmax_row<T: Real>(mut row: ArrayViewMut1<T>, c: &[T]) {
 }
 
 /// `out` = Σ over the rows of `m`, added in row order.
-fn sum_rows<T: Real>(m: ArrayView2<T>, mut out: ArrayViewMut1<T>) {
+fn sum_rows<T: Element>(m: ArrayView2<T>, mut out: ArrayViewMut1<T>) {
     out.fill(T::zero());
     for row in m.axis_iter(Axis(0)) {
         out.zip_mut_with(&row, |o, &x| *o = *o + x);
@@ -168,7 +174,8 @@ fn sum_rows<T: Real>(m: ArrayView2<T>, mut out: ArrayViewMut1<T>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ForwardWeights, Workspace, loss_grad_chunk};
+    use crate::model::loss::loss_grad_chunk;
+    use crate::model::{ForwardWeights, Workspace};
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use rand_distr::{Distribution, StandardNormal};
@@ -204,7 +211,7 @@ mod tests {
 
     fn hvp(params: &Params<f64>, x: &Array2<f64>, y: &[u32], v: &Params<f64>) -> Params<f64> {
         let mut out = Params::zeros(params.shape());
-        Curvature::at(params, x.view(), y).product(params, x.view(), v, &mut out);
+        Hessian::at(params, x.view(), y).product(params, x.view(), v, &mut out);
         out
     }
 
@@ -275,7 +282,7 @@ mod tests {
         let shape = Shape { n_features: 4, n_hidden: 5, n_classes: 3 };
         let (x, y, params) = random_problem(11, 64, shape);
         let v = random_direction(5, shape);
-        let mut curvature = Curvature::at(&params, x.view(), &y);
+        let mut curvature = Hessian::at(&params, x.view(), &y);
         let (mut a, mut b) = (Params::zeros(shape), Params::zeros(shape));
         curvature.product(&params, x.view(), &v, &mut a);
         curvature.product(&params, x.view(), &random_direction(6, shape), &mut b);
@@ -287,7 +294,7 @@ mod tests {
             out
         };
         let x32 = x.mapv(|v| v as f32);
-        let mut c32 = Curvature::at(&cast(&params), x32.view(), &y);
+        let mut c32 = Hessian::at(&cast(&params), x32.view(), &y);
         let mut out32 = Params::<f32>::zeros(shape);
         c32.product(&cast(&params), x32.view(), &cast(&v), &mut out32);
         let scale = a.as_flat().iter().fold(0.0f64, |m, x| m.max(x.abs()));

@@ -4,7 +4,7 @@
 
 use super::Params;
 use super::Shape;
-use crate::num::Real;
+use crate::num::Element;
 use crate::num::kernels::Build;
 
 /// Scratch matrices for one chunk of up to `rows` samples, for up to `members` networks of one
@@ -51,7 +51,7 @@ pub struct ForwardWeights<T> {
     pub(super) vt: Vec<T>,
 }
 
-impl<T: Real> ForwardWeights<T> {
+impl<T: Element> ForwardWeights<T> {
     /// Buffers for one network of this shape; [`ForwardWeights::set`] fills them.
     pub fn new(shape: Shape) -> Self {
         Self::for_group(shape, 1)
@@ -152,7 +152,7 @@ pub(super) fn class_stride(n: usize) -> usize {
     n.next_multiple_of(16) + 16
 }
 
-impl<T: Real> Workspace<T> {
+impl<T: Element> Workspace<T> {
     /// Scratch space for chunks of at most `rows` samples of a network of this shape.
     pub fn new(shape: Shape, rows: usize) -> Self {
         Self::for_group(shape, rows, 1)
