@@ -8,11 +8,10 @@
 //! uses that runs at the same (M, seed) share their initial point: at each (M, γ, α < 1) it
 //! compares momentum with GD seed by seed.
 
-use super::stats::{self, Interval};
+use super::paired::{Paired, PairedStats, paired_at, paired_stats};
 use crate::config::Criterion;
 use crate::store::{RunRecord, SweepMeta};
-use crate::tune::{Tried, Verdict, grid_ratio, judge, point_score, run_score};
-use stats::median;
+use crate::tune::{Tried, Verdict, grid_ratio, judge, point_score};
 
 /// The final training loss of a run, +∞ for a diverged run (or an empty curve).
 pub fn final_loss(run: &RunRecord) -> f64 {
@@ -40,18 +39,6 @@ pub fn distinct_gammas<'a>(runs: impl IntoIterator<Item = &'a RunRecord>) -> Vec
     gammas.sort_by(f64::total_cmp);
     gammas.dedup();
     gammas
-}
-
-/// Momentum's runs paired with GD's of the same seed (runs at one (M, seed) share their
-/// initial point); seeds without both are left out.
-fn pairs_by_seed<'a>(
-    momentum: &[&'a RunRecord],
-    gd: &[&'a RunRecord],
-) -> Vec<(&'a RunRecord, &'a RunRecord)> {
-    momentum
-        .iter()
-        .filter_map(|mo| gd.iter().find(|g| g.meta.seed == mo.meta.seed).map(|g| (*mo, *g)))
-        .collect()
 }
 
 /// Mean and sample standard deviation (0 for one value); NaN for none.
@@ -145,28 +132,6 @@ impl View {
     }
 }
 
-/// Momentum's best against GD's best at one M, seed by seed: runs at the same (M, seed) start
-/// from the same parameters, so each seed is a pair.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PairedStats {
-    /// Seeds with both runs finished.
-    pub pairs: usize,
-    /// Pairs where momentum's value is lower (a diverged run's is +∞).
-    pub wins: usize,
-    /// Pairs where GD's is lower.
-    pub losses: usize,
-    /// Momentum's value over GD's, per seed: median and 95% bootstrap interval (pairs where
-    /// both diverged are left out).
-    pub ratio: Option<Interval>,
-    /// Wilcoxon's signed-rank test on the log ratios, exact, two-sided.
-    pub signed_rank_p: Option<f64>,
-    /// The sign test on wins against losses, exact, two-sided.
-    pub sign_p: Option<f64>,
-    /// GD's iterations to the target over momentum's, per seed where both reach it: median
-    /// and 95% bootstrap interval.
-    pub speedup: Option<Interval>,
-}
-
 /// The comparison at one M, in one view.
 #[derive(Clone, Debug)]
 pub struct Comparison {
@@ -193,25 +158,6 @@ impl Comparison {
         (gd.reached == gd.seeds && mo.reached == mo.seeds && mo.to_target.0 > 0.0)
             .then(|| gd.to_target.0 / mo.to_target.0)
     }
-}
-
-/// Seed-by-seed momentum against GD at one (M, γ, α).
-#[derive(Clone, Debug)]
-pub struct Paired {
-    /// M.
-    pub hidden: usize,
-    /// γ.
-    pub gamma: f64,
-    /// α < 1.
-    pub alpha: f64,
-    /// Seeds where both runs finished.
-    pub pairs: usize,
-    /// Share of pairs where momentum ends lower (a diverged run loses).
-    pub win_rate: f64,
-    /// Median of momentum's final loss over GD's, over pairs where neither diverged.
-    pub loss_ratio: f64,
-    /// Median of momentum's iterations to target over GD's, over pairs where both reach it.
-    pub iteration_ratio: f64,
 }
 
 /// Everything a report shows.
@@ -302,7 +248,7 @@ impl Bracketing {
 }
 
 /// One setting (γ, α) at some M, with its runs (one per seed).
-type Setting<'a> = ((f64, f64), Vec<&'a RunRecord>);
+pub(super) type Setting<'a> = ((f64, f64), Vec<&'a RunRecord>);
 
 /// The setting with the lowest seed-mean of `by` (a diverged seed makes it +∞), if any setting
 /// has a finite score; the first in grid order among equals.
@@ -325,82 +271,12 @@ fn common_target(best: &[Option<&Setting>]) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Momentum against GD seed by seed at each (M, γ, α < 1) whose γ also has GD runs.
-fn paired_at(m: usize, groups: &[Setting], gammas: &[f64], target: f64) -> Vec<Paired> {
-    let mut out = Vec::new();
-    for &g in gammas {
-        let Some((_, base)) = groups.iter().find(|(k, _)| *k == (g, 1.0)) else { continue };
-        for ((_, a), runs) in groups.iter().filter(|(k, _)| k.0 == g && k.1 < 1.0) {
-            let pairs = pairs_by_seed(runs, base);
-            if pairs.is_empty() {
-                continue;
-            }
-            let wins = pairs.iter().filter(|(mo, gd)| final_loss(mo) < final_loss(gd)).count();
-            let mut ratios: Vec<f64> = pairs
-                .iter()
-                .filter(|(mo, gd)| !mo.diverged() && !gd.diverged())
-                .map(|(mo, gd)| final_loss(mo) / final_loss(gd))
-                .collect();
-            let mut iters: Vec<f64> = pairs
-                .iter()
-                .filter_map(|(mo, gd)| {
-                    Some((iterations_to(mo, target)? as f64, iterations_to(gd, target)? as f64))
-                })
-                .filter(|(_, gd)| *gd > 0.0)
-                .map(|(mo, gd)| mo / gd)
-                .collect();
-            out.push(Paired {
-                hidden: m,
-                gamma: g,
-                alpha: *a,
-                pairs: pairs.len(),
-                win_rate: wins as f64 / pairs.len() as f64,
-                loss_ratio: median(&mut ratios),
-                iteration_ratio: median(&mut iters),
-            });
-        }
-    }
-    out
-}
-
 /// The criterion of the optimisation view: the sweep's tuning criterion when it is about the
 /// training loss, else the final training loss.
 pub fn optimisation_criterion(info: &SweepMeta) -> Criterion {
     match info.tune.map(|t| t.by) {
         Some(by @ (Criterion::FinalTrainLoss | Criterion::BestTrainLoss)) => by,
         _ => Criterion::FinalTrainLoss,
-    }
-}
-
-/// The two bests at one M seed by seed, comparing `by` and the iterations to `target`. The
-/// bootstrap's generator is seeded with `seed`, so a report is the same each time.
-fn paired_stats(
-    gd: &[&RunRecord],
-    momentum: &[&RunRecord],
-    by: Criterion,
-    target: f64,
-    seed: u64,
-) -> PairedStats {
-    let pairs = pairs_by_seed(momentum, gd);
-    let values: Vec<(f64, f64)> = pairs.iter().map(|(mo, g)| (run_score(mo, by), run_score(g, by))).collect();
-    let ratios: Vec<f64> = values.iter().map(|(mo, g)| mo / g).collect();
-    let log_differences: Vec<f64> = values.iter().map(|(mo, g)| mo.ln() - g.ln()).collect();
-    let wins = values.iter().filter(|(mo, g)| mo < g).count();
-    let losses = values.iter().filter(|(mo, g)| mo > g).count();
-    let speedups: Vec<f64> = pairs
-        .iter()
-        .filter_map(|(mo, g)| Some((iterations_to(mo, target)? as f64, iterations_to(g, target)? as f64)))
-        .filter(|(mo, _)| *mo > 0.0)
-        .map(|(mo, g)| g / mo)
-        .collect();
-    PairedStats {
-        pairs: pairs.len(),
-        wins,
-        losses,
-        ratio: stats::median_interval(&ratios, seed),
-        signed_rank_p: stats::signed_rank_p(&log_differences),
-        sign_p: stats::sign_test_p(wins, losses),
-        speedup: stats::median_interval(&speedups, seed ^ 0x5eed),
     }
 }
 
@@ -463,166 +339,10 @@ pub fn analyse(info: &SweepMeta, runs: &[RunRecord], target: Option<f64>) -> Ana
     Analysis { comparisons, generalisation, paired }
 }
 
-/// Theory beside the experiment at one (M, α): the step sizes the sharpness at the initial
-/// point predicts stable, against those that converged and diverged.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Stability {
-    /// M.
-    pub hidden: usize,
-    /// α.
-    pub alpha: f64,
-    /// λ₀: the seed-mean sharpness at the initial point (the same for every γ and α at M).
-    pub sharpness_at_init: f64,
-    /// The largest γ predicted stable: 2(2−α)/(α·λ₀).
-    pub predicted: f64,
-    /// The largest γ tried whose every seed converged (did not diverge).
-    pub converged: Option<f64>,
-    /// The smallest γ tried at which a seed diverged.
-    pub diverged: Option<f64>,
-    /// Runs whose final point is a minimum (λ_min ≥ −[`MINIMUM_TOLERANCE`]·λ_max), of those
-    /// with values at their final point.
-    pub at_minimum: (usize, usize),
-}
-
-/// How negative λ_min may be, relative to λ_max, for a point to count as a minimum: Lanczos's
-/// λ_min is approximate, and flat directions give tiny values of either sign.
-pub const MINIMUM_TOLERANCE: f64 = 1e-3;
-
-/// The stability table, from each run's Hessian values at its init and final points (by run
-/// folder name; runs without values are left out), or, for λ₀ where no run of a seed has them,
-/// from the sharpness column of its curve at row 0. Empty when neither exists.
-pub fn stability(
-    info: &SweepMeta,
-    runs: &[RunRecord],
-    curvature: &std::collections::HashMap<String, crate::store::curvature::RunCurvature>,
-) -> Vec<Stability> {
-    let mut out = Vec::new();
-    for &m in &info.hidden {
-        let at_m: Vec<&RunRecord> = runs.iter().filter(|r| r.meta.hidden == m).collect();
-        // λ₀ per seed (every γ and α at (M, seed) start from the same point: take the first),
-        // from `heavyball hessian`'s values, else from the curve's sharpness column at row 0.
-        let mut by_seed: Vec<(u64, f64)> = Vec::new();
-        let at_init =
-            [&|r: &RunRecord| curvature.get(&r.dir_name).map(|c| c.init.lambda_max), &|r: &RunRecord| {
-                r.curve.first().and_then(|row| row.sharpness)
-            }] as [&dyn Fn(&RunRecord) -> Option<f64>; 2];
-        for source in at_init {
-            for r in &at_m {
-                if let Some(l) = source(r)
-                    && !by_seed.iter().any(|(s, _)| *s == r.meta.seed)
-                {
-                    by_seed.push((r.meta.seed, l));
-                }
-            }
-        }
-        if by_seed.is_empty() {
-            continue;
-        }
-        let lambda0 = by_seed.iter().map(|(_, l)| l).sum::<f64>() / by_seed.len() as f64;
-        for &alpha in &info.alpha {
-            let with_alpha: Vec<&&RunRecord> = at_m.iter().filter(|r| r.meta.alpha == alpha).collect();
-            if with_alpha.is_empty() {
-                continue;
-            }
-            let gammas = distinct_gammas(with_alpha.iter().map(|r| **r));
-            let diverged_at = |g: f64| with_alpha.iter().any(|r| r.meta.gamma == g && r.diverged());
-            let finals: Vec<_> = with_alpha.iter().filter_map(|r| curvature.get(&r.dir_name)?.last).collect();
-            let at_minimum =
-                finals.iter().filter(|c| c.lambda_min >= -MINIMUM_TOLERANCE * c.lambda_max.abs()).count();
-            out.push(Stability {
-                hidden: m,
-                alpha,
-                sharpness_at_init: lambda0,
-                predicted: heavyball_core::model::stability_threshold(1.0, alpha) / lambda0,
-                converged: gammas.iter().copied().filter(|&g| !diverged_at(g)).reduce(f64::max),
-                diverged: gammas.iter().copied().find(|&g| diverged_at(g)),
-                at_minimum: (at_minimum, finals.len()),
-            });
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Objective, Precision};
-    use crate::store::{RunMeta, RunStatus};
-    use crate::train::CurveRow;
-
-    fn info(hidden: Vec<usize>, gamma: Vec<f64>, alpha: Vec<f64>) -> SweepMeta {
-        SweepMeta {
-            format: 1,
-            name: "t".into(),
-            data: "hand-made".into(),
-            data_fingerprint: "fp".into(),
-            train_samples: 10,
-            test_samples: 0,
-            features: 2,
-            classes: 2,
-            objective: Objective::Sum,
-            precision: Precision::F64,
-            iterations: 4,
-            chunk_size: 1024,
-            divergence_factor: None,
-            hidden,
-            gamma,
-            alpha,
-            seed: vec![0, 1],
-            tune: None,
-            sharpness: None,
-        }
-    }
-
-    /// A finished run at M = 4 with these training losses at iterations 0, 1, …
-    fn run(gamma: f64, alpha: f64, seed: u64, losses: &[f64]) -> RunRecord {
-        let diverged = !losses.last().unwrap().is_finite();
-        let curve = losses
-            .iter()
-            .enumerate()
-            .map(|(iteration, &train_loss)| CurveRow {
-                iteration,
-                train_loss,
-                train_accuracy: 0.5,
-                test_loss: None,
-                test_accuracy: None,
-                sharpness: None,
-            })
-            .collect();
-        let meta = RunMeta {
-            format: 1,
-            key: format!("{gamma}-{alpha}-{seed}"),
-            name: format!("M4-g{gamma}-a{alpha}-s{seed}"),
-            hidden: 4,
-            gamma,
-            alpha,
-            seed,
-            objective: Objective::Sum,
-            precision: Precision::F64,
-            chunk_size: 1024,
-            data: "fp".into(),
-            status: if diverged { RunStatus::Diverged } else { RunStatus::Done },
-            iterations: losses.len() - 1,
-            target_iterations: 4,
-            wall_seconds: 0.0,
-        };
-        RunRecord { dir_name: meta.name.clone(), meta, curve }
-    }
-
-    /// GD's best is γ = 0.2 (final 0.4 and 0.6); momentum's is γ = 0.1, α = 0.5 (final 0.1 and
-    /// 0.3); γ = 0.2, α = 0.5 diverges with seed 0 and so is never the best.
-    fn known_runs() -> Vec<RunRecord> {
-        vec![
-            run(0.1, 1.0, 0, &[2.0, 1.5, 1.2, 1.0, 0.9]),
-            run(0.1, 1.0, 1, &[2.0, 1.6, 1.3, 1.1, 1.0]),
-            run(0.1, 0.5, 0, &[2.0, 0.5, 0.2, 0.1, 0.1]),
-            run(0.1, 0.5, 1, &[2.0, 0.9, 0.5, 0.35, 0.3]),
-            run(0.2, 1.0, 0, &[2.0, 1.0, 0.8, 0.5, 0.4]),
-            run(0.2, 1.0, 1, &[2.0, 1.2, 0.9, 0.7, 0.6]),
-            run(0.2, 0.5, 0, &[2.0, f64::NAN]),
-            run(0.2, 0.5, 1, &[2.0, 0.3, 0.25, 0.2, 0.2]),
-        ]
-    }
+    use crate::report::fixtures::{info, known_runs, run};
 
     #[test]
     fn one_seed_or_one_method_gives_what_can_be_computed_and_no_more() {
@@ -680,67 +400,10 @@ mod tests {
     }
 
     #[test]
-    fn the_stability_table_sets_the_predicted_limit_beside_what_happened() {
-        use crate::store::curvature::{PointCurvature, RunCurvature};
-        let runs = known_runs();
-        let point = |max: f64, min: f64| PointCurvature {
-            lambda_max: max,
-            lambda_min: min,
-            steps: 10,
-            residual: 0.0,
-        };
-        let mut curvature = std::collections::HashMap::new();
-        for r in &runs {
-            let init = point(if r.meta.seed == 0 { 8.0 } else { 12.0 }, -1.0);
-            // GD ends at minima; momentum at γ = 0.1 ends at a saddle with seed 1.
-            let last = (!r.diverged()).then(|| {
-                point(
-                    1.0,
-                    if r.meta.alpha < 1.0 && r.meta.seed == 1 && r.meta.gamma == 0.1 { -0.5 } else { -1e-5 },
-                )
-            });
-            let values = RunCurvature {
-                key: r.meta.key.clone(),
-                iterations: 4,
-                max_steps: 10,
-                tolerance: 1e-6,
-                init,
-                last,
-            };
-            curvature.insert(r.dir_name.clone(), values);
-        }
-        let table = stability(&info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]), &runs, &curvature);
-        assert_eq!(table.len(), 2);
-        let (gd, mo) = (&table[0], &table[1]);
-        // λ₀ = (8 + 12)/2 = 10: GD is predicted stable below 2/10, momentum α = 0.5 below 6/10.
-        assert_eq!((gd.alpha, gd.sharpness_at_init, gd.predicted), (1.0, 10.0, 0.2));
-        assert!((mo.predicted - 0.6).abs() < 1e-15);
-        assert_eq!((gd.converged, gd.diverged, gd.at_minimum), (Some(0.2), None, (4, 4)));
-        // γ = 0.2, α = 0.5 diverged with seed 0: the smallest diverged; its other seed has values.
-        assert_eq!((mo.converged, mo.diverged, mo.at_minimum), (Some(0.1), Some(0.2), (2, 3)));
-        assert!(stability(&info(vec![4], vec![0.1], vec![1.0]), &runs, &Default::default()).is_empty());
-    }
-
-    #[test]
     fn the_default_target_is_the_lowest_loss_both_tuned_methods_reach_with_every_seed() {
         let a = analyse(&info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]), &known_runs(), None);
         // The tuned settings' seeds reach at best 0.4, 0.6 (GD) and 0.1, 0.3 (momentum).
         assert_eq!(a.comparisons[0].target, 0.6);
-    }
-
-    #[test]
-    fn paired_rows_compare_seed_by_seed_and_a_divergence_loses() {
-        let a = analyse(&info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]), &known_runs(), Some(0.65));
-        assert_eq!(a.paired.len(), 2);
-        let p = &a.paired[0];
-        assert_eq!((p.gamma, p.alpha, p.pairs, p.win_rate), (0.1, 0.5, 2, 1.0));
-        assert!((p.loss_ratio - (0.1 / 0.9 + 0.3 / 1.0) / 2.0).abs() < 1e-15);
-        // Seed 0's momentum run diverged: a loss, and no loss ratio; seed 1 wins.
-        let p = &a.paired[1];
-        assert_eq!((p.gamma, p.pairs, p.win_rate), (0.2, 2, 0.5));
-        assert!((p.loss_ratio - 0.2 / 0.6).abs() < 1e-15);
-        // Iterations to 0.65: momentum seed 1 at 1 against GD's 4.
-        assert_eq!(p.iteration_ratio, 0.25);
     }
 
     #[test]
@@ -766,12 +429,9 @@ mod tests {
     }
 
     #[test]
-    fn means_and_medians() {
+    fn means_and_standard_deviations() {
         assert_eq!(mean_sd(&[1.0, 3.0]), (2.0, 2f64.sqrt()));
         assert_eq!(mean_sd(&[5.0]), (5.0, 0.0));
         assert!(mean_sd(&[]).0.is_nan());
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert!(median(&mut []).is_nan());
     }
 }

@@ -2,15 +2,29 @@
 //! step sizes and widths? Built from the files on disk, for a finished or a partial sweep.
 //!
 //! - this file: find the sweep and read its finished runs, by key;
-//! - [`analysis`]: the numbers (pure, unit-tested);
-//! - `render`: CSV, markdown and terminal text;
-//! - `plots`: SVG and PNG figures.
+//! - the numbers, pure and unit-tested: [`analysis`] (each method's best per M and view),
+//!   `paired` (momentum against GD seed by seed), `stability` (theory beside the experiment),
+//!   [`stats`] (medians, intervals, exact tests);
+//! - the words: `format` (numbers and phrases), `tables`, `notes`, `markdown` (`report.md`),
+//!   `terminal`, `csvs` (`comparison.csv`, `paired.csv`), `page` (`index.html`);
+//! - `figures`: one file per figure, drawn in memory;
+//! - `write`: every file of `report/`, staged and put in place whole.
 
 pub mod analysis;
+mod csvs;
+mod figures;
+#[cfg(test)]
+mod fixtures;
+mod format;
+mod markdown;
+mod notes;
 mod page;
-mod plots;
-mod render;
+mod paired;
+mod stability;
 pub mod stats;
+mod tables;
+mod terminal;
+mod write;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -24,7 +38,7 @@ use crate::store::{RunFile, RunRecord, SweepDir, SweepMeta};
 use crate::tune;
 
 pub use analysis::{Analysis, analyse};
-pub use render::write;
+pub use write::write;
 
 /// A sweep as found on disk.
 pub struct Sweep {

@@ -9,10 +9,10 @@
 //! gives a page a browser opens in seconds.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use super::Sweep;
 use super::analysis::distinct_gammas;
+use super::figures::Figure;
 use crate::grid::short_number;
 
 const SCRIPT: &str = include_str!("../../assets/report.js");
@@ -135,19 +135,16 @@ fn data_json(sweep: &Sweep) -> String {
     out
 }
 
-/// An SVG figure of the report folder `dir`, for inlining: its markup without the XML namespace
-/// (HTML does not need it), or None when it cannot be read.
-fn inline_svg(dir: &Path, file: &str) -> Option<String> {
-    if !file.ends_with(".svg") || file.contains('/') {
-        return None;
-    }
-    let svg = std::fs::read_to_string(dir.join(file)).ok()?;
-    Some(svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1))
+/// The report's figure whose SVG is `file`, for inlining: its markup without the XML namespace
+/// (HTML does not need it), or None when the report has no such figure.
+fn inline_svg(figures: &[Figure], file: &str) -> Option<String> {
+    let figure = figures.iter().find(|f| f.svg_name() == file)?;
+    Some(figure.svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1))
 }
 
 /// Markdown (the report's own text: headings, paragraphs, `|` tables, `>` notes, figures) as
-/// HTML. Figures found as SVG files in `dir` are inlined, so that the page stands alone.
-fn markdown_to_html(md: &str, dir: Option<&Path>) -> String {
+/// HTML. The figures it links are inlined from `figures`, so that the page stands alone.
+fn markdown_to_html(md: &str, figures: &[Figure]) -> String {
     let mut out = String::new();
     let mut lines = md.lines().peekable();
     while let Some(line) = lines.next() {
@@ -208,7 +205,7 @@ fn markdown_to_html(md: &str, dir: Option<&Path>) -> String {
             // A figure: `![title](file.svg)`, inlined from the report folder.
             if let Some((title, rest)) = image.split_once("](") {
                 let file = rest.trim_end_matches(')');
-                match dir.and_then(|d| inline_svg(d, file)) {
+                match inline_svg(figures, file) {
                     Some(svg) => {
                         let _ = writeln!(out, "<figure>{svg}</figure>");
                     }
@@ -224,9 +221,9 @@ fn markdown_to_html(md: &str, dir: Option<&Path>) -> String {
     out
 }
 
-/// The whole page: the viewer with its data, then the report's text, tables and figures (the
-/// SVG files in `figures`, inlined).
-pub fn render(sweep: &Sweep, markdown: &str, figures: &Path) -> String {
+/// The whole page: the viewer with its data, then the report's text, tables and figures (their
+/// SVG inlined).
+pub fn render(sweep: &Sweep, markdown: &str, figures: &[Figure]) -> String {
     let mut page = String::new();
     let title = format!("heavyball report: {}", sweep.info.name);
     let _ = write!(
@@ -241,7 +238,7 @@ pub fn render(sweep: &Sweep, markdown: &str, figures: &Path) -> String {
         Some((first, rest)) if first.starts_with("# ") => (first, rest),
         _ => ("", markdown),
     };
-    page.push_str(&markdown_to_html(heading, None));
+    page.push_str(&markdown_to_html(heading, &[]));
     let _ = write!(
         page,
         "<section id=\"viewer\">\n<h2>Every curve of the sweep</h2>\n\
@@ -251,7 +248,7 @@ pub fn render(sweep: &Sweep, markdown: &str, figures: &Path) -> String {
          <div id=\"controls\"></div>\n<div id=\"plot\"><canvas id=\"canvas\"></canvas><div id=\"tooltip\" hidden></div></div>\n\
          <p id=\"status\"></p>\n</section>\n"
     );
-    let _ = writeln!(page, "<section id=\"report\">\n{}</section>", markdown_to_html(rest, Some(figures)));
+    let _ = writeln!(page, "<section id=\"report\">\n{}</section>", markdown_to_html(rest, figures));
     let _ = writeln!(page, "<script type=\"application/json\" id=\"data\">{}</script>", data_json(sweep));
     let _ = writeln!(page, "<script>\n{SCRIPT}</script>\n</body>\n</html>");
     page
@@ -291,7 +288,7 @@ mod tests {
     #[test]
     fn markdown_tables_headings_and_notes_become_html() {
         let md = "# T\n\n> a **note** with `code`\n\n| M | x |\n|---|---|\n| 4 | <1 |\n\ntext\n";
-        let h = markdown_to_html(md, None);
+        let h = markdown_to_html(md, &[]);
         assert!(h.contains("<h1>T</h1>"));
         assert!(h.contains("<p class=\"note\">a <strong>note</strong> with <code>code</code></p>"), "{h}");
         assert!(h.contains("<th>M</th><th>x</th>"));

@@ -1,0 +1,91 @@
+//! What the report says about the sweep itself, on the terminal and in `report.md`: a line
+//! describing it, and the caveats (damaged or missing runs, a method missing, unbracketed bests,
+//! partial Hessian values, divergences).
+
+use super::Sweep;
+use super::analysis::Analysis;
+use crate::store::SweepMeta;
+
+/// What cannot be compared, and what is missing, as sentences.
+pub(super) fn caveats(sweep: &Sweep, analysis: &Analysis) -> Vec<String> {
+    let mut notes = Vec::new();
+    let total = sweep.runs.len() + sweep.missing.len() + sweep.damaged.len();
+    if !sweep.damaged.is_empty() {
+        let shown: Vec<String> =
+            sweep.damaged.iter().take(3).map(|(name, why)| format!("{name} ({why})")).collect();
+        let more = match sweep.damaged.len() {
+            n if n > 3 => format!(" and {} more", n - 3),
+            _ => String::new(),
+        };
+        notes.push(format!(
+            "Damaged: {} finished runs are left out because their files cannot be read: {}{more}. \
+             Run `heavyball run` on the config to repair or retrain them.",
+            sweep.damaged.len(),
+            shown.join("; ")
+        ));
+    }
+    if !sweep.missing.is_empty() {
+        let shown: Vec<&str> = sweep.missing.iter().take(6).map(String::as_str).collect();
+        let more = if sweep.missing.len() > 6 {
+            format!(" and {} more", sweep.missing.len() - 6)
+        } else {
+            String::new()
+        };
+        notes.push(format!(
+            "Partial sweep: {} of {total} runs are finished; missing {}{more}. Run `heavyball run` on the config to finish it.",
+            sweep.runs.len(),
+            shown.join(", ")
+        ));
+    }
+    if !sweep.info.alpha.contains(&1.0) {
+        notes.push("The grid has no α = 1, so there is no plain gradient descent to compare with.".into());
+    }
+    if !sweep.info.alpha.iter().any(|&a| a < 1.0) {
+        notes.push(
+            "The grid has only α = 1 (plain gradient descent), so there is no momentum to compare with."
+                .into(),
+        );
+    }
+    for c in &analysis.comparisons {
+        for b in [&c.gd, &c.momentum].into_iter().flatten() {
+            if let Some(verdict) = b.bracket.filter(|v| !v.is_bracketed()) {
+                let method = crate::tune::Method { hidden: c.hidden, alpha: b.alpha };
+                let advice = if sweep.tuning.as_ref().is_some_and(|t| t.finished) {
+                    "the tuning stopped at max_rounds"
+                } else if sweep.tuning.is_some() {
+                    "the tuning is not finished; run the sweep again to go on"
+                } else {
+                    "its optimum may lie beyond; add a [tune] section to bracket it"
+                };
+                notes.push(format!("Not bracketed: {method}: {verdict}; {advice}."));
+            }
+        }
+    }
+    let with_values = sweep.curvature.len();
+    if with_values > 0 && with_values < sweep.runs.len() {
+        notes.push(format!(
+            "Hessian values for {with_values} of {} finished runs; run `heavyball hessian` on the sweep for the rest.",
+            sweep.runs.len()
+        ));
+    }
+    let diverged = sweep.runs.iter().filter(|r| r.diverged()).count();
+    if diverged > 0 {
+        notes.push(format!("{diverged} of {} finished runs diverged; they count as losses and as +∞ when choosing the best setting.", sweep.runs.len()));
+    }
+    notes
+}
+
+/// The data, its sizes and the training settings, in one line.
+pub(super) fn describe(info: &SweepMeta) -> String {
+    format!(
+        "{}: {} training samples{}, p = {}, K = {}; {} objective, {}, {} iterations",
+        info.data,
+        info.train_samples,
+        if info.test_samples > 0 { format!(" + {} test", info.test_samples) } else { String::new() },
+        info.features,
+        info.classes,
+        info.objective.name(),
+        info.precision.name(),
+        info.iterations
+    )
+}

@@ -1,0 +1,80 @@
+//! What `heavyball report` prints: the sweep in a line, the notes, the best settings of each
+//! view and the seed-by-seed statistics, and where the report was written.
+
+use std::fmt::Write as _;
+
+use super::Sweep;
+use super::analysis::{Analysis, View, optimisation_criterion};
+use super::format::{criterion_words, interval, p_value};
+use super::notes::{caveats, describe};
+use super::stability::stability;
+use super::stats;
+use super::tables::{comparison_table, generalisation_table};
+
+/// The text printed on the terminal.
+pub(super) fn terminal_text(sweep: &Sweep, analysis: &Analysis, with_test: bool) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "{} — {}", sweep.info.name, describe(&sweep.info));
+    if let Some(tuning) = &sweep.tuning {
+        let bracketed = tuning.verdicts.iter().filter(|(_, v)| v.is_bracketed()).count();
+        let state = if tuning.finished { "finished" } else { "in progress" };
+        let _ = writeln!(
+            t,
+            "tuning {state}: round {}, {bracketed} of {} methods bracketed (report.md lists each round's γ values)",
+            tuning.round(),
+            tuning.verdicts.len()
+        );
+    }
+    if !stability(&sweep.info, &sweep.runs, &sweep.curvature).is_empty() {
+        let _ = writeln!(
+            t,
+            "stability: the γ the sharpness at init predicts stable, beside the γ that converged and diverged, in report.md"
+        );
+    }
+    for note in caveats(sweep, analysis) {
+        let _ = writeln!(t, "note: {note}");
+    }
+    let _ = writeln!(
+        t,
+        "\nOptimisation: each method at its lowest {}",
+        criterion_words(optimisation_criterion(&sweep.info))
+    );
+    t.push_str(&comparison_table(analysis, with_test));
+    if !analysis.generalisation.is_empty() {
+        let _ = writeln!(t, "\nGeneralisation: each method at its lowest final test loss");
+        t.push_str(&generalisation_table(analysis));
+    }
+    if analysis.fewest_pairs().is_some() {
+        let _ = writeln!(t, "\nSeed by seed (momentum's best against GD's):");
+        for c in analysis.all_views() {
+            let Some(st) = &c.stats else { continue };
+            let _ = writeln!(
+                t,
+                "  M = {}, {}: momentum / GD {} {}, lower in {} of {} seeds, signed-rank p = {}{}",
+                c.hidden,
+                c.view.name(),
+                criterion_words(c.criterion),
+                interval(st.ratio, ""),
+                st.wins,
+                st.pairs,
+                p_value(st.signed_rank_p),
+                match (c.view, st.speedup) {
+                    (View::Optimisation, Some(s)) => format!("; speed-up {}", interval(Some(s), "×")),
+                    _ => String::new(),
+                }
+            );
+        }
+        if let Some(n) = analysis.fewest_pairs()
+            && n < stats::fewest_pairs()
+        {
+            let _ = writeln!(
+                t,
+                "  {n} seed(s): too few for a test to reach p < {:.2}; run at least {} for evidence.",
+                1.0 - stats::LEVEL,
+                stats::fewest_pairs()
+            );
+        }
+    }
+    let _ = writeln!(t, "\nreport written to {}", sweep.dir.report().markdown().display());
+    t
+}
