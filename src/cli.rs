@@ -222,7 +222,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 partition,
                 chained_from,
             };
-            print!("{}", slurm::prepare(&cfg, &job, submit)?);
+            let text = match slurm::write_array(&cfg, &job)? {
+                slurm::Written::Finished(text) => text,
+                slurm::Written::Array(array) if submit => slurm::submit(&cfg, &job, &array)?,
+                slurm::Written::Array(array) => array.unsubmitted(),
+            };
+            print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
     }

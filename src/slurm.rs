@@ -9,7 +9,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use crate::config::Config;
-use crate::store::write_atomic;
+use crate::store::{SweepDir, write_atomic};
 use crate::sweep;
 
 /// What to submit.
@@ -32,11 +32,39 @@ pub struct Job {
     pub chained_from: Option<usize>,
 }
 
-/// Writes the job script for the shards that still have work and, with `submit`, submits it;
-/// returns what to tell the user. For a tuned sweep, a submission also queues a job that waits
-/// for the array to end and then runs this command again (with `chained_from`), which submits
-/// the next round: Slurm itself carries the tuning from round to round.
-pub fn prepare(config: &Config, job: &Job, submit: bool) -> Result<String> {
+/// A sweep's job array as written: the script of the shards with work, and what submitting it
+/// needs to say.
+pub struct Array {
+    /// The sbatch script.
+    script: PathBuf,
+    /// The array's task indices, such as `0-3,5`.
+    tasks: String,
+    /// The shards with work, of how many.
+    pending: (usize, usize),
+    /// Runs being trained right now by some process.
+    busy: usize,
+    /// Runs finished when the array was written.
+    finished: usize,
+    /// The tuning round the array trains, for a tuned sweep.
+    round: Option<usize>,
+    paths: Paths,
+    logs: PathBuf,
+    /// The sweep's results folder.
+    dir: PathBuf,
+}
+
+/// What [`write_array`] found: a script written, or nothing left to do.
+pub enum Written {
+    /// The array for the shards with work.
+    Array(Array),
+    /// Every run is finished: what to tell the user.
+    Finished(String),
+}
+
+/// Writes the job script for the shards that still have work; when every run is finished,
+/// writes nothing and says so. With `job.chained_from` (a tuned sweep's chain job), refuses to
+/// go on when no run finished since.
+pub fn write_array(config: &Config, job: &Job) -> Result<Written> {
     check_options(job)?;
     std::fs::create_dir_all(&job.results)
         .with_context(|| format!("cannot create results folder {}", job.results.display()))?;
@@ -51,13 +79,6 @@ pub fn prepare(config: &Config, job: &Job, submit: bool) -> Result<String> {
     let plan = sweep::plan(config, &paths.results, Some(job.tasks))?;
     let pending = plan.unfinished_shards();
     let finished = plan.finished();
-    let watch = format!(
-        "{} plan {} --results {} --shards {}",
-        quote(&paths.binary.to_string_lossy()),
-        quote(&paths.config.to_string_lossy()),
-        quote(&paths.results.to_string_lossy()),
-        job.tasks
-    );
     let tuning = plan.tuning.as_ref().map(|(_, t)| t);
     if pending.is_empty() {
         let mut out = format!(
@@ -76,7 +97,7 @@ pub fn prepare(config: &Config, job: &Job, submit: bool) -> Result<String> {
                 quote(&plan.dir.root().to_string_lossy()),
             ));
         }
-        return Ok(out);
+        return Ok(Written::Finished(out));
     }
     if let Some(before) = job.chained_from
         && finished <= before
@@ -96,49 +117,88 @@ pub fn prepare(config: &Config, job: &Job, submit: bool) -> Result<String> {
     let script_path = slurm_dir.script(&config.name);
     let text = script(config, job, &pending, &paths, &logs);
     write_atomic(&script_path, |w| w.write_all(text.as_bytes()))?;
+    Ok(Written::Array(Array {
+        script: script_path,
+        tasks: array_spec(&pending),
+        pending: (pending.len(), job.tasks),
+        busy: plan.rows.iter().filter(|r| r.busy).count(),
+        finished,
+        round: tuning.map(|t| t.round()),
+        paths,
+        logs,
+        dir: plan.dir.root().to_path_buf(),
+    }))
+}
 
-    let array = array_spec(&pending);
-    let busy = plan.rows.iter().filter(|r| r.busy).count();
-    let mut out = String::new();
-    if busy > 0 {
-        out.push_str(&format!(
-            "note: {busy} runs are being trained right now (is a job of this sweep still running?); \
-             the new tasks leave them to it\n"
-        ));
+impl Array {
+    /// A note for the user when some runs are being trained right now.
+    fn busy_note(&self) -> String {
+        match self.busy {
+            0 => String::new(),
+            busy => format!(
+                "note: {busy} runs are being trained right now (is a job of this sweep still running?); \
+                 the new tasks leave them to it\n"
+            ),
+        }
     }
-    let round = tuning.map(|t| format!(" (tuning round {})", t.round())).unwrap_or_default();
-    if !submit {
+
+    fn round_words(&self) -> String {
+        self.round.map(|r| format!(" (tuning round {r})")).unwrap_or_default()
+    }
+
+    /// What to tell the user when the script is written but not submitted.
+    pub fn unsubmitted(&self) -> String {
+        let mut out = self.busy_note();
         out.push_str(&format!(
-            "wrote {} for array tasks {array}{round} ({} of {} shards have work)\nsubmit with: sbatch {}\n",
-            script_path.display(),
-            pending.len(),
-            job.tasks,
-            quote(&script_path.to_string_lossy())
+            "wrote {} for array tasks {}{} ({} of {} shards have work)\nsubmit with: sbatch {}\n",
+            self.script.display(),
+            self.tasks,
+            self.round_words(),
+            self.pending.0,
+            self.pending.1,
+            quote(&self.script.to_string_lossy())
         ));
-        if tuning.is_some() {
+        if self.round.is_some() {
             out.push_str(
                 "tuning: with --submit, heavyball also queues a job that submits each next round when \
                  the array before it ends\n",
             );
         }
-        return Ok(out);
+        out
     }
-    let job_id = sbatch(&script_path, &[])?;
+}
+
+/// Submits a written array with sbatch and returns what to tell the user. For a tuned sweep,
+/// also writes and submits a job that waits for the array to end and then runs `heavyball slurm
+/// --submit` again (with `--chained-from`), which submits the next round: Slurm itself carries
+/// the tuning from round to round.
+pub fn submit(config: &Config, job: &Job, array: &Array) -> Result<String> {
+    let watch = format!(
+        "{} plan {} --results {} --shards {}",
+        quote(&array.paths.binary.to_string_lossy()),
+        quote(&array.paths.config.to_string_lossy()),
+        quote(&array.paths.results.to_string_lossy()),
+        job.tasks
+    );
+    let job_id = sbatch(&array.script, &[])?;
+    let mut out = array.busy_note();
     out.push_str(&format!(
-        "submitted job {job_id}: array tasks {array} of {} shards{round}, {} CPUs each ({})\n\
+        "submitted job {job_id}: array tasks {} of {} shards{}, {} CPUs each ({})\n\
          watch:   squeue -j {job_id}   and   {watch}\n\
          logs:    {}\n\
          results: {} (heavyball report {} when done)\n",
+        array.tasks,
         job.tasks,
+        array.round_words(),
         job.cpus_per_task,
-        script_path.display(),
-        logs.display(),
-        plan.dir.root().display(),
-        quote(&plan.dir.root().to_string_lossy()),
+        array.script.display(),
+        array.logs.display(),
+        array.dir.display(),
+        quote(&array.dir.to_string_lossy()),
     ));
-    if tuning.is_some() {
-        let next_path = slurm_dir.next_script(&config.name);
-        let text = next_script(config, job, &paths, &logs, finished);
+    if array.round.is_some() {
+        let next_path = SweepDir::at(&array.dir).slurm().next_script(&config.name);
+        let text = next_script(config, job, &array.paths, &array.logs, array.finished);
         write_atomic(&next_path, |w| w.write_all(text.as_bytes()))?;
         let next_id = sbatch(&next_path, &[format!("--dependency=afterany:{job_id}")])?;
         out.push_str(&format!(

@@ -199,6 +199,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn chunks_cover_every_sample_once() {
+        let data = |n: usize| Dataset::<f32> { x: ndarray::Array2::zeros((n, 1)), y: vec![0; n] };
+        assert_eq!(data(10).chunks(4), vec![0..4, 4..8, 8..10]);
+        assert_eq!(data(8).chunks(4), vec![0..4, 4..8]);
+        assert_eq!(data(3).chunks(1024), vec![0..3]);
+    }
+
+    #[test]
     fn labels_must_cover_zero_to_k_minus_one() {
         assert_eq!(count_classes(&[0, 1, 2, 1], "f").unwrap(), 3);
         let e = count_classes(&[0, 2, 2], "f").unwrap_err().to_string();

@@ -15,7 +15,7 @@ use heavyball_core::Real;
 use heavyball_core::model::Shape;
 use rayon::prelude::*;
 
-use super::{Dispatch, with_data};
+use super::load::{InPrecision, load};
 use crate::config::Config;
 use crate::data::Prepared;
 use crate::hessian::{self, TOLERANCE};
@@ -67,9 +67,9 @@ fn locate(target: &Path, results: &Path) -> Result<(SweepDir, SweepMeta, Config)
 /// each point.
 pub fn hessian(target: &Path, results: &Path, steps: usize, threads: Option<usize>) -> Result<HessianReport> {
     let (dir, info, config) = locate(target, results)?;
-    with_data(&config, threads, |d| match d {
-        Dispatch::F32(loaded) => compute(&dir, &info, &loaded.data, steps),
-        Dispatch::F64(loaded) => compute(&dir, &info, &loaded.data, steps),
+    load(&config, threads, |loaded| match loaded {
+        InPrecision::F32(loaded) => compute(&dir, &info, &loaded.data, steps),
+        InPrecision::F64(loaded) => compute(&dir, &info, &loaded.data, steps),
     })
 }
 

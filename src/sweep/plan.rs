@@ -8,8 +8,9 @@ use heavyball_core::Real;
 use heavyball_core::model::Shape;
 use rayon::prelude::*;
 
+use super::load::{InPrecision, Loaded, load};
 use super::resume::{self, Action};
-use super::{Dispatch, Loaded, assignment, with_data};
+use super::schedule::assignment;
 use crate::config::{Config, TuneSpec};
 use crate::store::{RunId, SweepDir, run_is_busy};
 use crate::tune::{self, Tuning};
@@ -128,9 +129,9 @@ pub fn plan(config: &Config, results: &Path, shards: Option<usize>) -> Result<Pl
             config.name
         );
     }
-    with_data(config, None, |d| match d {
-        Dispatch::F32(p) => plan_typed(config, results, p, shards),
-        Dispatch::F64(p) => plan_typed(config, results, p, shards),
+    load(config, None, |loaded| match loaded {
+        InPrecision::F32(p) => plan_typed(config, results, p, shards),
+        InPrecision::F64(p) => plan_typed(config, results, p, shards),
     })
 }
 

@@ -19,7 +19,7 @@ use crate::train::{self, Evaluator, Flow, Hyper, State, Status};
 
 /// How a run was handled in this invocation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum How {
+pub(super) enum Handled {
     New,
     Resumed,
     Restarted,
@@ -32,7 +32,7 @@ pub(super) enum How {
 pub(super) struct RunOutcome {
     /// The run's status now; `None` when it was not started before a stop request.
     pub(super) status: Option<Status>,
-    pub(super) how: How,
+    pub(super) handled: Handled,
     pub(super) flops: f64,
 }
 
@@ -63,13 +63,13 @@ impl CheckpointClock {
 }
 
 /// A run taken up for training: everything needed to checkpoint and save it (its state travels
-/// beside it, see [`Begun::Train`]).
+/// beside it, see [`TakeUp::Train`]).
 pub(super) struct Member<'a> {
     spec: &'a RunSpec,
     id: &'a RunId,
     run_dir: RunDir,
     shape: Shape,
-    how: How,
+    handled: Handled,
     /// init.npz, while it is still to be written (with the run's first checkpoint).
     init_bytes: Option<Vec<u8>>,
     wall_before: f64,
@@ -78,17 +78,17 @@ pub(super) struct Member<'a> {
     clock: CheckpointClock,
 }
 
-/// What [`begin`] found a run to need.
-pub(super) enum Begun<'a, T> {
+/// What [`take_up`] found a run to need.
+pub(super) enum TakeUp<'a, T> {
     /// Nothing to train (finished before, or a stop came first).
-    Ended(RunOutcome),
+    Skip(RunOutcome),
     /// A run to train, and the state it starts from (θ⁰ or its checkpoint).
     Train(Box<Member<'a>>, State<T>),
 }
 
 /// Judges a run's folder and makes it ready to train: a finished run is skipped (repaired if
 /// need be), a partial one continues from its checkpoint, a damaged one starts over.
-pub(super) fn begin<'a, T: Real>(
+pub(super) fn take_up<'a, T: Real>(
     config: &Config,
     data: &Prepared<T>,
     spec: &'a RunSpec,
@@ -96,17 +96,17 @@ pub(super) fn begin<'a, T: Real>(
     dir: &SweepDir,
     progress: &Progress,
     stop: &AtomicBool,
-) -> Result<Begun<'a, T>> {
+) -> Result<TakeUp<'a, T>> {
     let target = config.train.iterations;
     if stop.load(Ordering::SeqCst) {
-        return Ok(Begun::Ended(RunOutcome { status: None, how: How::NotStarted, flops: 0.0 }));
+        return Ok(TakeUp::Skip(RunOutcome { status: None, handled: Handled::NotStarted, flops: 0.0 }));
     }
     let started = Instant::now();
     let shape = Shape { n_features: data.n_features(), n_hidden: spec.hidden, n_classes: data.n_classes };
     let run_dir = dir.run(id);
     let inspection = resume::inspect::<T>(&run_dir, id, shape, target);
     let mut init_bytes: Option<Vec<u8>> = None;
-    let (state, how) = match inspection.action {
+    let (state, handled) = match inspection.action {
         Action::Finished { status, repair, .. } => {
             if let (Some(why), Some(state)) = (repair, inspection.state) {
                 progress.warn(&format!("warning: repairing run {}: {why}", id.dir_name()));
@@ -115,7 +115,11 @@ pub(super) fn begin<'a, T: Real>(
             let diverged = status == RunStatus::Diverged;
             progress.run_ended(diverged, target as u64);
             let status = if diverged { Status::Diverged } else { Status::Done };
-            return Ok(Begun::Ended(RunOutcome { status: Some(status), how: How::Skipped, flops: 0.0 }));
+            return Ok(TakeUp::Skip(RunOutcome {
+                status: Some(status),
+                handled: Handled::Skipped,
+                flops: 0.0,
+            }));
         }
         Action::Resume { from, .. } => {
             progress.advance(from as u64);
@@ -123,17 +127,17 @@ pub(super) fn begin<'a, T: Real>(
                 let init = Params::<T>::init(shape, spec.seed);
                 init_bytes = Some(encode_params(&run_dir.file(RunFile::Init), &init)?);
             }
-            (inspection.state.expect("a resumable state"), How::Resumed)
+            (inspection.state.expect("a resumable state"), Handled::Resumed)
         }
         Action::New | Action::Restart(_) => {
-            let how = if let Action::Restart(why) = &inspection.action {
+            let handled = if let Action::Restart(why) = &inspection.action {
                 progress.warn(&format!("warning: restarting run {}: {why}", id.dir_name()));
                 std::fs::remove_dir_all(run_dir.path()).with_context(|| {
                     format!("cannot clear damaged run folder {}", run_dir.path().display())
                 })?;
-                How::Restarted
+                Handled::Restarted
             } else {
-                How::New
+                Handled::New
             };
             std::fs::create_dir_all(run_dir.path())
                 .with_context(|| format!("cannot create {}", run_dir.path().display()))?;
@@ -141,7 +145,7 @@ pub(super) fn begin<'a, T: Real>(
             // which gives the same numbers.
             let init = Params::<T>::init(shape, spec.seed);
             init_bytes = Some(encode_params(&run_dir.file(RunFile::Init), &init)?);
-            (State::start(init), how)
+            (State::start(init), handled)
         }
     };
     let first_iteration = state.iteration;
@@ -151,17 +155,17 @@ pub(super) fn begin<'a, T: Real>(
         run_dir,
         shape,
         first_iteration,
-        how,
+        handled,
         init_bytes,
         wall_before: inspection.wall_seconds,
         started,
         clock: CheckpointClock::new(config.train.checkpoint_every),
     };
-    Ok(Begun::Train(Box::new(member), state))
+    Ok(TakeUp::Train(Box::new(member), state))
 }
 
 /// Trains runs of one network shape together as one fused group ([`train::train_group`]), each
-/// from its state in `states` (one per member, as [`begin`] gave them), with its periodic
+/// from its state in `states` (one per member, as [`take_up`] gave them), with its periodic
 /// checkpoints, and saves each one's files as it ends. One outcome per
 /// member, in order: a member whose files could not be written stops with its error while the
 /// others carry on.
@@ -232,7 +236,16 @@ fn end<T: Real>(
     progress: &Progress,
 ) -> Result<RunOutcome> {
     let Member {
-        spec, id, run_dir, shape, how, mut init_bytes, wall_before, first_iteration, started, ..
+        spec,
+        id,
+        run_dir,
+        shape,
+        handled,
+        mut init_bytes,
+        wall_before,
+        first_iteration,
+        started,
+        ..
     } = member;
     let target = config.train.iterations;
     let wall = wall_before + started.elapsed().as_secs_f64();
@@ -266,7 +279,7 @@ fn end<T: Real>(
     };
     meta.write(&run_dir.file(RunFile::Meta))?;
     let flops = (steps - first_iteration) as f64 * shape.flops_per_iteration(data.train.len());
-    Ok(RunOutcome { status: Some(status), how, flops })
+    Ok(RunOutcome { status: Some(status), handled, flops })
 }
 
 /// Writes a run's checkpoint as one group of atomic writes with `init.npz` (the first time:

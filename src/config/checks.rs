@@ -1,0 +1,219 @@
+//! The checks that turn each raw section into its validated type, or into a [`Rule`] broken,
+//! in words that name the key and the fix.
+
+use std::fmt;
+use std::path::Path;
+
+use super::ranges::values;
+use super::raw::{RawData, RawGrid, RawTrain, RawTune};
+use super::spec::*;
+use super::{MAX_ITERATIONS, MAX_LIST, MAX_ROUNDS, MAX_RUNS, Rule};
+
+/// The longest sweep name: it names the results folder and, in `heavyball slurm`, the file
+/// `<name>.sbatch`, which must stay within the 255 bytes a file name may have.
+const MAX_NAME: usize = 200;
+
+/// A sweep name: letters, digits, '-', '_' or '.', at most [`MAX_NAME`] long.
+pub(super) fn check_name(name: &str) -> Result<(), Rule> {
+    if name.len() > MAX_NAME {
+        return Err(Rule(format!("name is {} characters long; at most {MAX_NAME} are allowed", name.len())));
+    }
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Rule(format!(
+            "name must be letters, digits, '-', '_' or '.' (got {name:?}): it names the results folder"
+        )))
+    }
+}
+
+pub(super) fn check_data(raw: RawData, base: &Path) -> Result<DataSpec, Rule> {
+    let given = [raw.builtin.is_some(), raw.csv.is_some(), raw.synthetic.is_some(), raw.idx.is_some()];
+    let source = match (raw.builtin, raw.csv, raw.synthetic, raw.idx) {
+        (None, None, None, Some(dir)) => {
+            Source::Idx { dir: if dir.is_absolute() { dir } else { base.join(dir) } }
+        }
+        (Some(name), None, None, None) => {
+            let found = Builtin::ALL.iter().find(|(n, _)| *n == name).map(|(_, b)| *b);
+            let builtin = found.ok_or_else(|| {
+                let names: Vec<_> = Builtin::ALL.iter().map(|(n, _)| *n).collect();
+                format!("builtin = {name:?} is not a built-in data set (choose one of {})", names.join(", "))
+            })?;
+            Source::Builtin(builtin)
+        }
+        (None, Some(path), None, None) => {
+            let path = if path.is_absolute() { path } else { base.join(path) };
+            Source::Csv { path, label: raw.label.clone().unwrap_or_else(|| "label".to_string()) }
+        }
+        (None, None, Some(s), None) => {
+            if s.samples < 2 || s.features == 0 || s.classes < 2 {
+                return Err(Rule(format!(
+                    "[data.synthetic] needs samples ≥ 2, features ≥ 1 and classes ≥ 2 (got {}, {}, {})",
+                    s.samples, s.features, s.classes
+                )));
+            }
+            if !(s.noise.is_finite() && s.noise >= 0.0) {
+                return Err(Rule(format!("[data.synthetic] noise must be finite and ≥ 0 (got {})", s.noise)));
+            }
+            Source::Synthetic(Synthetic {
+                samples: s.samples,
+                features: s.features,
+                classes: s.classes,
+                seed: s.seed,
+                noise: s.noise,
+            })
+        }
+        _ if given.iter().all(|g| !g) => {
+            return Err(
+                "no data source: set builtin = \"digits\", csv = \"file.csv\", idx = \"DIR\" or a [data.synthetic] table"
+                    .into(),
+            );
+        }
+        _ => return Err("give exactly one of builtin, csv, idx and [data.synthetic]".into()),
+    };
+    if raw.label.is_some() && !matches!(source, Source::Csv { .. }) {
+        return Err("label applies to csv data only".into());
+    }
+    if source.has_fixed_test_set() && raw.test_fraction != 0.0 {
+        return Err(Rule(format!(
+            "test_fraction = {} does not apply to IDX data: its t10k files are the test set",
+            raw.test_fraction
+        )));
+    }
+    if !(raw.test_fraction >= 0.0 && raw.test_fraction < 1.0) {
+        return Err(Rule(format!(
+            "test_fraction must be in [0, 1) (got {}); 0 means no test set",
+            raw.test_fraction
+        )));
+    }
+    Ok(DataSpec {
+        source,
+        test_fraction: raw.test_fraction,
+        standardize: raw.standardize,
+        split_seed: raw.split_seed,
+    })
+}
+
+pub(super) fn check_train(raw: RawTrain) -> Result<TrainSpec, Rule> {
+    if raw.iterations == 0 {
+        return Err("iterations must be ≥ 1 (got 0)".into());
+    }
+    if raw.iterations > MAX_ITERATIONS {
+        return Err(Rule(format!("iterations must be at most {MAX_ITERATIONS} (got {})", raw.iterations)));
+    }
+    if raw.chunk_size == 0 {
+        return Err("chunk_size must be ≥ 1 (got 0)".into());
+    }
+    if let Some(f) = raw.divergence_factor
+        && !(f.is_finite() && f > 1.0)
+    {
+        return Err(Rule(format!("divergence_factor must be finite and > 1 (got {f})")));
+    }
+    if raw.checkpoint_every == Some(0) {
+        return Err("checkpoint_every must be ≥ 1 (got 0); leave it out to checkpoint by time".into());
+    }
+    let sharpness = match (raw.sharpness_every.unwrap_or(0), raw.sharpness_steps) {
+        (0, Some(_)) => {
+            return Err(
+                "sharpness_steps needs sharpness_every ≥ 1 (sharpness_every = 0 or left out means off)"
+                    .into(),
+            );
+        }
+        (0, None) => None,
+        (_, Some(steps)) if steps < 2 => {
+            return Err(Rule(format!("sharpness_steps must be ≥ 2 (got {steps})")));
+        }
+        (every, steps) => Some(SharpnessSpec { every, steps: steps.unwrap_or(DEFAULT_SHARPNESS_STEPS) }),
+    };
+    Ok(TrainSpec {
+        sharpness,
+        divergence_factor: raw.divergence_factor,
+        checkpoint_every: raw.checkpoint_every,
+        iterations: raw.iterations,
+        objective: raw.objective,
+        precision: raw.precision,
+        chunk_size: raw.chunk_size,
+    })
+}
+
+pub(super) fn check_grid(raw: RawGrid) -> Result<GridSpec, Rule> {
+    let gamma = values("gamma", raw.gamma)?;
+    let alpha = values("alpha", raw.alpha)?;
+    check_list("hidden", &raw.hidden, |&m| m >= 1, "M must be ≥ 1")?;
+    check_list("gamma", &gamma, |&g| g.is_finite() && g > 0.0, "gamma must be > 0 and finite")?;
+    check_list("alpha", &alpha, |&a| a > 0.0 && a <= 1.0, "alpha must be in (0, 1]")?;
+    check_list("seed", &raw.seed, |_| true, "")?;
+    let grid = GridSpec { hidden: raw.hidden, gamma, alpha, seed: raw.seed };
+    let runs = grid.run_count();
+    if runs > MAX_RUNS {
+        return Err(Rule(format!("the grid has {runs} runs; one sweep holds at most {MAX_RUNS}")));
+    }
+    Ok(grid)
+}
+
+pub(super) fn check_tune(raw: RawTune, data: &DataSpec, grid: &GridSpec) -> Result<TuneSpec, Rule> {
+    if raw.gamma != "bracket" {
+        return Err(Rule(format!(
+            "gamma = {:?} is not a tuning mode (the one mode is \"bracket\")",
+            raw.gamma
+        )));
+    }
+    let by = Criterion::ALL.iter().find(|(n, _)| *n == raw.by).map(|(_, c)| *c).ok_or_else(|| {
+        let names: Vec<_> = Criterion::ALL.iter().map(|(n, _)| *n).collect();
+        Rule(format!("by = {:?} is not a criterion (choose one of {})", raw.by, names.join(", ")))
+    })?;
+    if by == Criterion::TestLoss && data.test_fraction == 0.0 && !data.source.has_fixed_test_set() {
+        return Err("by = \"test_loss\" needs a test set: set test_fraction in [data]".into());
+    }
+    if !(raw.resolution.is_finite() && raw.resolution > 1.0) {
+        return Err(Rule(format!("resolution must be a finite number > 1 (got {})", raw.resolution)));
+    }
+    if raw.max_rounds == 0 || raw.max_rounds > MAX_ROUNDS {
+        return Err(Rule(format!("max_rounds must be between 1 and {MAX_ROUNDS} (got {})", raw.max_rounds)));
+    }
+    if grid.gamma.len() < 2 {
+        return Err(
+            "bracketing needs at least two gamma values in [grid], whose ratio sets the step beyond an edge"
+                .into(),
+        );
+    }
+    // Each round adds at most one γ per method, with every seed.
+    let most = grid.run_count().saturating_add(
+        (grid.hidden.len() * grid.alpha.len() * grid.seed.len()).saturating_mul(raw.max_rounds - 1),
+    );
+    if most > MAX_RUNS {
+        return Err(Rule(format!(
+            "the grid and max_rounds = {} may reach {most} runs; one sweep holds at most {MAX_RUNS}",
+            raw.max_rounds
+        )));
+    }
+    Ok(TuneSpec { by, resolution: raw.resolution, max_rounds: raw.max_rounds })
+}
+
+/// A grid list must be non-empty, free of duplicates, and each value must pass `ok`.
+fn check_list<V: PartialEq + fmt::Display>(
+    key: &str,
+    values: &[V],
+    ok: impl Fn(&V) -> bool,
+    rule: &str,
+) -> Result<(), Rule> {
+    if values.is_empty() {
+        return Err(Rule(format!("{key} is an empty list; give at least one value")));
+    }
+    if values.len() > MAX_LIST {
+        return Err(Rule(format!("{key} lists {} values; at most {MAX_LIST} are allowed", values.len())));
+    }
+    if let Some(bad) = values.iter().find(|v| !ok(v)) {
+        return Err(Rule(format!("{rule} (got {bad} in {key})")));
+    }
+    for (i, v) in values.iter().enumerate() {
+        if values[..i].contains(v) {
+            return Err(Rule(format!("{key} lists {v} twice")));
+        }
+    }
+    Ok(())
+}

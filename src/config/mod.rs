@@ -1,0 +1,386 @@
+//! The sweep config: TOML text → raw serde structs → a validated [`Config`] that cannot be
+//! invalid. Every check happens here, before any data is read or any file is written.
+
+mod checks;
+mod ranges;
+mod raw;
+mod spec;
+
+use std::io::Read;
+use std::path::Path;
+
+use thiserror::Error;
+
+use checks::{check_data, check_grid, check_name, check_train, check_tune};
+pub use ranges::round_value;
+use raw::RawConfig;
+pub use spec::*;
+
+/// What went wrong with a config; every message names the file and the key or line.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}")]
+    Read {
+        /// The config path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML did not parse or did not match the expected keys and types.
+    #[error("{origin} line {line}: {message}")]
+    Syntax {
+        /// The config's name (its path).
+        origin: String,
+        /// The 1-based line of the problem.
+        line: usize,
+        /// The parser's explanation, on one line.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("{message} in {section} of {origin}")]
+    Invalid {
+        /// The config's name (its path).
+        origin: String,
+        /// The section, such as `[grid]`.
+        section: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// A rule a value breaks, in words that name the key and the fix: the message of a
+/// [`ConfigError::Invalid`] before the file and section are attached.
+#[derive(Debug, Error)]
+#[error("{0}")]
+struct Rule(String);
+
+impl From<String> for Rule {
+    fn from(message: String) -> Self {
+        Rule(message)
+    }
+}
+
+impl From<&str> for Rule {
+    fn from(message: &str) -> Self {
+        Rule(message.to_string())
+    }
+}
+
+/// A validated sweep config.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// The sweep's name: its folder under the results directory.
+    pub name: String,
+    /// Where it was read from, for messages: the file's path as given.
+    pub origin: String,
+    /// The data section.
+    pub data: DataSpec,
+    /// The training section.
+    pub train: TrainSpec,
+    /// The grid section.
+    pub grid: GridSpec,
+    /// The tuning section: when set, rounds of γ values are added per method until each
+    /// method's best γ is bracketed.
+    pub tune: Option<TuneSpec>,
+}
+
+/// The most rounds a `[tune]` section may ask for.
+pub const MAX_ROUNDS: usize = 100;
+
+/// The default rows per gradient chunk.
+pub const DEFAULT_CHUNK_SIZE: usize = 1024;
+
+/// The most values one grid list may hold.
+pub const MAX_LIST: usize = 10_000;
+/// The most iterations a run may be asked for: with [`MAX_RUNS`], every count of a sweep's
+/// iterations fits in 64 bits.
+pub const MAX_ITERATIONS: usize = 1_000_000_000_000;
+/// The most runs one sweep's grid may hold.
+pub const MAX_RUNS: usize = 10_000_000;
+
+/// The largest config file read: far beyond any real sweep, small enough to hold in memory.
+const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+impl Config {
+    /// Reads and validates a config file. Relative data paths are resolved against the file's
+    /// folder, and the sweep's name defaults to the file's stem.
+    pub fn from_path(path: &Path) -> Result<Config, ConfigError> {
+        Config::load(path).map(|(config, _)| config)
+    }
+
+    /// Reads a config file once (it may be a pipe, such as `/dev/stdin`) and returns the
+    /// validated config with the text it was read from.
+    pub fn load(path: &Path) -> Result<(Config, String), ConfigError> {
+        let read_error = |source| ConfigError::Read { path: path.display().to_string(), source };
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text))
+            .map_err(read_error)?;
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(read_error(std::io::Error::other(format!(
+                "it is larger than {} MiB",
+                MAX_CONFIG_BYTES >> 20
+            ))));
+        }
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("sweep");
+        let base = path.parent().unwrap_or(Path::new("."));
+        let config = Config::from_str(&text, &path.display().to_string(), stem, base)?;
+        Ok((config, text))
+    }
+
+    /// Parses and validates config text. `origin` names the text in messages, `default_name`
+    /// is the sweep name when the text gives none, and `base` resolves relative data paths.
+    pub fn from_str(
+        text: &str,
+        origin: &str,
+        default_name: &str,
+        base: &Path,
+    ) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| syntax_error(e, text, origin))?;
+        let invalid = |section: &'static str, rule: Rule| ConfigError::Invalid {
+            origin: origin.to_string(),
+            section,
+            message: rule.0,
+        };
+
+        let from_file_name = raw.name.is_none();
+        let name = raw.name.unwrap_or_else(|| default_name.to_string());
+        check_name(&name).map_err(|m| match from_file_name {
+            true => invalid(
+                "the top level",
+                Rule(format!(
+                    "the sweep is named after the file, and {name:?} is not a valid name \
+                     (letters, digits, '-', '_' or '.'); set name = \"…\" in the config"
+                )),
+            ),
+            false => invalid("the top level", m),
+        })?;
+
+        let data = check_data(raw.data, base).map_err(|m| invalid("[data]", m))?;
+        let train = check_train(raw.train).map_err(|m| invalid("[train]", m))?;
+        let grid = check_grid(raw.grid).map_err(|m| invalid("[grid]", m))?;
+        let tune = match raw.tune {
+            Some(tune) => Some(check_tune(tune, &data, &grid).map_err(|m| invalid("[tune]", m))?),
+            None => None,
+        };
+        Ok(Config { name, origin: origin.to_string(), data, train, grid, tune })
+    }
+}
+
+/// Turns a TOML error into one line that names the file and the line.
+fn syntax_error(e: toml::de::Error, text: &str, origin: &str) -> ConfigError {
+    let line = e.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+    let line = match line {
+        // A span that starts right after a newline belongs to the next line.
+        Some(l) if e.span().is_some_and(|s| text[..s.start.min(text.len())].ends_with('\n')) => l + 1,
+        Some(l) => l,
+        None => 1,
+    };
+    let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    let key =
+        text.lines().nth(line - 1).and_then(|l| l.split_once('=')).map(|(k, _)| k.trim().trim_matches('"'));
+    let message = key.and_then(|key| plain_type_error(&message, key)).unwrap_or(message);
+    ConfigError::Syntax { origin: origin.to_string(), line, message }
+}
+
+/// The parser's "invalid type: string \"ten\", expected usize" in words: "iterations must be a
+/// whole number ≥ 0 (got the string \"ten\")". `None` for other messages.
+fn plain_type_error(message: &str, key: &str) -> Option<String> {
+    let (found, expected) = message.rsplit_once(", expected ")?;
+    let found = found.strip_prefix("invalid type: ").or_else(|| found.strip_prefix("invalid value: "))?;
+    let wanted = match expected {
+        "usize" | "u64" | "u32" | "u16" | "u8" => "a whole number ≥ 0",
+        "f64" | "f32" => "a number",
+        "a boolean" | "bool" => "true or false",
+        "a string" | "a borrowed string" => "a quoted string",
+        "a sequence" => "a list such as [1, 2]",
+        _ => return None,
+    };
+    let found = found.replace('`', "");
+    Some(format!("{key} must be {wanted} (got {found})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+[data]
+builtin = "digits"
+test_fraction = 0.2
+[train]
+iterations = 10
+[grid]
+hidden = [4, 8]
+gamma = [0.1]
+alpha = [1.0, 0.5]
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_str(text, "sweep.toml", "stem", Path::new("/base"))
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_are_filled_in() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.name, "t");
+        assert_eq!(c.train.objective, Objective::Sum);
+        assert_eq!(c.train.precision, Precision::F32);
+        assert_eq!(c.train.chunk_size, DEFAULT_CHUNK_SIZE);
+        assert_eq!(c.grid.seed, vec![0]);
+        assert!(c.data.standardize);
+        let unnamed = parse(&GOOD.replace("name = \"t\"", "")).unwrap();
+        assert_eq!(unnamed.name, "stem");
+    }
+
+    #[test]
+    fn csv_paths_resolve_against_the_config_folder() {
+        let c = parse(&GOOD.replace("builtin = \"digits\"", "csv = \"d/x.csv\"\nlabel = \"y\"")).unwrap();
+        assert_eq!(c.data.source, Source::Csv { path: "/base/d/x.csv".into(), label: "y".into() });
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_the_line() {
+        let e = err(&GOOD.replace("gamma = [0.1]", "gamma = [0.1]\ngamm = [1]"));
+        assert!(e.starts_with("sweep.toml line 11: unknown field `gamm`"), "{e}");
+        let e = err(&GOOD.replace("iterations = 10", "iterations = \"ten\""));
+        assert_eq!(e, "sweep.toml line 7: iterations must be a whole number ≥ 0 (got string \"ten\")");
+        let e = err(&GOOD.replace("iterations = 10", "iterations = -3"));
+        assert_eq!(e, "sweep.toml line 7: iterations must be a whole number ≥ 0 (got integer -3)");
+        let e = err(&GOOD.replace("gamma = [0.1]", "gamma = 0.1"));
+        assert_eq!(
+            e,
+            "gamma must be a list of numbers or a range { from = …, to = …, per_decade = … } (got 0.1) \
+             in [grid] of sweep.toml"
+        );
+        let e = err(&GOOD.replace("gamma = [0.1]", "gamma = [0.1, \"x\"]"));
+        assert_eq!(e, "gamma must list numbers (got \"x\") in [grid] of sweep.toml");
+        let e = err(&GOOD.replace("gamma = [0.1]", "gamma = [{ a = 1, b = [2, 3] }]"));
+        assert!(!e.contains('\n') && e.starts_with("gamma must list numbers (got "), "{e}");
+    }
+
+    #[test]
+    fn log_ranges_expand_to_round_values() {
+        let c = parse(&GOOD.replace("gamma = [0.1]", "gamma = { from = 1e-3, to = 1.0, per_decade = 2 }"))
+            .unwrap();
+        assert_eq!(c.grid.gamma, [0.001, 0.00316, 0.01, 0.0316, 0.1, 0.316, 1.0]);
+        let c =
+            parse(&GOOD.replace("gamma = [0.1]", "gamma = { from = 1, to = 10, per_decade = 3 }")).unwrap();
+        assert_eq!(c.grid.gamma, [1.0, 2.15, 4.64, 10.0]);
+        let c = parse(&GOOD.replace("alpha = [1.0, 0.5]", "alpha = { from = 0.01, to = 1, per_decade = 1 }"))
+            .unwrap();
+        assert_eq!(c.grid.alpha, [0.01, 0.1, 1.0]);
+        for (range, message) in [
+            (
+                "{ from = 1.0, to = 1.0, per_decade = 2 }",
+                "gamma: a range needs from < to (got from = 1, to = 1)",
+            ),
+            ("{ from = 0.0, to = 1.0, per_decade = 2 }", "gamma: a range needs 0 < from and a finite to"),
+            ("{ from = 0.1, to = 1.0, per_decade = 0 }", "gamma: per_decade must be > 0 (got 0)"),
+            ("{ from = 1e-300, to = 1e300, per_decade = 100 }", "has more than 10000 values"),
+            ("{ from = 0.1, to = 1.0 }", "gamma must be a list of numbers or a range"),
+            (
+                "{ from = 0.1, to = 1.0, per_decade = 2, step = 3 }",
+                "gamma must be a list of numbers or a range",
+            ),
+        ] {
+            let e = err(&GOOD.replace("gamma = [0.1]", &format!("gamma = {range}")));
+            assert!(e.contains(message) && e.ends_with("in [grid] of sweep.toml"), "{range}: {e}");
+        }
+    }
+
+    #[test]
+    fn tune_settings_are_checked_and_named() {
+        let tuned = GOOD.replace("gamma = [0.1]", "gamma = [0.1, 0.3]") + "[tune]\ngamma = \"bracket\"\n";
+        let c = parse(&tuned).unwrap();
+        assert_eq!(c.tune, Some(TuneSpec { by: Criterion::FinalTrainLoss, resolution: 1.3, max_rounds: 8 }));
+        let with = |line: &str| tuned.clone() + line + "\n";
+        for (text, message) in [
+            (
+                with("by = \"accuracy\""),
+                "by = \"accuracy\" is not a criterion (choose one of final_train_loss, best_train_loss, test_loss)",
+            ),
+            (with("resolution = 1.0"), "resolution must be a finite number > 1 (got 1)"),
+            (with("max_rounds = 0"), "max_rounds must be between 1 and 100 (got 0)"),
+            (tuned.replace("\"bracket\"", "\"grid\""), "gamma = \"grid\" is not a tuning mode"),
+            (
+                tuned.replace("gamma = [0.1, 0.3]", "gamma = [0.1]"),
+                "bracketing needs at least two gamma values",
+            ),
+            (
+                with("by = \"test_loss\"").replace("test_fraction = 0.2", "test_fraction = 0.0"),
+                "needs a test set",
+            ),
+        ] {
+            let e = err(&text);
+            assert!(e.contains(message) && e.ends_with("in [tune] of sweep.toml"), "{e}");
+        }
+        assert!(err(&with("steps = 3")).contains("unknown field `steps`"));
+        assert!(parse(&with("by = \"test_loss\"")).is_ok());
+    }
+
+    #[test]
+    fn names_longer_than_a_file_name_allows_are_refused() {
+        let long = "n".repeat(250);
+        let e = err(&GOOD.replace("name = \"t\"", &format!("name = \"{long}\"")));
+        assert!(e.contains("name is 250 characters long; at most 200 are allowed"), "{e}");
+        assert!(parse(&GOOD.replace("name = \"t\"", &format!("name = \"{}\"", "n".repeat(200)))).is_ok());
+    }
+
+    #[test]
+    fn a_name_taken_from_the_file_name_says_so() {
+        let text = GOOD.replace("name = \"t\"\n", "");
+        let e =
+            Config::from_str(&text, "my sweep.toml", "my sweep", Path::new("/base")).unwrap_err().to_string();
+        assert!(e.contains("the sweep is named after the file, and \"my sweep\" is not a valid name"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_key_and_section() {
+        let cases = [
+            ("gamma = [0.1]", "gamma = [-0.1]", "gamma must be > 0 and finite (got -0.1 in gamma) in [grid]"),
+            ("gamma = [0.1]", "gamma = [nan]", "gamma must be > 0 and finite (got NaN in gamma)"),
+            ("gamma = [0.1]", "gamma = [inf]", "gamma must be > 0 and finite (got inf in gamma)"),
+            ("alpha = [1.0, 0.5]", "alpha = [1.5]", "alpha must be in (0, 1] (got 1.5 in alpha)"),
+            ("alpha = [1.0, 0.5]", "alpha = [0.0]", "alpha must be in (0, 1] (got 0 in alpha)"),
+            ("hidden = [4, 8]", "hidden = [0]", "M must be ≥ 1 (got 0 in hidden)"),
+            ("hidden = [4, 8]", "hidden = []", "hidden is an empty list"),
+            ("hidden = [4, 8]", "hidden = [4, 4]", "hidden lists 4 twice"),
+            (
+                "alpha = [1.0, 0.5]",
+                &format!(
+                    "alpha = [1.0, 0.5]\nseed = [{}]",
+                    (0..10_001).map(|s| s.to_string()).collect::<Vec<_>>().join(",")
+                ),
+                "seed lists 10001 values; at most 10000 are allowed",
+            ),
+            ("iterations = 10", "iterations = 0", "iterations must be ≥ 1 (got 0) in [train]"),
+            (
+                "iterations = 10",
+                "iterations = 4611686018427387904",
+                "iterations must be at most 1000000000000 (got 4611686018427387904) in [train]",
+            ),
+            (
+                "iterations = 10",
+                "iterations = 10\ndivergence_factor = 0.5",
+                "divergence_factor must be finite and > 1 (got 0.5)",
+            ),
+            ("test_fraction = 0.2", "test_fraction = 1.0", "test_fraction must be in [0, 1) (got 1)"),
+            ("builtin = \"digits\"", "builtin = \"mnist\"", "is not a built-in data set"),
+            ("builtin = \"digits\"", "", "no data source"),
+            ("builtin = \"digits\"", "idx = \"mnist\"", "test_fraction = 0.2 does not apply to IDX data"),
+            ("builtin = \"digits\"", "builtin = \"fashion-mnist\"", "t10k files are the test set"),
+            ("builtin = \"digits\"", "idx = \"mnist\"\nbuiltin = \"iris\"", "exactly one of"),
+        ];
+        for (from, to, expected) in cases {
+            let e = err(&GOOD.replace(from, to));
+            assert!(e.contains(expected) && e.contains("of sweep.toml"), "{to}: {e}");
+        }
+    }
+}
