@@ -14,12 +14,14 @@
 //! - [`hessian`]: exact Hessian-vector products over a chunk ([`Hessian`]);
 //! - [`momentum`]: the heavy-ball step and its stability limit on a quadratic;
 //! - [`workspace`]: the scratch buffers an evaluation works in;
+//! - `output`: the output layer, class-major: softmax, loss totals and its gradient;
 //! - `epilogues`: the steps that ride on the product kernel (bias + tanh, the tanh backward).
 
 mod epilogues;
 pub mod hessian;
 pub mod loss;
 pub mod momentum;
+mod output;
 pub mod params;
 pub mod real;
 pub mod workspace;

@@ -99,9 +99,29 @@ pub enum Build {
 }
 
 impl Build {
-    /// The widest build this CPU runs: the one every product uses.
+    /// The widest build this CPU runs: the one every product and every vectorised function
+    /// uses. Found once per process, then read from a cache.
     #[inline]
     pub fn detect() -> Build {
+        use std::sync::atomic::{AtomicU8, Ordering};
+        // 0 until found, then 1 + the build's position in `ALL`.
+        static FOUND: AtomicU8 = AtomicU8::new(0);
+        match FOUND.load(Ordering::Relaxed) {
+            0 => {
+                let build = Build::probe();
+                let index = Build::ALL.iter().position(|&b| b == build).expect("one of ALL");
+                FOUND.store(index as u8 + 1, Ordering::Relaxed);
+                build
+            }
+            i => Build::ALL[i as usize - 1],
+        }
+    }
+
+    /// Every build, narrowest first.
+    const ALL: [Build; 3] = [Build::Scalar, Build::Avx2, Build::Avx512];
+
+    /// Asks the CPU for its widest build.
+    fn probe() -> Build {
         #[cfg(target_arch = "x86_64")]
         {
             let fma = std::arch::is_x86_feature_detected!("fma");
@@ -126,7 +146,7 @@ impl Build {
 
     /// Every build this CPU runs, narrowest first: what tests compare against each other.
     pub fn available() -> Vec<Build> {
-        [Build::Scalar, Build::Avx2, Build::Avx512].into_iter().filter(|b| b.is_supported()).collect()
+        Build::ALL.into_iter().filter(|b| b.is_supported()).collect()
     }
 }
 
