@@ -1,26 +1,28 @@
 //! heavyball trains a grid of small networks f(x) = c + V·tanh(b + W·x) by full-batch gradient
 //! descent with heavy-ball momentum, in parallel, and saves every run's loss curve.
 //!
-//! The data flow, one module per stage; a module imports only from the stages above it in this
-//! list, never from one below:
+//! The numeric core (the network's loss, gradient and Hessian-vector products on heavyball's
+//! SIMD kernels, and the momentum step) is the crate `heavyball_core`, below everything here.
+//! This crate is the application, one module per stage of the data flow. A module imports only
+//! from the modules above it in this list, never from one below (the `layering` test checks
+//! every `crate::` path against this list):
 //!
 //! ```text
-//! errors  (error messages on one line; every stage may use it)
-//! memory  (what the machine can hold; every stage may use it)
-//! num     (Real types, the product kernel, vectorised exp/tanh/ln)
-//! model   (parameters, loss and gradient over a chunk)
-//! config  (TOML → validated Config)
-//! grid    (the cartesian product of M, γ, α, seed, in a fixed order)
-//! data    (load once, split, standardise, fingerprint; shared by every run)
-//! sharpness (the Hessian's extreme eigenvalues: Lanczos on exact Hessian-vector products)
-//! train   (per run: the chunked data-parallel gradient and the momentum loop)
-//! store   (the results folder: every path, file format, lock and summary)
-//! tune    (the bracketing rule: each method's best γ, and the rounds that bracket it)
-//! shard   (which runs of the grid one process of a Slurm array takes)
-//! sweep   (load, judge each run on disk, schedule, train, checkpoint; `run` and `plan`)
-//! report  (read finished runs by key, analyse, write tables and plots)
-//! slurm   (write and submit a Slurm array for a sweep)
-//! cli     (the command line: parse, dispatch, exit codes)
+//! errors   error messages on one line; every stage may use it
+//! memory   what the machine can hold; every stage may use it
+//! digest   digests as hex, for fingerprints and run keys; every stage may use it
+//! config   TOML → raw serde structs → a validated Config
+//! grid     the cartesian product of M, γ, α, seed, in a fixed order
+//! data     load once, split, standardise, fingerprint; shared by every run
+//! hessian  the Hessian's extreme eigenvalues over a data set: Lanczos on exact products
+//! train    the chunked data-parallel gradient (the evaluator) and the momentum loop
+//! store    the results folder: every path, file format, lock and summary
+//! tune     the bracketing rule: each method's best γ, and the rounds that bracket it
+//! shard    which runs of the grid one process of a Slurm array takes
+//! sweep    load, judge each run on disk, schedule, train, checkpoint: run, plan, hessian
+//! report   read finished runs by key, analyse, write tables, figures and the page
+//! slurm    write and submit a Slurm array for a sweep
+//! cli      the command line: parse, dispatch, exit codes
 //! ```
 //!
 //! `docs/design.md` explains the data flow, run identity, atomicity and determinism rules.
@@ -31,6 +33,7 @@
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod digest;
 pub mod errors;
 pub mod grid;
 pub mod hessian;
@@ -42,6 +45,9 @@ pub mod store;
 pub mod sweep;
 pub mod train;
 pub mod tune;
+
+#[cfg(test)]
+mod layering;
 
 /// The library's unit tests run under an allocator that refuses any single allocation over
 /// 1 GiB, so a reader that would allocate what a damaged header claims fails its test (the

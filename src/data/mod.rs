@@ -17,7 +17,7 @@ use thiserror::Error;
 
 use crate::config::Source;
 
-pub use prepare::{hex, prepare};
+pub use prepare::prepare;
 
 /// What went wrong with the data; messages name the file and the line or column.
 #[derive(Debug, Error)]

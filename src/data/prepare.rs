@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::{DataError, Dataset, Prepared, Samples, Table, idx};
 use crate::config::DataSpec;
+use crate::digest::hex;
 
 /// Splits (tables only), standardises and converts loaded samples, then fingerprints them.
 pub fn prepare<T: Real>(samples: Samples, spec: &DataSpec) -> Result<Prepared<T>, DataError> {
@@ -146,11 +147,6 @@ fn fingerprint<T: Real>(train: &Dataset<T>, test: Option<&Dataset<T>>, n_classes
         }
     }
     hex(&hasher.finalize())
-}
-
-/// Lower-case hex of some bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::config::TrainSpec;
-use crate::data::hex;
+use crate::digest::hex;
 use crate::grid::RunSpec;
 use crate::hessian::TOLERANCE;
 

@@ -2,11 +2,13 @@
 //! Hessian-vector products over a chunk of samples, and the heavy-ball step, on heavyball's own
 //! matrix-product kernel and vectorised `exp`, `tanh` and `ln`.
 //!
-//! Two layers, the lower knowing nothing of networks:
+//! Two layers, the lower knowing nothing of networks, beside an allocator for tests; a module
+//! names only the modules above it in this list (heavyball's `layering` test checks it):
 //!
 //! ```text
-//! num     (element types, the product kernel and its builds, exp/tanh/ln, Lanczos)
-//! model   (parameters, loss and gradient, Hessian-vector products, the momentum step)
+//! bounded  an allocator that refuses oversized allocations, for test builds
+//! num      element types, the product kernel and its builds, exp/tanh/ln, Lanczos
+//! model    parameters, loss and gradient, Hessian-vector products, the momentum step
 //! ```
 //!
 //! This crate holds every line of `unsafe` code of heavyball (the SIMD kernels, and the
