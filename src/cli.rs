@@ -156,8 +156,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let env = |name: &str| std::env::var(name).ok();
             let shard = shard.map(|s| s.resolve(env)).transpose()?;
             let stop = Arc::new(AtomicBool::new(false));
-            let preparing = Arc::new(AtomicBool::new(true));
-            watch_signals(&stop, &preparing)?;
+            let nothing_in_flight = Arc::new(AtomicBool::new(true));
+            watch_signals(&stop, &nothing_in_flight)?;
             let opts = RunOptions {
                 results,
                 threads: threads.map(usize::from).or_else(|| shard::slurm_cpus(env)).map(capped_threads),
@@ -165,7 +165,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 config_text: Some(text),
                 stop,
                 shard,
-                preparing,
+                nothing_in_flight,
             };
             match sweep::run(&cfg, &opts) {
                 Ok(report) => {
@@ -235,7 +235,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 /// The first Ctrl-C or SIGTERM sets `stop` (runs save and stop); a second one exits at once,
 /// which is safe because every file is replaced atomically.
-fn watch_signals(stop: &Arc<AtomicBool>, preparing: &Arc<AtomicBool>) -> Result<()> {
+fn watch_signals(stop: &Arc<AtomicBool>, nothing_in_flight: &Arc<AtomicBool>) -> Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     for signal in [SIGINT, SIGTERM] {
         // Before training (reading the data, judging the runs) there is nothing to save: exit at
@@ -244,7 +244,7 @@ fn watch_signals(stop: &Arc<AtomicBool>, preparing: &Arc<AtomicBool>) -> Result<
         signal_hook::flag::register_conditional_shutdown(
             signal,
             i32::from(EXIT_INTERRUPTED),
-            Arc::clone(preparing),
+            Arc::clone(nothing_in_flight),
         )
         .and_then(|_| {
             signal_hook::flag::register_conditional_shutdown(

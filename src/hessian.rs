@@ -39,7 +39,7 @@ pub fn extremes<T: Real>(
     objective: Objective,
     steps: usize,
 ) -> Extremes {
-    assert!(!data.is_empty(), "curvature of an empty data set");
+    assert!(!data.is_empty(), "the Hessian over an empty data set");
     let shape = theta.shape();
     let ranges = data.chunks(chunk_size);
     let mut chunks: Vec<(Hessian<T>, Params<T>)> = ranges

@@ -2,7 +2,7 @@
 //! error naming it.
 #![no_main]
 
-use heavyball::store::curvature::RunCurvature;
+use heavyball::store::hessian::RunHessian;
 use heavyball::store::{RunMeta, SweepMeta};
 use libfuzzer_sys::fuzz_target;
 
@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     if let Err(e) = RunMeta::read(&path) {
         assert!(format!("{e:#}").contains("heavyball-fuzz-meta"), "{e:#}");
     }
-    if let Err(e) = RunCurvature::read(&path) {
+    if let Err(e) = RunHessian::read(&path) {
         assert!(format!("{e:#}").contains("heavyball-fuzz-meta"), "{e:#}");
     }
     if let Ok(meta) = SweepMeta::read(&path) {

@@ -32,7 +32,7 @@ use std::path::Path;
 use anyhow::{Result, bail};
 
 use crate::config::Config;
-use crate::store::curvature::RunCurvature;
+use crate::store::hessian::RunHessian;
 use crate::store::summary::finished_runs;
 use crate::store::{RunFile, RunRecord, SweepDir, SweepMeta};
 use crate::tune;
@@ -56,7 +56,7 @@ pub struct Sweep {
     pub tuning: Option<tune::Tuning>,
     /// `heavyball hessian`'s values of the finished runs that have them (current ones only),
     /// by run folder name.
-    pub curvature: HashMap<String, RunCurvature>,
+    pub hessians: HashMap<String, RunHessian>,
 }
 
 /// Finds the sweep folder from a results folder of a sweep, or a config path.
@@ -84,17 +84,17 @@ pub fn load(dir: &SweepDir) -> Result<Sweep> {
     let missing =
         ids.iter().filter(|id| !known.contains(id.dir_name().as_str())).map(|id| id.name.clone()).collect();
     // Values computed before a run was extended belong to its old final point: left out.
-    let curvature = found
+    let hessians = found
         .runs
         .iter()
         .filter_map(|r| {
             let path = dir.runs().join(&r.dir_name).join(RunFile::Hessian.name());
-            let values = RunCurvature::read(&path).ok()?;
+            let values = RunHessian::read(&path).ok()?;
             (values.key == r.meta.key && values.iterations == r.meta.iterations)
                 .then(|| (r.dir_name.clone(), values))
         })
         .collect();
-    Ok(Sweep { dir: dir.clone(), info, runs: found.runs, missing, damaged: found.damaged, tuning, curvature })
+    Ok(Sweep { dir: dir.clone(), info, runs: found.runs, missing, damaged: found.damaged, tuning, hessians })
 }
 
 /// Runs `heavyball report`: locate, load, analyse, write; returns the text for the terminal.

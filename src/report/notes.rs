@@ -61,7 +61,7 @@ pub(super) fn caveats(sweep: &Sweep, analysis: &Analysis) -> Vec<String> {
             }
         }
     }
-    let with_values = sweep.curvature.len();
+    let with_values = sweep.hessians.len();
     if with_values > 0 && with_values < sweep.runs.len() {
         notes.push(format!(
             "Hessian values for {with_values} of {} finished runs; run `heavyball hessian` on the sweep for the rest.",

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use heavyball_core::model::stability_threshold;
 
 use super::analysis::distinct_gammas;
-use crate::store::curvature::RunCurvature;
+use crate::store::hessian::RunHessian;
 use crate::store::{RunRecord, SweepMeta};
 
 /// Theory beside the experiment at one (M, α): the step sizes the sharpness at the initial
@@ -41,7 +41,7 @@ pub const MINIMUM_TOLERANCE: f64 = 1e-3;
 pub fn stability(
     info: &SweepMeta,
     runs: &[RunRecord],
-    curvature: &HashMap<String, RunCurvature>,
+    hessians: &HashMap<String, RunHessian>,
 ) -> Vec<Stability> {
     let mut out = Vec::new();
     for &m in &info.hidden {
@@ -50,7 +50,7 @@ pub fn stability(
         // from `heavyball hessian`'s values, else from the curve's sharpness column at row 0.
         let mut by_seed: Vec<(u64, f64)> = Vec::new();
         let at_init =
-            [&|r: &RunRecord| curvature.get(&r.dir_name).map(|c| c.init.lambda_max), &|r: &RunRecord| {
+            [&|r: &RunRecord| hessians.get(&r.dir_name).map(|c| c.init.lambda_max), &|r: &RunRecord| {
                 r.curve.first().and_then(|row| row.sharpness)
             }] as [&dyn Fn(&RunRecord) -> Option<f64>; 2];
         for source in at_init {
@@ -73,7 +73,7 @@ pub fn stability(
             }
             let gammas = distinct_gammas(with_alpha.iter().map(|r| **r));
             let diverged_at = |g: f64| with_alpha.iter().any(|r| r.meta.gamma == g && r.diverged());
-            let finals: Vec<_> = with_alpha.iter().filter_map(|r| curvature.get(&r.dir_name)?.last).collect();
+            let finals: Vec<_> = with_alpha.iter().filter_map(|r| hessians.get(&r.dir_name)?.last).collect();
             let at_minimum =
                 finals.iter().filter(|c| c.lambda_min >= -MINIMUM_TOLERANCE * c.lambda_max.abs()).count();
             out.push(Stability {
@@ -97,15 +97,11 @@ mod tests {
 
     #[test]
     fn the_stability_table_sets_the_predicted_limit_beside_what_happened() {
-        use crate::store::curvature::{PointCurvature, RunCurvature};
+        use crate::store::hessian::{HessianPoint, RunHessian};
         let runs = known_runs();
-        let point = |max: f64, min: f64| PointCurvature {
-            lambda_max: max,
-            lambda_min: min,
-            steps: 10,
-            residual: 0.0,
-        };
-        let mut curvature = std::collections::HashMap::new();
+        let point =
+            |max: f64, min: f64| HessianPoint { lambda_max: max, lambda_min: min, steps: 10, residual: 0.0 };
+        let mut hessians = std::collections::HashMap::new();
         for r in &runs {
             let init = point(if r.meta.seed == 0 { 8.0 } else { 12.0 }, -1.0);
             // GD ends at minima; momentum at γ = 0.1 ends at a saddle with seed 1.
@@ -115,7 +111,7 @@ mod tests {
                     if r.meta.alpha < 1.0 && r.meta.seed == 1 && r.meta.gamma == 0.1 { -0.5 } else { -1e-5 },
                 )
             });
-            let values = RunCurvature {
+            let values = RunHessian {
                 key: r.meta.key.clone(),
                 iterations: 4,
                 max_steps: 10,
@@ -123,9 +119,9 @@ mod tests {
                 init,
                 last,
             };
-            curvature.insert(r.dir_name.clone(), values);
+            hessians.insert(r.dir_name.clone(), values);
         }
-        let table = stability(&info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]), &runs, &curvature);
+        let table = stability(&info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]), &runs, &hessians);
         assert_eq!(table.len(), 2);
         let (gd, mo) = (&table[0], &table[1]);
         // λ₀ = (8 + 12)/2 = 10: GD is predicted stable below 2/10, momentum α = 0.5 below 6/10.

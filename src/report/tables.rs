@@ -192,7 +192,7 @@ pub(super) fn tuning_table(spec: &TuneSpec, tuning: &Tuning) -> String {
 /// Theory beside the experiment: per (M, α), the largest γ the sharpness at init predicts
 /// stable against the largest that converged and the smallest that diverged.
 pub(super) fn stability_table(sweep: &Sweep) -> Option<String> {
-    let rows = stability(&sweep.info, &sweep.runs, &sweep.curvature);
+    let rows = stability(&sweep.info, &sweep.runs, &sweep.hessians);
     if rows.is_empty() {
         return None;
     }
@@ -203,14 +203,14 @@ pub(super) fn stability_table(sweep: &Sweep) -> Option<String> {
          (plain GD: γλ < 2). With λ₀, the sharpness (the Hessian's largest eigenvalue) at the initial point, \
          averaged over seeds, the largest γ predicted stable is 2(2−α)/(α·λ₀). Networks are not quadratics: \
          the sharpness changes as they train, so the prediction is a reference, not a verdict. {}\n",
-        if sweep.curvature.is_empty() {
+        if sweep.hessians.is_empty() {
             "λ₀ from the curves' sharpness column at iteration 0; run `heavyball hessian` for the values at the final \
              points."
                 .to_string()
         } else {
             format!(
                 "Values from `heavyball hessian` ({} of {} finished runs).",
-                sweep.curvature.len(),
+                sweep.hessians.len(),
                 sweep.runs.len()
             )
         }

@@ -25,7 +25,7 @@ pub(super) fn terminal_text(sweep: &Sweep, analysis: &Analysis, with_test: bool)
             tuning.verdicts.len()
         );
     }
-    if !stability(&sweep.info, &sweep.runs, &sweep.curvature).is_empty() {
+    if !stability(&sweep.info, &sweep.runs, &sweep.hessians).is_empty() {
         let _ = writeln!(
             t,
             "stability: the γ the sharpness at init predicts stable, beside the γ that converged and diverged, in report.md"

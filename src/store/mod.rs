@@ -17,8 +17,8 @@
 //! ```
 
 pub mod atomic;
-pub mod curvature;
 pub mod files;
+pub mod hessian;
 pub mod locks;
 pub mod run_id;
 pub mod schema;

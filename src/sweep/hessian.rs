@@ -19,8 +19,8 @@ use super::load::{InPrecision, load};
 use crate::config::Config;
 use crate::data::Prepared;
 use crate::hessian::{self, TOLERANCE};
-use crate::store::curvature::{PointCurvature, RunCurvature, write_csv};
 use crate::store::files::read_params;
+use crate::store::hessian::{HessianPoint, RunHessian, write_csv};
 use crate::store::summary::finished_runs;
 use crate::store::{RunFile, RunId, RunRecord, SweepDir, SweepMeta};
 use crate::tune;
@@ -75,8 +75,8 @@ pub fn hessian(target: &Path, results: &Path, steps: usize, threads: Option<usiz
 
 /// One run's outcome.
 enum Outcome {
-    Kept(RunCurvature),
-    Computed(RunCurvature),
+    Kept(RunHessian),
+    Computed(RunHessian),
     Damaged(String),
 }
 
@@ -163,7 +163,7 @@ fn one_run<T: Real>(
 ) -> Result<Outcome> {
     let run_dir = dir.run(id);
     let path = run_dir.file(RunFile::Hessian);
-    if let Ok(saved) = RunCurvature::read(&path)
+    if let Ok(saved) = RunHessian::read(&path)
         && saved.key == id.key
         && saved.iterations == run.meta.iterations
         && saved.max_steps == steps
@@ -173,10 +173,10 @@ fn one_run<T: Real>(
         return Ok(Outcome::Kept(saved));
     }
     let shape = Shape { n_features: info.features, n_hidden: run.meta.hidden, n_classes: info.classes };
-    let measure = |file: RunFile| -> Result<PointCurvature> {
+    let measure = |file: RunFile| -> Result<HessianPoint> {
         let theta = read_params::<T>(&run_dir.file(file), shape)?;
         let e = hessian::extremes(&theta, &data.train, info.chunk_size, info.objective, steps);
-        Ok(PointCurvature { lambda_max: e.max, lambda_min: e.min, steps: e.steps, residual: e.residual })
+        Ok(HessianPoint { lambda_max: e.max, lambda_min: e.min, steps: e.steps, residual: e.residual })
     };
     let init = match measure(RunFile::Init) {
         Ok(v) => v,
@@ -191,7 +191,7 @@ fn one_run<T: Real>(
             Err(e) => return Ok(Outcome::Damaged(crate::errors::one_line(&e))),
         }
     };
-    let values = RunCurvature {
+    let values = RunHessian {
         key: id.key.clone(),
         iterations: run.meta.iterations,
         max_steps: steps,

@@ -63,7 +63,7 @@ pub struct RunOptions {
     pub shard: Option<Shard>,
     /// True until training starts (cleared by `run`): a signal handler that exits at once while
     /// it is set has nothing in flight to save.
-    pub preparing: Arc<AtomicBool>,
+    pub nothing_in_flight: Arc<AtomicBool>,
 }
 
 /// The sweep was stopped before every run finished; everything in flight was saved.
@@ -215,7 +215,7 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
     let stale = dir.stale_runs(&ids)?.len();
 
     // From here a signal asks the runs in flight to save instead of ending the process.
-    opts.preparing.store(false, Ordering::SeqCst);
+    opts.nothing_in_flight.store(false, Ordering::SeqCst);
     let mut outcomes = Vec::new();
     let mut mine = 0;
     let mut elapsed = Duration::ZERO;

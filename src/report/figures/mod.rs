@@ -118,7 +118,7 @@ fn runs_at(sweep: &Sweep, m: usize, g: f64, a: f64) -> Vec<&RunRecord> {
 pub fn draw_all(sweep: &Sweep, analysis: &Analysis) -> Result<Vec<Figure>> {
     register_font();
     let mut figures = Vec::new();
-    let stability = stability(&sweep.info, &sweep.runs, &sweep.curvature);
+    let stability = stability(&sweep.info, &sweep.runs, &sweep.hessians);
     for c in &analysis.comparisons {
         let m = c.hidden;
         figures.push(curves::figure(sweep, m)?);

@@ -13,7 +13,7 @@ use super::write_atomic;
 
 /// The extreme eigenvalues of the Hessian at one point, and how Lanczos got them.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PointCurvature {
+pub struct HessianPoint {
     /// λ_max, the sharpness.
     pub lambda_max: f64,
     /// λ_min (negative away from a minimum).
@@ -27,7 +27,7 @@ pub struct PointCurvature {
 /// `runs/<run>/hessian.toml`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RunCurvature {
+pub struct RunHessian {
     /// The run's key: the values belong to that run only.
     pub key: String,
     /// The run's iterations when computed: `final` is the point after that many.
@@ -37,22 +37,22 @@ pub struct RunCurvature {
     /// The relative residual Lanczos stopped at.
     pub tolerance: f64,
     /// At `init.npz`.
-    pub init: PointCurvature,
+    pub init: HessianPoint,
     /// At `final.npz`; absent for a diverged run, whose final point is not a place to measure.
     #[serde(rename = "final", default, skip_serializing_if = "Option::is_none")]
-    pub last: Option<PointCurvature>,
+    pub last: Option<HessianPoint>,
 }
 
-impl RunCurvature {
+impl RunHessian {
     /// Reads `hessian.toml`.
-    pub fn read(path: &Path) -> Result<RunCurvature> {
+    pub fn read(path: &Path) -> Result<RunHessian> {
         let text = read_small(path)?;
         toml::from_str(&text).with_context(|| format!("{} is not a heavyball hessian file", path.display()))
     }
 
     /// Writes `hessian.toml` atomically.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let text = toml::to_string(self).expect("curvature serialises");
+        let text = toml::to_string(self).expect("hessian values serialise");
         write_atomic(path, |w| w.write_all(text.as_bytes()))
     }
 }
@@ -62,7 +62,7 @@ pub const HESSIAN_HEADER: &str = "run,point,lambda_max,lambda_min,steps,residual
 
 /// Writes `hessian.csv` from (run folder name, values) in run order: a row for each run's init
 /// point and one for its final point when it has one.
-pub fn write_csv(path: &Path, runs: &[(String, RunCurvature)]) -> Result<()> {
+pub fn write_csv(path: &Path, runs: &[(String, RunHessian)]) -> Result<()> {
     let mut out = Vec::new();
     writeln!(out, "{HESSIAN_HEADER}")?;
     for (name, r) in runs {
