@@ -7,36 +7,28 @@
 #
 #     benches/paired-t.sh [ROUNDS]        # default: 3 rounds
 #
-# Needs the peers of the development tree (PEERS_DIR, default ../shared/peers) and a python with
-# numpy and jax (PY; by default the venv that the peers' run_all.sh creates). HEAVYBALL_GROUP_SIZE
-# passes through (1 trains every run alone, for an A/B of fusing).
+# Needs a python with numpy and jax (PY; by default the venv that benches/peers/setup.sh
+# creates). HEAVYBALL_GROUP_SIZE passes through (1 trains every run alone, for an A/B of fusing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
-peers=${PEERS_DIR:-../shared/peers}
+peers=benches/peers
 py=${PY:-${PEERS_VENV:-${TMPDIR:-/tmp}/heavyball-peers-venv}/bin/python}
 config=experiments/bench-t.toml
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a positive integer, not '$rounds'" >&2; exit 2; }
-[[ -f $peers/gemm_peak.py && -f $peers/sweep_jax.py ]] || { echo "no peers in $peers: set PEERS_DIR to the peers' folder" >&2; exit 1; }
-[[ -x $py ]] || { echo "no python at $py: run $peers/run_all.sh once (it creates that venv) or set PY" >&2; exit 1; }
+[[ -x $py ]] || { echo "no python at $py: run benches/peers/setup.sh once (it creates that venv) or set PY" >&2; exit 1; }
 
 cargo build --release --quiet
 bin=$PWD/target/release/heavyball
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The grid of bench-T, for the JAX peer.
-list() { awk -v key="$1" '/^\[/ { grid = ($0 == "[grid]") } grid && $1 == key { sub(/.*\[/, ""); sub(/\].*/, ""); gsub(/,/, " "); print }' "$config"; }
-value() { grep "^$1 = " "$config" | head -1 | grep -o '^[a-z_]* = [0-9]*' | grep -o '[0-9]*$'; }
-jax_args=(--n "$(value samples)" --p "$(value features)" --k "$(value classes)" --iters "$(value iterations)"
-    --hidden $(list hidden) --gammas $(list gamma) --alphas $(list alpha) --seeds $(list seed))
-
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 shares=() vs_jax=() vs_jax_run=()
 for i in $(seq "$rounds"); do
-    gemm=$(cd "$peers" && "$py" gemm_peak.py --reps 3 --dtypes float32 |
+    gemm=$("$py" "$peers/gemm.py" --reps 3 --dtypes float32 |
         grep -o '"gflops_median": [0-9.]*' | grep -o '[0-9.]*$')
-    jax=$(cd "$peers" && JAX_PLATFORMS=cpu "$py" sweep_jax.py "${jax_args[@]}" | tail -1)
+    jax=$(JAX_PLATFORMS=cpu "$py" "$peers/jax_sweep.py" --config "$config" | tail -1)
     jax_s=$(grep -o '"sweep_s": [0-9.]*' <<<"$jax" | grep -o '[0-9.]*$')
     jax_run=$(grep -o '"run_s": [0-9.]*' <<<"$jax" | grep -o '[0-9.]*$')
     rm -rf "$work/results"

@@ -5,13 +5,12 @@
 #
 #     benches/paired.sh [PAIRS] [f32|f64]        # default: 5 pairs, f32
 #
-# Needs the peers of the development tree (PEERS_DIR, default ../shared/peers) and a python with
-# numpy (PY; by default the venv that the peers' run_all.sh creates).
+# Needs a python with numpy (PY; by default the venv that benches/peers/setup.sh creates).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=${1:-5}
 precision=${2:-f32}
-peers=${PEERS_DIR:-../shared/peers}
+peers=benches/peers
 py=${PY:-${PEERS_VENV:-${TMPDIR:-/tmp}/heavyball-peers-venv}/bin/python}
 config=${CONFIG:-experiments/bench-a.toml}
 case $precision in
@@ -20,8 +19,7 @@ case $precision in
     *) echo "precision must be f32 or f64, not '$precision'" >&2; exit 2 ;;
 esac
 [[ $pairs =~ ^[1-9][0-9]*$ ]] || { echo "PAIRS must be a positive integer, not '$pairs'" >&2; exit 2; }
-[[ -f $peers/gemm_peak.py ]] || { echo "no $peers/gemm_peak.py: set PEERS_DIR to the peers' folder" >&2; exit 1; }
-[[ -x $py ]] || { echo "no python at $py: run $peers/run_all.sh once (it creates that venv) or set PY" >&2; exit 1; }
+[[ -x $py ]] || { echo "no python at $py: run benches/peers/setup.sh once (it creates that venv) or set PY" >&2; exit 1; }
 
 cargo build --release --quiet
 bin=$PWD/target/release/heavyball
@@ -31,7 +29,7 @@ sed "s/^precision = .*/precision = \"$precision\"/" "$config" > "$work/bench.tom
 
 shares=()
 for i in $(seq "$pairs"); do
-    gemm=$(cd "$peers" && "$py" gemm_peak.py --reps 3 --dtypes "$dtype" |
+    gemm=$("$py" "$peers/gemm.py" --reps 3 --dtypes "$dtype" |
         grep -o '"gflops_median": [0-9.]*' | grep -o '[0-9.]*$')
     rm -rf "$work/results"
     line=$("$bin" run "$work/bench.toml" --results "$work/results" 2>&1 | tail -1)

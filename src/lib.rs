@@ -47,6 +47,8 @@ pub mod train;
 pub mod tune;
 
 #[cfg(test)]
+mod docs_check;
+#[cfg(test)]
 mod layering;
 
 /// The library's unit tests run under an allocator that refuses any single allocation over

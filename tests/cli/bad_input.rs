@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{heavyball, write};
+use crate::common::{Sweep, heavyball, write};
 
 const GOOD: &str = r#"name = "t"
 [data]
@@ -44,11 +44,10 @@ fn config_fails(from: &str, to: &str) -> String {
 
 #[test]
 fn the_good_config_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "d.csv", DATA);
-    let path = write(dir.path(), "sweep.toml", GOOD);
-    heavyball().arg("run").arg(&path).arg("--results").arg(dir.path().join("r")).assert().success();
-    assert!(dir.path().join("r/t/summary.csv").exists());
+    let sweep = Sweep::new(GOOD);
+    write(sweep.dir(), "d.csv", DATA);
+    sweep.run(&[]);
+    assert!(sweep.folder().join("summary.csv").exists());
 }
 
 #[test]
@@ -188,11 +187,10 @@ fn data_errors_name_the_file_and_line() {
 
 #[test]
 fn a_results_path_that_is_a_file_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "d.csv", DATA);
-    let config = write(dir.path(), "sweep.toml", GOOD);
-    let file = write(dir.path(), "taken", "");
-    let out = heavyball().arg("run").arg(&config).arg("--results").arg(&file).output().unwrap();
+    let sweep = Sweep::new(GOOD);
+    write(sweep.dir(), "d.csv", DATA);
+    let file = write(sweep.dir(), "taken", "");
+    let out = sweep.results_in("taken").command("run").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exists and is not a folder"));
     assert!(Path::new(&file).is_file());
@@ -207,14 +205,12 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn a_symbolic_link_at_a_lock_file_is_never_written_through() {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "d.csv", DATA);
-    let path = write(dir.path(), "sweep.toml", GOOD);
-    let victim = write(dir.path(), "victim.txt", "precious\n");
-    let sweep = dir.path().join("r/t");
-    std::fs::create_dir_all(&sweep).unwrap();
-    std::os::unix::fs::symlink(&victim, sweep.join(".lock")).unwrap();
-    let out = heavyball().arg("run").arg(&path).arg("--results").arg(dir.path().join("r")).output().unwrap();
+    let sweep = Sweep::new(GOOD);
+    write(sweep.dir(), "d.csv", DATA);
+    let victim = write(sweep.dir(), "victim.txt", "precious\n");
+    std::fs::create_dir_all(sweep.folder()).unwrap();
+    std::os::unix::fs::symlink(&victim, sweep.folder().join(".lock")).unwrap();
+    let out = sweep.command("run").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(".lock is not a regular file"), "{stderr}");
@@ -284,16 +280,13 @@ fn idx_headers_whose_sizes_overflow_are_refused() {
 
 #[test]
 fn data_that_is_not_a_regular_file_is_refused_without_blocking() {
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("fifo.csv");
+    let sweep = Sweep::new(GOOD);
+    let fifo = sweep.dir().join("fifo.csv");
     assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     for path in [fifo.to_str().unwrap(), "/dev/zero"] {
-        let config = write(dir.path(), "sweep.toml", &GOOD.replace("d.csv", path));
-        let out = heavyball()
-            .arg("run")
-            .arg(&config)
-            .arg("--results")
-            .arg(dir.path().join("r"))
+        let out = sweep
+            .with(&[("data.csv", &format!("{path:?}"))])
+            .command("run")
             .timeout(std::time::Duration::from_secs(20))
             .output()
             .unwrap();
@@ -305,23 +298,16 @@ fn data_that_is_not_a_regular_file_is_refused_without_blocking() {
 
 #[test]
 fn more_shards_or_tasks_than_runs_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "d.csv", DATA);
-    let config = write(dir.path(), "sweep.toml", GOOD);
-    let out = heavyball().arg("plan").arg(&config).args(["--shards", "4000000000"]).output().unwrap();
+    let sweep = Sweep::new(GOOD);
+    write(sweep.dir(), "d.csv", DATA);
+    let out = heavyball().arg("plan").arg(&sweep.config).args(["--shards", "4000000000"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("4000000000 shards are more than the 2 runs of sweep t: use at most 2"),
         "{stderr}"
     );
-    let out = heavyball()
-        .arg("slurm")
-        .arg(&config)
-        .args(["--tasks", "4000000000", "--results"])
-        .arg(dir.path().join("r"))
-        .output()
-        .unwrap();
+    let out = sweep.command("slurm").args(["--tasks", "4000000000"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("4000000000 shards are more than the 2 runs"), "{stderr}");
@@ -329,12 +315,10 @@ fn more_shards_or_tasks_than_runs_are_refused() {
 
 #[test]
 fn a_crafted_sweep_file_with_huge_lists_is_refused_by_report_and_rewritten_by_run() {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "d.csv", DATA);
-    let config = write(dir.path(), "sweep.toml", GOOD);
-    let results = dir.path().join("results");
-    crate::common::run_sweep(&config, &results, &[]);
-    let sweep_file = results.join("t/sweep.toml");
+    let sweep = Sweep::new(GOOD);
+    write(sweep.dir(), "d.csv", DATA);
+    sweep.run(&[]);
+    let sweep_file = sweep.folder().join("sweep.toml");
     let original = std::fs::read_to_string(&sweep_file).unwrap();
     let list = |n: usize, f: &dyn Fn(usize) -> String| (1..=n).map(f).collect::<Vec<_>>().join(", ");
     // 5000 × 5000 runs (beyond the grid limit), then one list beyond the list limit.
@@ -347,14 +331,14 @@ fn a_crafted_sweep_file_with_huge_lists_is_refused_by_report_and_rewritten_by_ru
     for text in crafted {
         assert_ne!(text, original);
         std::fs::write(&sweep_file, &text).unwrap();
-        let out = heavyball().arg("report").arg(results.join("t")).output().unwrap();
+        let out = heavyball().arg("report").arg(sweep.folder()).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains("describes a grid larger than heavyball writes"), "{stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-        assert!(!results.join("t/report").exists(), "report wrote nothing");
+        assert!(!sweep.folder().join("report").exists(), "report wrote nothing");
         // `run` takes the grid from the config, never from sweep.toml, and rewrites it.
-        crate::common::run_sweep(&config, &results, &[]);
+        sweep.run(&[]);
         assert_eq!(std::fs::read_to_string(&sweep_file).unwrap(), original);
     }
 }

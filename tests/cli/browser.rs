@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::{heavyball, run_sweep, write};
+use crate::common::{Sweep, heavyball};
 
 const SWEEP: &str = r#"
 name = "page"
@@ -163,13 +163,10 @@ fn the_interactive_page_renders_hovers_and_toggles_in_chromium() {
         eprintln!("skipped: chromium and chromedriver are needed (apt install chromium chromium-driver)");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = write(dir.path(), "page.toml", SWEEP);
-    let results = dir.path().join("results");
-    run_sweep(&cfg, &results, &["--quiet"]);
-    let sweep = results.join("page");
-    heavyball().arg("report").arg(&sweep).assert().success();
-    let page = sweep.join("report/index.html");
+    let sweep = Sweep::new(SWEEP);
+    sweep.run(&["--quiet"]);
+    heavyball().arg("report").arg(sweep.folder()).assert().success();
+    let page = sweep.folder().join("report/index.html");
     let html = std::fs::read_to_string(&page).unwrap();
     // Self-contained: nothing is fetched, not even the report's own figures (inlined).
     for outside in ["http://", "https://", "<script src", "<link", "<img", "url("] {
@@ -231,7 +228,7 @@ fn the_interactive_page_renders_hovers_and_toggles_in_chromium() {
         assert!(tip["α"].starts_with(&shown["alpha"].to_string()), "{tip:?}");
         assert_eq!(tip["γ"].parse::<f64>().unwrap(), shown["gamma"].as_f64().unwrap(), "{tip:?}");
         let iteration: usize = tip["iteration"].parse().unwrap();
-        let expected = curve_loss(&sweep, &tip["run"], iteration);
+        let expected = curve_loss(&sweep.folder(), &tip["run"], iteration);
         let loss: f64 = tip["training loss"].parse().unwrap();
         assert!(
             (loss - expected).abs() <= 1e-4 * expected.abs(),

@@ -3,11 +3,9 @@
 //! iterations, at any thread count, and across crashes and kills that make groups resume with
 //! other members than they started with.
 
-use std::path::Path;
-
 use heavyball::sweep::GROUP_SIZE_VAR;
 
-use crate::common::{assert_same, comparable, crash_until_done, heavyball, write};
+use crate::common::{Sweep, assert_same};
 
 const SWEEP: &str = r#"
 name = "f"
@@ -23,7 +21,7 @@ noise = 0.5
 iterations = 40
 chunk_size = 128
 checkpoint_every = 6
-precision = "PRECISION"
+precision = "f32"
 divergence_factor = 3.0
 [grid]
 hidden = [3, 4, 8, 40]
@@ -32,26 +30,15 @@ alpha = [1.0, 0.4]
 seed = [0, 1]
 "#;
 
-/// Runs the sweep with `threads` threads and at most `group` runs per fused group (unset: the
-/// default), and returns the files that must not depend on either.
-fn sweep(config: &Path, results: &Path, threads: &str, group: Option<&str>) -> Vec<(String, Vec<u8>)> {
-    let mut cmd = heavyball();
-    cmd.args(["run", "--quiet", "--threads", threads]).arg(config).arg("--results").arg(results);
-    match group {
-        Some(n) => cmd.env(GROUP_SIZE_VAR, n),
-        None => cmd.env_remove(GROUP_SIZE_VAR),
-    };
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    comparable(&results.join("f"))
-}
-
 #[test]
 fn fused_runs_write_the_files_of_runs_trained_alone() {
-    let dir = tempfile::tempdir().unwrap();
+    let base = Sweep::new(SWEEP);
     for precision in ["f32", "f64"] {
-        let config = write(dir.path(), &format!("{precision}.toml"), &SWEEP.replace("PRECISION", precision));
-        let alone = sweep(&config, &dir.path().join(format!("alone-{precision}")), "1", Some("1"));
+        let sweep = base.with(&[("train.precision", &format!("\"{precision}\""))]);
+        // One run at a time: at most one run per fused group.
+        let alone = sweep.results_in(&format!("alone-{precision}")).env(GROUP_SIZE_VAR, Some("1"));
+        alone.run(&["--quiet", "--threads", "1"]);
+        let alone = alone.comparable();
         // Some runs diverge and leave their group early; the rest finish.
         let curves = alone.iter().filter(|(name, _)| name.ends_with("curve.csv")).count();
         let lengths: std::collections::BTreeSet<usize> = alone
@@ -61,40 +48,37 @@ fn fused_runs_write_the_files_of_runs_trained_alone() {
             .collect();
         assert_eq!(curves, 64);
         assert!(lengths.len() >= 3, "{precision}: runs should end at several iterations: {lengths:?}");
+        // Fused groups of the default size (the variable unset) or of at most `group` runs.
         for (threads, group) in [("1", None), ("3", None), ("2", Some("3"))] {
-            let results = dir.path().join(format!("fused-{precision}-{threads}-{group:?}"));
-            assert_same(&sweep(&config, &results, threads, group), &alone);
+            let fused = sweep
+                .results_in(&format!("fused-{precision}-{threads}-{group:?}"))
+                .env(GROUP_SIZE_VAR, group);
+            fused.run(&["--quiet", "--threads", threads]);
+            assert_same(&fused.comparable(), &alone);
         }
     }
 }
 
 #[test]
 fn fused_runs_crashed_at_any_write_resume_to_the_files_of_runs_trained_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write(dir.path(), "f.toml", &SWEEP.replace("PRECISION", "f32"));
-    let alone = sweep(&config, &dir.path().join("alone"), "2", Some("1"));
+    let sweep = Sweep::new(SWEEP);
+    let alone = sweep.results_in("alone").env(GROUP_SIZE_VAR, Some("1"));
+    alone.run(&["--quiet", "--threads", "2"]);
     // Every crash ends a process mid-group; the next one regroups what is left (finished runs
     // drop out), so groups resume with other members, from their own checkpoints.
-    let results = dir.path().join("crashed");
-    let (crashes, stderr) = crash_until_done(&config, &results, 40, 0xf05e);
+    let crashed = sweep.results_in("crashed");
+    let (crashes, stderr) = crashed.crash_until_done(40, 0xf05e);
     assert!(crashes >= 10, "only {crashes} crashes");
     assert!(!stderr.contains("restarting"), "{stderr}");
-    assert_same(&sweep(&config, &results, "2", None), &alone);
+    crashed.env(GROUP_SIZE_VAR, None).run(&["--quiet", "--threads", "2"]);
+    assert_same(&crashed.comparable(), &alone.comparable());
 }
 
 #[test]
 fn a_bad_group_size_is_refused_in_one_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write(dir.path(), "f.toml", &SWEEP.replace("PRECISION", "f32"));
+    let sweep = Sweep::new(SWEEP).results_in("r");
     for bad in ["0", "17", "many"] {
-        let out = heavyball()
-            .arg("run")
-            .arg(&config)
-            .arg("--results")
-            .arg(dir.path().join("r"))
-            .env(GROUP_SIZE_VAR, bad)
-            .output()
-            .unwrap();
+        let out = sweep.env(GROUP_SIZE_VAR, Some(bad)).command("run").output().unwrap();
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(

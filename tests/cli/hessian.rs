@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{heavyball, run_sweep, write};
+use crate::common::{Sweep, assert_same, heavyball, stdout_of, tree};
 
 const SWEEP: &str = r#"
 name = "h"
@@ -21,28 +21,12 @@ alpha = [1.0, 0.5]
 seed = [0, 1]
 "#;
 
-fn hessian(args: &[&str]) -> std::process::Output {
-    heavyball().arg("hessian").args(args).output().unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = hessian(args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 #[test]
 fn every_finished_run_gets_its_extremes_the_same_at_any_thread_count() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = write(dir.path(), "h.toml", SWEEP);
-    let results = dir.path().join("results");
-    run_sweep(&cfg, &results, &["--quiet"]);
-    let sweep = results.join("h");
-    let line = ok(&[path(&sweep), "--threads", "1"]);
+    let h = Sweep::new(SWEEP);
+    h.run(&["--quiet"]);
+    let sweep = h.folder();
+    let line = stdout_of(heavyball().arg("hessian").arg(&sweep).args(["--threads", "1"]));
     assert!(line.contains(" computed, 0 kept from before"), "{line}");
     let csv = std::fs::read_to_string(sweep.join("hessian.csv")).unwrap();
     let mut lines = csv.lines();
@@ -59,25 +43,23 @@ fn every_finished_run_gets_its_extremes_the_same_at_any_thread_count() {
         assert!(row[1] == "init" || row[1] == "final");
     }
     // From scratch with four threads, through the config file: the same bytes.
-    let again = dir.path().join("again");
-    std::fs::create_dir_all(&again).unwrap();
-    for entry in walk(&sweep) {
-        let to = again.join(entry.strip_prefix(&sweep).unwrap());
+    let again = h.dir().join("again");
+    for (name, bytes) in tree(&sweep) {
+        let to = again.join(&name);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        if !entry.ends_with("hessian.toml") && !entry.ends_with("hessian.csv") {
-            std::fs::copy(&entry, to).unwrap();
+        if !Path::new(&name).ends_with("hessian.toml") && name != "hessian.csv" {
+            std::fs::write(to, bytes).unwrap();
         }
     }
-    let line = ok(&[path(&again), "--threads", "4"]);
+    let line = stdout_of(heavyball().arg("hessian").arg(&again).args(["--threads", "4"]));
     assert!(line.contains(" computed, 0 kept"), "{line}");
     assert_eq!(std::fs::read(again.join("hessian.csv")).unwrap(), csv.as_bytes());
-    ok(&[path(&cfg), "--results", path(&results), "--threads", "2"]);
+    h.hessian(&["--threads", "2"]);
     assert_eq!(std::fs::read(sweep.join("hessian.csv")).unwrap(), csv.as_bytes());
 
     // The report sets theory beside the experiment: one row per (M, α).
-    let out = heavyball().arg("report").arg(&sweep).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("stability: "));
+    let out = stdout_of(heavyball().arg("report").arg(&sweep));
+    assert!(out.contains("stability: "));
     let md = std::fs::read_to_string(sweep.join("report/report.md")).unwrap();
     let section = md.split("## Stability: theory beside the experiment").nth(1).expect(&md);
     let rows: Vec<&str> =
@@ -120,9 +102,9 @@ fn every_finished_run_gets_its_extremes_the_same_at_any_thread_count() {
     // Without Hessian values the report says nothing about them.
     let again_md = {
         std::fs::remove_file(again.join("hessian.csv")).unwrap();
-        for entry in walk(&again) {
-            if entry.ends_with("hessian.toml") {
-                std::fs::remove_file(entry).unwrap();
+        for (name, _) in tree(&again) {
+            if Path::new(&name).ends_with("hessian.toml") {
+                std::fs::remove_file(again.join(name)).unwrap();
             }
         }
         heavyball().arg("report").arg(&again).assert().success();
@@ -133,35 +115,24 @@ fn every_finished_run_gets_its_extremes_the_same_at_any_thread_count() {
     assert!(!heatmap.contains(r##"stroke="#FFFFFF" stroke-width="3""##), "a boundary without values");
 }
 
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
-    }
-    out
-}
-
 #[test]
 fn a_rerun_computes_only_what_is_missing_or_changed_and_names_a_damaged_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = write(dir.path(), "h.toml", SWEEP);
-    let results = dir.path().join("results");
-    run_sweep(&cfg, &results, &["--quiet"]);
-    let sweep = results.join("h");
-    ok(&[path(&sweep)]);
+    let h = Sweep::new(SWEEP);
+    h.run(&["--quiet"]);
+    let sweep = h.folder();
+    stdout_of(heavyball().arg("hessian").arg(&sweep));
     let csv = std::fs::read(sweep.join("hessian.csv")).unwrap();
     let runs: Vec<_> = std::fs::read_dir(sweep.join("runs")).unwrap().map(|e| e.unwrap().path()).collect();
     // One run's values lost (as a kill before its file landed would), one run's damaged.
     std::fs::remove_file(runs[0].join("hessian.toml")).unwrap();
     std::fs::write(runs[1].join("hessian.toml"), "lambda_max = ").unwrap();
-    let line = ok(&[path(&sweep)]);
+    let line = stdout_of(heavyball().arg("hessian").arg(&sweep));
     assert!(line.contains("(2 computed, 14 kept from before)"), "{line}");
     assert_eq!(std::fs::read(sweep.join("hessian.csv")).unwrap(), csv);
     // A run whose parameters cannot be read is named and left out; the others are written.
     std::fs::remove_file(runs[2].join("hessian.toml")).unwrap();
     std::fs::write(runs[2].join("init.npz"), b"not a zip").unwrap();
-    let out = hessian(&[path(&sweep)]);
+    let out = heavyball().arg("hessian").arg(&sweep).output().unwrap();
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     let name = runs[2].file_name().unwrap().to_str().unwrap();
@@ -172,38 +143,30 @@ fn a_rerun_computes_only_what_is_missing_or_changed_and_names_a_damaged_run() {
 
 #[test]
 fn a_folder_without_a_sweep_or_without_finished_runs_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = hessian(&[path(dir.path())]);
+    let empty = tempfile::tempdir().unwrap();
+    let out = heavyball().arg("hessian").arg(empty.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("sweep.toml") && err.contains("the results folder of a sweep"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 
     // No γ that diverges: a fused group would finish such a run within milliseconds.
-    let long = SWEEP.replace("iterations = 30", "iterations = 2000000").replace("3000.0", "0.03");
-    let cfg = write(dir.path(), "h.toml", &long);
-    let results = dir.path().join("results");
+    let long = Sweep::new(SWEEP).with(&[("train.iterations", "2000000"), ("grid.gamma", "[0.3, 0.03]")]);
     // Stopped at once: sweep.toml is written, no run finished.
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("heavyball"))
-        .args(["run", "--quiet"])
-        .arg(&cfg)
-        .arg("--results")
-        .arg(&results)
-        .spawn()
-        .unwrap();
+    let mut child = long.spawn_with(&["--quiet"]);
     // Both of the sweep's own files, whichever is written last, before the kill.
-    let (meta, config) = (results.join("h/sweep.toml"), results.join("h/config.toml"));
+    let (meta, config) = (long.folder().join("sweep.toml"), long.folder().join("config.toml"));
     while !(meta.exists() && config.exists()) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let out = hessian(&[path(&results.join("h"))]);
+    let out = heavyball().arg("hessian").arg(long.folder()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("has no finished runs"), "{err}");
-    assert!(!results.join("h/hessian.csv").exists());
-    let out = hessian(&[path(&results.join("h")), "--steps", "1"]);
+    assert!(!long.folder().join("hessian.csv").exists());
+    let out = heavyball().arg("hessian").arg(long.folder()).args(["--steps", "1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -227,12 +190,11 @@ seed = [0]
 
 #[test]
 fn curves_carry_the_sharpness_the_same_at_any_thread_count_and_across_crashes() {
-    use crate::common::{assert_same, comparable, crash_until_done};
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = write(dir.path(), "s.toml", SHARP);
-    let one = dir.path().join("one");
-    run_sweep(&cfg, &one, &["--threads", "1", "--quiet"]);
-    let runs: Vec<_> = std::fs::read_dir(one.join("s/runs")).unwrap().map(|e| e.unwrap().path()).collect();
+    let sharp = Sweep::new(SHARP);
+    let one = sharp.results_in("one");
+    one.run(&["--threads", "1", "--quiet"]);
+    let runs: Vec<_> =
+        std::fs::read_dir(one.folder().join("runs")).unwrap().map(|e| e.unwrap().path()).collect();
     for run in &runs {
         let curve = std::fs::read_to_string(run.join("curve.csv")).unwrap();
         let mut lines = curve.lines();
@@ -249,36 +211,34 @@ fn curves_carry_the_sharpness_the_same_at_any_thread_count_and_across_crashes() 
             }
         }
     }
-    let curves = std::fs::read_to_string(one.join("s/curves.csv")).unwrap();
+    let curves = std::fs::read_to_string(one.folder().join("curves.csv")).unwrap();
     assert!(curves.starts_with(
         "run,hidden,gamma,alpha,seed,iteration,train_loss,train_accuracy,test_loss,test_accuracy,sharpness\n"
     ));
 
-    let four = dir.path().join("four");
-    run_sweep(&cfg, &four, &["--threads", "4", "--quiet"]);
-    assert_same(&comparable(&four.join("s")), &comparable(&one.join("s")));
+    let four = sharp.results_in("four");
+    four.run(&["--threads", "4", "--quiet"]);
+    assert_same(&four.comparable(), &one.comparable());
 
     // Crashed after every few files, then resumed: the same bytes.
-    let crashed = dir.path().join("crashed");
-    let (crashes, _) = crash_until_done(&cfg, &crashed, 13, 0x5a);
+    let crashed = sharp.results_in("crashed");
+    let (crashes, _) = crashed.crash_until_done(13, 0x5a);
     assert!(crashes >= 5, "only {crashes} crashes");
-    assert_same(&comparable(&crashed.join("s")), &comparable(&one.join("s")));
+    assert_same(&crashed.comparable(), &one.comparable());
 
     // Without the sharpness the same runs have other keys, and their curves are the same but
     // for the column.
-    let plain = dir.path().join("plain");
-    let cfg_plain =
-        write(dir.path(), "p.toml", &SHARP.replace("sharpness_every = 5\nsharpness_steps = 10\n", ""));
-    run_sweep(&cfg_plain, &plain, &["--quiet"]);
-    heavyball().arg("report").arg(plain.join("s")).assert().success();
-    assert!(!plain.join("s/report/sharpness-M3.svg").exists(), "a sharpness plot without sharpness");
+    let plain = sharp.results_in("plain").without(&["train.sharpness_every", "train.sharpness_steps"]);
+    plain.run(&["--quiet"]);
+    heavyball().arg("report").arg(plain.folder()).assert().success();
+    assert!(!plain.folder().join("report/sharpness-M3.svg").exists(), "a sharpness plot without sharpness");
     let strip = |text: &str| -> String {
         text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n").collect()
     };
     for run in &runs {
         let name = run.file_name().unwrap().to_str().unwrap();
         let readable = &name[..name.len() - 9];
-        let twin = std::fs::read_dir(plain.join("s/runs"))
+        let twin = std::fs::read_dir(plain.folder().join("runs"))
             .unwrap()
             .map(|e| e.unwrap().path())
             .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&format!("{readable}-")))
@@ -293,15 +253,15 @@ fn curves_carry_the_sharpness_the_same_at_any_thread_count_and_across_crashes() 
     }
 
     // The report draws each M's best runs' sharpness against their thresholds.
-    heavyball().arg("report").arg(one.join("s")).assert().success();
-    let md = std::fs::read_to_string(one.join("s/report/report.md")).unwrap();
+    heavyball().arg("report").arg(one.folder()).assert().success();
+    let md = std::fs::read_to_string(one.folder().join("report/report.md")).unwrap();
     for m in [3, 6] {
         assert!(md.contains(&format!("### Sharpness, M = {m}: ")), "{md}");
-        let svg = std::fs::read_to_string(one.join(format!("s/report/sharpness-M{m}.svg"))).unwrap();
+        let svg = std::fs::read_to_string(one.folder().join(format!("report/sharpness-M{m}.svg"))).unwrap();
         assert!(svg.contains("threshold 2(2−α)/(αγ)"), "sharpness-M{m}.svg");
-        assert!(one.join(format!("s/report/sharpness-M{m}.png")).exists());
+        assert!(one.folder().join(format!("report/sharpness-M{m}.png")).exists());
         // λ₀ from the curves' row 0 alone gives the stability table and the heatmap's boundary.
-        let heatmap = std::fs::read_to_string(one.join(format!("s/report/heatmap-M{m}.svg"))).unwrap();
+        let heatmap = std::fs::read_to_string(one.folder().join(format!("report/heatmap-M{m}.svg"))).unwrap();
         assert!(heatmap.contains(r##"stroke="#FFFFFF" stroke-width="3""##), "heatmap-M{m}.svg");
     }
     assert!(md.contains("λ₀ from the curves' sharpness column at iteration 0"), "{md}");

@@ -1,17 +1,17 @@
-//! Training curves against values computed independently by the numpy reference implementation
-//! `ref_numpy.py` (heavyball's shared peers; its gradient agrees with central finite differences
-//! to 1.5e-10 and with jax.grad to 3e-16). The values below were produced by
+//! Training curves against values computed independently, in plain numpy, by
+//! `benches/peers/reference.py` (the model and the method written from the formulas alone),
+//! from heavyball's own initial parameters:
 //!
 //! ```text
-//! X, y = ref_numpy.load_csv("iris.csv", "label")            # the raw built-in iris data
-//! W, b, V, c = np.load("runs/<run>/init.npz")               # heavyball's init, M = 6, seed 7
-//! losses, _ = ref_numpy.train(X.astype(W.dtype), y, W, b, V, c, gamma, alpha, 60, reduction)
+//! python3 benches/peers/reference.py iris.csv runs/<run>/init.npz --gamma G --alpha A \
+//!     --iterations 60 --objective sum|mean          # the raw built-in iris data; M = 6, seed 7
 //! ```
 //!
-//! and every 10th row is kept here. They depend on heavyball's initialisation scheme (a change to
-//! it changes the run key too, and these numbers must then be regenerated).
+//! Every 10th row is kept here; the f64 values agree with that script's to the last digit or
+//! two. They depend on heavyball's initialisation scheme (a change to it changes the run key
+//! too, and these numbers must then be regenerated).
 
-use crate::common::{heavyball, iris_csv, run_dir, write};
+use crate::common::{Sweep, iris_csv};
 
 const CONFIG: &str = r#"
 name = "ref"
@@ -21,29 +21,30 @@ test_fraction = 0
 standardize = false
 [train]
 iterations = 60
-objective = "OBJECTIVE"
-precision = "PRECISION"
+objective = "sum"
+precision = "f64"
 chunk_size = 64
 [grid]
 hidden = [6]
-gamma = [GAMMA]
+gamma = [0.001]
 alpha = [1.0, 0.3]
 seed = [7]
 "#;
 
 /// Runs the reference config and returns the train_loss column of each α's curve.
 fn curves(objective: &str, precision: &str, gamma: &str) -> Vec<(String, Vec<f64>)> {
-    let dir = tempfile::tempdir().unwrap();
-    iris_csv(dir.path());
-    let text = CONFIG.replace("OBJECTIVE", objective).replace("PRECISION", precision).replace("GAMMA", gamma);
-    let config = write(dir.path(), "ref.toml", &text);
-    heavyball().arg("run").arg(&config).arg("--results").arg(dir.path().join("out")).assert().success();
-    let sweep = dir.path().join("out/ref");
+    let sweep = Sweep::new(CONFIG).with(&[
+        ("train.objective", &format!("{objective:?}")),
+        ("train.precision", &format!("{precision:?}")),
+        ("grid.gamma", &format!("[{gamma}]")),
+    ]);
+    iris_csv(sweep.dir());
+    sweep.run(&[]);
     ["a1-", "a0.3-"]
         .iter()
         .map(|alpha| {
             let prefix = format!("M6-g{gamma}-{alpha}");
-            let text = std::fs::read_to_string(run_dir(&sweep, &prefix).join("curve.csv")).unwrap();
+            let text = std::fs::read_to_string(sweep.run_dir(&prefix).join("curve.csv")).unwrap();
             let losses =
                 text.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
             (prefix, losses)

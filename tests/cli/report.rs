@@ -2,73 +2,7 @@
 
 use std::path::Path;
 
-use heavyball::grid::RunSpec;
-use heavyball::store::{RunId, SweepMeta};
-
-use crate::common::{heavyball, write};
-
-const SWEEP_TOML: &str = r#"format = 1
-name = "hand"
-data = "hand-made"
-data_fingerprint = "fp"
-train_samples = 10
-test_samples = 0
-features = 2
-classes = 2
-objective = "sum"
-precision = "f64"
-iterations = 4
-chunk_size = 1024
-hidden = [4]
-gamma = [0.1, 0.2]
-alpha = ALPHAS
-seed = [0, 1]
-"#;
-
-/// Writes one finished run with the given training losses at iterations 0..=4, in the folder
-/// its key names (the key follows from `sweep.toml`, as for a real run).
-fn run(dir: &Path, gamma: &str, alpha: &str, seed: u64, losses: &[f64], status: &str) {
-    let sweep = SweepMeta::read(&dir.join("sweep.toml")).unwrap();
-    let spec =
-        RunSpec { index: 0, hidden: 4, gamma: gamma.parse().unwrap(), alpha: alpha.parse().unwrap(), seed };
-    let id = RunId::from_spec(&spec, &sweep.train(), &sweep.data_fingerprint);
-    let run_dir = dir.join("runs").join(id.dir_name());
-    std::fs::create_dir_all(&run_dir).unwrap();
-    let meta = format!(
-        "format = 1\nkey = \"{}\"\nname = \"{}\"\nhidden = 4\ngamma = {gamma}\nalpha = {alpha}\nseed = {seed}\n\
-         objective = \"sum\"\nprecision = \"f64\"\nchunk_size = 1024\ndata = \"fp\"\nstatus = \"{status}\"\n\
-         iterations = {}\ntarget_iterations = 4\nwall_seconds = 0.1\n",
-        id.key,
-        id.name,
-        losses.len() - 1
-    );
-    write(&run_dir, "run.toml", &meta);
-    let mut curve = String::from("iteration,train_loss,train_accuracy\n");
-    for (i, l) in losses.iter().enumerate() {
-        curve.push_str(&format!("{i},{l},0.5\n"));
-    }
-    write(&run_dir, "curve.csv", &curve);
-}
-
-pub(crate) fn sweep(dir: &Path, alphas: &str) -> std::path::PathBuf {
-    let root = dir.join("hand");
-    std::fs::create_dir_all(&root).unwrap();
-    write(&root, "sweep.toml", &SWEEP_TOML.replace("ALPHAS", alphas));
-    root
-}
-
-/// Eight runs with known answers. GD's best is γ = 0.2 (final 0.4 and 0.6, mean 0.5); momentum's
-/// is γ = 0.1, α = 0.5 (final 0.1 and 0.3); γ = 0.2, α = 0.5 diverges with one seed.
-pub(crate) fn known_runs(root: &Path) {
-    run(root, "0.1", "1", 0, &[2.0, 1.5, 1.2, 1.0, 0.9], "done");
-    run(root, "0.1", "1", 1, &[2.0, 1.6, 1.3, 1.1, 1.0], "done");
-    run(root, "0.2", "1", 0, &[2.0, 1.0, 0.8, 0.5, 0.4], "done");
-    run(root, "0.2", "1", 1, &[2.0, 1.2, 0.9, 0.7, 0.6], "done");
-    run(root, "0.1", "0.5", 0, &[2.0, 0.5, 0.2, 0.1, 0.1], "done");
-    run(root, "0.1", "0.5", 1, &[2.0, 0.9, 0.5, 0.35, 0.3], "done");
-    run(root, "0.2", "0.5", 0, &[2.0, f64::NAN], "diverged");
-    run(root, "0.2", "0.5", 1, &[2.0, 0.3, 0.25, 0.2, 0.2], "done");
-}
+use crate::common::{HandMade, Sweep, heavyball, write};
 
 fn csv_rows(path: &Path) -> Vec<Vec<String>> {
     std::fs::read_to_string(path)
@@ -81,10 +15,10 @@ fn csv_rows(path: &Path) -> Vec<Vec<String>> {
 #[test]
 fn comparison_and_paired_numbers_are_the_known_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let root = sweep(dir.path(), "[1.0, 0.5]");
-    known_runs(&root);
+    let hand = HandMade::known(dir.path());
+    let root = hand.root();
 
-    let out = heavyball().arg("report").arg(&root).args(["--target", "0.65"]).output().unwrap();
+    let out = heavyball().arg("report").arg(root).args(["--target", "0.65"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("| 4 | plain GD | 0.2 (not bracketed) | 1 | 0.5 ± 0.1414"), "{stdout}");
@@ -178,11 +112,11 @@ fn comparison_and_paired_numbers_are_the_known_answers() {
 fn partial_one_sided_and_all_diverged_sweeps_are_reported_not_crashed() {
     let dir = tempfile::tempdir().unwrap();
     // Only GD in the grid, one run missing.
-    let root = sweep(dir.path(), "[1.0]");
-    run(&root, "0.1", "1", 0, &[2.0, 1.5, 1.2, 1.0, 0.9], "done");
-    run(&root, "0.1", "1", 1, &[2.0, 1.6, 1.3, 1.1, 1.0], "done");
-    run(&root, "0.2", "1", 0, &[2.0, 1.0, 0.8, 0.5, 0.4], "done");
-    let out = heavyball().arg("report").arg(&root).output().unwrap();
+    let hand = HandMade::new(dir.path(), "hand", &[0.1, 0.2], &[1.0]);
+    hand.run(0.1, 1.0, 0, &[2.0, 1.5, 1.2, 1.0, 0.9]);
+    hand.run(0.1, 1.0, 1, &[2.0, 1.6, 1.3, 1.1, 1.0]);
+    hand.run(0.2, 1.0, 0, &[2.0, 1.0, 0.8, 0.5, 0.4]);
+    let out = heavyball().arg("report").arg(hand.root()).output().unwrap();
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("3 of 4 runs are finished; missing M4-g0.2-a1-s1"), "{stdout}");
@@ -190,20 +124,20 @@ fn partial_one_sided_and_all_diverged_sweeps_are_reported_not_crashed() {
 
     // Every run diverged.
     let dir = tempfile::tempdir().unwrap();
-    let root = sweep(dir.path(), "[1.0, 0.5]");
+    let hand = HandMade::new(dir.path(), "hand", &[0.1, 0.2], &[1.0, 0.5]);
     for (g, a, s) in [
-        ("0.1", "1", 0),
-        ("0.1", "1", 1),
-        ("0.2", "1", 0),
-        ("0.2", "1", 1),
-        ("0.1", "0.5", 0),
-        ("0.1", "0.5", 1),
-        ("0.2", "0.5", 0),
-        ("0.2", "0.5", 1),
+        (0.1, 1.0, 0),
+        (0.1, 1.0, 1),
+        (0.2, 1.0, 0),
+        (0.2, 1.0, 1),
+        (0.1, 0.5, 0),
+        (0.1, 0.5, 1),
+        (0.2, 0.5, 0),
+        (0.2, 0.5, 1),
     ] {
-        run(&root, g, a, s, &[2.0, f64::INFINITY], "diverged");
+        hand.run(g, a, s, &[2.0, f64::INFINITY]);
     }
-    let out = heavyball().arg("report").arg(&root).output().unwrap();
+    let out = heavyball().arg("report").arg(hand.root()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -213,8 +147,8 @@ fn partial_one_sided_and_all_diverged_sweeps_are_reported_not_crashed() {
 
     // Nothing finished at all: a clear error.
     let dir = tempfile::tempdir().unwrap();
-    let root = sweep(dir.path(), "[1.0]");
-    let out = heavyball().arg("report").arg(&root).output().unwrap();
+    let hand = HandMade::new(dir.path(), "hand", &[0.1, 0.2], &[1.0]);
+    let out = heavyball().arg("report").arg(hand.root()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no finished runs yet"));
     let out = heavyball().arg("report").arg(dir.path().join("nope")).output().unwrap();
@@ -224,21 +158,28 @@ fn partial_one_sided_and_all_diverged_sweeps_are_reported_not_crashed() {
 
 #[test]
 fn a_real_sweep_reports_through_its_config_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write(
-        dir.path(),
-        "s.toml",
-        "[data]\nbuiltin = \"iris\"\ntest_fraction = 0.2\n[train]\niterations = 20\n[grid]\nhidden = [4]\ngamma = [0.01, 0.03]\nalpha = [1.0, 0.3]\nseed = [0, 1]\n",
+    let sweep = Sweep::new(
+        r#"
+[data]
+builtin = "iris"
+test_fraction = 0.2
+[train]
+iterations = 20
+[grid]
+hidden = [4]
+gamma = [0.01, 0.03]
+alpha = [1.0, 0.3]
+seed = [0, 1]
+"#,
     );
-    let results = dir.path().join("out");
-    heavyball().arg("run").arg(&config).arg("--results").arg(&results).assert().success();
-    let out = heavyball().arg("report").arg(&config).arg("--results").arg(&results).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    sweep.run(&[]);
+    let stdout = sweep.report(&[]);
+    let report = sweep.folder().join("report");
     for f in ["comparison.csv", "paired.csv", "report.md", "accuracy-M4.svg", "accuracy-M4.png"] {
-        assert!(results.join("s/report").join(f).is_file(), "{f}");
+        assert!(report.join(f).is_file(), "{f}");
     }
     // With a test set, both views: each method's best by training loss and by test loss.
-    let rows = csv_rows(&results.join("s/report/comparison.csv"));
+    let rows = csv_rows(&report.join("comparison.csv"));
     let views: Vec<(&str, &str, &str)> =
         rows[1..].iter().map(|r| (r[0].as_str(), r[1].as_str(), r[3].as_str())).collect();
     assert_eq!(
@@ -250,13 +191,12 @@ fn a_real_sweep_reports_through_its_config_path() {
             ("generalisation", "test_loss", "momentum"),
         ]
     );
-    let md = std::fs::read_to_string(results.join("s/report/report.md")).unwrap();
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
     for section in
         ["## Best settings: optimisation", "## Best settings: generalisation", "## Is the difference real?"]
     {
         assert!(md.contains(section), "{section}: {md}");
     }
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Generalisation: each method at its lowest final test loss"), "{stdout}");
     assert!(stdout.contains("M = 4, generalisation: momentum / GD final test loss"), "{stdout}");
 }
@@ -264,12 +204,12 @@ fn a_real_sweep_reports_through_its_config_path() {
 #[test]
 fn the_default_target_is_the_lowest_loss_both_tuned_methods_reach_with_every_seed() {
     let dir = tempfile::tempdir().unwrap();
-    let root = sweep(dir.path(), "[1.0, 0.5]");
     // Tuned GD is γ = 0.2 (its seeds' lowest losses 0.4 and 0.6), tuned momentum γ = 0.1 (0.1 and
     // 0.3): the target is 0.6. GD reaches it at iterations 3 and 4, momentum at 1 and 2.
-    known_runs(&root);
+    let hand = HandMade::known(dir.path());
+    let root = hand.root();
 
-    let out = heavyball().arg("report").arg(&root).output().unwrap();
+    let out = heavyball().arg("report").arg(root).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("Target training loss: M = 4: 0.6."), "{stdout}");
@@ -290,28 +230,23 @@ fn the_default_target_is_the_lowest_loss_both_tuned_methods_reach_with_every_see
 /// three grid points have only the old config's folders.
 #[test]
 fn stale_runs_whose_names_match_stay_out_of_the_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let text = r#"
+    let new = Sweep::new(
+        r#"
 name = "stale"
 [data]
 builtin = "digits"
 [train]
 iterations = 30
-FACTOR
 [grid]
 hidden = [8]
 gamma = [1e-3, 0.5]
 alpha = [1.0, 0.5]
-"#;
-    let old = write(dir.path(), "old.toml", &text.replace("FACTOR", "divergence_factor = 1.01"));
-    let new = write(dir.path(), "new.toml", &text.replace("FACTOR", ""));
-    let results = dir.path().join("out");
-    for (config, extra) in [(&old, vec![]), (&new, vec!["--shard", "0/4"])] {
-        let out =
-            heavyball().arg("run").arg(config).arg("--results").arg(&results).args(extra).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    }
-    let out = heavyball().arg("report").arg(results.join("stale")).output().unwrap();
+"#,
+    );
+    let old = new.with(&[("train.divergence_factor", "1.01")]);
+    old.run(&[]);
+    new.run(&["--shard", "0/4"]);
+    let out = heavyball().arg("report").arg(new.folder()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("1 of 4 runs are finished"), "{stdout}");
@@ -320,8 +255,8 @@ alpha = [1.0, 0.5]
 #[test]
 fn truncated_or_empty_curves_are_named_as_damaged_not_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let root = sweep(dir.path(), "[1.0, 0.5]");
-    known_runs(&root);
+    let hand = HandMade::known(dir.path());
+    let root = hand.root();
     // γ = 0.2, α = 0.5, seed 1 loses its last rows: its final loss must not be read from row 2.
     // γ = 0.1, α = 0.5, seed 1 keeps only its header: it must not be read as diverged.
     let cut = |gamma: &str, seed: u64, rows: usize| {
@@ -339,7 +274,7 @@ fn truncated_or_empty_curves_are_named_as_damaged_not_reported() {
     };
     cut("0.2", 1, 3);
     cut("0.1", 1, 0);
-    let out = heavyball().arg("report").arg(&root).output().unwrap();
+    let out = heavyball().arg("report").arg(root).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Damaged: 2 finished runs are left out"), "{stdout}");
@@ -357,13 +292,13 @@ fn truncated_or_empty_curves_are_named_as_damaged_not_reported() {
 #[test]
 fn extreme_curve_values_are_plotted_without_hanging() {
     let dir = tempfile::tempdir().unwrap();
-    let root = sweep(dir.path(), "[1.0, 0.5]");
-    known_runs(&root);
+    let hand = HandMade::known(dir.path());
+    let root = hand.root();
     // Losses near the largest f64 and subnormal ones, in one GD and one momentum run.
-    run(&root, "0.1", "1", 0, &[2.0, 1.7e308, 1e300, 1.0, 0.9], "done");
-    run(&root, "0.1", "0.5", 0, &[2.0, 1e-310, 5e-324, 0.1, 0.1], "done");
+    hand.run(0.1, 1.0, 0, &[2.0, 1.7e308, 1e300, 1.0, 0.9]);
+    hand.run(0.1, 0.5, 0, &[2.0, 1e-310, 5e-324, 0.1, 0.1]);
     let out =
-        heavyball().arg("report").arg(&root).timeout(std::time::Duration::from_secs(60)).output().unwrap();
+        heavyball().arg("report").arg(root).timeout(std::time::Duration::from_secs(60)).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(root.join("report/curves-M4.png").exists());
 }
@@ -372,14 +307,14 @@ fn extreme_curve_values_are_plotted_without_hanging() {
 fn the_report_never_writes_through_a_planted_temporary_name() {
     // Plots were once drawn to fixed temporary names such as report/.tmp-curves-M4.png.
     let dir = tempfile::tempdir().unwrap();
-    let root = sweep(dir.path(), "[1.0, 0.5]");
-    known_runs(&root);
+    let hand = HandMade::known(dir.path());
+    let root = hand.root();
     let victim = write(dir.path(), "victim.txt", "precious\n");
     std::fs::create_dir_all(root.join("report")).unwrap();
     for stem in ["curves-M4", "heatmap-M4", "sensitivity-M4"] {
         std::os::unix::fs::symlink(&victim, root.join(format!("report/.tmp-{stem}.png"))).unwrap();
     }
-    let out = heavyball().arg("report").arg(&root).output().unwrap();
+    let out = heavyball().arg("report").arg(root).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
     assert!(root.join("report/curves-M4.png").is_file());
@@ -398,9 +333,9 @@ fn snapshot_folder(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 #[test]
 fn a_report_killed_at_any_write_leaves_the_previous_report_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let root = sweep(dir.path(), "[1.0, 0.5]");
-    known_runs(&root);
-    heavyball().arg("report").arg(&root).assert().success();
+    let hand = HandMade::known(dir.path());
+    let root = hand.root();
+    heavyball().arg("report").arg(root).assert().success();
     let old = snapshot_folder(&root.join("report"));
     // A different target changes the tables: the new report differs from the old.
     let args = ["--target", "0.65"];
@@ -408,7 +343,7 @@ fn a_report_killed_at_any_write_leaves_the_previous_report_whole() {
     for n in 1.. {
         let out = heavyball()
             .arg("report")
-            .arg(&root)
+            .arg(root)
             .args(args)
             .env(heavyball::store::atomic::CRASH_AFTER_RENAMES, n.to_string())
             .output()
@@ -432,8 +367,8 @@ fn a_report_killed_at_any_write_leaves_the_previous_report_whole() {
 #[test]
 fn staging_folders_a_crash_left_are_removed_once_an_hour_old() {
     let dir = tempfile::tempdir().unwrap();
-    let root = sweep(dir.path(), "[1.0, 0.5]");
-    known_runs(&root);
+    let hand = HandMade::known(dir.path());
+    let root = hand.root();
     let (stale, fresh) = (root.join(".report-stale1"), root.join(".report-fresh1"));
     for folder in [&stale, &fresh] {
         std::fs::create_dir_all(folder).unwrap();
@@ -441,11 +376,11 @@ fn staging_folders_a_crash_left_are_removed_once_an_hour_old() {
     }
     let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
     std::fs::File::open(&stale).unwrap().set_modified(two_hours_ago).unwrap();
-    heavyball().arg("report").arg(&root).assert().success();
+    heavyball().arg("report").arg(root).assert().success();
     assert!(!stale.exists(), "a staging folder two hours old is left behind");
     assert!(fresh.exists(), "a staging folder in use (fresh) must stay");
     // No staging folder of this report's own is left.
-    let left: Vec<String> = std::fs::read_dir(&root)
+    let left: Vec<String> = std::fs::read_dir(root)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with(".report-") && n != ".report-fresh1")

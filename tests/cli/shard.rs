@@ -3,11 +3,9 @@
 //! Slurm variables, `plan --shards` reports per shard, and `heavyball slurm` writes and submits
 //! the job script (through a stand-in `sbatch`; tests/slurm/cluster-test.sh uses a real Slurm).
 
-use std::path::{Path, PathBuf};
-
 use heavyball::store::SweepDir;
 
-use crate::common::{heavyball, tree, write};
+use crate::common::{Sweep, assert_same, heavyball, stdout_of, write};
 
 const SWEEP: &str = r#"
 name = "s"
@@ -24,56 +22,24 @@ alpha = [1.0, 0.5]
 seed = [0]
 "#;
 
-use crate::common::run_sweep as run;
-
-/// Everything but wall times (run.toml, summary.csv), lock files and Slurm files.
-fn comparable(sweep: &Path) -> Vec<(String, Vec<u8>)> {
-    tree(sweep)
-        .into_iter()
-        .filter(|(n, _)| {
-            !n.ends_with("run.toml")
-                && n != "summary.csv"
-                && !n.starts_with(".lock")
-                && !n.starts_with("slurm")
-        })
-        .collect()
-}
-
-fn runs_in(sweep: &Path) -> usize {
-    std::fs::read_dir(sweep.join("runs")).map(|d| d.count()).unwrap_or(0)
-}
-
-fn setup() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = write(dir.path(), "s.toml", SWEEP);
-    (dir, cfg)
-}
-
 #[test]
 fn shards_fill_one_folder_with_the_bytes_of_a_plain_run() {
-    let (dir, cfg) = setup();
-    let plain = dir.path().join("plain");
-    run(&cfg, &plain, &[]);
-    let sharded = dir.path().join("sharded");
+    let sweep = Sweep::new(SWEEP);
+    let plain = sweep.results_in("plain");
+    plain.run(&[]);
+    let sharded = sweep.results_in("sharded");
     let mut trained = 0;
     for i in 0..3 {
-        let line = run(&cfg, &sharded, &["--shard", &format!("{i}/3"), "--threads", "1"]);
+        let line = sharded.run(&["--shard", &format!("{i}/3"), "--threads", "1"]);
         assert!(line.contains(&format!("shard {i}/3: ")) && line.contains("of the grid's 12 runs"), "{line}");
-        trained += runs_in(&sharded.join("s")) - trained;
+        trained += std::fs::read_dir(sharded.folder().join("runs")).map(|d| d.count()).unwrap_or(0) - trained;
     }
     assert_eq!(trained, 12);
-    let (a, b) = (comparable(&plain.join("s")), comparable(&sharded.join("s")));
-    assert_eq!(a.len(), b.len());
-    for ((name, x), (other, y)) in a.iter().zip(&b) {
-        assert_eq!(name, other);
-        assert!(x == y, "{name} differs");
-    }
-    let summary = std::fs::read_to_string(sharded.join("s/summary.csv")).unwrap();
+    assert_same(&plain.comparable(), &sharded.comparable());
+    let summary = std::fs::read_to_string(sharded.folder().join("summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), 13, "the last shard's summary covers every run");
     // Work is balanced: runs cost ∝ M, and each shard gets 80 units of the 240 (4 runs each).
-    let plan =
-        heavyball().arg("plan").arg(&cfg).arg("--results").arg(&sharded).args(["--shards", "3"]).output();
-    let plan = String::from_utf8(plan.unwrap().stdout).unwrap();
+    let plan = sharded.plan(&["--shards", "3"]);
     for i in 0..3 {
         assert!(plan.contains(&format!("shard {i}: 4/4 runs finished")), "{plan}");
     }
@@ -81,47 +47,32 @@ fn shards_fill_one_folder_with_the_bytes_of_a_plain_run() {
 
 #[test]
 fn the_same_shard_twice_at_once_is_harmless() {
-    let (dir, cfg) = setup();
-    let results = dir.path().join("out");
-    let spawn = || {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("heavyball"))
-            .arg("run")
-            .arg(&cfg)
-            .arg("--results")
-            .arg(&results)
-            .args(["--shard", "0/1", "--threads", "1", "--quiet"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let sweep = Sweep::new(SWEEP);
+    let spawn = || sweep.spawn_with(&["--shard", "0/1", "--threads", "1", "--quiet"]);
     let (a, b) = (spawn(), spawn());
     for child in [a, b] {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
-    let plain = dir.path().join("plain");
-    run(&cfg, &plain, &[]);
-    assert_eq!(comparable(&plain.join("s")), comparable(&results.join("s")));
+    let plain = sweep.results_in("plain");
+    plain.run(&[]);
+    assert_same(&plain.comparable(), &sweep.comparable());
 }
 
 #[test]
 fn plain_runs_and_shards_exclude_each_other() {
-    let (dir, cfg) = setup();
-    let results = dir.path().join("out");
-    std::fs::create_dir_all(results.join("s")).unwrap();
-    let shard_lock = heavyball::store::SweepLock::acquire(&SweepDir::at(&results.join("s")), true).unwrap();
-    let out = heavyball().arg("run").arg(&cfg).arg("--results").arg(&results).output().unwrap();
+    let sweep = Sweep::new(SWEEP);
+    std::fs::create_dir_all(sweep.folder()).unwrap();
+    let shard_lock = heavyball::store::SweepLock::acquire(&SweepDir::at(&sweep.folder()), true).unwrap();
+    let out = sweep.command("run").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("in use by another heavyball run (the tasks of a sharded run)"), "{stderr}");
-    run(&cfg, &results, &["--shard", "1/2"]);
+    sweep.run(&["--shard", "1/2"]);
     drop(shard_lock);
 
-    let plain_lock = heavyball::store::SweepLock::acquire(&SweepDir::at(&results.join("s")), false).unwrap();
-    let out =
-        heavyball().arg("run").arg(&cfg).arg("--results").arg(&results).args(["--shard", "0/2"]).output();
-    let out = out.unwrap();
+    let plain_lock = heavyball::store::SweepLock::acquire(&SweepDir::at(&sweep.folder()), false).unwrap();
+    let out = sweep.command("run").args(["--shard", "0/2"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("pid {}", std::process::id())));
     drop(plain_lock);
@@ -129,12 +80,11 @@ fn plain_runs_and_shards_exclude_each_other() {
 
 #[test]
 fn shard_auto_reads_the_slurm_array_variables() {
-    let (dir, cfg) = setup();
-    let results = dir.path().join("out");
+    let sweep = Sweep::new(SWEEP);
     // `heavyball run CONFIG --results DIR --shard auto`, to be given its environment.
     let auto = || {
-        let mut cmd = heavyball();
-        cmd.arg("run").arg(&cfg).arg("--results").arg(&results).args(["--shard", "auto"]);
+        let mut cmd = sweep.command("run");
+        cmd.args(["--shard", "auto"]);
         cmd
     };
     let out = auto()
@@ -151,7 +101,7 @@ fn shard_auto_reads_the_slurm_array_variables() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--shard auto needs SLURM_ARRAY_TASK_ID"));
 
-    let out = heavyball().arg("run").arg(&cfg).args(["--shard", "3/3"]).output().unwrap();
+    let out = heavyball().arg("run").arg(&sweep.config).args(["--shard", "3/3"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "a shard outside 0..N is a usage error");
 }
 
@@ -159,12 +109,11 @@ fn shard_auto_reads_the_slurm_array_variables() {
 #[test]
 fn slurm_writes_the_script_and_submits_only_unfinished_shards() {
     use std::os::unix::fs::PermissionsExt;
-    let (dir, cfg) = setup();
-    let results = dir.path().join("out");
+    let sweep = Sweep::new(SWEEP);
     // A stand-in sbatch that records its arguments and answers like `sbatch --parsable`.
-    let bin = dir.path().join("bin");
+    let bin = sweep.dir().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let log = dir.path().join("sbatch.log");
+    let log = sweep.dir().join("sbatch.log");
     let sbatch = write(
         &bin,
         "sbatch",
@@ -173,22 +122,17 @@ fn slurm_writes_the_script_and_submits_only_unfinished_shards() {
     std::fs::set_permissions(&sbatch, std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let slurm = |extra: &[&str]| {
-        let out = heavyball()
-            .arg("slurm")
-            .arg(&cfg)
-            .arg("--results")
-            .arg(&results)
-            .args(["--tasks", "3", "--cpus-per-task", "2", "--time", "1:00:00"])
-            .args(extra)
-            .env("PATH", &path)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
+        stdout_of(
+            sweep
+                .command("slurm")
+                .args(["--tasks", "3", "--cpus-per-task", "2", "--time", "1:00:00"])
+                .args(extra)
+                .env("PATH", &path),
+        )
     };
 
     let out = slurm(&[]);
-    let script_path = results.join("s/slurm/s.sbatch");
+    let script_path = sweep.folder().join("slurm/s.sbatch");
     assert!(out.contains("array tasks 0-2") && out.contains("sbatch"), "{out}");
     let script = std::fs::read_to_string(&script_path).unwrap();
     for line in
@@ -199,21 +143,19 @@ fn slurm_writes_the_script_and_submits_only_unfinished_shards() {
     assert!(!log.exists(), "nothing is submitted without --submit");
 
     // Shard 1 trains; a resubmission covers shards 0 and 2 only.
-    run(&cfg, &results, &["--shard", "1/3"]);
+    sweep.run(&["--shard", "1/3"]);
     let out = slurm(&["--submit"]);
     assert!(out.contains("submitted job 4242: array tasks 0,2 of 3 shards"), "{out}");
     assert!(std::fs::read_to_string(&log).unwrap().contains("--parsable"));
     assert!(std::fs::read_to_string(&script_path).unwrap().contains("#SBATCH --array=0,2\n"));
 
-    let plan =
-        heavyball().arg("plan").arg(&cfg).arg("--results").arg(&results).args(["--shards", "3"]).output();
-    let plan = String::from_utf8(plan.unwrap().stdout).unwrap();
+    let plan = sweep.plan(&["--shards", "3"]);
     assert!(
         plan.contains("shard 1: 4/4 runs finished") && plan.contains("shard 0: 0/4 runs finished"),
         "{plan}"
     );
 
-    run(&cfg, &results, &[]);
+    sweep.run(&[]);
     let out = slurm(&["--submit"]);
     assert!(out.contains("nothing to submit"), "{out}");
 }

@@ -4,34 +4,36 @@
 
 use std::path::Path;
 
-use crate::common::{heavyball, run_sweep, write};
+use crate::common::{HandMade, Sweep, heavyball};
 
 /// The first line of a file.
 fn header(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap().lines().next().unwrap().to_string()
 }
 
-/// A small sweep on iris with a test set, one shard of two trained: finished runs, runs never
-/// started, and every file a sweep writes.
-fn half_a_sweep(dir: &Path) -> std::path::PathBuf {
-    let config = write(
-        dir,
-        "iris.toml",
-        "name = \"iris\"\n[data]\nbuiltin = \"iris\"\ntest_fraction = 0.2\n[train]\niterations = 5\n\
-         [grid]\nhidden = [4, 8]\ngamma = [0.01]\nalpha = [1.0, 0.5]\n",
-    );
-    run_sweep(&config, &dir.join("out"), &["--shard", "0/2", "--quiet"]);
-    config
-}
+/// A small sweep on iris with a test set. The tests train one shard of two: finished runs, runs
+/// never started, and every file a sweep writes.
+const IRIS: &str = r#"
+name = "iris"
+[data]
+builtin = "iris"
+test_fraction = 0.2
+[train]
+iterations = 5
+[grid]
+hidden = [4, 8]
+gamma = [0.01]
+alpha = [1.0, 0.5]
+"#;
 
 #[test]
 fn csv_headers() {
-    let dir = tempfile::tempdir().unwrap();
-    half_a_sweep(dir.path());
-    let sweep = dir.path().join("out/iris");
+    let iris = Sweep::new(IRIS);
+    iris.run(&["--shard", "0/2", "--quiet"]);
+    let sweep = iris.folder();
     insta::assert_snapshot!(header(&sweep.join("summary.csv")), @"run,hidden,gamma,alpha,seed,status,iterations,final_train_loss,best_train_loss,final_train_accuracy,final_test_loss,best_test_loss,final_test_accuracy,wall_seconds,key");
     insta::assert_snapshot!(header(&sweep.join("curves.csv")), @"run,hidden,gamma,alpha,seed,iteration,train_loss,train_accuracy,test_loss,test_accuracy");
-    let run = crate::common::run_dir(&sweep, "M8-g0.01-a1-s0-");
+    let run = iris.run_dir("M8-g0.01-a1-s0-");
     insta::assert_snapshot!(header(&run.join("curve.csv")), @"iteration,train_loss,train_accuracy,test_loss,test_accuracy");
     heavyball().arg("report").arg(&sweep).assert().success();
     insta::assert_snapshot!(header(&sweep.join("report/comparison.csv")), @"view,criterion,hidden,method,gamma,alpha,seeds,diverged,final_train_loss_mean,final_train_loss_sd,best_train_loss_mean,best_train_loss_sd,final_test_loss_mean,final_test_loss_sd,final_test_accuracy_mean,final_test_accuracy_sd,target_loss,iterations_to_target_mean,iterations_to_target_sd,seeds_reaching_target,speedup,gamma_bracketed,gamma_verdict,pairs,momentum_wins,momentum_losses,ratio_median,ratio_ci_low,ratio_ci_high,signed_rank_p,sign_test_p,speedup_median,speedup_ci_low,speedup_ci_high");
@@ -40,19 +42,9 @@ fn csv_headers() {
 
 #[test]
 fn plan_output() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = half_a_sweep(dir.path());
-    let results = dir.path().join("out");
-    let out = heavyball()
-        .arg("plan")
-        .arg(&config)
-        .arg("--results")
-        .arg(&results)
-        .args(["--shards", "2"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8(out.stdout).unwrap().replace(&results.display().to_string(), "[DIR]");
+    let iris = Sweep::new(IRIS);
+    iris.run(&["--shard", "0/2", "--quiet"]);
+    let text = iris.plan(&["--shards", "2"]).replace(&iris.results.display().to_string(), "[DIR]");
     insta::assert_snapshot!("plan", text);
 }
 
@@ -69,9 +61,9 @@ fn help_of_every_command() {
 #[test]
 fn report_of_a_fixed_results_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let root = crate::report::sweep(dir.path(), "[1.0, 0.5]");
-    crate::report::known_runs(&root);
-    let out = heavyball().arg("report").arg(&root).output().unwrap();
+    let hand = HandMade::known(dir.path());
+    let root = hand.root();
+    let out = heavyball().arg("report").arg(root).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let terminal = String::from_utf8(out.stdout).unwrap().replace(&root.display().to_string(), "[DIR]");
     insta::assert_snapshot!("report-terminal", terminal);

@@ -1,9 +1,7 @@
 //! A whole sweep through the binary: the output files, their headers, and bitwise determinism
 //! across thread counts.
 
-use std::path::Path;
-
-use crate::common::{heavyball, run_dir, tree, write};
+use crate::common::{Sweep, heavyball, tree};
 
 const SWEEP: &str = r#"
 name = "small"
@@ -21,25 +19,15 @@ alpha = [1.0, 0.5]
 seed = [0, 1]
 "#;
 
-fn run_sweep(dir: &Path, threads: &str) -> std::path::PathBuf {
-    let config = write(dir, "small.toml", SWEEP);
-    let results = dir.join(format!("out-{threads}"));
-    heavyball()
-        .arg("run")
-        .arg(&config)
-        .args(["--threads", threads, "--results"])
-        .arg(&results)
-        .assert()
-        .success()
-        .stdout(predicates::str::contains("small: 16 runs ("));
-    results.join("small")
-}
-
 #[test]
 fn one_and_four_threads_give_byte_identical_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let one = tree(&run_sweep(dir.path(), "1"));
-    let four = tree(&run_sweep(dir.path(), "4"));
+    let sweep = Sweep::new(SWEEP);
+    let (one, four) = (sweep.results_in("out-1"), sweep.results_in("out-4"));
+    for (threads, results) in [("1", &one), ("4", &four)] {
+        let out = results.run(&["--threads", threads]);
+        assert!(out.contains("small: 16 runs ("), "{out}");
+    }
+    let (one, four) = (tree(&one.folder()), tree(&four.folder()));
     let names = |t: &[(String, Vec<u8>)]| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
     assert_eq!(names(&one), names(&four));
     for ((name, a), (_, b)) in one.iter().zip(&four) {
@@ -55,9 +43,13 @@ fn one_and_four_threads_give_byte_identical_files() {
 
 #[test]
 fn output_files_have_the_documented_columns() {
-    let dir = tempfile::tempdir().unwrap();
-    let sweep = run_sweep(dir.path(), "2");
-    let summary = std::fs::read_to_string(sweep.join("summary.csv")).unwrap();
+    let sweep = Sweep::new(SWEEP);
+    let out = sweep.run(&["--threads", "2"]);
+    assert!(out.contains("small: 16 runs ("), "{out}");
+    let run = sweep.run_dir("M8-g0.001-a0.5-s1-");
+    let diverged = sweep.run_dir("M8-g1-a1-s0-");
+    let folder = sweep.folder();
+    let summary = std::fs::read_to_string(folder.join("summary.csv")).unwrap();
     let mut lines = summary.lines();
     assert_eq!(
         lines.next().unwrap(),
@@ -75,15 +67,13 @@ fn output_files_have_the_documented_columns() {
     assert!(rows.iter().filter(|r| r[2] == "1").all(|r| r[5] == "diverged"), "{summary}");
     assert!(rows.iter().filter(|r| r[2] == "0.001").all(|r| r[5] == "done" && r[6] == "15"), "{summary}");
 
-    let run = run_dir(&sweep, "M8-g0.001-a0.5-s1-");
     let curve = std::fs::read_to_string(run.join("curve.csv")).unwrap();
     assert_eq!(curve.lines().next().unwrap(), "iteration,train_loss,train_accuracy,test_loss,test_accuracy");
     assert_eq!(curve.lines().count(), 1 + 16);
-    let diverged = run_dir(&sweep, "M8-g1-a1-s0-");
     let rows = std::fs::read_to_string(diverged.join("curve.csv")).unwrap().lines().count();
     assert!(rows < 17, "a diverged run stops early");
 
-    let curves = std::fs::read_to_string(sweep.join("curves.csv")).unwrap();
+    let curves = std::fs::read_to_string(folder.join("curves.csv")).unwrap();
     assert_eq!(
         curves.lines().next().unwrap(),
         "run,hidden,gamma,alpha,seed,iteration,train_loss,train_accuracy,test_loss,test_accuracy"
@@ -97,17 +87,18 @@ fn output_files_have_the_documented_columns() {
         assert!(run.join(name).is_file(), "{name}");
     }
     for name in ["config.toml", "sweep.toml"] {
-        assert!(sweep.join(name).is_file(), "{name}");
+        assert!(folder.join(name).is_file(), "{name}");
     }
 }
 
 #[test]
 fn runs_at_the_same_width_and_seed_share_their_initial_parameters() {
-    let dir = tempfile::tempdir().unwrap();
-    let sweep = run_sweep(dir.path(), "2");
-    let a = std::fs::read(run_dir(&sweep, "M8-g0.001-a1-s0-").join("init.npz")).unwrap();
-    let b = std::fs::read(run_dir(&sweep, "M8-g1-a0.5-s0-").join("init.npz")).unwrap();
-    let c = std::fs::read(run_dir(&sweep, "M8-g0.001-a1-s1-").join("init.npz")).unwrap();
+    let sweep = Sweep::new(SWEEP);
+    let out = sweep.run(&["--threads", "2"]);
+    assert!(out.contains("small: 16 runs ("), "{out}");
+    let a = std::fs::read(sweep.run_dir("M8-g0.001-a1-s0-").join("init.npz")).unwrap();
+    let b = std::fs::read(sweep.run_dir("M8-g1-a0.5-s0-").join("init.npz")).unwrap();
+    let c = std::fs::read(sweep.run_dir("M8-g0.001-a1-s1-").join("init.npz")).unwrap();
     assert_eq!(a, b);
     assert_ne!(a, c);
 }
@@ -132,12 +123,13 @@ fn result_files_get_the_permissions_the_umask_allows() {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let umask = status.lines().find_map(|l| l.strip_prefix("Umask:")).unwrap().trim();
     let expected = 0o666 & !u32::from_str_radix(umask, 8).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let sweep = run_sweep(dir.path(), "1");
-    let report = heavyball().arg("report").arg(&sweep).output().unwrap();
+    let sweep = Sweep::new(SWEEP);
+    let out = sweep.run(&["--threads", "1"]);
+    assert!(out.contains("small: 16 runs ("), "{out}");
+    let report = heavyball().arg("report").arg(sweep.folder()).output().unwrap();
     assert!(report.status.success());
     let mut checked = 0;
-    let mut stack = vec![sweep];
+    let mut stack = vec![sweep.folder()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -155,13 +147,10 @@ fn result_files_get_the_permissions_the_umask_allows() {
 
 #[test]
 fn tens_of_thousands_of_threads_are_capped_with_a_warning() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write(dir.path(), "small.toml", SWEEP);
-    let out = heavyball()
-        .arg("run")
-        .arg(&config)
-        .args(["--threads", "30000", "--results"])
-        .arg(dir.path())
+    let sweep = Sweep::new(SWEEP);
+    let out = sweep
+        .command("run")
+        .args(["--threads", "30000"])
         .timeout(std::time::Duration::from_secs(120))
         .output()
         .unwrap();

@@ -2,9 +2,7 @@
 //! bracketed, and the rounds depend only on results: the same runs and bytes at any thread
 //! count, after crashes in any round, and with shards.
 
-use std::path::{Path, PathBuf};
-
-use crate::common::{assert_same, comparable, crash_until_done, heavyball, run_sweep, write};
+use crate::common::{Sweep, assert_same};
 
 const TUNED: &str = r#"
 name = "t"
@@ -27,25 +25,14 @@ resolution = 1.5
 max_rounds = 6
 "#;
 
-fn config(dir: &Path) -> PathBuf {
-    write(dir, "t.toml", TUNED)
-}
-
-fn plan(cfg: &Path, results: &Path) -> String {
-    let out = heavyball().arg("plan").arg(cfg).arg("--results").arg(results).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn a_tuned_sweep_adds_rounds_until_each_best_is_bracketed_at_any_thread_count() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let one = dir.path().join("one");
-    let line = run_sweep(&cfg, &one, &["--threads", "1", "--quiet"]);
-    let runs = std::fs::read_dir(one.join("t/runs")).unwrap().count();
+    let tuned = Sweep::new(TUNED);
+    let one = tuned.results_in("one");
+    let line = one.run(&["--threads", "1", "--quiet"]);
+    let runs = std::fs::read_dir(one.folder().join("runs")).unwrap().count();
     assert!(runs > 8, "no round was added to the grid's 8 runs: {line}");
-    let text = plan(&cfg, &one);
+    let text = one.plan(&[]);
     assert!(text.contains("round 2 added γ = "), "{text}");
     assert!(text.contains("(finished)"), "{text}");
     assert!(text.contains(" 0 new, 0 partial, 0 to extend, "), "{text}");
@@ -53,57 +40,51 @@ fn a_tuned_sweep_adds_rounds_until_each_best_is_bracketed_at_any_thread_count() 
         assert!(text.contains(method), "{text}");
     }
     // Every run the rounds added is in the summaries and the report.
-    let summary = std::fs::read_to_string(one.join("t/summary.csv")).unwrap();
+    let summary = std::fs::read_to_string(one.folder().join("summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), runs + 1);
 
-    let four = dir.path().join("four");
-    run_sweep(&cfg, &four, &["--threads", "4", "--quiet"]);
-    assert_same(&comparable(&four.join("t")), &comparable(&one.join("t")));
+    let four = tuned.results_in("four");
+    four.run(&["--threads", "4", "--quiet"]);
+    assert_same(&four.comparable(), &one.comparable());
 }
 
 #[test]
 fn a_tuned_sweep_crashed_in_any_round_ends_byte_identical() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let reference = dir.path().join("reference");
-    run_sweep(&cfg, &reference, &["--quiet"]);
-    let results = dir.path().join("crashed");
-    let (crashes, _) = crash_until_done(&cfg, &results, 15, 0x7);
+    let tuned = Sweep::new(TUNED);
+    let reference = tuned.results_in("reference");
+    reference.run(&["--quiet"]);
+    let crashed = tuned.results_in("crashed");
+    let (crashes, _) = crashed.crash_until_done(15, 0x7);
     assert!(crashes >= 20, "only {crashes} crashes");
-    assert_same(&comparable(&results.join("t")), &comparable(&reference.join("t")));
+    assert_same(&crashed.comparable(), &reference.comparable());
 }
 
 #[test]
 fn shards_of_a_tuned_sweep_reach_the_bytes_of_a_plain_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let plain = dir.path().join("plain");
-    run_sweep(&cfg, &plain, &["--quiet"]);
-    let sharded = dir.path().join("sharded");
+    let tuned = Sweep::new(TUNED);
+    let plain = tuned.results_in("plain");
+    plain.run(&["--quiet"]);
+    let sharded = tuned.results_in("sharded");
     // Each shard trains its share of the round in progress and ends; the shards take turns, as
     // the tasks of successive arrays would.
     for turn in 0.. {
         assert!(turn < 40, "the shards never finished the tuning");
-        run_sweep(&cfg, &sharded, &["--shard", &format!("{}/2", turn % 2), "--quiet"]);
-        if plan(&cfg, &sharded).contains("(finished)")
-            && comparable(&sharded.join("t")).len() == comparable(&plain.join("t")).len()
+        sharded.run(&["--shard", &format!("{}/2", turn % 2), "--quiet"]);
+        if sharded.plan(&[]).contains("(finished)") && sharded.comparable().len() == plain.comparable().len()
         {
             break;
         }
     }
-    assert_same(&comparable(&sharded.join("t")), &comparable(&plain.join("t")));
+    assert_same(&sharded.comparable(), &plain.comparable());
 }
 
 #[test]
 fn a_chain_job_after_an_array_that_finished_nothing_submits_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let results = dir.path().join("results");
+    let tuned = Sweep::new(TUNED);
     // As the chain job runs it: nothing finished since the array was submitted with 0 finished.
-    let out = heavyball()
-        .args(["slurm", "--tasks", "2", "--submit", "--chained-from", "0", "--results"])
-        .arg(&results)
-        .arg(&cfg)
+    let out = tuned
+        .command("slurm")
+        .args(["--tasks", "2", "--submit", "--chained-from", "0"])
         .env("PATH", "/nonexistent")
         .output()
         .unwrap();
@@ -111,5 +92,5 @@ fn a_chain_job_after_an_array_that_finished_nothing_submits_nothing() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no run of sweep t finished in the last job array"), "{err}");
     assert!(err.contains("the chain of tuning rounds stops here"), "{err}");
-    assert!(!results.join("t/slurm").exists(), "a script was written");
+    assert!(!tuned.folder().join("slurm").exists(), "a script was written");
 }
