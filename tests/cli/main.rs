@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod browser;
+mod confirm;
 mod common;
 mod fused;
 mod hessian;
