@@ -55,6 +55,7 @@ echo "|---|---|---|---|---|---|"
 base=""
 reference=""
 gflop=""
+differ=0
 for t in $threads; do
     times=()
     for r in $(seq "$reps"); do
@@ -68,12 +69,12 @@ for t in $threads; do
     med=$(printf '%s\n' "${times[@]}" | median)
     [[ $t == 1 ]] && base=$med
     reference=${reference:-$print}
-    if [[ $print == "$reference" ]]; then same=identical; else same="DIFFERENT ($print vs $reference)"; fi
+    if [[ $print == "$reference" ]]; then same=identical; else same="DIFFERENT ($print vs $reference)"; differ=1; fi
     speed=$(awk -v b="$base" -v m="$med" 'BEGIN { if (b == "") print "—"; else printf "%.2f×", b / m }')
     rate=$(awk -v g="$gflop" -v m="$med" 'BEGIN { printf "%.0f", g / m }')
     echo "| $t | ${times[*]} | $med s | $rate | $speed | $same |"
 done
-[[ $same == identical ]] || { echo "results differ between thread counts" >&2; exit 1; }
+[[ $differ == 0 ]] || { echo "results differ between thread counts" >&2; exit 1; }
 
 [[ ${COPIES:-0} == 1 ]] || exit 0
 command -v taskset >/dev/null || { echo "COPIES=1 needs taskset (util-linux)" >&2; exit 1; }

@@ -29,7 +29,7 @@ pub const START_SEED: u64 = 0x5eed;
 pub const TOLERANCE: f64 = 1e-6;
 
 /// λ_max and λ_min of the Hessian of the risk at `theta` over `data`, by at most `steps`
-/// Lanczos steps (fewer when the largest converges first).
+/// Lanczos steps (fewer once both ends have converged).
 ///
 /// **Panics** if the data is empty or shapes disagree.
 pub fn extremes<T: Real>(

@@ -12,8 +12,8 @@
 //! ```
 //!
 //! A [`Hessian`] holds what the forward and backward pass at θ leave (H, P, G and A) for one
-//! chunk, so the many products at one θ that Lanczos asks for each cost the six products above
-//! and no forward pass. Each product pair that is a sum (R{F}, R{dV}, R{A}) is one chain of
+//! chunk, so the many products at one θ that Lanczos asks for each cost the eight matrix
+//! products above (two over p, six over K) and no forward pass. Each product pair that is a sum (R{F}, R{dV}, R{A}) is one chain of
 //! fused multiply-adds ([`matmul_continue`]), and every row sum runs in row order: a product is
 //! bitwise the same whatever runs beside it.
 
@@ -278,15 +278,15 @@ mod tests {
     }
 
     #[test]
-    fn a_curvature_gives_the_same_products_again_and_in_f32_close_to_f64() {
+    fn a_hessian_gives_the_same_products_again_and_in_f32_close_to_f64() {
         let shape = Shape { n_features: 4, n_hidden: 5, n_classes: 3 };
         let (x, y, params) = random_problem(11, 64, shape);
         let v = random_direction(5, shape);
-        let mut curvature = Hessian::at(&params, x.view(), &y);
+        let mut hessian = Hessian::at(&params, x.view(), &y);
         let (mut a, mut b) = (Params::zeros(shape), Params::zeros(shape));
-        curvature.product(&params, x.view(), &v, &mut a);
-        curvature.product(&params, x.view(), &random_direction(6, shape), &mut b);
-        curvature.product(&params, x.view(), &v, &mut b);
+        hessian.product(&params, x.view(), &v, &mut a);
+        hessian.product(&params, x.view(), &random_direction(6, shape), &mut b);
+        hessian.product(&params, x.view(), &v, &mut b);
         assert_eq!(a, b);
         let cast = |p: &Params<f64>| {
             let mut out = Params::<f32>::zeros(shape);

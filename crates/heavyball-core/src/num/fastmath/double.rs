@@ -56,7 +56,7 @@ pub fn exp_f64(x: f64) -> f64 {
 
 /// tanh(x) in f64 without libm (see the module notes for the error bound).
 ///
-/// The same formula as [`tanh_f32`]: u/(u + 2) with u = e^{2|x|} − 1 = 2ⁿ·(e^r − 1) + (2ⁿ − 1),
+/// The same formula as [`super::tanh_f32`]: u/(u + 2) with u = e^{2|x|} − 1 = 2ⁿ·(e^r − 1) + (2ⁿ − 1),
 /// and e^r − 1 = r + r²·(1/2! + r/3! + … + r¹¹/13!), whose first omitted term is below 2e-17
 /// relative for |r| ≤ ln2/2.
 #[inline(always)]

@@ -10,7 +10,8 @@
 //! The kernel holds a tile of C in registers: `MR` rows by `NV` vectors. For each inner index l
 //! it loads the NV vectors of row l of B and multiplies them by MR broadcast entries of column l
 //! of A. A needs no packing (its entries are read one at a time), and B's rows are read
-//! straight from memory, so there is no packing cost at all; column blocks go outermost so that
+//! straight from memory, or from a copy of the block in use when several row blocks read it
+//! (rows a multiple of 4 KiB apart would share L1 sets); column blocks go outermost so that
 //! the block of B in use stays in the L1 cache while every row block of A passes over it.
 
 mod lanes;
@@ -20,8 +21,8 @@ pub use lanes::Lanes;
 
 /// The operands of one product C (m×n) = A (m×k) · B (k×n), as raw pointers and strides in
 /// elements: A's entry (r, l) is at `a + r·a_rs + l·a_cs`, B's (l, j) at `b + l·ldb + j`, C's
-/// (r, j) at `c + r·ldc + j·c_cs`. With `c_cs` > 1 the tiles are written lane by lane: that
-/// is how F is stored class-major straight from the kernel. With `resume`, every chain starts
+/// (r, j) at `c + r·ldc + j·c_cs`. With `c_cs` > 1 the tiles are written lane by lane (C stored
+/// column-major), which only epilogue-free products may ask for. With `resume`, every chain starts
 /// from C's value instead of 0, so that products over consecutive ranges of the inner index
 /// give bitwise what one product over the whole range gives.
 #[derive(Clone, Copy)]
