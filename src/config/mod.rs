@@ -11,8 +11,8 @@ use std::path::Path;
 
 use thiserror::Error;
 
-use checks::{check_confirm, check_data, check_grid, check_name, check_train, check_tune};
 pub use checks::MAX_CONFIRM_SEEDS;
+use checks::{check_confirm, check_data, check_grid, check_name, check_train, check_tune};
 pub use ranges::round_value;
 use raw::RawConfig;
 pub use spec::*;
@@ -333,9 +333,18 @@ alpha = [1.0, 0.5]
         assert_eq!(parse(GOOD).unwrap().selection(), Selection::DEFAULT);
         let with = |line: &str| confirmed.clone() + line + "\n";
         for (text, message) in [
-            (confirmed.replace("seeds = 8", "seeds = 0"), "seeds must be a whole number from 1 to 1000 (got 0)"),
-            (confirmed.replace("seeds = 8", "seeds = -3"), "seeds must be a whole number from 1 to 1000 (got -3)"),
-            (confirmed.replace("seeds = 8", "seeds = 1001"), "seeds must be a whole number from 1 to 1000 (got 1001)"),
+            (
+                confirmed.replace("seeds = 8", "seeds = 0"),
+                "seeds must be a whole number from 1 to 1000 (got 0)",
+            ),
+            (
+                confirmed.replace("seeds = 8", "seeds = -3"),
+                "seeds must be a whole number from 1 to 1000 (got -3)",
+            ),
+            (
+                confirmed.replace("seeds = 8", "seeds = 1001"),
+                "seeds must be a whole number from 1 to 1000 (got 1001)",
+            ),
             (with("by = \"fast\""), "by = \"fast\" is not a criterion"),
             (with("aggregate = \"mode\""), "aggregate = \"mode\" is not a way to sum up seeds"),
             (
@@ -354,7 +363,15 @@ alpha = [1.0, 0.5]
     fn tune_settings_are_checked_and_named() {
         let tuned = GOOD.replace("gamma = [0.1]", "gamma = [0.1, 0.3]") + "[tune]\ngamma = \"bracket\"\n";
         let c = parse(&tuned).unwrap();
-        assert_eq!(c.tune, Some(TuneSpec { by: Criterion::LateTrainLoss, aggregate: Aggregate::Median, resolution: 1.3, max_rounds: 8 }));
+        assert_eq!(
+            c.tune,
+            Some(TuneSpec {
+                by: Criterion::LateTrainLoss,
+                aggregate: Aggregate::Median,
+                resolution: 1.3,
+                max_rounds: 8
+            })
+        );
         let with = |line: &str| tuned.clone() + line + "\n";
         for (text, message) in [
             (
@@ -362,7 +379,10 @@ alpha = [1.0, 0.5]
                 "by = \"accuracy\" is not a criterion (choose one of late_train_loss, final_train_loss, best_train_loss, test_loss)",
             ),
             (with("resolution = 1.0"), "resolution must be a finite number > 1 (got 1)"),
-            (with("aggregate = \"max\""), "aggregate = \"max\" is not a way to sum up seeds (choose median or mean)"),
+            (
+                with("aggregate = \"max\""),
+                "aggregate = \"max\" is not a way to sum up seeds (choose median or mean)",
+            ),
             (with("max_rounds = 0"), "max_rounds must be between 1 and 100 (got 0)"),
             (tuned.replace("\"bracket\"", "\"grid\""), "gamma = \"grid\" is not a tuning mode"),
             (

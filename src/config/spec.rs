@@ -234,7 +234,8 @@ pub enum Aggregate {
 
 impl Aggregate {
     /// Every aggregate, by its name in configs.
-    pub const ALL: [(&'static str, Aggregate); 2] = [("median", Aggregate::Median), ("mean", Aggregate::Mean)];
+    pub const ALL: [(&'static str, Aggregate); 2] =
+        [("median", Aggregate::Median), ("mean", Aggregate::Mean)];
 
     /// The name used in configs.
     pub fn name(self) -> &'static str {

@@ -311,7 +311,8 @@ fn compare(info: &SweepMeta, at: &AtM, m: usize, view: View, target: Option<f64>
     let (best_gd, best_momentum) = tune::bests(&at.selection, selection);
     // The pair the statistics compare: the bests' confirmation runs when both have them, else
     // the runs that chose them.
-    let (confirmed_gd, confirmed_momentum) = (best_gd.and_then(|s| at.confirmed(s)), best_momentum.and_then(|s| at.confirmed(s)));
+    let (confirmed_gd, confirmed_momentum) =
+        (best_gd.and_then(|s| at.confirmed(s)), best_momentum.and_then(|s| at.confirmed(s)));
     let (compared, seeds_used) = match (confirmed_gd, confirmed_momentum) {
         (Some(gd), Some(mo)) => ([Some(gd), Some(mo)], SeedsUsed::Confirmation),
         _ => ([best_gd, best_momentum], SeedsUsed::Selection),
@@ -420,7 +421,10 @@ mod tests {
         assert!((mo.selection.score - 0.2).abs() < 1e-15);
         // Iterations to 0.65: GD at 3 and 4, momentum at 1 and 2; momentum is 2.5× faster seed
         // by seed (3/1 and 4/2).
-        assert_eq!((gd.selection.to_target.clone(), mo.selection.to_target.clone()), (vec![3.0, 4.0], vec![1.0, 2.0]));
+        assert_eq!(
+            (gd.selection.to_target.clone(), mo.selection.to_target.clone()),
+            (vec![3.0, 4.0], vec![1.0, 2.0])
+        );
         assert_eq!(c.stats.as_ref().unwrap().speedup.unwrap().estimate, 2.5);
     }
 
@@ -453,7 +457,8 @@ mod tests {
     #[test]
     fn confirmation_seeds_carry_every_statistic_and_selection_seeds_only_choose() {
         let mut meta = info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]);
-        meta.confirm = Some(ConfirmSpec { seeds: 2, by: Criterion::LateTrainLoss, aggregate: Aggregate::Median });
+        meta.confirm =
+            Some(ConfirmSpec { seeds: 2, by: Criterion::LateTrainLoss, aggregate: Aggregate::Median });
         let mut runs = known_runs();
         // The chosen settings (GD γ = 0.2, momentum γ = 0.1 α = 0.5) on fresh seeds 2 and 3,
         // where momentum is worse than GD; a run of a setting not chosen is ignored.

@@ -60,7 +60,8 @@ pub(super) fn comparison(analysis: &Analysis) -> Result<Vec<u8>> {
     for c in analysis.all_views() {
         for b in [&c.gd, &c.momentum].into_iter().flatten() {
             let s = b.shown();
-            let seeds_used = if b.confirmation.is_some() { SeedsUsed::Confirmation } else { SeedsUsed::Selection };
+            let seeds_used =
+                if b.confirmation.is_some() { SeedsUsed::Confirmation } else { SeedsUsed::Selection };
             let mut record = vec![
                 c.view.name().to_string(),
                 c.selection.by.name().to_string(),

@@ -88,7 +88,8 @@ pub(super) fn render_markdown(
         md,
         "## Every γ, seed by seed\n\nRuns at the same (M, seed) start from the same parameters, so at each (M, γ) \
          momentum and GD are compared on equal footing, here on the selection seeds. A win is a lower final training \
-         loss; loss ratios below 1 and speed-ups above 1 favour momentum.\n\n{}",
+         loss; loss ratios below 1 and speed-ups above 1 favour momentum. A speed-up of ∞ means that on at least \
+         half the seeds GD never reached the target and momentum did; 0 the reverse; – that on no seed either did.\n\n{}",
         if analysis.paired.is_empty() {
             "No pairs: the grid needs both α = 1 and α < 1 at the same γ.\n".into()
         } else {

@@ -94,7 +94,16 @@ pub fn load(dir: &SweepDir) -> Result<Sweep> {
                 .then(|| (r.dir_name.clone(), values))
         })
         .collect();
-    Ok(Sweep { dir: dir.clone(), info, runs: found.runs, missing, damaged: found.damaged, tuning: rounds.tuning, confirmation: rounds.confirmation, hessians })
+    Ok(Sweep {
+        dir: dir.clone(),
+        info,
+        runs: found.runs,
+        missing,
+        damaged: found.damaged,
+        tuning: rounds.tuning,
+        confirmation: rounds.confirmation,
+        hessians,
+    })
 }
 
 /// Runs `heavyball report`: locate, load, analyse, write; returns the text for the terminal.

@@ -119,7 +119,10 @@ pub(super) fn fragile_note(method: &str, b: &Best, view: View) -> String {
         (None, None) => "is the only γ tried".into(),
     };
     let seeds = if f.span > ROUGH {
-        format!("; its own seeds end {} times apart", if f.span.is_finite() { num(f.span) } else { "infinitely many".into() })
+        format!(
+            "; its own seeds end {} times apart",
+            if f.span.is_finite() { num(f.span) } else { "infinitely many".into() }
+        )
     } else {
         String::new()
     };

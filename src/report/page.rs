@@ -105,7 +105,13 @@ fn data_json(sweep: &Sweep) -> String {
         sweep.info.iterations,
         sweep.info.hidden.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(","),
         list(&sweep.info.alpha),
-        sweep.info.alpha.iter().map(|&a| json_string(&hex_color(method_color(a)))).collect::<Vec<_>>().join(","),
+        sweep
+            .info
+            .alpha
+            .iter()
+            .map(|&a| json_string(&hex_color(method_color(a))))
+            .collect::<Vec<_>>()
+            .join(","),
         list(&distinct_gammas(runs))
     );
     for (i, r) in runs.iter().enumerate() {
@@ -226,7 +232,9 @@ fn markdown_to_html(md: &str, figures: &[Figure]) -> String {
 /// The section of `markdown` that starts with the heading `heading` (up to the next `## `
 /// heading), and the markdown without it.
 fn split_section(markdown: &str, heading: &str) -> (String, String) {
-    let Some(start) = markdown.find(&format!("{heading}\n")) else { return (String::new(), markdown.to_string()) };
+    let Some(start) = markdown.find(&format!("{heading}\n")) else {
+        return (String::new(), markdown.to_string());
+    };
     let after = start + heading.len();
     let end = markdown[after..].find("\n## ").map_or(markdown.len(), |i| after + i + 1);
     (markdown[start..end].to_string(), format!("{}{}", &markdown[..start], &markdown[end..]))
@@ -253,7 +261,11 @@ pub fn render(sweep: &Sweep, markdown: &str, figures: &[Figure]) -> String {
     let (head, rest) = split_section(rest, HEAD_TO_HEAD);
     page.push_str(&markdown_to_html(heading, &[]));
     if !head.is_empty() {
-        let _ = writeln!(page, "<section id=\"head-to-head-view\">\n{}</section>", markdown_to_html(&head, figures));
+        let _ = writeln!(
+            page,
+            "<section id=\"head-to-head-view\">\n{}</section>",
+            markdown_to_html(&head, figures)
+        );
     }
     let _ = write!(
         page,

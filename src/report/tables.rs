@@ -57,10 +57,12 @@ fn score_cell(s: &Summary) -> String {
 fn bests_table(analysis: &Analysis, comparisons: &[Comparison], with_test: bool, speed: bool) -> String {
     let mut t = String::new();
     let Some(first) = comparisons.first() else { return t };
-    let confirmed = comparisons.iter().flat_map(|c| [&c.gd, &c.momentum]).flatten().all(|b| b.confirmation.is_some());
+    let confirmed =
+        comparisons.iter().flat_map(|c| [&c.gd, &c.momentum]).flatten().all(|b| b.confirmation.is_some());
     let _ = writeln!(t, "{}\n", seeds_words(analysis, confirmed));
     let test_cols = if with_test { " final test loss | test accuracy |" } else { "" };
-    let speed_cols = if speed { " iterations to target: median | speed-up: median [95% interval] |" } else { "" };
+    let speed_cols =
+        if speed { " iterations to target: median | speed-up: median [95% interval] |" } else { "" };
     let _ = writeln!(
         t,
         "| M | method | γ | α | seeds | {}: median [range] | final train loss |{test_cols}{speed_cols}",

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use super::Sweep;
 use super::analysis::{Analysis, View};
 use super::format::{criterion_short, interval, p_value, selection_words};
-use super::paired::SeedsUsed;
 use super::notes::{caveats, describe};
+use super::paired::SeedsUsed;
 use super::stability::stability;
 use super::stats;
 use super::tables::{comparison_table, generalisation_table};
@@ -35,7 +35,8 @@ pub(super) fn terminal_text(sweep: &Sweep, analysis: &Analysis, with_test: bool)
     for note in caveats(sweep, analysis) {
         let _ = writeln!(t, "note: {note}");
     }
-    let _ = writeln!(t, "\nOptimisation: each method at its lowest {}", selection_words(sweep.info.selection()));
+    let _ =
+        writeln!(t, "\nOptimisation: each method at its lowest {}", selection_words(sweep.info.selection()));
     t.push_str(&comparison_table(analysis, with_test));
     if !analysis.generalisation.is_empty() {
         let _ = writeln!(t, "\nGeneralisation: each method at its lowest final test loss");

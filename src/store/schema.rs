@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::atomic::write_atomic;
 use super::run_id::FORMAT_VERSION;
 use crate::config::{
-    Config, ConfirmSpec, GridSpec, MAX_CONFIRM_SEEDS, MAX_LIST, MAX_ROUNDS, MAX_RUNS, Objective, Precision, SharpnessSpec, TrainSpec,
-    TuneSpec, Selection, optimisation_selection,
+    Config, ConfirmSpec, GridSpec, MAX_CONFIRM_SEEDS, MAX_LIST, MAX_ROUNDS, MAX_RUNS, Objective, Precision,
+    Selection, SharpnessSpec, TrainSpec, TuneSpec, optimisation_selection,
 };
 
 /// The largest `sweep.toml` or `run.toml` read: far beyond what heavyball writes.

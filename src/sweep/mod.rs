@@ -148,7 +148,8 @@ impl SweepReport {
         }
         if let Some(tuning) = &self.tuning {
             let bracketed = tuning.verdicts.iter().filter(|(_, v)| v.is_bracketed()).count();
-            let fragile = tuning.verdicts.iter().filter(|(_, v)| matches!(v, Verdict::Fragile { .. })).count();
+            let fragile =
+                tuning.verdicts.iter().filter(|(_, v)| matches!(v, Verdict::Fragile { .. })).count();
             let methods = tuning.verdicts.len();
             let stopped = match fragile {
                 0 => String::new(),
@@ -314,7 +315,11 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
 
 /// The runs of a tuned or confirmed sweep so far, rebuilt from its finished runs, with their
 /// identities and the rounds that decided them.
-pub(super) fn decided_runs<T: Real>(config: &Config, dir: &SweepDir, data: &Prepared<T>) -> (Vec<RunSpec>, Vec<RunId>, Rounds) {
+pub(super) fn decided_runs<T: Real>(
+    config: &Config,
+    dir: &SweepDir,
+    data: &Prepared<T>,
+) -> (Vec<RunSpec>, Vec<RunId>, Rounds) {
     let rounds = crate::tune::rounds_on_disk(
         dir,
         &config.grid,

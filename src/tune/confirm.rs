@@ -46,7 +46,13 @@ impl Confirmation {
         let pairs = self.picks.iter().flat_map(|p| self.seeds.iter().map(move |&seed| (p, seed)));
         pairs
             .enumerate()
-            .map(|(i, (p, seed))| RunSpec { index: first + i, hidden: p.hidden, gamma: p.gamma, alpha: p.alpha, seed })
+            .map(|(i, (p, seed))| RunSpec {
+                index: first + i,
+                hidden: p.hidden,
+                gamma: p.gamma,
+                alpha: p.alpha,
+                seed,
+            })
             .collect()
     }
 }
@@ -113,11 +119,15 @@ mod tests {
     #[test]
     fn each_setting_is_confirmed_once_on_every_fresh_seed() {
         let c = Confirmation {
-            picks: vec![Pick { hidden: 4, gamma: 0.1, alpha: 1.0 }, Pick { hidden: 4, gamma: 0.3, alpha: 0.5 }],
+            picks: vec![
+                Pick { hidden: 4, gamma: 0.1, alpha: 1.0 },
+                Pick { hidden: 4, gamma: 0.3, alpha: 0.5 },
+            ],
             seeds: vec![2, 3],
         };
         let runs = c.run_specs(10);
-        let got: Vec<(usize, f64, f64, u64)> = runs.iter().map(|r| (r.index, r.gamma, r.alpha, r.seed)).collect();
+        let got: Vec<(usize, f64, f64, u64)> =
+            runs.iter().map(|r| (r.index, r.gamma, r.alpha, r.seed)).collect();
         assert_eq!(got, [(10, 0.1, 1.0, 2), (11, 0.1, 1.0, 3), (12, 0.3, 0.5, 2), (13, 0.3, 0.5, 3)]);
     }
 }

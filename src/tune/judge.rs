@@ -249,7 +249,8 @@ mod tests {
     fn a_rough_landscape_stops_the_bisection_and_says_why() {
         // The best scores 4.5e-9 between neighbours 1.15× away at 0.14 and 2.3e-3 (the tuned
         // digits sweep's momentum at M = 64): bisecting would chase one lucky step size.
-        let v = judge(&tried(&[(3.0, 0.5), (3.65, 0.14), (4.21, 4.5e-9), (4.86, 2.3e-3), (6.0, INF)]), 1.15, 1.1);
+        let v =
+            judge(&tried(&[(3.0, 0.5), (3.65, 0.14), (4.21, 4.5e-9), (4.86, 2.3e-3), (6.0, INF)]), 1.15, 1.1);
         assert_eq!(v, Verdict::Fragile { best: 4.21, factor: 0.14 / 4.5e-9 });
         assert!(v.to_string().contains("fragile") && !v.is_bracketed());
         // Seeds that end far apart make a best fragile too.

@@ -172,7 +172,11 @@ pub fn replay(grid: &GridSpec, spec: &TuneSpec, score: impl Fn(Method, f64) -> O
 
 /// Every run a sweep holds so far: the grid's, then each tuning round's (every seed of each added
 /// (method, γ)), then the confirmation round's, numbered in that order.
-pub fn run_specs(grid: &GridSpec, tuning: Option<&Tuning>, confirmation: Option<&Confirmation>) -> Vec<RunSpec> {
+pub fn run_specs(
+    grid: &GridSpec,
+    tuning: Option<&Tuning>,
+    confirmation: Option<&Confirmation>,
+) -> Vec<RunSpec> {
     let mut runs = selection_specs(grid, tuning);
     if let Some(c) = confirmation {
         let first = runs.len();
@@ -260,7 +264,8 @@ pub fn on_disk(
                 .collect();
             let found = finished_runs(dir, &ids, train.iterations);
             let runs: Vec<&RunRecord> = found.runs.iter().collect();
-            (runs.len() == ids.len()).then(|| (point_score(&runs, spec.selection()), seed_span(&runs, spec.by)))
+            (runs.len() == ids.len())
+                .then(|| (point_score(&runs, spec.selection()), seed_span(&runs, spec.by)))
         })
     })
 }
@@ -270,9 +275,17 @@ pub fn on_disk(
 pub fn recorded_runs(dir: &SweepDir, info: &SweepMeta) -> (Vec<RunId>, Rounds) {
     let (grid, train) = (info.grid(), info.train());
     let fingerprint = &info.data_fingerprint;
-    let rounds =
-        rounds_on_disk(dir, &grid, &train, fingerprint, info.tune.as_ref(), info.confirm.as_ref(), info.has_test_set());
-    let ids = rounds.run_specs(&grid).iter().map(|spec| RunId::from_spec(spec, &train, fingerprint)).collect();
+    let rounds = rounds_on_disk(
+        dir,
+        &grid,
+        &train,
+        fingerprint,
+        info.tune.as_ref(),
+        info.confirm.as_ref(),
+        info.has_test_set(),
+    );
+    let ids =
+        rounds.run_specs(&grid).iter().map(|spec| RunId::from_spec(spec, &train, fingerprint)).collect();
     (ids, rounds)
 }
 
@@ -296,7 +309,12 @@ mod tests {
 
     #[test]
     fn replay_brackets_every_method_within_the_resolution() {
-        let spec = TuneSpec { by: Criterion::FinalTrainLoss, aggregate: Aggregate::Mean, resolution: 1.3, max_rounds: 20 };
+        let spec = TuneSpec {
+            by: Criterion::FinalTrainLoss,
+            aggregate: Aggregate::Mean,
+            resolution: 1.3,
+            max_rounds: 20,
+        };
         let grid = grid(vec![0.01, 0.1]);
         let tuning = replay(&grid, &spec, |m, g| Some((bowl(m, g), 1.0)));
         assert!(tuning.finished);
@@ -320,7 +338,12 @@ mod tests {
 
     #[test]
     fn replay_waits_for_missing_scores_and_stops_at_max_rounds() {
-        let spec = TuneSpec { by: Criterion::FinalTrainLoss, aggregate: Aggregate::Mean, resolution: 1.3, max_rounds: 3 };
+        let spec = TuneSpec {
+            by: Criterion::FinalTrainLoss,
+            aggregate: Aggregate::Mean,
+            resolution: 1.3,
+            max_rounds: 3,
+        };
         let grid = grid(vec![0.01, 0.1]);
         let full = replay(&grid, &spec, |m, g| Some((bowl(m, g), 1.0)));
         assert_eq!(full.rounds.len(), 2, "the grid and two more rounds");

@@ -19,7 +19,8 @@ pub fn run_score(run: &RunRecord, by: Criterion) -> f64 {
             let window = late_window(row.iteration).min(run.curve.len());
             let rows = &run.curve[run.curve.len() - window..];
             // A NaN or infinite row makes the mean +∞: the run swung out of range in the window.
-            let sum: f64 = rows.iter().map(|r| if r.train_loss.is_nan() { f64::INFINITY } else { r.train_loss }).sum();
+            let sum: f64 =
+                rows.iter().map(|r| if r.train_loss.is_nan() { f64::INFINITY } else { r.train_loss }).sum();
             sum / window as f64
         }),
         Criterion::FinalTrainLoss => last.map(|r| r.train_loss),
@@ -119,7 +120,10 @@ mod tests {
         assert_eq!(run_score(&run(&[2.0]), Criterion::LateTrainLoss), 2.0);
         // T = 200: rows 181..=200.
         let long: Vec<f64> = (0..=200).map(|i| i as f64).collect();
-        assert_eq!(run_score(&run(&long), Criterion::LateTrainLoss), (181..=200).sum::<usize>() as f64 / 20.0);
+        assert_eq!(
+            run_score(&run(&long), Criterion::LateTrainLoss),
+            (181..=200).sum::<usize>() as f64 / 20.0
+        );
         assert_eq!((late_window(200), late_window(9), late_window(0), late_window(1999)), (20, 1, 1, 199));
         // A diverged run, or an infinite row in the window, scores +∞.
         assert_eq!(run_score(&run(&[1.0, f64::NAN]), Criterion::LateTrainLoss), f64::INFINITY);

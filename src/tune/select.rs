@@ -82,7 +82,9 @@ where
     candidates
         .map(|s| (point_score(&s.runs, selection), s))
         .filter(|(score, _)| score.is_finite())
-        .min_by(|(a, s), (b, t)| a.total_cmp(b).then(s.gamma.total_cmp(&t.gamma)).then(t.alpha.total_cmp(&s.alpha)))
+        .min_by(|(a, s), (b, t)| {
+            a.total_cmp(b).then(s.gamma.total_cmp(&t.gamma)).then(t.alpha.total_cmp(&s.alpha))
+        })
         .map(|(_, s)| s)
 }
 

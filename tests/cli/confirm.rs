@@ -32,7 +32,8 @@ fn curves(sweep: &Path) -> BTreeMap<(String, String, u64), Vec<f64>> {
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(sweep.join("runs")).unwrap() {
         let dir = entry.unwrap().path();
-        let meta: toml::Table = toml::from_str(&std::fs::read_to_string(dir.join("run.toml")).unwrap()).unwrap();
+        let meta: toml::Table =
+            toml::from_str(&std::fs::read_to_string(dir.join("run.toml")).unwrap()).unwrap();
         let key = (
             meta["gamma"].as_float().unwrap().to_string(),
             meta["alpha"].as_float().unwrap().to_string(),
@@ -58,8 +59,9 @@ fn signed_rank_p(d: &[f64]) -> f64 {
     order.sort_by(|&a, &b| d[a].abs().total_cmp(&d[b].abs()));
     let rank = |i: usize| order.iter().position(|&j| j == i).unwrap() as f64 + 1.0;
     let observed: f64 = (0..d.len()).filter(|&i| d[i] > 0.0).map(rank).sum();
-    let sums: Vec<f64> =
-        (0..1u32 << d.len()).map(|bits| (0..d.len()).filter(|&i| bits >> i & 1 == 1).map(rank).sum()).collect();
+    let sums: Vec<f64> = (0..1u32 << d.len())
+        .map(|bits| (0..d.len()).filter(|&i| bits >> i & 1 == 1).map(rank).sum())
+        .collect();
     let count = |f: &dyn Fn(f64) -> bool| sums.iter().filter(|&&s| f(s)).count() as f64;
     (2.0 * count(&|s| s <= observed).min(count(&|s| s >= observed)) / sums.len() as f64).min(1.0)
 }
@@ -96,7 +98,13 @@ fn confirmation_statistics_recompute_from_the_fresh_seeds_curves_alone() {
     assert_eq!((row["seeds_used"].as_str(), row["seeds"].as_str()), ("confirmation", "8"));
     let gd_gamma = {
         let text = std::fs::read_to_string(folder.join("report/comparison.csv")).unwrap();
-        text.lines().find(|l| l.starts_with("optimisation,") && l.contains(",gd,")).unwrap().split(',').nth(5).unwrap().to_string()
+        text.lines()
+            .find(|l| l.starts_with("optimisation,") && l.contains(",gd,"))
+            .unwrap()
+            .split(',')
+            .nth(5)
+            .unwrap()
+            .to_string()
     };
     let (mo_gamma, mo_alpha) = (row["gamma"].clone(), row["alpha"].clone());
     // The confirmation seeds are exactly the documented fresh ones: 2 to 9, for both bests.
@@ -130,7 +138,10 @@ fn confirmation_statistics_recompute_from_the_fresh_seeds_curves_alone() {
     assert!((get("sign_test_p") - sign_p(wins, losses)).abs() < 1e-12);
     assert_eq!((row["momentum_wins"].as_str(), row["pairs"].as_str()), (wins.to_string().as_str(), "8"));
     let md = std::fs::read_to_string(folder.join("report/report.md")).unwrap();
-    assert!(md.contains("the order-statistic interval for the median"), "the interval's method is named: {md}");
+    assert!(
+        md.contains("the order-statistic interval for the median"),
+        "the interval's method is named: {md}"
+    );
     assert!(md.contains("Figures on the 8 confirmation seeds (2–9)"), "{md}");
     assert!(!md.contains("**Post-selection**"), "{md}");
 }
@@ -167,11 +178,13 @@ fn altering_the_selection_seeds_curves_changes_no_confirmation_statistic() {
     };
     for entry in std::fs::read_dir(folder.join("runs")).unwrap() {
         let dir = entry.unwrap().path();
-        let meta: toml::Table = toml::from_str(&std::fs::read_to_string(dir.join("run.toml")).unwrap()).unwrap();
+        let meta: toml::Table =
+            toml::from_str(&std::fs::read_to_string(dir.join("run.toml")).unwrap()).unwrap();
         if meta["seed"].as_integer().unwrap() > 1 {
             continue;
         }
-        let (g, a) = (meta["gamma"].as_float().unwrap().to_string(), meta["alpha"].as_float().unwrap().to_string());
+        let (g, a) =
+            (meta["gamma"].as_float().unwrap().to_string(), meta["alpha"].as_float().unwrap().to_string());
         let factor = if chosen(&g, &a) { 0.9 } else { 1.1 };
         let text = std::fs::read_to_string(dir.join("curve.csv")).unwrap();
         let mut lines = text.lines();

@@ -3,8 +3,8 @@
 
 mod bad_input;
 mod browser;
-mod confirm;
 mod common;
+mod confirm;
 mod fused;
 mod hessian;
 mod reference;

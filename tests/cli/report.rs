@@ -21,7 +21,10 @@ fn comparison_and_paired_numbers_are_the_known_answers() {
     let out = heavyball().arg("report").arg(root).args(["--target", "0.65"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("| 4 | plain GD | 0.2 (not bracketed) | 1 | 2 | 0.5 [0.4, 0.6] | 0.5 ± 0.1414"), "{stdout}");
+    assert!(
+        stdout.contains("| 4 | plain GD | 0.2 (not bracketed) | 1 | 2 | 0.5 [0.4, 0.6] | 0.5 ± 0.1414"),
+        "{stdout}"
+    );
     // Two seeds chose the bests and the same two are all the statistics have: said so.
     assert!(stdout.contains("in-sample"), "{stdout}");
     assert!(stdout.contains("post-selection"), "{stdout}");
@@ -35,13 +38,27 @@ fn comparison_and_paired_numbers_are_the_known_answers() {
     let rows = csv_rows(&root.join("report/comparison.csv"));
     assert_eq!(
         rows[0][..10],
-        ["view", "criterion", "aggregate", "hidden", "method", "gamma", "alpha", "seeds_used", "seeds", "diverged"]
+        [
+            "view",
+            "criterion",
+            "aggregate",
+            "hidden",
+            "method",
+            "gamma",
+            "alpha",
+            "seeds_used",
+            "seeds",
+            "diverged"
+        ]
     );
     // No test set: the optimisation view alone.
     assert_eq!(rows.len(), 3, "{rows:?}");
     let col = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
     let gd = &rows[1];
-    assert_eq!(gd[..10], ["optimisation", "late_train_loss", "median", "4", "gd", "0.2", "1", "selection", "2", "0"]);
+    assert_eq!(
+        gd[..10],
+        ["optimisation", "late_train_loss", "median", "4", "gd", "0.2", "1", "selection", "2", "0"]
+    );
     assert_eq!(gd[col("final_train_loss_mean")], "0.5");
     assert_eq!(gd[col("fragile")], "false");
     // Iterations to 0.65: seed 0 at 3, seed 1 at 4 → median 3.5; momentum: seed 0 at 1, seed 1
@@ -50,7 +67,10 @@ fn comparison_and_paired_numbers_are_the_known_answers() {
     assert_eq!(gd[col("seeds_reaching_target")], "2");
     assert_eq!(gd[col("pairs")], "", "the paired statistics sit on momentum's row");
     let mo = &rows[2];
-    assert_eq!(mo[..10], ["optimisation", "late_train_loss", "median", "4", "momentum", "0.1", "0.5", "selection", "2", "0"]);
+    assert_eq!(
+        mo[..10],
+        ["optimisation", "late_train_loss", "median", "4", "momentum", "0.1", "0.5", "selection", "2", "0"]
+    );
     assert_eq!(mo[col("final_train_loss_mean")], "0.2");
     assert_eq!(mo[col("iterations_to_target_median")], "1.5");
     // Seed by seed (T = 4, so the late loss is the last row's): 0.1/0.4 and 0.3/0.6 → ratios
@@ -72,15 +92,7 @@ fn comparison_and_paired_numbers_are_the_known_answers() {
     let paired = csv_rows(&root.join("report/paired.csv"));
     assert_eq!(
         paired[0],
-        [
-            "hidden",
-            "gamma",
-            "alpha",
-            "pairs",
-            "win_rate",
-            "median_final_loss_ratio",
-            "median_speedup"
-        ]
+        ["hidden", "gamma", "alpha", "pairs", "win_rate", "median_final_loss_ratio", "median_speedup"]
     );
     // γ = 0.1: momentum wins both seeds; loss ratios 0.1/0.9 and 0.3/1.0, median 0.2055…
     assert_eq!(paired[1][..5], ["4", "0.1", "0.5", "2", "1"]);
@@ -197,7 +209,9 @@ seed = [0, 1]
     }
     assert!(stdout.contains("Generalisation: each method at its lowest final test loss"), "{stdout}");
     assert!(
-        stdout.contains("M = 4, generalisation, on the selection seeds (in-sample): momentum / GD final test loss"),
+        stdout.contains(
+            "M = 4, generalisation, on the selection seeds (in-sample): momentum / GD final test loss"
+        ),
         "{stdout}"
     );
     assert!(stdout.contains("sign-test p = "), "both p-values wherever one is shown: {stdout}");

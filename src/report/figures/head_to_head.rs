@@ -30,7 +30,8 @@ fn lines(sweep: &Sweep, m: usize, b: &Best, target: f64) -> Lines {
     let seeds = &b.shown().seeds;
     let runs: Vec<&RunRecord> =
         runs_at(sweep, m, b.gamma, b.alpha).into_iter().filter(|r| seeds.contains(&r.meta.seed)).collect();
-    let curve = |r: &RunRecord| r.curve.iter().map(|c| (c.iteration as f64, c.train_loss)).collect::<Vec<_>>();
+    let curve =
+        |r: &RunRecord| r.curve.iter().map(|c| (c.iteration as f64, c.train_loss)).collect::<Vec<_>>();
     let shortest = runs.iter().map(|r| r.curve.len()).min().unwrap_or(0);
     let median = (0..shortest)
         .map(|i| (i as f64, median(&mut runs.iter().map(|r| r.curve[i].train_loss).collect::<Vec<_>>())))
@@ -51,7 +52,9 @@ pub(super) fn figure(sweep: &Sweep, c: &Comparison) -> Result<Option<Figure>> {
     let m = c.hidden;
     let both = [lines(sweep, m, gd, c.target), lines(sweep, m, mo, c.target)];
     let which = if gd.confirmation.is_some() { "confirmation" } else { "selection" };
-    let title = format!("Head to head, M = {m}: the two bests on the {which} seeds (thin: a seed, bold: their median)");
+    let title = format!(
+        "Head to head, M = {m}: the two bests on the {which} seeds (thin: a seed, bold: their median)"
+    );
     let label = |name: &str, b: &Best| {
         let fragile = if b.is_fragile() { ", fragile" } else { "" };
         format!(
@@ -64,13 +67,21 @@ pub(super) fn figure(sweep: &Sweep, c: &Comparison) -> Result<Option<Figure>> {
     let keys = vec![
         Key { label: label("plain GD", gd), color: method_color(gd.alpha), dashed: false },
         Key { label: label("momentum", mo), color: method_color(mo.alpha), dashed: false },
-        Key { label: format!("target {}, • reached", num(c.target)), color: RGBColor(120, 120, 120), dashed: true },
+        Key {
+            label: format!("target {}, • reached", num(c.target)),
+            color: RGBColor(120, 120, 120),
+            dashed: true,
+        },
     ];
     let target = c.target;
     let iterations = sweep.info.iterations as f64;
-    render(format!("head-to-head-M{m}"), title.clone(), SIZE, &|r| draw(r, &title, &keys, &both, target, iterations), &|r| {
-        draw(r, &title, &keys, &both, target, iterations)
-    })
+    render(
+        format!("head-to-head-M{m}"),
+        title.clone(),
+        SIZE,
+        &|r| draw(r, &title, &keys, &both, target, iterations),
+        &|r| draw(r, &title, &keys, &both, target, iterations),
+    )
     .map(Some)
 }
 
@@ -119,7 +130,12 @@ where
     if on_log_axis(target) {
         let grey = RGBColor(120, 120, 120);
         chart
-            .draw_series(DashedLineSeries::new(vec![(0.0, target), (iterations, target)], 8, 5, grey.stroke_width(2)))
+            .draw_series(DashedLineSeries::new(
+                vec![(0.0, target), (iterations, target)],
+                8,
+                5,
+                grey.stroke_width(2),
+            ))
             .map_err(e)?;
     }
     Ok(())

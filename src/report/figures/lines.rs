@@ -66,7 +66,9 @@ where
             for s in series {
                 let points: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| keep(p.1)).collect();
                 if s.key.dashed {
-                    chart.draw_series(DashedLineSeries::new(points, 8, 5, s.key.color.stroke_width(2))).map_err(e)?;
+                    chart
+                        .draw_series(DashedLineSeries::new(points, 8, 5, s.key.color.stroke_width(2)))
+                        .map_err(e)?;
                 } else {
                     chart.draw_series(LineSeries::new(points, s.key.color.stroke_width(3))).map_err(e)?;
                 }

@@ -104,7 +104,11 @@ where
             .x_labels(seeds.len().clamp(1, 12))
             .x_label_formatter(&|x| {
                 let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 { seeds.get(i as usize).map_or(String::new(), u64::to_string) } else { String::new() }
+                if (x - i).abs() < 1e-6 && i >= 0.0 {
+                    seeds.get(i as usize).map_or(String::new(), u64::to_string)
+                } else {
+                    String::new()
+                }
             })
             .y_label_formatter(&|v| tick(*v))
             .light_line_style(WHITE.mix(0.0))
@@ -115,12 +119,17 @@ where
         if let Some(Interval { bounds: Some((lo, hi)), .. }) = panel.interval {
             let (lo, hi) = (lo.clamp(y_lo, y_hi), hi.clamp(y_lo, y_hi));
             chart
-                .draw_series(std::iter::once(Rectangle::new([(-0.5, lo), (n - 0.5, hi)], color.mix(0.12).filled())))
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(-0.5, lo), (n - 0.5, hi)],
+                    color.mix(0.12).filled(),
+                )))
                 .map_err(e)?;
         }
         chart.draw_series(LineSeries::new(across(1.0), BLACK.stroke_width(2))).map_err(e)?;
         if let Some(i) = panel.interval.filter(|i| on_log_axis(i.estimate)) {
-            chart.draw_series(DashedLineSeries::new(across(i.estimate), 8, 5, color.stroke_width(2))).map_err(e)?;
+            chart
+                .draw_series(DashedLineSeries::new(across(i.estimate), 8, 5, color.stroke_width(2)))
+                .map_err(e)?;
         }
         let on = panel.values.iter().enumerate().filter(|(_, v)| on_log_axis(v.1));
         chart.draw_series(on.map(|(k, v)| Circle::new((k as f64, v.1), 5, color.filled()))).map_err(e)?;

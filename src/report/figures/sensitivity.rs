@@ -19,7 +19,12 @@ use crate::tune::{aggregate, run_score};
 /// The figure at M: a panel for the optimisation view's criterion and, with a test set, one for
 /// the final test loss; each view's selected bests circled, and the γ the sharpness at init
 /// predicts stable marked per α when known.
-pub(super) fn figure(sweep: &Sweep, m: usize, analysis: &Analysis, stability: &[Stability]) -> Result<Figure> {
+pub(super) fn figure(
+    sweep: &Sweep,
+    m: usize,
+    analysis: &Analysis,
+    stability: &[Stability],
+) -> Result<Figure> {
     let lines = sensitivity_lines(sweep, m, analysis, stability);
     let title = format!(
         "Sensitivity to γ, M = {m}: per α, the seeds' median (line) and range (band); ○ the selected bests, ✕ a seed \
@@ -55,7 +60,12 @@ struct SensitivityLines {
     limits: Vec<(f64, f64)>,
 }
 
-fn sensitivity_lines(sweep: &Sweep, m: usize, analysis: &Analysis, stability: &[Stability]) -> SensitivityLines {
+fn sensitivity_lines(
+    sweep: &Sweep,
+    m: usize,
+    analysis: &Analysis,
+    stability: &[Stability],
+) -> SensitivityLines {
     let gammas = distinct_gammas(sweep.runs.iter().filter(|r| r.meta.hidden == m));
     let alphas = sweep.info.alpha.clone();
     let selection = sweep.info.selection();
@@ -73,7 +83,8 @@ fn sensitivity_lines(sweep: &Sweep, m: usize, analysis: &Analysis, stability: &[
                         .iter()
                         .map(|&g| {
                             let at = runs_at(sweep, m, g, a);
-                            let selection_seeds = at.iter().filter(|r| sweep.info.seed.contains(&r.meta.seed));
+                            let selection_seeds =
+                                at.iter().filter(|r| sweep.info.seed.contains(&r.meta.seed));
                             (g, selection_seeds.map(|r| run_score(r, by)).collect::<Vec<f64>>())
                         })
                         .filter(|(_, v)| !v.is_empty())
@@ -171,20 +182,32 @@ where
             let font = ("sans-serif", 16).into_font().color(&color).pos(Pos::new(HPos::Center, VPos::Center));
             chart.draw_series(crossed.map(|(g, _)| Text::new("✕", (*g, y), font.clone()))).map_err(e)?;
             let zeros = points.iter().filter(|(_, v)| v.contains(&0.0));
-            chart.draw_series(zeros.map(|(g, _)| Circle::new((*g, y_lo * 1.05), 5, color.stroke_width(2)))).map_err(e)?;
+            chart
+                .draw_series(zeros.map(|(g, _)| Circle::new((*g, y_lo * 1.05), 5, color.stroke_width(2))))
+                .map_err(e)?;
             // The γ the sharpness at init predicts stable for this α: a vertical mark.
             for &(_, limit) in s.limits.iter().filter(|(a, l)| *a == alpha && *l >= g_lo && *l <= g_hi) {
                 chart
-                    .draw_series(DashedLineSeries::new(vec![(limit, y_lo), (limit, y_hi)], 3, 4, color.stroke_width(1)))
+                    .draw_series(DashedLineSeries::new(
+                        vec![(limit, y_lo), (limit, y_hi)],
+                        3,
+                        4,
+                        color.stroke_width(1),
+                    ))
                     .map_err(e)?;
             }
             // The view's selected best at this α: circled, and named fragile when it is.
             for &(gamma, _, fragile) in panel.bests.iter().filter(|b| b.1 == alpha) {
                 let Some(&(_, _, y, _)) = kept.iter().find(|p| p.0 == gamma) else { continue };
-                chart.draw_series(std::iter::once(Circle::new((gamma, y), 9, color.stroke_width(2)))).map_err(e)?;
+                chart
+                    .draw_series(std::iter::once(Circle::new((gamma, y), 9, color.stroke_width(2))))
+                    .map_err(e)?;
                 if fragile {
-                    let label = ("sans-serif", 13).into_font().color(&color).pos(Pos::new(HPos::Left, VPos::Bottom));
-                    chart.draw_series(std::iter::once(Text::new("fragile", (gamma * 1.08, y * 1.1), label))).map_err(e)?;
+                    let label =
+                        ("sans-serif", 13).into_font().color(&color).pos(Pos::new(HPos::Left, VPos::Bottom));
+                    chart
+                        .draw_series(std::iter::once(Text::new("fragile", (gamma * 1.08, y * 1.1), label)))
+                        .map_err(e)?;
                 }
             }
         }

@@ -26,7 +26,10 @@ pub(super) fn figure(sweep: &Sweep, c: &Comparison) -> Result<Option<Figure>> {
         series.push(Series { key: Key { label, color, dashed: false }, points });
         let limit = stability_threshold(b.gamma, b.alpha);
         let label = format!("{name}'s threshold 2(2−α)/(αγ) = {}", num(limit));
-        series.push(Series { key: Key { label, color, dashed: true }, points: vec![(0.0, limit), (last, limit)] });
+        series.push(Series {
+            key: Key { label, color, dashed: true },
+            points: vec![(0.0, limit), (last, limit)],
+        });
     }
     if series.is_empty() {
         return Ok(None);

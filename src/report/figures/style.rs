@@ -56,7 +56,11 @@ pub(super) struct Key {
 
 /// The legend key of the method with α `alpha`: plain GD solid, momentum dashed.
 pub(super) fn alpha_key(alpha: f64) -> Key {
-    let label = if alpha >= 1.0 { "plain GD (α = 1)".to_string() } else { format!("momentum α = {}", short_number(alpha)) };
+    let label = if alpha >= 1.0 {
+        "plain GD (α = 1)".to_string()
+    } else {
+        format!("momentum α = {}", short_number(alpha))
+    };
     Key { label, color: method_color(alpha), dashed: alpha < 1.0 }
 }
 
@@ -74,7 +78,8 @@ where
             area.draw(&DashedPathElement::new(vec![(x, 12), (x + 28, 12)], 6, 4, key.color.stroke_width(2)))
                 .map_err(e)?;
         } else {
-            area.draw(&PathElement::new(vec![(x, 12), (x + 28, 12)], key.color.stroke_width(3))).map_err(e)?;
+            area.draw(&PathElement::new(vec![(x, 12), (x + 28, 12)], key.color.stroke_width(3)))
+                .map_err(e)?;
         }
         area.draw(&Text::new(key.label.clone(), (x + 34, 12), font.clone())).map_err(e)?;
         x += 60 + 8 * key.label.chars().count() as i32;
@@ -140,7 +145,9 @@ mod tests {
         let colours: Vec<RGBColor> = [0.5, 0.2, 0.1, 0.05, 0.01].map(method_color).into();
         for (i, a) in colours.iter().enumerate() {
             for b in &colours[i + 1..] {
-                let distance = (a.0 as i32 - b.0 as i32).abs() + (a.1 as i32 - b.1 as i32).abs() + (a.2 as i32 - b.2 as i32).abs();
+                let distance = (a.0 as i32 - b.0 as i32).abs()
+                    + (a.1 as i32 - b.1 as i32).abs()
+                    + (a.2 as i32 - b.2 as i32).abs();
                 assert!(distance > 60, "{a:?} and {b:?} look alike");
             }
         }
