@@ -60,7 +60,7 @@ pub struct Array {
 /// What [`write_array`] found: a script written, or nothing left to do.
 pub enum Written {
     /// The array for the shards with work.
-    Array(Array),
+    Array(Box<Array>),
     /// Every run is finished: what to tell the user.
     Finished(String),
 }
@@ -121,7 +121,7 @@ pub fn write_array(config: &Config, job: &Job) -> Result<Written> {
     let script_path = slurm_dir.script(&config.name);
     let text = script(config, job, &pending, &paths, &logs);
     write_atomic(&script_path, |w| w.write_all(text.as_bytes()))?;
-    Ok(Written::Array(Array {
+    Ok(Written::Array(Box::new(Array {
         script: script_path,
         tasks: array_spec(&pending),
         pending: (pending.len(), job.tasks),
@@ -136,7 +136,7 @@ pub fn write_array(config: &Config, job: &Job) -> Result<Written> {
         paths,
         logs,
         dir: plan.dir.root().to_path_buf(),
-    }))
+    })))
 }
 
 impl Array {

@@ -270,7 +270,15 @@ impl Bracketing {
             })
             .collect();
         tried.sort_by(|a, b| a.gamma.total_cmp(&b.gamma));
-        (!tried.is_empty()).then(|| judge(&tried, self.ratio, self.resolution))
+        if tried.is_empty() {
+            return None;
+        }
+        Some(match judge(&tried, self.ratio, self.resolution) {
+            // Untuned, a best between worse neighbours is bracketed by the grid, rough or not:
+            // whether it is fragile is the fragility rule's to say, not tuning's.
+            Verdict::Fragile { best, .. } if self.resolution.is_infinite() => Verdict::Bracketed { best },
+            v => v,
+        })
     }
 }
 

@@ -61,7 +61,7 @@ pub(super) fn caveats(sweep: &Sweep, analysis: &Analysis) -> Vec<String> {
         for b in [&c.gd, &c.momentum].into_iter().flatten() {
             let method = crate::tune::Method { hidden: c.hidden, alpha: b.alpha };
             if b.is_fragile() {
-                notes.push(fragile_note(&method.to_string(), b, c.view));
+                notes.push(fragile_note(&method.to_string(), b, c.view, sweep.info.tune.is_some()));
             }
             if near_f32_resolution(&sweep.info, b) {
                 notes.push(format!(
@@ -79,9 +79,11 @@ pub(super) fn caveats(sweep: &Sweep, analysis: &Analysis) -> Vec<String> {
         for b in [&c.gd, &c.momentum].into_iter().flatten() {
             if let Some(verdict) = b.bracket.filter(|v| !v.is_bracketed()) {
                 let method = crate::tune::Method { hidden: c.hidden, alpha: b.alpha };
-                let advice = if matches!(verdict, Verdict::Fragile { .. }) {
-                    "the tuning stopped there"
-                } else if sweep.tuning.as_ref().is_some_and(|t| t.finished) {
+                if matches!(verdict, Verdict::Fragile { .. }) {
+                    notes.push(format!("Tuning stopped: {method}: {verdict}."));
+                    continue;
+                }
+                let advice = if sweep.tuning.as_ref().is_some_and(|t| t.finished) {
                     "the tuning stopped at max_rounds"
                 } else if sweep.tuning.is_some() {
                     "the tuning is not finished; run the sweep again to go on"
@@ -109,9 +111,14 @@ pub(super) fn caveats(sweep: &Sweep, analysis: &Analysis) -> Vec<String> {
 /// A fragile best in words, with its neighbours' scores: "momentum α = 0.2 at M = 64: best γ =
 /// 4.21 (4.5e-9) lies between 3.65 (0.14) and 4.86 (0.0023); the verdict at this M rests on
 /// one γ".
-pub(super) fn fragile_note(method: &str, b: &Best, view: View) -> String {
+pub(super) fn fragile_note(method: &str, b: &Best, view: View, tuned: bool) -> String {
     let f = &b.fragility;
-    let side = |n: Option<Neighbour>| n.map(|n| format!("{} ({})", short_number(n.gamma), num(n.score)));
+    let side = |n: Option<Neighbour>| {
+        n.map(|n| {
+            let score = if n.score.is_finite() { num(n.score) } else { "diverged".into() };
+            format!("{} ({score})", short_number(n.gamma))
+        })
+    };
     let place = match (side(f.below), side(f.above)) {
         (Some(lo), Some(hi)) => format!("lies between {lo} and {hi}"),
         (Some(lo), None) => format!("is the largest tried, above {lo}"),
@@ -126,8 +133,18 @@ pub(super) fn fragile_note(method: &str, b: &Best, view: View) -> String {
     } else {
         String::new()
     };
+    let edge = if f.at_edge() {
+        "; a neighbouring γ diverged, so the best sits at the edge of stability, where fresh seeds may cross it"
+    } else {
+        ""
+    };
+    let remedy = if tuned || view == View::Generalisation {
+        ""
+    } else {
+        " A `[tune]` section looks closer around it, and `[confirm]` tries it on fresh seeds."
+    };
     format!(
-        "Fragile ({} view): {method}: best γ = {} ({}) {place}{seeds}; the verdict at this M rests on one γ.",
+        "Fragile ({} view): {method}: best γ = {} ({}) {place}{seeds}{edge}; the verdict at this M rests on one γ.{remedy}",
         view.name(),
         short_number(b.gamma),
         num(f.score)

@@ -251,7 +251,9 @@ pub fn on_disk(
     fingerprint: &str,
     spec: &TuneSpec,
 ) -> Tuning {
-    let known: RefCell<HashMap<(usize, u64, u64), Option<(f64, f64)>>> = RefCell::default();
+    // Score and seed span by (M, α bits, γ bits), once per point however often replay asks.
+    type Memo = HashMap<(usize, u64, u64), Option<(f64, f64)>>;
+    let known: RefCell<Memo> = RefCell::default();
     replay(grid, spec, |m, gamma| {
         *known.borrow_mut().entry((m.hidden, m.alpha.to_bits(), gamma.to_bits())).or_insert_with(|| {
             let ids: Vec<RunId> = grid

@@ -90,8 +90,10 @@ pub fn span(values: &[f64]) -> f64 {
 pub const ROUGH: f64 = 100.0;
 
 /// True when a neighbour's finite score `other` is more than [`ROUGH`] times `best` (from a
-/// best of 0, any score above 0 is). A neighbour that diverged (+∞) is a cliff, not roughness:
-/// it bounds the good range of γ, as bracketing expects, and says nothing of the noise within.
+/// best of 0, any score above 0 is): the rule that stops tuning. A neighbour that diverged (+∞)
+/// is a cliff, not roughness: bisecting towards it locates the edge of stability, as
+/// bracketing should. (The report still marks a best beside a diverged γ fragile: see
+/// `select::Fragility`.)
 pub fn rough(best: f64, other: f64) -> bool {
     other.is_finite() && if best <= 0.0 { other > 0.0 } else { other > ROUGH * best }
 }

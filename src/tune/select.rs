@@ -1,7 +1,7 @@
 //! Choosing each method's best setting at one M, in each view, and saying how far that choice
 //! can be trusted: the one rule that the confirmation round and the report share.
 
-use super::score::{ROUGH, point_score, rough, seed_span};
+use super::score::{ROUGH, point_score, seed_span};
 use crate::config::{Criterion, Selection};
 use crate::store::RunRecord;
 
@@ -124,11 +124,23 @@ pub struct Fragility {
 
 impl Fragility {
     /// True when the verdict rests on one γ: a neighbour scores more than [`ROUGH`] times worse
-    /// (a diverged one is a cliff, not roughness), or the best's seeds lie more than that apart.
+    /// (a diverged one counts as infinitely worse), or the best's seeds lie more than that apart.
     pub fn is_fragile(&self) -> bool {
-        let rough_side = [self.below, self.above].iter().flatten().any(|n| rough(self.score, n.score));
-        rough_side || self.span > ROUGH
+        let far_worse = |n: &Neighbour| far_worse(self.score, n.score);
+        [self.below, self.above].iter().flatten().any(far_worse) || self.span > ROUGH
     }
+
+    /// True when a tried neighbour diverged: the best sits at the edge of stability, where
+    /// fresh seeds may cross it.
+    pub fn at_edge(&self) -> bool {
+        [self.below, self.above].iter().flatten().any(|n| !n.score.is_finite())
+    }
+}
+
+/// True when `other` is more than [`ROUGH`] times `best`, +∞ included (from a best of 0, any
+/// score above 0 is).
+fn far_worse(best: f64, other: f64) -> bool {
+    if best <= 0.0 { other > 0.0 } else { other > ROUGH * best }
 }
 
 /// The fragility of `chosen` among `settings` (the settings of its M), by `selection`.
@@ -142,5 +154,37 @@ pub fn fragility(settings: &[Setting], chosen: &Setting, selection: Selection) -
         below: below.map(neighbour),
         above: above.map(neighbour),
         span: seed_span(&chosen.runs, selection.by),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INF: f64 = f64::INFINITY;
+
+    fn at(score: f64, below: Option<f64>, above: Option<f64>, span: f64) -> Fragility {
+        let side = |g: f64| move |s: f64| Neighbour { gamma: g, score: s };
+        Fragility { score, below: below.map(side(0.1)), above: above.map(side(0.4)), span }
+    }
+
+    #[test]
+    fn the_fragility_rule() {
+        // Neighbours up to 100 times worse and seeds up to 100 times apart: a best to rely on.
+        assert!(!at(1e-3, Some(0.1), Some(0.05), 100.0).is_fragile());
+        assert!(!at(1e-3, None, Some(0.1), 1.0).is_fragile());
+        assert!(!at(1e-3, None, None, 1.0).is_fragile());
+        // Either neighbour more than 100 times worse, or seeds more than 100 times apart: fragile.
+        assert!(at(1e-3, Some(0.1001), Some(1e-3), 1.0).is_fragile());
+        assert!(at(1e-3, Some(2e-3), Some(0.2), 1.0).is_fragile());
+        assert!(at(1e-3, Some(2e-3), None, 101.0).is_fragile());
+        assert!(at(1e-3, Some(2e-3), None, INF).is_fragile());
+        // A neighbour that diverged: fragile, and at the edge of stability.
+        let edge = at(1e-3, Some(2e-3), Some(INF), 1.0);
+        assert!(edge.is_fragile() && edge.at_edge());
+        assert!(!at(1e-3, Some(0.2), None, 1.0).at_edge());
+        // From a best of exactly 0, any neighbour above 0 is infinitely worse.
+        assert!(at(0.0, Some(1e-12), None, 1.0).is_fragile());
+        assert!(!at(0.0, Some(0.0), None, 1.0).is_fragile());
     }
 }

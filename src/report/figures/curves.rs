@@ -5,7 +5,7 @@ use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{alpha_keys, log_range, method_color, on_log_axis, titled_with_legend};
+use super::style::{alpha_keys, log_axis, log_range, method_color, on_log_axis, titled_with_legend};
 use super::{Figure, Sweep, mean_curve, render, runs_at};
 use crate::grid::short_number;
 use crate::report::analysis::distinct_gammas;
@@ -88,7 +88,7 @@ where
             .margin(6)
             .x_label_area_size(28)
             .y_label_area_size(52)
-            .build_cartesian_2d(0f64..x_max, (y_lo..y_hi).log_scale())
+            .build_cartesian_2d(0f64..x_max, log_axis(y_lo, y_hi))
             .map_err(e)?;
         chart
             .configure_mesh()

@@ -7,7 +7,7 @@ use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{Key, log_range, method_color, on_log_axis, titled_with_legend};
+use super::style::{Key, log_axis, log_range, method_color, on_log_axis, titled_with_legend};
 use super::{Figure, SIZE, Sweep, render, runs_at};
 use crate::grid::short_number;
 use crate::report::analysis::{Best, Comparison};
@@ -36,13 +36,9 @@ fn lines(sweep: &Sweep, m: usize, b: &Best, target: f64) -> Lines {
     let median = (0..shortest)
         .map(|i| (i as f64, median(&mut runs.iter().map(|r| r.curve[i].train_loss).collect::<Vec<_>>())))
         .collect();
-    let hits = runs
-        .iter()
-        .filter_map(|r| {
-            let t = hitting_time(r, target);
-            t.is_finite().then(|| (t, r.curve[t as usize].train_loss))
-        })
-        .collect();
+    // On the target line, where each seed first reaches it (a curve may jump past it).
+    let hits =
+        runs.iter().map(|r| hitting_time(r, target)).filter(|t| t.is_finite()).map(|t| (t, target)).collect();
     Lines { color: method_color(b.alpha), seeds: runs.iter().map(|r| curve(r)).collect(), median, hits }
 }
 
@@ -104,7 +100,7 @@ where
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(80)
-        .build_cartesian_2d(0f64..iterations.max(1.0), (y_lo..y_hi).log_scale())
+        .build_cartesian_2d(0f64..iterations.max(1.0), log_axis(y_lo, y_hi))
         .map_err(e)?;
     chart
         .configure_mesh()

@@ -5,7 +5,7 @@ use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{Key, legend_strip, on_log_axis};
+use super::style::{Key, legend_strip, log_axis, on_log_axis};
 use crate::report::format::tick;
 
 /// A line: its legend key (label, colour, dashed or not) and its points.
@@ -76,7 +76,7 @@ where
         }};
     }
     if log {
-        draw!(builder.build_cartesian_2d(0f64..x_max, (y_min * 0.8..y_max * 1.25).log_scale()).map_err(e)?);
+        draw!(builder.build_cartesian_2d(0f64..x_max, log_axis(y_min * 0.8, y_max * 1.25)).map_err(e)?);
     } else {
         let pad = (y_max - y_min) * 0.05;
         draw!(builder.build_cartesian_2d(0f64..x_max, (y_min - pad)..(y_max + pad)).map_err(e)?);

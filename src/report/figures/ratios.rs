@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::style::{Key, log_range, method_color, on_log_axis, titled_with_legend};
+use super::style::{Key, log_axis, log_range, method_color, on_log_axis, titled_with_legend};
 use super::{Figure, Sweep, render, runs_at};
 use crate::report::analysis::{Best, Comparison};
 use crate::report::format::{criterion_short, tick};
@@ -55,7 +55,15 @@ pub(super) fn figure(sweep: &Sweep, c: &Comparison) -> Result<Option<Figure>> {
     let color = method_color(mo.alpha);
     let keys = vec![
         Key { label: "one seed".into(), color, dashed: false },
-        Key { label: "median".into(), color, dashed: true },
+        Key {
+            label: if panels.iter().any(|p| p.interval.is_some_and(|i| i.bounds.is_some())) {
+                "median (shaded: its 95% interval)".into()
+            } else {
+                "median".into()
+            },
+            color,
+            dashed: true,
+        },
         Key { label: "equal (1)".into(), color: BLACK, dashed: false },
     ];
     let size = (480 * panels.len() as u32 + 80, 560);
@@ -93,7 +101,7 @@ where
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d(-0.5f64..n - 0.5, (y_lo..y_hi).log_scale())
+            .build_cartesian_2d(-0.5f64..n - 0.5, log_axis(y_lo, y_hi))
             .map_err(e)?;
         let seeds: Vec<u64> = panel.values.iter().map(|&(s, _)| s).collect();
         chart

@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::style::{alpha_keys, log_range, method_color, on_log_axis, titled_with_legend};
+use super::style::{alpha_keys, log_axis, log_range, method_color, on_log_axis, titled_with_legend};
 use super::{Figure, SIZE, Sweep, render, runs_at};
 use crate::config::{Aggregate, Criterion};
 use crate::report::analysis::{Analysis, distinct_gammas};
@@ -133,7 +133,7 @@ where
             .margin(10)
             .x_label_area_size(45)
             .y_label_area_size(70)
-            .build_cartesian_2d((g_lo..g_hi).log_scale(), (y_lo..y_hi).log_scale())
+            .build_cartesian_2d(log_axis(g_lo, g_hi), log_axis(y_lo, y_hi))
             .map_err(e)?;
         chart
             .configure_mesh()

@@ -3,6 +3,7 @@
 
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
+use plotters::coord::combinators::WithKeyPoints;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -10,15 +11,30 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::grid::short_number;
 
 /// The colour of a method, by its α alone, so that one α has one colour in every figure, in
-/// the page and in every report of every sweep: plain GD (α = 1) black; α < 1 a hue that turns
-/// from orange through green and blue to magenta as α falls from 1 to 0.01 on a log scale.
+/// the page and in every report of every sweep: plain GD (α = 1) black; α < 1 a hue read off
+/// [`HUES`] on a log scale of α, from red-orange near 1 through orange, green and blue to
+/// magenta at 0.01 and below.
 pub fn method_color(alpha: f64) -> RGBColor {
     if alpha >= 1.0 {
         return BLACK;
     }
-    let t = (-alpha.log10() / 2.0).clamp(0.0, 1.0);
-    hsl(20.0 + 280.0 * t, 0.8, 0.42)
+    let x = alpha.max(HUES[HUES.len() - 1].0).log10();
+    let hue = HUES
+        .windows(2)
+        .find(|w| x >= w[1].0.log10())
+        .map(|w| {
+            let (a, b) = (w[0].0.log10(), w[1].0.log10());
+            w[0].1 + (w[1].1 - w[0].1) * (x - a) / (b - a)
+        })
+        .unwrap_or(HUES[HUES.len() - 1].1);
+    hsl(hue, 0.8, 0.42)
 }
+
+/// Hues (degrees) at some α, in between interpolated on log α. Spaced by eye rather than
+/// evenly, so that the α values people try (0.5, 0.2, 0.1, 0.05, 0.01) fall on hues that look
+/// apart, with little of the wide band of greens between them.
+const HUES: [(f64, f64); 6] =
+    [(1.0, 10.0), (0.5, 35.0), (0.2, 125.0), (0.1, 210.0), (0.05, 275.0), (0.01, 325.0)];
 
 /// A colour from hue (degrees), saturation and lightness.
 fn hsl(hue: f64, saturation: f64, lightness: f64) -> RGBColor {
@@ -134,6 +150,40 @@ pub(super) fn log_range<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> (f6
     (lo / 1.5, hi * 1.5)
 }
 
+/// A log axis over `lo..hi` with the ticks of [`log_ticks`].
+pub(super) fn log_axis(lo: f64, hi: f64) -> WithKeyPoints<LogCoord<f64>> {
+    (lo..hi).log_scale().with_key_points(log_ticks(lo, hi))
+}
+
+/// Tick values for a log axis over `lo..hi`: the sparsest of powers of ten, 1-3, 1-2-5 and
+/// 1-to-9 steps per decade that gives at least three ticks (plotters' own labels only powers of
+/// ten, which leaves an axis shorter than a decade with one label or none); on a range so wide
+/// that its powers of ten number more than twelve, every second, third, … of them.
+pub(super) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+        return Vec::new();
+    }
+    let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    // Divides for negative decades, so that 0.3 is the double nearest 0.3 and not 3 × 0.1.
+    let at = |m: f64, d: i32| if d < 0 { m / 10f64.powi(-d) } else { m * 10f64.powi(d) };
+    let within = |mantissas: &[f64], every: i32| -> Vec<f64> {
+        (first..=last)
+            .filter(|d| d.rem_euclid(every) == 0)
+            .flat_map(|d| mantissas.iter().map(move |&m| at(m, d)))
+            .filter(|v| (lo..=hi).contains(v))
+            .collect()
+    };
+    let decades = within(&[1.0], 1);
+    if decades.len() > 12 {
+        return (2..).map(|every| within(&[1.0], every)).find(|t| t.len() <= 12).unwrap_or_default();
+    }
+    let steps: [&[f64]; 3] = [&[1.0, 3.0], &[1.0, 2.0, 5.0], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]];
+    std::iter::once(decades)
+        .chain(steps.iter().map(|m| within(m, 1)))
+        .find(|t| t.len() >= 3)
+        .unwrap_or_else(|| within(steps[2], 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +204,21 @@ mod tests {
         assert_eq!(hex_color(RGBColor(255, 0, 16)), "#ff0010");
         assert_eq!(hsl(0.0, 1.0, 0.5), RGBColor(255, 0, 0));
         assert_eq!(hsl(240.0, 1.0, 0.5), RGBColor(0, 0, 255));
+    }
+
+    #[test]
+    fn a_log_axis_carries_at_least_two_ticks_and_at_most_twelve() {
+        assert_eq!(log_ticks(0.6, 1.7), vec![0.6, 0.7, 0.8, 0.9, 1.0]);
+        assert_eq!(log_ticks(0.15, 3.5), vec![0.3, 1.0, 3.0]);
+        assert_eq!(log_ticks(0.15, 2.5), vec![0.2, 0.5, 1.0, 2.0]);
+        assert_eq!(log_ticks(1e-3, 2e-1), vec![1e-3, 1e-2, 0.1]);
+        assert_eq!(log_ticks(2e-9, 5e1), vec![1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0]);
+        let wide = log_ticks(1e-90, 1e90);
+        assert!((2..=12).contains(&wide.len()), "{wide:?}");
+        for (lo, hi) in [(1e-7, 3.0), (0.9, 1.1), (5.0, 6.0), (1e-300, 1e300), (1e-5, 1e5)] {
+            let ticks = log_ticks(lo, hi);
+            assert!(ticks.len() <= 12 && ticks.iter().all(|t| (lo..=hi).contains(t)), "{lo} {hi}: {ticks:?}");
+        }
+        assert!(log_ticks(0.0, 1.0).is_empty());
     }
 }
