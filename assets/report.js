@@ -7,9 +7,8 @@
   const tooltip = document.getElementById("tooltip");
   const status = document.getElementById("status");
   const controls = document.getElementById("controls");
-  const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
-  const momentum = data.alpha.filter((a) => a < 1);
-  const colorOf = (a) => (a >= 1 ? "#000000" : PALETTE[Math.max(0, momentum.indexOf(a)) % PALETTE.length]);
+  // One colour per method, by its α, the same as in the report's figures (heavyball computes it).
+  const colorOf = (a) => data.colors[data.alpha.indexOf(a)] || "#000000";
   const margin = { left: 72, right: 18, top: 14, bottom: 42 };
   const state = {
     log: true,

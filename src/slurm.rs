@@ -45,8 +45,12 @@ pub struct Array {
     busy: usize,
     /// Runs finished when the array was written.
     finished: usize,
-    /// The tuning round the array trains, for a tuned sweep.
-    round: Option<usize>,
+    /// The round the array trains, in words, for a tuned or confirmed sweep ("tuning round 3",
+    /// "the confirmation round").
+    round: Option<String>,
+    /// True when a job must follow the array to submit the next round: the sweep is tuned or
+    /// confirmed, and its rounds are decided by the runs this array finishes.
+    chained: bool,
     paths: Paths,
     logs: PathBuf,
     /// The sweep's results folder.
@@ -56,7 +60,7 @@ pub struct Array {
 /// What [`write_array`] found: a script written, or nothing left to do.
 pub enum Written {
     /// The array for the shards with work.
-    Array(Array),
+    Array(Box<Array>),
     /// Every run is finished: what to tell the user.
     Finished(String),
 }
@@ -104,7 +108,7 @@ pub fn write_array(config: &Config, job: &Job) -> Result<Written> {
     {
         bail!(
             "no run of sweep {} finished in the last job array ({finished} of {} runs finished, as before): \
-             the chain of tuning rounds stops here. Read the array's logs in {}, then run heavyball slurm \
+             the chain of rounds stops here. Read the array's logs in {}, then run heavyball slurm \
              again to resubmit",
             config.name,
             plan.rows.len(),
@@ -117,17 +121,22 @@ pub fn write_array(config: &Config, job: &Job) -> Result<Written> {
     let script_path = slurm_dir.script(&config.name);
     let text = script(config, job, &pending, &paths, &logs);
     write_atomic(&script_path, |w| w.write_all(text.as_bytes()))?;
-    Ok(Written::Array(Array {
+    Ok(Written::Array(Box::new(Array {
         script: script_path,
         tasks: array_spec(&pending),
         pending: (pending.len(), job.tasks),
         busy: plan.rows.iter().filter(|r| r.busy).count(),
         finished,
-        round: tuning.map(|t| t.round()),
+        round: match (&plan.confirmation, tuning) {
+            (Some((_, Some(_))), _) => Some("the confirmation round".to_string()),
+            (_, Some(t)) => Some(format!("tuning round {}", t.round())),
+            _ => None,
+        },
+        chained: config.tune.is_some() || config.confirm.is_some(),
         paths,
         logs,
         dir: plan.dir.root().to_path_buf(),
-    }))
+    })))
 }
 
 impl Array {
@@ -143,7 +152,7 @@ impl Array {
     }
 
     fn round_words(&self) -> String {
-        self.round.map(|r| format!(" (tuning round {r})")).unwrap_or_default()
+        self.round.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
     }
 
     /// What to tell the user when the script is written but not submitted.
@@ -158,9 +167,9 @@ impl Array {
             self.pending.1,
             quote(&self.script.to_string_lossy())
         ));
-        if self.round.is_some() {
+        if self.chained {
             out.push_str(
-                "tuning: with --submit, heavyball also queues a job that submits each next round when \
+                "rounds: with --submit, heavyball also queues a job that submits each next round when \
                  the array before it ends\n",
             );
         }
@@ -196,15 +205,15 @@ pub fn submit(config: &Config, job: &Job, array: &Array) -> Result<String> {
         array.dir.display(),
         quote(&array.dir.to_string_lossy()),
     ));
-    if array.round.is_some() {
+    if array.chained {
         let next_path = SweepDir::at(&array.dir).slurm().next_script(&config.name);
         let text = next_script(config, job, &array.paths, &array.logs, array.finished);
         write_atomic(&next_path, |w| w.write_all(text.as_bytes()))?;
         let next_id = sbatch(&next_path, &[format!("--dependency=afterany:{job_id}")])?;
         out.push_str(&format!(
-            "tuning:  job {next_id} waits for job {job_id} to end, then submits the next round ({}); \
-             the chain ends when every method is bracketed or max_rounds is reached, or when an \
-             array finishes no run\n",
+            "rounds:  job {next_id} waits for job {job_id} to end, then submits the next round ({}); \
+             the chain ends when the tuning and the confirmation are done, or when an array \
+             finishes no run\n",
             next_path.display()
         ));
     } else {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::Path;
 
 use super::ranges::values;
-use super::raw::{RawData, RawGrid, RawTrain, RawTune};
+use super::raw::{RawConfirm, RawData, RawGrid, RawTrain, RawTune};
 use super::spec::*;
 use super::{MAX_ITERATIONS, MAX_LIST, MAX_ROUNDS, MAX_RUNS, Rule};
 
@@ -162,13 +162,8 @@ pub(super) fn check_tune(raw: RawTune, data: &DataSpec, grid: &GridSpec) -> Resu
             raw.gamma
         )));
     }
-    let by = Criterion::ALL.iter().find(|(n, _)| *n == raw.by).map(|(_, c)| *c).ok_or_else(|| {
-        let names: Vec<_> = Criterion::ALL.iter().map(|(n, _)| *n).collect();
-        Rule(format!("by = {:?} is not a criterion (choose one of {})", raw.by, names.join(", ")))
-    })?;
-    if by == Criterion::TestLoss && data.test_fraction == 0.0 && !data.source.has_fixed_test_set() {
-        return Err("by = \"test_loss\" needs a test set: set test_fraction in [data]".into());
-    }
+    let by = check_criterion(&raw.by, data)?;
+    let aggregate = check_aggregate(&raw.aggregate)?;
     if !(raw.resolution.is_finite() && raw.resolution > 1.0) {
         return Err(Rule(format!("resolution must be a finite number > 1 (got {})", raw.resolution)));
     }
@@ -191,7 +186,51 @@ pub(super) fn check_tune(raw: RawTune, data: &DataSpec, grid: &GridSpec) -> Resu
             raw.max_rounds
         )));
     }
-    Ok(TuneSpec { by, resolution: raw.resolution, max_rounds: raw.max_rounds })
+    Ok(TuneSpec { by, aggregate, resolution: raw.resolution, max_rounds: raw.max_rounds })
+}
+
+/// A criterion by its name; `test_loss` only with a test set.
+fn check_criterion(name: &str, data: &DataSpec) -> Result<Criterion, Rule> {
+    let by = Criterion::ALL.iter().find(|(n, _)| *n == name).map(|(_, c)| *c).ok_or_else(|| {
+        let names: Vec<_> = Criterion::ALL.iter().map(|(n, _)| *n).collect();
+        Rule(format!("by = {name:?} is not a criterion (choose one of {})", names.join(", ")))
+    })?;
+    if by == Criterion::TestLoss && data.test_fraction == 0.0 && !data.source.has_fixed_test_set() {
+        return Err("by = \"test_loss\" needs a test set: set test_fraction in [data]".into());
+    }
+    Ok(by)
+}
+
+/// An aggregate by its name.
+fn check_aggregate(name: &str) -> Result<Aggregate, Rule> {
+    Aggregate::ALL.iter().find(|(n, _)| *n == name).map(|(_, a)| *a).ok_or_else(|| {
+        Rule(format!("aggregate = {name:?} is not a way to sum up seeds (choose median or mean)"))
+    })
+}
+
+/// The most fresh seeds a `[confirm]` section may ask for.
+pub const MAX_CONFIRM_SEEDS: usize = 1000;
+
+pub(super) fn check_confirm(raw: RawConfirm, data: &DataSpec, grid: &GridSpec) -> Result<ConfirmSpec, Rule> {
+    let seeds = match usize::try_from(raw.seeds) {
+        Ok(n @ 1..=MAX_CONFIRM_SEEDS) => n,
+        _ => {
+            return Err(Rule(format!(
+                "seeds must be a whole number from 1 to {MAX_CONFIRM_SEEDS} (got {})",
+                raw.seeds
+            )));
+        }
+    };
+    let by = check_criterion(&raw.by, data)?;
+    let aggregate = check_aggregate(&raw.aggregate)?;
+    // At most four settings per M (each method's best in each view), every fresh seed of each.
+    let most = grid.run_count().saturating_add(grid.hidden.len().saturating_mul(4 * seeds));
+    if most > MAX_RUNS {
+        return Err(Rule(format!(
+            "the grid and {seeds} confirmation seeds may reach {most} runs; one sweep holds at most {MAX_RUNS}"
+        )));
+    }
+    Ok(ConfirmSpec { seeds, by, aggregate })
 }
 
 /// A grid list must be non-empty, free of duplicates, and each value must pass `ok`.

@@ -11,7 +11,8 @@ use std::path::Path;
 
 use thiserror::Error;
 
-use checks::{check_data, check_grid, check_name, check_train, check_tune};
+pub use checks::MAX_CONFIRM_SEEDS;
+use checks::{check_confirm, check_data, check_grid, check_name, check_train, check_tune};
 pub use ranges::round_value;
 use raw::RawConfig;
 pub use spec::*;
@@ -83,6 +84,28 @@ pub struct Config {
     /// The tuning section: when set, rounds of γ values are added per method until each
     /// method's best γ is bracketed.
     pub tune: Option<TuneSpec>,
+    /// The confirmation section: when set, each view's selected bests are trained again on
+    /// fresh seeds, and the comparison's statistics use those alone.
+    pub confirm: Option<ConfirmSpec>,
+}
+
+impl Config {
+    /// What the optimisation view's bests are chosen by: `[confirm]`'s selection, else
+    /// `[tune]`'s when it is about the training loss, else the late training loss by the
+    /// seeds' median.
+    pub fn selection(&self) -> Selection {
+        optimisation_selection(self.tune, self.confirm)
+    }
+}
+
+/// What the optimisation view's bests are chosen by, from a sweep's tuning and confirmation
+/// settings (see [`Config::selection`]).
+pub fn optimisation_selection(tune: Option<TuneSpec>, confirm: Option<ConfirmSpec>) -> Selection {
+    match (confirm, tune) {
+        (Some(c), _) => c.selection(),
+        (None, Some(t)) if t.by.is_training_loss() => t.selection(),
+        _ => Selection::DEFAULT,
+    }
 }
 
 /// The most rounds a `[tune]` section may ask for.
@@ -164,7 +187,11 @@ impl Config {
             Some(tune) => Some(check_tune(tune, &data, &grid).map_err(|m| invalid("[tune]", m))?),
             None => None,
         };
-        Ok(Config { name, origin: origin.to_string(), data, train, grid, tune })
+        let confirm = match raw.confirm {
+            Some(confirm) => Some(check_confirm(confirm, &data, &grid).map_err(|m| invalid("[confirm]", m))?),
+            None => None,
+        };
+        Ok(Config { name, origin: origin.to_string(), data, train, grid, tune, confirm })
     }
 }
 
@@ -296,17 +323,66 @@ alpha = [1.0, 0.5]
     }
 
     #[test]
+    fn confirmation_settings_are_checked_and_named() {
+        let confirmed = GOOD.to_string() + "[confirm]\nseeds = 8\n";
+        let c = parse(&confirmed).unwrap();
+        let spec = ConfirmSpec { seeds: 8, by: Criterion::LateTrainLoss, aggregate: Aggregate::Median };
+        assert_eq!(c.confirm, Some(spec));
+        assert_eq!(c.selection(), spec.selection());
+        // Without [confirm] or [tune], the report chooses by the late loss, seeds by their median.
+        assert_eq!(parse(GOOD).unwrap().selection(), Selection::DEFAULT);
+        let with = |line: &str| confirmed.clone() + line + "\n";
+        for (text, message) in [
+            (
+                confirmed.replace("seeds = 8", "seeds = 0"),
+                "seeds must be a whole number from 1 to 1000 (got 0)",
+            ),
+            (
+                confirmed.replace("seeds = 8", "seeds = -3"),
+                "seeds must be a whole number from 1 to 1000 (got -3)",
+            ),
+            (
+                confirmed.replace("seeds = 8", "seeds = 1001"),
+                "seeds must be a whole number from 1 to 1000 (got 1001)",
+            ),
+            (with("by = \"fast\""), "by = \"fast\" is not a criterion"),
+            (with("aggregate = \"mode\""), "aggregate = \"mode\" is not a way to sum up seeds"),
+            (
+                with("by = \"test_loss\"").replace("test_fraction = 0.2", "test_fraction = 0.0"),
+                "needs a test set",
+            ),
+        ] {
+            let e = err(&text);
+            assert!(e.contains(message) && e.ends_with("in [confirm] of sweep.toml"), "{e}");
+        }
+        assert!(err(&confirmed.replace("seeds = 8", "")).contains("missing field `seeds`"));
+        assert!(err(&with("precision = \"f64\"")).contains("unknown field `precision`"));
+    }
+
+    #[test]
     fn tune_settings_are_checked_and_named() {
         let tuned = GOOD.replace("gamma = [0.1]", "gamma = [0.1, 0.3]") + "[tune]\ngamma = \"bracket\"\n";
         let c = parse(&tuned).unwrap();
-        assert_eq!(c.tune, Some(TuneSpec { by: Criterion::FinalTrainLoss, resolution: 1.3, max_rounds: 8 }));
+        assert_eq!(
+            c.tune,
+            Some(TuneSpec {
+                by: Criterion::LateTrainLoss,
+                aggregate: Aggregate::Median,
+                resolution: 1.3,
+                max_rounds: 8
+            })
+        );
         let with = |line: &str| tuned.clone() + line + "\n";
         for (text, message) in [
             (
                 with("by = \"accuracy\""),
-                "by = \"accuracy\" is not a criterion (choose one of final_train_loss, best_train_loss, test_loss)",
+                "by = \"accuracy\" is not a criterion (choose one of late_train_loss, final_train_loss, best_train_loss, test_loss)",
             ),
             (with("resolution = 1.0"), "resolution must be a finite number > 1 (got 1)"),
+            (
+                with("aggregate = \"max\""),
+                "aggregate = \"max\" is not a way to sum up seeds (choose median or mean)",
+            ),
             (with("max_rounds = 0"), "max_rounds must be between 1 and 100 (got 0)"),
             (tuned.replace("\"bracket\"", "\"grid\""), "gamma = \"grid\" is not a tuning mode"),
             (

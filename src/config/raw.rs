@@ -16,6 +16,7 @@ pub(super) struct RawConfig {
     pub(super) train: RawTrain,
     pub(super) grid: RawGrid,
     pub(super) tune: Option<RawTune>,
+    pub(super) confirm: Option<RawConfirm>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -26,8 +27,20 @@ pub(super) struct RawTune {
     pub(super) resolution: f64,
     #[serde(default = "default_criterion")]
     pub(super) by: String,
+    #[serde(default = "default_aggregate")]
+    pub(super) aggregate: String,
     #[serde(default = "default_max_rounds")]
     pub(super) max_rounds: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfirm {
+    pub(super) seeds: i64,
+    #[serde(default = "default_criterion")]
+    pub(super) by: String,
+    #[serde(default = "default_aggregate")]
+    pub(super) aggregate: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,7 +126,11 @@ fn default_resolution() -> f64 {
 }
 
 fn default_criterion() -> String {
-    "final_train_loss".to_string()
+    "late_train_loss".to_string()
+}
+
+fn default_aggregate() -> String {
+    "median".to_string()
 }
 
 fn default_max_rounds() -> usize {

@@ -191,6 +191,9 @@ impl GridSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Criterion {
+    /// The mean training loss over the last ⌊T/10⌋ iterations (at least the last row): a run
+    /// that swings over decades at the end scores its swing, not its last point.
+    LateTrainLoss,
     /// The training loss after the last iteration.
     FinalTrainLoss,
     /// The lowest training loss along the curve.
@@ -201,7 +204,8 @@ pub enum Criterion {
 
 impl Criterion {
     /// Every criterion, by its name in configs.
-    pub const ALL: [(&'static str, Criterion); 3] = [
+    pub const ALL: [(&'static str, Criterion); 4] = [
+        ("late_train_loss", Criterion::LateTrainLoss),
         ("final_train_loss", Criterion::FinalTrainLoss),
         ("best_train_loss", Criterion::BestTrainLoss),
         ("test_loss", Criterion::TestLoss),
@@ -211,6 +215,73 @@ impl Criterion {
     pub fn name(self) -> &'static str {
         Criterion::ALL.iter().find(|(_, c)| *c == self).map(|(n, _)| *n).expect("every criterion is named")
     }
+
+    /// True for the criteria about the training loss.
+    pub fn is_training_loss(self) -> bool {
+        self != Criterion::TestLoss
+    }
+}
+
+/// How the seeds of one setting are summed up into its score.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    /// The median of the seeds' values: one seed's lucky or unlucky end moves it little.
+    Median,
+    /// The mean of the seeds' values (+∞ when a seed diverged).
+    Mean,
+}
+
+impl Aggregate {
+    /// Every aggregate, by its name in configs.
+    pub const ALL: [(&'static str, Aggregate); 2] =
+        [("median", Aggregate::Median), ("mean", Aggregate::Mean)];
+
+    /// The name used in configs.
+    pub fn name(self) -> &'static str {
+        Aggregate::ALL.iter().find(|(_, a)| *a == self).map(|(n, _)| *n).expect("every aggregate is named")
+    }
+}
+
+/// What chooses a best setting: each run's value of a criterion, and how a setting's seeds
+/// are summed up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Selection {
+    /// Each run's value.
+    pub by: Criterion,
+    /// How the seeds' values make the setting's score.
+    pub aggregate: Aggregate,
+}
+
+impl Selection {
+    /// The selection a sweep without `[tune]` or `[confirm]` is reported by: the late training
+    /// loss, seeds by their median.
+    pub const DEFAULT: Selection = Selection { by: Criterion::LateTrainLoss, aggregate: Aggregate::Median };
+}
+
+/// The `[confirm]` section, validated: each view's selected bests are trained again on fresh
+/// seeds, and the comparison's statistics are computed on those alone.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmSpec {
+    /// How many fresh seeds: the smallest non-negative integers not in the grid's seeds.
+    pub seeds: usize,
+    /// What the optimisation view's bests are chosen by.
+    pub by: Criterion,
+    /// How a setting's selection seeds are summed up.
+    pub aggregate: Aggregate,
+}
+
+impl ConfirmSpec {
+    /// The optimisation view's selection.
+    pub fn selection(&self) -> Selection {
+        Selection { by: self.by, aggregate: self.aggregate }
+    }
+}
+
+/// The aggregate a `sweep.toml` written before it was recorded was tuned with.
+fn mean_before_recorded() -> Aggregate {
+    Aggregate::Mean
 }
 
 /// The `[tune]` section, validated.
@@ -219,8 +290,19 @@ impl Criterion {
 pub struct TuneSpec {
     /// What a method's best γ is chosen by.
     pub by: Criterion,
+    /// How a γ's seeds are summed up into its score. (Sweeps recorded before this setting
+    /// existed were tuned by the mean.)
+    #[serde(default = "mean_before_recorded")]
+    pub aggregate: Aggregate,
     /// Bracketed means the best γ's tried neighbours lie within this factor of it (> 1).
     pub resolution: f64,
     /// The most rounds, the grid's own included (≥ 1).
     pub max_rounds: usize,
+}
+
+impl TuneSpec {
+    /// What the tuning chooses each method's best γ by.
+    pub fn selection(&self) -> Selection {
+        Selection { by: self.by, aggregate: self.aggregate }
+    }
 }

@@ -1,17 +1,22 @@
 //! What a report shows, computed from the finished runs with no I/O: each method's best
-//! setting per M, the iterations to a common target loss, and the paired view seed by seed.
+//! setting per M in each view, how far that choice can be trusted, the iterations to a target
+//! loss, and momentum against GD seed by seed.
 //!
-//! For each M it compares plain GD (α = 1) at its best γ with momentum at its best (γ, α), both
-//! chosen by the seed-mean of the sweep's tuning criterion (`[tune] by`; the final training loss
-//! when the sweep is not tuned), and counts the iterations each needs to reach a
-//! target loss: by default the lowest loss that both reach with every seed. The paired view
-//! uses that runs at the same (M, seed) share their initial point: at each (M, γ, α < 1) it
-//! compares momentum with GD seed by seed.
+//! The bests are chosen on the selection seeds (the grid's) by the view's selection: the
+//! optimisation view by `[confirm]`'s or `[tune]`'s training-loss criterion, else by the late
+//! training loss, seeds by their median; the generalisation view by the final test loss
+//! (`tune::select`, the rule the confirmation round uses too). When the sweep confirmed them on
+//! fresh seeds, every statistic of the comparison is computed on those seeds alone and the
+//! selection seeds' figures are labelled in-sample.
 
-use super::paired::{Paired, PairedStats, paired_at, paired_stats};
-use crate::config::Criterion;
+use super::paired::{Paired, PairedStats, SeedsUsed, hitting_time, paired_at, paired_stats};
+use super::stats::median;
+use crate::config::{Precision, Selection};
 use crate::store::{RunRecord, SweepMeta};
-use crate::tune::{Tried, Verdict, grid_ratio, judge, point_score};
+use crate::tune::{
+    self, Fragility, Setting, Tried, Verdict, fresh_seeds, grid_ratio, judge, point_score, run_score,
+    seed_span,
+};
 
 /// The final training loss of a run, +∞ for a diverged run (or an empty curve).
 pub fn final_loss(run: &RunRecord) -> f64 {
@@ -23,9 +28,16 @@ pub fn lowest_loss(run: &RunRecord) -> f64 {
     run.curve.iter().map(|r| r.train_loss).filter(|l| !l.is_nan()).fold(f64::INFINITY, f64::min)
 }
 
-/// The first iteration whose training loss is at or below `target`.
+/// The first iteration whose training loss is at or below `target`; None when none is (the
+/// run is censored: it never reached the target within its iterations).
 pub fn iterations_to(run: &RunRecord, target: f64) -> Option<usize> {
     run.curve.iter().find(|r| r.train_loss <= target).map(|r| r.iteration)
+}
+
+/// True when a run converged: it finished (did not diverge) below its initial loss.
+pub fn converged(run: &RunRecord) -> bool {
+    let first = run.curve.first().map(|r| r.train_loss);
+    !run.diverged() && first.is_some_and(|f| final_loss(run) < f)
 }
 
 /// The mean of the seeds' final losses: +∞ when a seed diverged.
@@ -83,7 +95,70 @@ impl Method {
     }
 }
 
-/// One method's best setting at one M, summarised over seeds.
+/// One setting's runs on some seeds, summed up.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// The seeds.
+    pub seeds: Vec<u64>,
+    /// Seeds diverged.
+    pub diverged: usize,
+    /// The view's criterion per seed, summed up as the view's selection says (+∞ when that
+    /// sum is: a mean over a diverged seed).
+    pub score: f64,
+    /// The lowest and highest seed's value of the criterion.
+    pub score_range: (f64, f64),
+    /// Final training loss: mean, sd over the seeds that did not diverge.
+    pub final_loss: (f64, f64),
+    /// Final test loss: mean, sd.
+    pub test_loss: (f64, f64),
+    /// Final test accuracy: mean, sd.
+    pub test_accuracy: (f64, f64),
+    /// Each seed's iterations to the target, +∞ when it never reached it.
+    pub to_target: Vec<f64>,
+    /// The median initial training loss (row 0), the scale the criterion is read against.
+    pub initial_loss: f64,
+    /// The iterations the runs trained for: what a censored hitting time exceeds.
+    pub iterations: usize,
+}
+
+impl Summary {
+    /// The median iterations to the target (+∞ when more than half never reached it).
+    pub fn median_to_target(&self) -> f64 {
+        median(&mut self.to_target.clone())
+    }
+
+    /// Seeds that reached the target.
+    pub fn reached(&self) -> usize {
+        self.to_target.iter().filter(|t| t.is_finite()).count()
+    }
+}
+
+/// Sums up `runs` (one setting, some seeds) under `selection`, with `target` for the hitting
+/// times.
+fn summarise(runs: &[&RunRecord], selection: Selection, target: f64) -> Summary {
+    let finite = |f: &dyn Fn(&RunRecord) -> Option<f64>| -> Vec<f64> {
+        runs.iter().filter(|r| !r.diverged()).filter_map(|r| f(r)).filter(|v| v.is_finite()).collect()
+    };
+    let values: Vec<f64> = runs.iter().map(|r| run_score(r, selection.by)).collect();
+    let mut initial: Vec<f64> = runs.iter().filter_map(|r| r.curve.first().map(|c| c.train_loss)).collect();
+    Summary {
+        seeds: runs.iter().map(|r| r.meta.seed).collect(),
+        diverged: runs.iter().filter(|r| r.diverged()).count(),
+        score: point_score(runs, selection),
+        score_range: (
+            values.iter().copied().fold(f64::INFINITY, f64::min),
+            values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        ),
+        final_loss: mean_sd(&finite(&|r| r.curve.last().map(|c| c.train_loss))),
+        test_loss: mean_sd(&finite(&|r| r.curve.last().and_then(|c| c.test_loss))),
+        test_accuracy: mean_sd(&finite(&|r| r.curve.last().and_then(|c| c.test_accuracy))),
+        to_target: runs.iter().map(|r| hitting_time(r, target)).collect(),
+        initial_loss: median(&mut initial),
+        iterations: runs.iter().map(|r| r.meta.target_iterations).max().unwrap_or(0),
+    }
+}
+
+/// One method's best setting at one M.
 #[derive(Clone, Debug)]
 pub struct Best {
     /// Which method.
@@ -92,45 +167,29 @@ pub struct Best {
     pub gamma: f64,
     /// α.
     pub alpha: f64,
-    /// Seeds finished.
-    pub seeds: usize,
-    /// Seeds diverged.
-    pub diverged: usize,
-    /// Final training loss: mean, sd.
-    pub final_loss: (f64, f64),
-    /// Best training loss: mean, sd.
-    pub best_loss: (f64, f64),
-    /// Final test loss: mean, sd.
-    pub test_loss: (f64, f64),
-    /// Final test accuracy: mean, sd.
-    pub test_accuracy: (f64, f64),
-    /// Iterations to the target: mean, sd over the seeds that reached it.
-    pub to_target: (f64, f64),
-    /// Seeds that reached the target.
-    pub reached: usize,
-    /// Whether this method's best γ (at its α and M) is bracketed by worse tried γ values.
+    /// Its runs on the selection seeds, which chose it: in-sample figures.
+    pub selection: Summary,
+    /// Its runs on the confirmation seeds, when the sweep confirmed it.
+    pub confirmation: Option<Summary>,
+    /// Whether this best γ (at its α and M) is bracketed by worse tried γ values.
     pub bracket: Option<Verdict>,
+    /// Its neighbours and seeds: whether the verdict rests on one γ.
+    pub fragility: Fragility,
 }
 
-/// Which "best" a comparison is about: the lowest training loss (how well each method
-/// optimises) or the lowest test loss (how well what it finds generalises).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum View {
-    /// Chosen by training loss: the sweep's tuning criterion, or the final training loss.
-    Optimisation,
-    /// Chosen by the final test loss (only for sweeps with a test set).
-    Generalisation,
-}
+impl Best {
+    /// The figures a table shows: the confirmation seeds', else the selection seeds'.
+    pub fn shown(&self) -> &Summary {
+        self.confirmation.as_ref().unwrap_or(&self.selection)
+    }
 
-impl View {
-    /// The word used in CSV files.
-    pub fn name(self) -> &'static str {
-        match self {
-            View::Optimisation => "optimisation",
-            View::Generalisation => "generalisation",
-        }
+    /// True when a neighbour or its own seeds make the verdict rest on one γ.
+    pub fn is_fragile(&self) -> bool {
+        self.fragility.is_fragile()
     }
 }
+
+pub use crate::tune::View;
 
 /// The comparison at one M, in one view.
 #[derive(Clone, Debug)]
@@ -140,7 +199,7 @@ pub struct Comparison {
     /// Which best this is.
     pub view: View,
     /// What each best was chosen by, and what the paired statistics compare.
-    pub criterion: Criterion,
+    pub selection: Selection,
     /// The target training loss (NaN in the generalisation view, which has none).
     pub target: f64,
     /// Plain GD at its best γ.
@@ -151,23 +210,18 @@ pub struct Comparison {
     pub stats: Option<PairedStats>,
 }
 
-impl Comparison {
-    /// GD's mean iterations to target over momentum's, when both reach it with every seed.
-    pub fn speedup(&self) -> Option<f64> {
-        let (gd, mo) = (self.gd.as_ref()?, self.momentum.as_ref()?);
-        (gd.reached == gd.seeds && mo.reached == mo.seeds && mo.to_target.0 > 0.0)
-            .then(|| gd.to_target.0 / mo.to_target.0)
-    }
-}
-
 /// Everything a report shows.
 pub struct Analysis {
     /// One comparison per M, each method at its best by training loss.
     pub comparisons: Vec<Comparison>,
     /// One comparison per M, each method at its best by test loss; empty without a test set.
     pub generalisation: Vec<Comparison>,
-    /// One row per (M, γ, α < 1) with pairs.
+    /// One row per (M, γ, α < 1) with pairs, on the selection seeds.
     pub paired: Vec<Paired>,
+    /// The seeds that chose the bests (the grid's).
+    pub selection_seeds: Vec<u64>,
+    /// The fresh seeds that confirmed them, for a sweep with `[confirm]`.
+    pub confirmation_seeds: Vec<u64>,
 }
 
 impl Analysis {
@@ -180,136 +234,118 @@ impl Analysis {
     pub fn fewest_pairs(&self) -> Option<usize> {
         self.all_views().filter_map(|c| c.stats.as_ref()).map(|s| s.pairs).min()
     }
-}
 
-/// Groups runs by (M, γ, α); the seeds stay together.
-fn groups(runs: &[RunRecord], hidden: usize) -> Vec<Setting<'_>> {
-    let mut out: Vec<Setting> = Vec::new();
-    for r in runs.iter().filter(|r| r.meta.hidden == hidden) {
-        let key = (r.meta.gamma, r.meta.alpha);
-        match out.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, v)) => v.push(r),
-            None => out.push((key, vec![r])),
-        }
-    }
-    out
-}
-
-fn summarise(method: Method, (gamma, alpha): (f64, f64), runs: &[&RunRecord], target: f64) -> Best {
-    let finite = |f: &dyn Fn(&RunRecord) -> Option<f64>| -> Vec<f64> {
-        runs.iter().filter(|r| !r.diverged()).filter_map(|r| f(r)).filter(|v| v.is_finite()).collect()
-    };
-    let reached: Vec<f64> = runs.iter().filter_map(|r| iterations_to(r, target)).map(|i| i as f64).collect();
-    Best {
-        method,
-        gamma,
-        alpha,
-        seeds: runs.len(),
-        diverged: runs.iter().filter(|r| r.diverged()).count(),
-        final_loss: mean_sd(&finite(&|r| r.curve.last().map(|c| c.train_loss))),
-        best_loss: mean_sd(&finite(&|r| {
-            r.curve.iter().map(|c| c.train_loss).filter(|v| v.is_finite()).reduce(f64::min)
-        })),
-        test_loss: mean_sd(&finite(&|r| r.curve.last().and_then(|c| c.test_loss))),
-        test_accuracy: mean_sd(&finite(&|r| r.curve.last().and_then(|c| c.test_accuracy))),
-        to_target: mean_sd(&reached),
-        reached: reached.len(),
-        bracket: None,
+    /// True when some comparison's statistics rest on the seeds that chose its bests.
+    pub fn in_sample(&self) -> bool {
+        self.all_views().filter_map(|c| c.stats.as_ref()).any(|s| s.seeds_used == SeedsUsed::Selection)
     }
 }
 
-/// How to judge whether a best γ is bracketed: a tuned sweep's criterion and resolution; for
-/// an untuned one, the final training loss, and only the edges of the tried values matter.
+/// How to judge whether a best γ is bracketed: a tuned sweep's resolution; for an untuned one,
+/// only the edges of the tried values matter.
 struct Bracketing {
-    by: Criterion,
+    selection: Selection,
     ratio: f64,
     resolution: f64,
 }
 
 impl Bracketing {
-    fn of(info: &SweepMeta, by: Criterion) -> Self {
+    fn of(info: &SweepMeta, selection: Selection) -> Self {
         Bracketing {
-            by,
+            selection,
             ratio: if info.gamma.len() > 1 { grid_ratio(&info.gamma) } else { 10.0 },
             resolution: info.tune.map_or(f64::INFINITY, |t| t.resolution),
         }
     }
 
     /// The verdict on the method with α = `alpha` among the settings of one M.
-    fn verdict(&self, groups: &[Setting], alpha: f64) -> Option<Verdict> {
-        let mut tried: Vec<Tried> = groups
+    fn verdict(&self, settings: &[Setting], alpha: f64) -> Option<Verdict> {
+        let mut tried: Vec<Tried> = settings
             .iter()
-            .filter(|(k, _)| k.1 == alpha)
-            .map(|((gamma, _), runs)| Tried { gamma: *gamma, score: point_score(runs, self.by) })
+            .filter(|s| s.alpha == alpha)
+            .map(|s| Tried {
+                gamma: s.gamma,
+                score: point_score(&s.runs, self.selection),
+                span: seed_span(&s.runs, self.selection.by),
+            })
             .collect();
         tried.sort_by(|a, b| a.gamma.total_cmp(&b.gamma));
-        (!tried.is_empty()).then(|| judge(&tried, self.ratio, self.resolution))
+        if tried.is_empty() {
+            return None;
+        }
+        Some(match judge(&tried, self.ratio, self.resolution) {
+            // Untuned, a best between worse neighbours is bracketed by the grid, rough or not:
+            // whether it is fragile is the fragility rule's to say, not tuning's.
+            Verdict::Fragile { best, .. } if self.resolution.is_infinite() => Verdict::Bracketed { best },
+            v => v,
+        })
     }
 }
 
-/// One setting (γ, α) at some M, with its runs (one per seed).
-pub(super) type Setting<'a> = ((f64, f64), Vec<&'a RunRecord>);
-
-/// The setting with the lowest seed-mean of `by` (a diverged seed makes it +∞), if any setting
-/// has a finite score; the first in grid order among equals.
-fn best_of<'a>(candidates: impl Iterator<Item = &'a Setting<'a>>, by: Criterion) -> Option<&'a Setting<'a>> {
-    candidates
-        .map(|c| (point_score(&c.1, by), c))
-        .filter(|(score, _)| score.is_finite())
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}
-
-/// The default target at one M: the lowest training loss that every seed of every tuned setting
-/// reaches, that is the largest of their seeds' lowest losses. Both methods reach it, so the
-/// speed-up compares them on ground both cover. NaN when no setting qualifies.
-fn common_target(best: &[Option<&Setting>]) -> f64 {
-    best.iter()
+/// The default target at one M: the lowest training loss that every compared seed of both
+/// bests reaches, diverged ones aside (their confirmation seeds when confirmed, else the
+/// selection seeds), that is the largest of those seeds' lowest losses; a diverged seed never
+/// reaches it. Both methods reach it, so the speed-up compares
+/// them on ground both cover, and the selection seeds never enter a confirmed comparison. NaN
+/// when no setting qualifies.
+fn common_target(bests: &[Option<&Setting>]) -> f64 {
+    bests
+        .iter()
         .flatten()
-        .flat_map(|(_, runs)| runs.iter().map(|r| lowest_loss(r)))
+        .flat_map(|s| s.runs.iter().filter(|r| !r.diverged()).map(|r| lowest_loss(r)))
         .reduce(f64::max)
         .unwrap_or(f64::NAN)
 }
 
-/// The criterion of the optimisation view: the sweep's tuning criterion when it is about the
-/// training loss, else the final training loss.
-pub fn optimisation_criterion(info: &SweepMeta) -> Criterion {
-    match info.tune.map(|t| t.by) {
-        Some(by @ (Criterion::FinalTrainLoss | Criterion::BestTrainLoss)) => by,
-        _ => Criterion::FinalTrainLoss,
+/// The selection seeds' settings and the confirmation seeds' settings at one M.
+struct AtM<'a> {
+    selection: Vec<Setting<'a>>,
+    confirmation: Vec<Setting<'a>>,
+}
+
+impl<'a> AtM<'a> {
+    /// The confirmation runs of the setting `s` chose, if any.
+    fn confirmed(&self, s: &Setting) -> Option<&Setting<'a>> {
+        self.confirmation.iter().find(|c| (c.gamma, c.alpha) == (s.gamma, s.alpha))
     }
 }
 
-/// The comparison at one M in one view: each method's best by `by`, summarised and paired.
-fn compare(
-    info: &SweepMeta,
-    groups: &[Setting],
-    m: usize,
-    view: View,
-    by: Criterion,
-    target: Option<f64>,
-) -> Comparison {
-    let bracketing = Bracketing::of(info, by);
-    let best_gd = best_of(groups.iter().filter(|(k, _)| k.1 == 1.0), by);
-    let best_momentum = best_of(groups.iter().filter(|(k, _)| k.1 < 1.0), by);
+/// The comparison at one M in one view: each method's best by the view's selection, summed
+/// up on the selection seeds and, when confirmed, on the confirmation seeds; paired on the
+/// confirmation seeds when both bests have them, else on the selection seeds.
+fn compare(info: &SweepMeta, at: &AtM, m: usize, view: View, target: Option<f64>) -> Comparison {
+    let selection = view.selection(info.selection());
+    let bracketing = Bracketing::of(info, selection);
+    let (best_gd, best_momentum) = tune::bests(&at.selection, selection);
+    // The pair the statistics compare: the bests' confirmation runs when both have them, else
+    // the runs that chose them.
+    let (confirmed_gd, confirmed_momentum) =
+        (best_gd.and_then(|s| at.confirmed(s)), best_momentum.and_then(|s| at.confirmed(s)));
+    let (compared, seeds_used) = match (confirmed_gd, confirmed_momentum) {
+        (Some(gd), Some(mo)) => ([Some(gd), Some(mo)], SeedsUsed::Confirmation),
+        _ => ([best_gd, best_momentum], SeedsUsed::Selection),
+    };
     let target = match view {
-        View::Optimisation => target.unwrap_or_else(|| common_target(&[best_gd, best_momentum])),
+        View::Optimisation => target.unwrap_or_else(|| common_target(&compared)),
         View::Generalisation => f64::NAN,
     };
-    let judged = |method, (k, r): &Setting| Best {
-        bracket: bracketing.verdict(groups, k.1),
-        ..summarise(method, *k, r, target)
+    let judged = |method, s: &Setting| Best {
+        method,
+        gamma: s.gamma,
+        alpha: s.alpha,
+        selection: summarise(&s.runs, selection, target),
+        confirmation: at.confirmed(s).map(|c| summarise(&c.runs, selection, target)),
+        bracket: bracketing.verdict(&at.selection, s.alpha),
+        fragility: tune::fragility(&at.selection, s, selection),
     };
-    let stats = match (best_gd, best_momentum) {
-        (Some((_, gd)), Some((_, mo))) => {
-            Some(paired_stats(gd, mo, by, target, 2 * m as u64 + (view == View::Generalisation) as u64))
-        }
+    let stats = match compared {
+        [Some(gd), Some(mo)] => Some(paired_stats(&gd.runs, &mo.runs, selection.by, target, seeds_used)),
         _ => None,
     };
     Comparison {
         hidden: m,
         view,
-        criterion: by,
+        selection,
         target,
         gd: best_gd.map(|s| judged(Method::Gd, s)),
         momentum: best_momentum.map(|s| judged(Method::Momentum, s)),
@@ -317,44 +353,62 @@ fn compare(
     }
 }
 
-/// Computes the comparisons in both views and the paired view. `target` overrides the per-M
-/// default, the lowest loss both tuned methods reach with every seed.
+/// Computes the comparisons in both views and the paired rows. `target` overrides the per-M
+/// default, the lowest loss both bests reach with every compared seed.
 pub fn analyse(info: &SweepMeta, runs: &[RunRecord], target: Option<f64>) -> Analysis {
-    let mut comparisons = Vec::new();
-    let mut generalisation = Vec::new();
-    let mut paired = Vec::new();
-    let by = optimisation_criterion(info);
+    let confirmation_seeds = info.confirm.map(|c| fresh_seeds(&info.seed, c.seeds)).unwrap_or_default();
+    let mut analysis = Analysis {
+        comparisons: Vec::new(),
+        generalisation: Vec::new(),
+        paired: Vec::new(),
+        selection_seeds: info.seed.clone(),
+        confirmation_seeds,
+    };
     for &m in &info.hidden {
-        let groups = groups(runs, m);
-        if groups.is_empty() {
+        let at = AtM {
+            selection: tune::settings(runs, m, &info.seed),
+            confirmation: tune::settings(runs, m, &analysis.confirmation_seeds),
+        };
+        if at.selection.is_empty() {
             continue;
         }
-        let c = compare(info, &groups, m, View::Optimisation, by, target);
-        paired.extend(paired_at(m, &groups, &info.gamma, c.target));
-        comparisons.push(c);
+        let c = compare(info, &at, m, View::Optimisation, target);
+        analysis.paired.extend(paired_at(m, &at.selection, &info.gamma, c.target));
+        analysis.comparisons.push(c);
         if info.has_test_set() {
-            generalisation.push(compare(info, &groups, m, View::Generalisation, Criterion::TestLoss, None));
+            analysis.generalisation.push(compare(info, &at, m, View::Generalisation, None));
         }
     }
-    Analysis { comparisons, generalisation, paired }
+    analysis
+}
+
+/// A selected best whose criterion lies below a millionth of its initial loss in f32: there,
+/// rounding may decide which γ wins.
+pub fn near_f32_resolution(info: &SweepMeta, best: &Best) -> bool {
+    let s = &best.selection;
+    info.precision == Precision::F32 && s.score.is_finite() && s.score < 1e-6 * s.initial_loss
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixtures::{info, known_runs, run};
+    use crate::config::{Aggregate, ConfirmSpec, Criterion};
+    use crate::store::fixtures::{info, known_runs, run};
 
     #[test]
     fn one_seed_or_one_method_gives_what_can_be_computed_and_no_more() {
-        // One seed: one pair, a ratio without spread, and tests that cannot reject (p = 1).
+        // One seed: one pair, a ratio with no interval, and tests that cannot reject (p = 1).
         let one: Vec<RunRecord> = known_runs().into_iter().filter(|r| r.meta.seed == 0).collect();
-        let a = analyse(&info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]), &one, Some(0.65));
+        let mut meta = info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]);
+        meta.seed = vec![0];
+        let a = analyse(&meta, &one, Some(0.65));
         let st = a.comparisons[0].stats.as_ref().unwrap();
-        assert_eq!((st.pairs, st.wins, st.losses), (1, 1, 0));
+        assert_eq!((st.pairs, st.wins, st.losses, st.seeds_used), (1, 1, 0, SeedsUsed::Selection));
         let ratio = st.ratio.unwrap();
-        assert_eq!((ratio.n, ratio.low, ratio.high), (1, ratio.estimate, ratio.estimate));
+        assert_eq!((ratio.n, ratio.bounds), (1, None));
         assert!((ratio.estimate - 0.1 / 0.4).abs() < 1e-15);
         assert_eq!((st.signed_rank_p, st.sign_p), (Some(1.0), Some(1.0)));
+        assert!(a.in_sample());
         // Only GD: no momentum best, no pairs.
         let gd: Vec<RunRecord> = known_runs().into_iter().filter(|r| r.meta.alpha == 1.0).collect();
         let a = analyse(&info(vec![4], vec![0.1, 0.2], vec![1.0]), &gd, None);
@@ -368,13 +422,18 @@ mod tests {
         let a = analyse(&info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]), &known_runs(), Some(0.65));
         let c = &a.comparisons[0];
         let (gd, mo) = (c.gd.as_ref().unwrap(), c.momentum.as_ref().unwrap());
-        assert_eq!((gd.method, gd.gamma, gd.alpha, gd.seeds, gd.diverged), (Method::Gd, 0.2, 1.0, 2, 0));
-        assert!((gd.final_loss.0 - 0.5).abs() < 1e-15 && (gd.final_loss.1 - 0.02f64.sqrt()).abs() < 1e-15);
+        assert_eq!((gd.method, gd.gamma, gd.alpha, gd.selection.seeds.len()), (Method::Gd, 0.2, 1.0, 2));
+        assert!((gd.selection.final_loss.0 - 0.5).abs() < 1e-15);
         assert_eq!((mo.method, mo.gamma, mo.alpha), (Method::Momentum, 0.1, 0.5));
-        assert!((mo.final_loss.0 - 0.2).abs() < 1e-15);
-        // Iterations to 0.65: GD at 3 and 4, momentum at 1 and 2.
-        assert_eq!((gd.to_target.0, gd.reached, mo.to_target.0, mo.reached), (3.5, 2, 1.5, 2));
-        assert_eq!(c.speedup(), Some(3.5 / 1.5));
+        // The late loss of T = 4 is the last row; by the seeds' median: (0.1 + 0.3) / 2.
+        assert!((mo.selection.score - 0.2).abs() < 1e-15);
+        // Iterations to 0.65: GD at 3 and 4, momentum at 1 and 2; momentum is 2.5× faster seed
+        // by seed (3/1 and 4/2).
+        assert_eq!(
+            (gd.selection.to_target.clone(), mo.selection.to_target.clone()),
+            (vec![3.0, 4.0], vec![1.0, 2.0])
+        );
+        assert_eq!(c.stats.as_ref().unwrap().speedup.unwrap().estimate, 2.5);
     }
 
     #[test]
@@ -388,10 +447,14 @@ mod tests {
             run(0.2, 1.0, 1, &[2.0, 0.5, 0.4]),
         ];
         let mut meta = info(vec![4], vec![0.1, 0.2], vec![1.0]);
-        let by_final = analyse(&meta, &runs, None);
-        assert_eq!(by_final.comparisons[0].gd.as_ref().unwrap().gamma, 0.2);
-        meta.tune =
-            Some(crate::config::TuneSpec { by: Criterion::BestTrainLoss, resolution: 1.3, max_rounds: 8 });
+        let by_late = analyse(&meta, &runs, None);
+        assert_eq!(by_late.comparisons[0].gd.as_ref().unwrap().gamma, 0.2);
+        meta.tune = Some(crate::config::TuneSpec {
+            by: Criterion::BestTrainLoss,
+            aggregate: Aggregate::Mean,
+            resolution: 1.3,
+            max_rounds: 8,
+        });
         let by_best = analyse(&meta, &runs, None);
         let gd = by_best.comparisons[0].gd.as_ref().unwrap();
         assert_eq!(gd.gamma, 0.1);
@@ -400,25 +463,90 @@ mod tests {
     }
 
     #[test]
-    fn the_default_target_is_the_lowest_loss_both_tuned_methods_reach_with_every_seed() {
-        let a = analyse(&info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]), &known_runs(), None);
-        // The tuned settings' seeds reach at best 0.4, 0.6 (GD) and 0.1, 0.3 (momentum).
-        assert_eq!(a.comparisons[0].target, 0.6);
+    fn confirmation_seeds_carry_every_statistic_and_selection_seeds_only_choose() {
+        let mut meta = info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]);
+        meta.confirm =
+            Some(ConfirmSpec { seeds: 2, by: Criterion::LateTrainLoss, aggregate: Aggregate::Median });
+        let mut runs = known_runs();
+        // The chosen settings (GD γ = 0.2, momentum γ = 0.1 α = 0.5) on fresh seeds 2 and 3,
+        // where momentum is worse than GD; a run of a setting not chosen is ignored.
+        runs.push(run(0.2, 1.0, 2, &[2.0, 1.0, 0.5, 0.3, 0.2]));
+        runs.push(run(0.2, 1.0, 3, &[2.0, 1.0, 0.5, 0.3, 0.1]));
+        runs.push(run(0.1, 0.5, 2, &[2.0, 1.0, 0.8, 0.7, 0.6]));
+        runs.push(run(0.1, 0.5, 3, &[2.0, 1.0, 0.8, 0.7, 0.5]));
+        runs.push(run(0.1, 1.0, 2, &[2.0, 0.0, 0.0, 0.0, 0.0]));
+        let a = analyse(&meta, &runs, None);
+        let c = &a.comparisons[0];
+        let (gd, mo) = (c.gd.as_ref().unwrap(), c.momentum.as_ref().unwrap());
+        assert_eq!((gd.gamma, mo.gamma, mo.alpha), (0.2, 0.1, 0.5));
+        assert_eq!(gd.confirmation.as_ref().unwrap().seeds, [2, 3]);
+        let st = c.stats.as_ref().unwrap();
+        assert_eq!((st.seeds_used, st.pairs, st.wins, st.losses), (SeedsUsed::Confirmation, 2, 0, 2));
+        // Ratios 0.6/0.2 and 0.5/0.1: median 4.
+        assert!((st.ratio.unwrap().estimate - 4.0).abs() < 1e-12);
+        assert!(!a.in_sample());
+        assert_eq!(a.confirmation_seeds, [2, 3]);
     }
 
     #[test]
-    fn ties_go_to_the_first_setting_in_grid_order_and_diverged_settings_never_win() {
+    fn the_default_target_is_the_lowest_loss_both_selected_bests_reach_with_every_seed() {
+        let a = analyse(&info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]), &known_runs(), None);
+        // The selected settings' seeds reach at best 0.4, 0.6 (GD) and 0.1, 0.3 (momentum).
+        assert_eq!(a.comparisons[0].target, 0.6);
+        // A diverged seed (its lowest loss its initial one) never sets the target, and never
+        // reaches it: its hitting time is censored.
         let runs = vec![
-            run(0.1, 1.0, 0, &[2.0, 1.0]),
+            run(0.1, 1.0, 0, &[2.0, 1.0, 0.5]),
+            run(0.1, 1.0, 1, &[2.0, 1.0, 0.6]),
+            run(0.1, 1.0, 2, &[2.0, 1.0, 0.7]),
+            run(0.1, 0.5, 0, &[2.0, 0.5, 0.2]),
+            run(0.1, 0.5, 1, &[2.0, 0.5, 0.3]),
+            run(0.1, 0.5, 2, &[2.5, f64::NAN]),
+        ];
+        let mut meta = info(vec![4], vec![0.1], vec![1.0, 0.5]);
+        meta.seed = vec![0, 1, 2];
+        let a = analyse(&meta, &runs, None);
+        let c = &a.comparisons[0];
+        assert_eq!(c.target, 0.7);
+        assert_eq!(c.momentum.as_ref().unwrap().selection.to_target, [1.0, 1.0, f64::INFINITY]);
+    }
+
+    #[test]
+    fn ties_go_to_the_smaller_gamma_and_diverged_settings_never_win() {
+        let runs = vec![
             run(0.2, 1.0, 0, &[2.0, 1.0]),
+            run(0.1, 1.0, 0, &[2.0, 1.0]),
             run(0.3, 1.0, 0, &[2.0, f64::INFINITY]),
             run(0.3, 0.5, 0, &[2.0, f64::NAN]),
         ];
-        let a = analyse(&info(vec![4], vec![0.1, 0.2, 0.3], vec![1.0, 0.5]), &runs, None);
+        let mut meta = info(vec![4], vec![0.1, 0.2, 0.3], vec![1.0, 0.5]);
+        meta.seed = vec![0];
+        let a = analyse(&meta, &runs, None);
         let c = &a.comparisons[0];
         assert_eq!(c.gd.as_ref().unwrap().gamma, 0.1);
-        // Momentum's only setting diverged: there is no best momentum and no speed-up.
-        assert!(c.momentum.is_none() && c.speedup().is_none());
+        // Momentum's only setting diverged: there is no best momentum and no statistics.
+        assert!(c.momentum.is_none() && c.stats.is_none());
+    }
+
+    #[test]
+    fn a_best_between_far_worse_neighbours_is_fragile() {
+        // GD's best γ = 0.2 scores 1e-7; its neighbour 0.1 scores 0.5 (5e6 times worse).
+        let runs = vec![
+            run(0.1, 1.0, 0, &[2.0, 0.5]),
+            run(0.2, 1.0, 0, &[2.0, 1e-7]),
+            run(0.4, 1.0, 0, &[2.0, f64::NAN]),
+        ];
+        let mut meta = info(vec![4], vec![0.1, 0.2, 0.4], vec![1.0]);
+        meta.seed = vec![0];
+        let a = analyse(&meta, &runs, None);
+        let gd = a.comparisons[0].gd.as_ref().unwrap();
+        assert!(gd.is_fragile());
+        assert_eq!(gd.fragility.below.unwrap().gamma, 0.1);
+        assert_eq!(gd.fragility.above.unwrap().score, f64::INFINITY);
+        // In f32, a best below a millionth of its initial loss is at the mercy of rounding.
+        assert!(!near_f32_resolution(&meta, gd));
+        meta.precision = Precision::F32;
+        assert!(near_f32_resolution(&meta, gd));
     }
 
     #[test]
@@ -429,9 +557,15 @@ mod tests {
     }
 
     #[test]
-    fn means_and_standard_deviations() {
+    fn means_standard_deviations_and_convergence() {
         assert_eq!(mean_sd(&[1.0, 3.0]), (2.0, 2f64.sqrt()));
         assert_eq!(mean_sd(&[5.0]), (5.0, 0.0));
         assert!(mean_sd(&[]).0.is_nan());
+        // Finished below its start: converged; finished above it (a blow-up the divergence
+        // factor did not stop): not; a loss of exactly 0 is a finished run that converged.
+        assert!(converged(&run(0.1, 1.0, 0, &[1.47, 0.3])));
+        assert!(!converged(&run(0.1, 1.0, 0, &[1.47, 156.0])));
+        assert!(converged(&run(0.1, 1.0, 0, &[1.47, 0.0])));
+        assert!(!converged(&run(0.1, 1.0, 0, &[1.47, f64::NAN])));
     }
 }

@@ -6,90 +6,110 @@ use anyhow::{Context, Result};
 
 use super::analysis::{Analysis, Method};
 use super::format::csv_num;
+use super::paired::SeedsUsed;
 use super::stats::Interval;
+
+/// The columns of `comparison.csv`: per view and M, one row per method's best. Its figures
+/// are on the seeds `seeds_used` names (the confirmation seeds when the sweep confirmed its
+/// bests, else the seeds that chose them); the paired statistics sit on momentum's row.
+const COMPARISON: [&str; 38] = [
+    "view",
+    "criterion",
+    "aggregate",
+    "hidden",
+    "method",
+    "gamma",
+    "alpha",
+    "seeds_used",
+    "seeds",
+    "diverged",
+    "score",
+    "score_lowest",
+    "score_highest",
+    "final_train_loss_mean",
+    "final_train_loss_sd",
+    "final_test_loss_mean",
+    "final_test_loss_sd",
+    "final_test_accuracy_mean",
+    "final_test_accuracy_sd",
+    "target_loss",
+    "iterations_to_target_median",
+    "seeds_reaching_target",
+    "gamma_bracketed",
+    "gamma_verdict",
+    "fragile",
+    "pairs",
+    "momentum_wins",
+    "momentum_losses",
+    "ratio_median",
+    "ratio_ci_low",
+    "ratio_ci_high",
+    "ratio_ci_coverage",
+    "signed_rank_p",
+    "sign_test_p",
+    "speedup_median",
+    "speedup_ci_low",
+    "speedup_ci_high",
+    "speedup_censored",
+];
 
 /// The bytes of `comparison.csv`.
 pub(super) fn comparison(analysis: &Analysis) -> Result<Vec<u8>> {
     let mut comparison = csv::Writer::from_writer(Vec::new());
-    comparison.write_record([
-        "view",
-        "criterion",
-        "hidden",
-        "method",
-        "gamma",
-        "alpha",
-        "seeds",
-        "diverged",
-        "final_train_loss_mean",
-        "final_train_loss_sd",
-        "best_train_loss_mean",
-        "best_train_loss_sd",
-        "final_test_loss_mean",
-        "final_test_loss_sd",
-        "final_test_accuracy_mean",
-        "final_test_accuracy_sd",
-        "target_loss",
-        "iterations_to_target_mean",
-        "iterations_to_target_sd",
-        "seeds_reaching_target",
-        "speedup",
-        "gamma_bracketed",
-        "gamma_verdict",
-        "pairs",
-        "momentum_wins",
-        "momentum_losses",
-        "ratio_median",
-        "ratio_ci_low",
-        "ratio_ci_high",
-        "signed_rank_p",
-        "sign_test_p",
-        "speedup_median",
-        "speedup_ci_low",
-        "speedup_ci_high",
-    ])?;
+    comparison.write_record(COMPARISON)?;
     for c in analysis.all_views() {
         for b in [&c.gd, &c.momentum].into_iter().flatten() {
-            let momentum = b.method == Method::Momentum;
-            let speedup =
-                if momentum { c.speedup().map_or(String::new(), |s| s.to_string()) } else { String::new() };
+            let s = b.shown();
+            let seeds_used =
+                if b.confirmation.is_some() { SeedsUsed::Confirmation } else { SeedsUsed::Selection };
             let mut record = vec![
                 c.view.name().to_string(),
-                c.criterion.name().to_string(),
+                c.selection.by.name().to_string(),
+                c.selection.aggregate.name().to_string(),
                 c.hidden.to_string(),
                 b.method.name().into(),
                 b.gamma.to_string(),
                 b.alpha.to_string(),
-                b.seeds.to_string(),
-                b.diverged.to_string(),
-                csv_num(b.final_loss.0),
-                csv_num(b.final_loss.1),
-                csv_num(b.best_loss.0),
-                csv_num(b.best_loss.1),
-                csv_num(b.test_loss.0),
-                csv_num(b.test_loss.1),
-                csv_num(b.test_accuracy.0),
-                csv_num(b.test_accuracy.1),
+                seeds_used.name().to_string(),
+                s.seeds.len().to_string(),
+                s.diverged.to_string(),
+                csv_num(s.score),
+                csv_num(s.score_range.0),
+                csv_num(s.score_range.1),
+                csv_num(s.final_loss.0),
+                csv_num(s.final_loss.1),
+                csv_num(s.test_loss.0),
+                csv_num(s.test_loss.1),
+                csv_num(s.test_accuracy.0),
+                csv_num(s.test_accuracy.1),
                 csv_num(c.target),
-                csv_num(b.to_target.0),
-                csv_num(b.to_target.1),
-                b.reached.to_string(),
-                speedup,
+                csv_num(s.median_to_target()),
+                s.reached().to_string(),
                 b.bracket.is_some_and(|v| v.is_bracketed()).to_string(),
                 b.bracket.map_or(String::new(), |v| v.to_string()),
+                b.is_fragile().to_string(),
             ];
             // The paired statistics belong to the pair: on momentum's row.
-            let interval = |i: Option<Interval>| match i {
-                Some(i) => [csv_num(i.estimate), csv_num(i.low), csv_num(i.high)],
-                None => Default::default(),
+            let interval = |i: Option<Interval>| -> [String; 3] {
+                match i {
+                    Some(i) => [
+                        csv_num(i.estimate),
+                        i.bounds.map_or(String::new(), |b| csv_num(b.0)),
+                        i.bounds.map_or(String::new(), |b| csv_num(b.1)),
+                    ],
+                    None => Default::default(),
+                }
             };
-            match c.stats.as_ref().filter(|_| momentum) {
+            match c.stats.as_ref().filter(|_| b.method == Method::Momentum) {
                 Some(st) => {
                     record.extend([st.pairs.to_string(), st.wins.to_string(), st.losses.to_string()]);
                     record.extend(interval(st.ratio));
+                    record.push(st.ratio.and_then(|r| r.coverage).map_or(String::new(), csv_num));
                     record.extend([st.signed_rank_p, st.sign_p].map(|p| p.map_or(String::new(), csv_num)));
                     record.extend(interval(st.speedup));
+                    record.push(st.censored.to_string());
                 }
-                None => record.extend(std::iter::repeat_n(String::new(), 11)),
+                None => record.extend(std::iter::repeat_n(String::new(), COMPARISON.len() - record.len())),
             }
             comparison.write_record(&record)?;
         }
@@ -107,7 +127,7 @@ pub(super) fn paired(analysis: &Analysis) -> Result<Vec<u8>> {
         "pairs",
         "win_rate",
         "median_final_loss_ratio",
-        "median_iterations_ratio",
+        "median_speedup",
     ])?;
     for p in &analysis.paired {
         paired.write_record([
@@ -117,7 +137,7 @@ pub(super) fn paired(analysis: &Analysis) -> Result<Vec<u8>> {
             p.pairs.to_string(),
             p.win_rate.to_string(),
             csv_num(p.loss_ratio),
-            csv_num(p.iteration_ratio),
+            csv_num(p.speedup),
         ])?;
     }
     paired.into_inner().context("cannot encode paired.csv")

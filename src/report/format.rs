@@ -3,7 +3,7 @@
 //! and text of the report formats through here.
 
 use super::stats::Interval;
-use crate::config::Criterion;
+use crate::config::{Aggregate, Criterion, Selection};
 
 /// A number for tables: 4 significant digits, `–` for NaN.
 pub(super) fn num(v: f64) -> String {
@@ -29,19 +29,48 @@ pub(super) fn csv_num(v: f64) -> String {
 /// What a best setting is chosen by, in words.
 pub(super) fn criterion_words(by: Criterion) -> &'static str {
     match by {
+        Criterion::LateTrainLoss => "late training loss (the mean over the last tenth of the iterations)",
         Criterion::FinalTrainLoss => "final training loss",
         Criterion::BestTrainLoss => "training loss along the curve",
         Criterion::TestLoss => "final test loss",
     }
 }
 
-/// An interval as `median [low, high]`.
+/// A criterion in a few words, for table headers.
+pub(super) fn criterion_short(by: Criterion) -> &'static str {
+    match by {
+        Criterion::LateTrainLoss => "late train loss",
+        Criterion::FinalTrainLoss => "final train loss",
+        Criterion::BestTrainLoss => "lowest train loss",
+        Criterion::TestLoss => "final test loss",
+    }
+}
+
+/// A selection in words: "late training loss (…), seeds by their median".
+pub(super) fn selection_words(s: Selection) -> String {
+    let how = match s.aggregate {
+        Aggregate::Median => "median",
+        Aggregate::Mean => "mean (+∞ when a seed diverged)",
+    };
+    format!("{}, seeds by their {how}", criterion_words(s.by))
+}
+
+/// An interval as `median [low, high]`; "median (n seeds: no 95% interval)" when the seeds are
+/// too few for one; ∞ where a censored or diverged seed sets an end.
 pub(super) fn interval(i: Option<Interval>, unit: &str) -> String {
     match i {
-        Some(i) if i.n > 1 => format!("{}{unit} [{}, {}]", num(i.estimate), num(i.low), num(i.high)),
-        Some(i) => format!("{}{unit} (one seed)", num(i.estimate)),
+        Some(Interval { estimate, bounds: Some((low, high)), .. }) => {
+            format!("{}{unit} [{}, {}]", num(estimate), num(low), num(high))
+        }
+        Some(i) if i.n == 1 => format!("{}{unit} (one seed)", num(i.estimate)),
+        Some(i) => format!("{}{unit} ({} seeds: no 95% interval)", num(i.estimate), i.n),
         None => "–".into(),
     }
+}
+
+/// A median hitting time: "> T" when it is censored (more than half never reached the target).
+pub(super) fn iterations(median: f64, last: usize) -> String {
+    if median.is_finite() { num(median) } else { format!("> {last}") }
 }
 
 pub(super) fn p_value(p: Option<f64>) -> String {
@@ -108,9 +137,12 @@ mod tests {
         );
         assert_eq!(pm((0.5, 0.25)), "0.5 ± 0.25");
         assert_eq!((csv_num(f64::NAN), csv_num(0.1)), (String::new(), "0.1".into()));
-        let i = Interval { estimate: 0.5, low: 0.25, high: 1.0, n: 8 };
+        let i = Interval { estimate: 0.5, bounds: Some((0.25, 1.0)), coverage: Some(0.99), n: 8 };
         assert_eq!(interval(Some(i), "×"), "0.5× [0.25, 1]");
-        assert_eq!(interval(Some(Interval { n: 1, ..i }), ""), "0.5 (one seed)");
+        let none = Interval { bounds: None, coverage: None, ..i };
+        assert_eq!(interval(Some(Interval { n: 1, ..none }), ""), "0.5 (one seed)");
+        assert_eq!(interval(Some(Interval { n: 4, ..none }), ""), "0.5 (4 seeds: no 95% interval)");
+        assert_eq!((iterations(12.5, 200), iterations(f64::INFINITY, 200)), ("12.5".into(), "> 200".into()));
         assert_eq!(
             (p_value(Some(0.0123)), p_value(Some(2e-5)), p_value(None)),
             ("0.012".into(), "2.0e-5".into(), "–".into())

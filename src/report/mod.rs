@@ -13,8 +13,6 @@
 pub mod analysis;
 mod csvs;
 mod figures;
-#[cfg(test)]
-mod fixtures;
 mod format;
 mod markdown;
 mod notes;
@@ -54,6 +52,8 @@ pub struct Sweep {
     pub damaged: Vec<(String, String)>,
     /// Where the tuning stands, for a tuned sweep.
     pub tuning: Option<tune::Tuning>,
+    /// The confirmation round, for a sweep with `[confirm]` whose round is decided.
+    pub confirmation: Option<tune::Confirmation>,
     /// `heavyball hessian`'s values of the finished runs that have them (current ones only),
     /// by run folder name.
     pub hessians: HashMap<String, RunHessian>,
@@ -73,7 +73,7 @@ pub fn locate(target: &Path, results: &Path) -> Result<SweepDir> {
 /// their readable names match.
 pub fn load(dir: &SweepDir) -> Result<Sweep> {
     let info = SweepMeta::read_in(dir)?;
-    let (ids, tuning) = tune::recorded_runs(dir, &info);
+    let (ids, rounds) = tune::recorded_runs(dir, &info);
     let found = finished_runs(dir, &ids, info.iterations);
     let known: std::collections::HashSet<&str> = found
         .runs
@@ -94,7 +94,16 @@ pub fn load(dir: &SweepDir) -> Result<Sweep> {
                 .then(|| (r.dir_name.clone(), values))
         })
         .collect();
-    Ok(Sweep { dir: dir.clone(), info, runs: found.runs, missing, damaged: found.damaged, tuning, hessians })
+    Ok(Sweep {
+        dir: dir.clone(),
+        info,
+        runs: found.runs,
+        missing,
+        damaged: found.damaged,
+        tuning: rounds.tuning,
+        confirmation: rounds.confirmation,
+        hessians,
+    })
 }
 
 /// Runs `heavyball report`: locate, load, analyse, write; returns the text for the terminal.

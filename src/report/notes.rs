@@ -1,10 +1,14 @@
 //! What the report says about the sweep itself, on the terminal and in `report.md`: a line
-//! describing it, and the caveats (damaged or missing runs, a method missing, unbracketed bests,
-//! partial Hessian values, divergences).
+//! describing it, and the caveats (damaged or missing runs, a method missing, fragile or
+//! unbracketed bests, f32's resolution, a pending confirmation, partial Hessian values,
+//! divergences).
 
 use super::Sweep;
-use super::analysis::Analysis;
+use super::analysis::{Analysis, Best, View, near_f32_resolution};
+use super::format::num;
+use crate::grid::short_number;
 use crate::store::SweepMeta;
+use crate::tune::{Neighbour, ROUGH, Verdict};
 
 /// What cannot be compared, and what is missing, as sentences.
 pub(super) fn caveats(sweep: &Sweep, analysis: &Analysis) -> Vec<String> {
@@ -46,10 +50,39 @@ pub(super) fn caveats(sweep: &Sweep, analysis: &Analysis) -> Vec<String> {
                 .into(),
         );
     }
+    if sweep.info.confirm.is_some() && sweep.confirmation.is_none() {
+        notes.push(
+            "Confirmation pending: the bests are trained again on fresh seeds once every selection run is \
+             finished; run `heavyball run` on the config to go on. Until then the statistics are in-sample."
+                .into(),
+        );
+    }
+    for c in analysis.all_views() {
+        for b in [&c.gd, &c.momentum].into_iter().flatten() {
+            let method = crate::tune::Method { hidden: c.hidden, alpha: b.alpha };
+            if b.is_fragile() {
+                notes.push(fragile_note(&method.to_string(), b, c.view, sweep.info.tune.is_some()));
+            }
+            if near_f32_resolution(&sweep.info, b) {
+                notes.push(format!(
+                    "Near f32's resolution: {method} ({} view) ends at {} against an initial loss of {}, below a \
+                     millionth of it, where rounding may decide which γ wins. `precision = \"f64\"` in `[train]` \
+                     settles it.",
+                    c.view.name(),
+                    num(b.selection.score),
+                    num(b.selection.initial_loss)
+                ));
+            }
+        }
+    }
     for c in &analysis.comparisons {
         for b in [&c.gd, &c.momentum].into_iter().flatten() {
             if let Some(verdict) = b.bracket.filter(|v| !v.is_bracketed()) {
                 let method = crate::tune::Method { hidden: c.hidden, alpha: b.alpha };
+                if matches!(verdict, Verdict::Fragile { .. }) {
+                    notes.push(format!("Tuning stopped: {method}: {verdict}."));
+                    continue;
+                }
                 let advice = if sweep.tuning.as_ref().is_some_and(|t| t.finished) {
                     "the tuning stopped at max_rounds"
                 } else if sweep.tuning.is_some() {
@@ -73,6 +106,49 @@ pub(super) fn caveats(sweep: &Sweep, analysis: &Analysis) -> Vec<String> {
         notes.push(format!("{diverged} of {} finished runs diverged; they count as losses and as +∞ when choosing the best setting.", sweep.runs.len()));
     }
     notes
+}
+
+/// A fragile best in words, with its neighbours' scores: "momentum α = 0.2 at M = 64: best γ =
+/// 4.21 (4.5e-9) lies between 3.65 (0.14) and 4.86 (0.0023); the verdict at this M rests on
+/// one γ".
+pub(super) fn fragile_note(method: &str, b: &Best, view: View, tuned: bool) -> String {
+    let f = &b.fragility;
+    let side = |n: Option<Neighbour>| {
+        n.map(|n| {
+            let score = if n.score.is_finite() { num(n.score) } else { "diverged".into() };
+            format!("{} ({score})", short_number(n.gamma))
+        })
+    };
+    let place = match (side(f.below), side(f.above)) {
+        (Some(lo), Some(hi)) => format!("lies between {lo} and {hi}"),
+        (Some(lo), None) => format!("is the largest tried, above {lo}"),
+        (None, Some(hi)) => format!("is the smallest tried, below {hi}"),
+        (None, None) => "is the only γ tried".into(),
+    };
+    let seeds = if f.span > ROUGH {
+        format!(
+            "; its own seeds end {} times apart",
+            if f.span.is_finite() { num(f.span) } else { "infinitely many".into() }
+        )
+    } else {
+        String::new()
+    };
+    let edge = if f.at_edge() {
+        "; a neighbouring γ diverged, so the best sits at the edge of stability, where fresh seeds may cross it"
+    } else {
+        ""
+    };
+    let remedy = if tuned || view == View::Generalisation {
+        ""
+    } else {
+        " A `[tune]` section looks closer around it, and `[confirm]` tries it on fresh seeds."
+    };
+    format!(
+        "Fragile ({} view): {method}: best γ = {} ({}) {place}{seeds}{edge}; the verdict at this M rests on one γ.{remedy}",
+        view.name(),
+        short_number(b.gamma),
+        num(f.score)
+    )
 }
 
 /// The data, its sizes and the training settings, in one line.

@@ -12,7 +12,8 @@ use std::fmt::Write as _;
 
 use super::Sweep;
 use super::analysis::distinct_gammas;
-use super::figures::Figure;
+use super::figures::{Figure, hex_color, method_color};
+use super::markdown::HEAD_TO_HEAD;
 use crate::grid::short_number;
 
 const SCRIPT: &str = include_str!("../../assets/report.js");
@@ -99,11 +100,18 @@ fn data_json(sweep: &Sweep) -> String {
     let list = |values: &[f64]| values.iter().map(|v| short_number(*v)).collect::<Vec<_>>().join(",");
     let _ = write!(
         out,
-        "{{\"name\":{},\"iterations\":{},\"test\":{has_test},\"hidden\":[{}],\"alpha\":[{}],\"gamma\":[{}],\"runs\":[",
+        "{{\"name\":{},\"iterations\":{},\"test\":{has_test},\"hidden\":[{}],\"alpha\":[{}],\"colors\":[{}],\"gamma\":[{}],\"runs\":[",
         json_string(&sweep.info.name),
         sweep.info.iterations,
         sweep.info.hidden.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(","),
         list(&sweep.info.alpha),
+        sweep
+            .info
+            .alpha
+            .iter()
+            .map(|&a| json_string(&hex_color(method_color(a))))
+            .collect::<Vec<_>>()
+            .join(","),
         list(&distinct_gammas(runs))
     );
     for (i, r) in runs.iter().enumerate() {
@@ -221,6 +229,17 @@ fn markdown_to_html(md: &str, figures: &[Figure]) -> String {
     out
 }
 
+/// The section of `markdown` that starts with the heading `heading` (up to the next `## `
+/// heading), and the markdown without it.
+fn split_section(markdown: &str, heading: &str) -> (String, String) {
+    let Some(start) = markdown.find(&format!("{heading}\n")) else {
+        return (String::new(), markdown.to_string());
+    };
+    let after = start + heading.len();
+    let end = markdown[after..].find("\n## ").map_or(markdown.len(), |i| after + i + 1);
+    (markdown[start..end].to_string(), format!("{}{}", &markdown[..start], &markdown[end..]))
+}
+
 /// The whole page: the viewer with its data, then the report's text, tables and figures (their
 /// SVG inlined).
 pub fn render(sweep: &Sweep, markdown: &str, figures: &[Figure]) -> String {
@@ -233,12 +252,21 @@ pub fn render(sweep: &Sweep, markdown: &str, figures: &[Figure]) -> String {
          <style>\n{STYLE}</style>\n</head>\n<body>\n",
         html(&title)
     );
-    // The report's title first, then the viewer, then the rest of the report.
+    // The report's title first, then the bests head to head, then the viewer of every curve,
+    // then the rest of the report.
     let (heading, rest) = match markdown.split_once('\n') {
         Some((first, rest)) if first.starts_with("# ") => (first, rest),
         _ => ("", markdown),
     };
+    let (head, rest) = split_section(rest, HEAD_TO_HEAD);
     page.push_str(&markdown_to_html(heading, &[]));
+    if !head.is_empty() {
+        let _ = writeln!(
+            page,
+            "<section id=\"head-to-head-view\">\n{}</section>",
+            markdown_to_html(&head, figures)
+        );
+    }
     let _ = write!(
         page,
         "<section id=\"viewer\">\n<h2>Every curve of the sweep</h2>\n\
@@ -248,7 +276,7 @@ pub fn render(sweep: &Sweep, markdown: &str, figures: &[Figure]) -> String {
          <div id=\"controls\"></div>\n<div id=\"plot\"><canvas id=\"canvas\"></canvas><div id=\"tooltip\" hidden></div></div>\n\
          <p id=\"status\"></p>\n</section>\n"
     );
-    let _ = writeln!(page, "<section id=\"report\">\n{}</section>", markdown_to_html(rest, figures));
+    let _ = writeln!(page, "<section id=\"report\">\n{}</section>", markdown_to_html(&rest, figures));
     let _ = writeln!(page, "<script type=\"application/json\" id=\"data\">{}</script>", data_json(sweep));
     let _ = writeln!(page, "<script>\n{SCRIPT}</script>\n</body>\n</html>");
     page

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use heavyball_core::model::stability_threshold;
 
-use super::analysis::distinct_gammas;
+use super::analysis::{converged, distinct_gammas};
 use crate::store::hessian::RunHessian;
 use crate::store::{RunRecord, SweepMeta};
 
@@ -22,7 +22,8 @@ pub struct Stability {
     pub sharpness_at_init: f64,
     /// The largest γ predicted stable: 2(2−α)/(α·λ₀).
     pub predicted: f64,
-    /// The largest γ tried whose every seed converged (did not diverge).
+    /// The largest γ tried whose every seed converged: finished (did not diverge) below its
+    /// initial loss.
     pub converged: Option<f64>,
     /// The smallest γ tried at which a seed diverged.
     pub diverged: Option<f64>,
@@ -72,7 +73,9 @@ pub fn stability(
                 continue;
             }
             let gammas = distinct_gammas(with_alpha.iter().map(|r| **r));
-            let diverged_at = |g: f64| with_alpha.iter().any(|r| r.meta.gamma == g && r.diverged());
+            let at = |g: f64| with_alpha.iter().filter(move |r| r.meta.gamma == g);
+            let diverged_at = |g: f64| at(g).any(|r| r.diverged());
+            let converged_at = |g: f64| at(g).all(|r| converged(r));
             let finals: Vec<_> = with_alpha.iter().filter_map(|r| hessians.get(&r.dir_name)?.last).collect();
             let at_minimum =
                 finals.iter().filter(|c| c.lambda_min >= -MINIMUM_TOLERANCE * c.lambda_max.abs()).count();
@@ -81,7 +84,7 @@ pub fn stability(
                 alpha,
                 sharpness_at_init: lambda0,
                 predicted: stability_threshold(1.0, alpha) / lambda0,
-                converged: gammas.iter().copied().filter(|&g| !diverged_at(g)).reduce(f64::max),
+                converged: gammas.iter().copied().filter(|&g| converged_at(g)).reduce(f64::max),
                 diverged: gammas.iter().copied().find(|&g| diverged_at(g)),
                 at_minimum: (at_minimum, finals.len()),
             });
@@ -93,7 +96,7 @@ pub fn stability(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixtures::{info, known_runs};
+    use crate::store::fixtures::{info, known_runs};
 
     #[test]
     fn the_stability_table_sets_the_predicted_limit_beside_what_happened() {
@@ -131,5 +134,12 @@ mod tests {
         // γ = 0.2, α = 0.5 diverged with seed 0: the smallest diverged; its other seed has values.
         assert_eq!((mo.converged, mo.diverged, mo.at_minimum), (Some(0.1), Some(0.2), (2, 3)));
         assert!(stability(&info(vec![4], vec![0.1], vec![1.0]), &runs, &Default::default()).is_empty());
+        // A run that ended far above its start without being stopped did not converge: GD at
+        // γ = 0.4 ends at 156 from 2; a run that ends at exactly 0 did converge.
+        let mut more = runs.clone();
+        more.push(crate::store::fixtures::run(0.4, 1.0, 0, &[2.0, 40.0, 156.0]));
+        more.push(crate::store::fixtures::run(0.3, 1.0, 0, &[2.0, 0.1, 0.0]));
+        let table = stability(&info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]), &more, &hessians);
+        assert_eq!((table[0].converged, table[0].diverged), (Some(0.3), None));
     }
 }

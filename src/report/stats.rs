@@ -1,72 +1,67 @@
-//! Statistics for paired comparisons over a handful of seeds: medians with seeded bootstrap
-//! intervals, and exact tests (Wilcoxon's signed-rank test, the sign test). Pure functions.
+//! Statistics for paired comparisons over a handful of seeds: medians with exact,
+//! distribution-free intervals, and exact tests (Wilcoxon's signed-rank test, the sign test).
+//! Pure functions.
 //!
-//! Seeds are few (often 2 to 10), so everything is exact where it can be: the signed-rank
-//! test's null distribution is counted, not approximated, and the bootstrap draws from a fixed
-//! seed so that a report is the same each time it is written.
+//! Seeds are few (often 2 to 10), so everything is exact: the interval for a median is the one
+//! between two order statistics that the binomial distribution guarantees to cover the median
+//! with at least the stated probability, whatever the values' distribution, and the tests' null
+//! distributions are counted, not approximated.
 
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-
-/// Resamples drawn for a bootstrap interval.
-pub const RESAMPLES: usize = 10_000;
-
-/// The level of the intervals and of "significant".
+/// The level the intervals promise at least, and the tests' threshold.
 pub const LEVEL: f64 = 0.95;
 
-/// The median; NaN for no values. An even count gives the mean of the middle two (+∞ when
-/// either is +∞).
-pub fn median(values: &mut [f64]) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        let (a, b) = (values[n / 2 - 1], values[n / 2]);
-        if a == b { a } else { (a + b) / 2.0 }
-    }
+/// How the intervals are made, in words, for the report.
+pub const INTERVAL_METHOD: &str = "the order-statistic interval for the median (the sign test inverted): \
+[x₍ₖ₎, x₍ₙ₊₁₋ₖ₎] with the largest k whose binomial coverage 1 − 2·P(B ≤ k − 1), B ~ Binomial(n, ½), is at least 95%";
+
+pub use crate::tune::median;
+
+/// P(B ≤ k) for B ~ Binomial(n, ½), summed in logs so that it stays accurate for large n.
+pub fn binomial_tail(n: usize, k: usize) -> f64 {
+    let ln_choose = |n: usize, k: usize| -> f64 {
+        (1..=k).map(|i| ((n - k + i) as f64).ln() - (i as f64).ln()).sum::<f64>()
+    };
+    (0..=k.min(n)).map(|i| (ln_choose(n, i) - n as f64 * std::f64::consts::LN_2).exp()).sum::<f64>().min(1.0)
 }
 
-/// An estimate with its interval.
+/// The ranks that bound the distribution-free interval for the median of n values, and its
+/// coverage: the largest k ≥ 1 whose interval [x₍ₖ₎, x₍ₙ₊₁₋ₖ₎] covers the median with probability
+/// 1 − 2·P(B ≤ k − 1) ≥ [`LEVEL`] (it misses only when fewer than k values fall on one side of the
+/// median). None when even [x₍₁₎, x₍ₙ₎] falls short: n ≤ 5, where it covers with 1 − 2/2ⁿ.
+pub fn median_ranks(n: usize) -> Option<(usize, f64)> {
+    let coverage = |k: usize| 1.0 - 2.0 * binomial_tail(n, k - 1);
+    (1..=n.div_ceil(2)).take_while(|&k| coverage(k) >= LEVEL).last().map(|k| (k, coverage(k)))
+}
+
+/// A median with its interval.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Interval {
     /// The median of the values.
     pub estimate: f64,
-    /// The interval's lower end.
-    pub low: f64,
-    /// The interval's upper end.
-    pub high: f64,
+    /// The interval's ends, when n values allow one at [`LEVEL`] (n ≥ 6).
+    pub bounds: Option<(f64, f64)>,
+    /// The interval's exact coverage (at least [`LEVEL`]), when there is one.
+    pub coverage: Option<f64>,
     /// How many values it rests on.
     pub n: usize,
 }
 
-/// The median of `values` with a percentile bootstrap interval at [`LEVEL`]: the values are
-/// resampled with replacement [`RESAMPLES`] times from a generator seeded with `seed`. NaN
-/// values are left out; None when none remain.
-pub fn median_interval(values: &[f64], seed: u64) -> Option<Interval> {
-    let values: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
-    if values.is_empty() {
+/// The median of `values` with its distribution-free interval at [`LEVEL`] ([`median_ranks`]).
+/// NaN values are left out, ±∞ kept (they rank at the ends); None when no value remains.
+pub fn median_interval(values: &[f64]) -> Option<Interval> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    if sorted.is_empty() {
         return None;
     }
-    let n = values.len();
-    let estimate = median(&mut values.clone());
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut sample = vec![0.0; n];
-    let mut medians: Vec<f64> = (0..RESAMPLES)
-        .map(|_| {
-            for s in sample.iter_mut() {
-                *s = values[rng.random_range(0..n)];
-            }
-            median(&mut sample)
-        })
-        .collect();
-    medians.sort_by(f64::total_cmp);
-    let tail = (1.0 - LEVEL) / 2.0;
-    let at = |q: f64| medians[((q * RESAMPLES as f64).floor() as usize).min(RESAMPLES - 1)];
-    Some(Interval { estimate, low: at(tail), high: at(1.0 - tail), n })
+    let estimate = median(&mut sorted);
+    let n = sorted.len();
+    let ranks = median_ranks(n);
+    Some(Interval {
+        estimate,
+        bounds: ranks.map(|(k, _)| (sorted[k - 1], sorted[n - k])),
+        coverage: ranks.map(|(_, c)| c),
+        n,
+    })
 }
 
 /// The exact two-sided p-value of Wilcoxon's signed-rank test that the differences are
@@ -115,16 +110,7 @@ pub fn signed_rank_p(differences: &[f64]) -> Option<f64> {
 /// None when there are no trials.
 pub fn sign_test_p(wins: usize, losses: usize) -> Option<f64> {
     let n = wins + losses;
-    if n == 0 {
-        return None;
-    }
-    let k = wins.min(losses);
-    // P(X ≤ k) for X ~ Binomial(n, 1/2), summed in logs to stay exact for large n.
-    let ln_choose = |n: usize, k: usize| -> f64 {
-        (1..=k).map(|i| ((n - k + i) as f64).ln() - (i as f64).ln()).sum::<f64>()
-    };
-    let tail: f64 = (0..=k).map(|i| (ln_choose(n, i) - n as f64 * std::f64::consts::LN_2).exp()).sum();
-    Some((2.0 * tail).min(1.0))
+    (n > 0).then(|| (2.0 * binomial_tail(n, wins.min(losses))).min(1.0))
 }
 
 /// The smallest two-sided p-value the signed-rank (and the sign) test can give with `n` pairs:
@@ -140,6 +126,9 @@ pub fn fewest_pairs() -> usize {
 
 #[cfg(test)]
 mod tests {
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
     use super::*;
 
     #[test]
@@ -213,27 +202,65 @@ mod tests {
         assert!((sign_test_p(6, 0).unwrap() - 2.0 / 64.0).abs() < 1e-15);
         // 8 of 10: P(X ≤ 2) = (1 + 10 + 45)/1024; two-sided 112/1024.
         assert!((sign_test_p(8, 2).unwrap() - 112.0 / 1024.0).abs() < 1e-14);
-        // Large n stays finite and symmetric.
+        // Large n stays finite and symmetric, and agrees with the exact fraction.
+        let (tail, all) = exact_tail(30, 9);
+        assert!((sign_test_p(9, 21).unwrap() - 2.0 * tail as f64 / all as f64).abs() < 1e-14);
         let p = sign_test_p(600, 400).unwrap();
         assert!(p > 0.0 && p < 1e-9 && Some(p) == sign_test_p(400, 600), "{p}");
         assert_eq!(fewest_pairs(), 6);
     }
 
+    /// P(B ≤ k) for B ~ Binomial(n, ½) as an exact fraction: (Σ C(n, i), 2ⁿ).
+    fn exact_tail(n: u32, k: u32) -> (u128, u128) {
+        let mut choose = 1u128;
+        let mut sum = 0u128;
+        for i in 0..=k {
+            if i > 0 {
+                choose = choose * u128::from(n - i + 1) / u128::from(i);
+            }
+            sum += choose;
+        }
+        (sum, 1u128 << n)
+    }
+
     #[test]
-    fn bootstrap_intervals_are_reproducible_and_hold_the_median() {
-        let values = [0.5, 0.8, 0.9, 1.1, 0.7, 0.6, 0.95];
-        let a = median_interval(&values, 7).unwrap();
-        assert_eq!(Some(a), median_interval(&values, 7));
-        assert_eq!(a.estimate, 0.8);
-        assert!(a.low <= a.estimate && a.estimate <= a.high && a.low >= 0.5 && a.high <= 1.1, "{a:?}");
-        assert_eq!(a.n, 7);
-        // One value: no spread.
-        let one = median_interval(&[2.0, f64::NAN], 1).unwrap();
-        assert_eq!((one.estimate, one.low, one.high, one.n), (2.0, 2.0, 2.0, 1));
-        assert_eq!(median_interval(&[], 1), None);
-        // A diverged pair (+∞) is carried, not dropped.
-        let inf = median_interval(&[1.0, f64::INFINITY, f64::INFINITY], 3).unwrap();
-        assert_eq!((inf.estimate, inf.high), (f64::INFINITY, f64::INFINITY));
+    fn median_intervals_keep_their_coverage_at_every_n() {
+        // Below 6 seeds no pair of order statistics reaches 95%: even [min, max] covers with
+        // 1 − 2/2ⁿ (n = 5: 93.75%).
+        for n in 1..=5 {
+            assert_eq!(median_ranks(n), None, "{n}");
+        }
+        for n in 6..=30u32 {
+            let (k, coverage) = median_ranks(n as usize).unwrap();
+            // Exactly: coverage = 1 − 2·P(B ≤ k − 1) ≥ 95%, and k + 1 would fall short.
+            let (tail, all) = exact_tail(n, k as u32 - 1);
+            assert!(20 * (all - 2 * tail) >= 19 * all, "n = {n}, k = {k}");
+            assert!((coverage - (1.0 - 2.0 * tail as f64 / all as f64)).abs() < 1e-12, "n = {n}");
+            let (next, _) = exact_tail(n, k as u32);
+            assert!(20 * (all - 2 * next) < 19 * all, "n = {n}: k = {} still covers", k + 1);
+        }
+        // Known ranks: n = 8 takes [x₍₁₎, x₍₈₎] (99.2%), not the bootstrap's [x₍₂₎, x₍₇₎] (93%);
+        // n = 20 takes [x₍₆₎, x₍₁₅₎] (95.9%).
+        assert_eq!(median_ranks(8).map(|r| r.0), Some(1));
+        assert_eq!(median_ranks(20).map(|r| r.0), Some(6));
+        assert!((median_ranks(20).unwrap().1 - 0.958611).abs() < 1e-6);
+    }
+
+    #[test]
+    fn median_intervals_are_order_statistics() {
+        let values = [0.5, 0.8, 0.9, 1.1, 0.7, 0.6, 0.95, f64::NAN, 1.3];
+        let i = median_interval(&values).unwrap();
+        // 8 values (NaN left out): median of 0.8 and 0.9, interval [min, max].
+        assert!((i.estimate - 0.85).abs() < 1e-15);
+        assert_eq!((i.bounds, i.n), (Some((0.5, 1.3)), 8));
+        assert!(i.coverage.unwrap() > 0.99);
+        // Five values: a median, no interval.
+        let five = median_interval(&[3.0, 1.0, 2.0, 5.0, 4.0]).unwrap();
+        assert_eq!((five.estimate, five.bounds, five.coverage), (3.0, None, None));
+        assert_eq!(median_interval(&[f64::NAN]), None);
+        // A diverged pair (+∞) is carried, not dropped, and ranks last.
+        let inf = median_interval(&[1.0, f64::INFINITY, 2.0, 3.0, 4.0, f64::INFINITY]).unwrap();
+        assert_eq!((inf.estimate, inf.bounds), (3.5, Some((1.0, f64::INFINITY))));
     }
 
     #[test]

@@ -4,9 +4,10 @@
 use std::fmt::Write as _;
 
 use super::Sweep;
-use super::analysis::{Analysis, View, optimisation_criterion};
-use super::format::{criterion_words, interval, p_value};
+use super::analysis::{Analysis, View};
+use super::format::{criterion_short, interval, p_value, selection_words};
 use super::notes::{caveats, describe};
+use super::paired::SeedsUsed;
 use super::stability::stability;
 use super::stats;
 use super::tables::{comparison_table, generalisation_table};
@@ -34,11 +35,8 @@ pub(super) fn terminal_text(sweep: &Sweep, analysis: &Analysis, with_test: bool)
     for note in caveats(sweep, analysis) {
         let _ = writeln!(t, "note: {note}");
     }
-    let _ = writeln!(
-        t,
-        "\nOptimisation: each method at its lowest {}",
-        criterion_words(optimisation_criterion(&sweep.info))
-    );
+    let _ =
+        writeln!(t, "\nOptimisation: each method at its lowest {}", selection_words(sweep.info.selection()));
     t.push_str(&comparison_table(analysis, with_test));
     if !analysis.generalisation.is_empty() {
         let _ = writeln!(t, "\nGeneralisation: each method at its lowest final test loss");
@@ -50,18 +48,29 @@ pub(super) fn terminal_text(sweep: &Sweep, analysis: &Analysis, with_test: bool)
             let Some(st) = &c.stats else { continue };
             let _ = writeln!(
                 t,
-                "  M = {}, {}: momentum / GD {} {}, lower in {} of {} seeds, signed-rank p = {}{}",
+                "  M = {}, {}, on the {} seeds{}: momentum / GD {} {}, lower in {} of {} seeds, signed-rank p = {}, \
+                 sign-test p = {}{}",
                 c.hidden,
                 c.view.name(),
-                criterion_words(c.criterion),
+                st.seeds_used.name(),
+                if st.seeds_used == SeedsUsed::Selection { " (in-sample)" } else { "" },
+                criterion_short(c.selection.by),
                 interval(st.ratio, ""),
                 st.wins,
                 st.pairs,
                 p_value(st.signed_rank_p),
+                p_value(st.sign_p),
                 match (c.view, st.speedup) {
                     (View::Optimisation, Some(s)) => format!("; speed-up {}", interval(Some(s), "×")),
                     _ => String::new(),
                 }
+            );
+        }
+        if analysis.in_sample() {
+            let _ = writeln!(
+                t,
+                "  post-selection: these p-values are on the seeds that chose the bests and overstate the evidence; \
+                 add [confirm] seeds = 8 to the config to test on fresh seeds."
             );
         }
         if let Some(n) = analysis.fewest_pairs()

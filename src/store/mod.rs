@@ -18,6 +18,8 @@
 
 pub mod atomic;
 pub mod files;
+#[cfg(test)]
+pub mod fixtures;
 pub mod hessian;
 pub mod locks;
 pub mod run_id;

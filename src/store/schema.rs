@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::atomic::write_atomic;
 use super::run_id::FORMAT_VERSION;
 use crate::config::{
-    Config, GridSpec, MAX_LIST, MAX_ROUNDS, MAX_RUNS, Objective, Precision, SharpnessSpec, TrainSpec,
-    TuneSpec,
+    Config, ConfirmSpec, GridSpec, MAX_CONFIRM_SEEDS, MAX_LIST, MAX_ROUNDS, MAX_RUNS, Objective, Precision,
+    Selection, SharpnessSpec, TrainSpec, TuneSpec, optimisation_selection,
 };
 
 /// The largest `sweep.toml` or `run.toml` read: far beyond what heavyball writes.
@@ -110,6 +110,9 @@ pub struct SweepMeta {
     /// The sharpness settings, when the curves carry a sharpness column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sharpness: Option<SharpnessSpec>,
+    /// The confirmation settings, for a sweep that trains its bests again on fresh seeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<ConfirmSpec>,
 }
 
 /// The prepared data's description, as `sweep.toml` records it.
@@ -152,6 +155,7 @@ impl SweepMeta {
             seed: config.grid.seed.clone(),
             tune: config.tune,
             sharpness: config.train.sharpness,
+            confirm: config.confirm,
         }
     }
 
@@ -177,6 +181,11 @@ impl SweepMeta {
             alpha: self.alpha.clone(),
             seed: self.seed.clone(),
         }
+    }
+
+    /// What the optimisation view's bests are chosen by (see `Config::selection`).
+    pub fn selection(&self) -> Selection {
+        optimisation_selection(self.tune, self.confirm)
     }
 
     /// True when the sweep has a test set.
@@ -219,6 +228,11 @@ impl SweepMeta {
             && !(sharpness.every >= 1 && sharpness.steps >= 2)
         {
             bail!("{} holds sharpness settings heavyball never writes", path.display());
+        }
+        if let Some(confirm) = meta.confirm
+            && !(1..=MAX_CONFIRM_SEEDS).contains(&confirm.seeds)
+        {
+            bail!("{} holds confirmation settings heavyball never writes", path.display());
         }
         Ok(meta)
     }
@@ -305,6 +319,7 @@ mod tests {
             seed: vec![0, 3],
             tune: None,
             sharpness: None,
+            confirm: None,
         }
     }
 

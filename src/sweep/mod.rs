@@ -36,7 +36,7 @@ use crate::shard::Shard;
 use crate::store::summary;
 use crate::store::{DataFacts, RunId, SweepDir, SweepLock, SweepMeta, lock_summaries, write_atomic};
 use crate::train::Status;
-use crate::tune::Tuning;
+use crate::tune::{Confirmation, Rounds, Tuning, Verdict};
 use load::{InPrecision, Loaded, load};
 use run_one::{Handled, RunOutcome};
 use schedule::{most_members, train_runs, training_bytes};
@@ -111,6 +111,10 @@ pub struct SweepReport {
     pub flops: f64,
     /// Where the tuning stands, for a tuned sweep.
     pub tuning: Option<Tuning>,
+    /// The confirmation round, once decided.
+    pub confirmation: Option<Confirmation>,
+    /// True when `[confirm]` is set and the round is not decided yet.
+    pub confirmation_pending: bool,
 }
 
 impl SweepReport {
@@ -144,10 +148,16 @@ impl SweepReport {
         }
         if let Some(tuning) = &self.tuning {
             let bracketed = tuning.verdicts.iter().filter(|(_, v)| v.is_bracketed()).count();
+            let fragile =
+                tuning.verdicts.iter().filter(|(_, v)| matches!(v, Verdict::Fragile { .. })).count();
             let methods = tuning.verdicts.len();
+            let stopped = match fragile {
+                0 => String::new(),
+                n => format!(", {n} stopped at a fragile best"),
+            };
             line.push_str(&if tuning.finished {
                 format!(
-                    "\ntuning finished after {} rounds: {bracketed} of {methods} methods bracketed (heavyball plan lists them)",
+                    "\ntuning finished after {} rounds: {bracketed} of {methods} methods bracketed{stopped} (heavyball plan lists them)",
                     tuning.round()
                 )
             } else {
@@ -157,7 +167,29 @@ impl SweepReport {
                 )
             });
         }
+        if let Some(c) = &self.confirmation {
+            line.push_str(&format!(
+                "\nconfirmation: {} selected settings trained on {} fresh seeds ({}); heavyball report compares them",
+                c.picks.len(),
+                c.seeds.len(),
+                seed_list(&c.seeds)
+            ));
+        } else if self.confirmation_pending {
+            line.push_str(
+                "\nconfirmation waits for every selection run to finish: run again (every shard, when sharded) to go on",
+            );
+        }
         line
+    }
+}
+
+/// Seeds as people write them: `2–9` for a run of consecutive values, else a list.
+pub fn seed_list(seeds: &[u64]) -> String {
+    match seeds {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [first, .., last] if seeds.windows(2).all(|w| w[1] == w[0] + 1) => format!("{first}–{last}"),
+        _ => seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
     }
 }
 
@@ -207,10 +239,11 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
         dir.remove_temporaries()?;
     }
     write_sweep_meta(config, opts, &data, &dir)?;
-    // A tuned sweep holds the rounds its finished runs decided, on top of the grid.
-    let (mut runs, mut ids, mut tuning) = match config.tune {
-        None => (runs, ids, None),
-        Some(_) => tuned_runs(config, &dir, &data),
+    // A tuned or confirmed sweep holds the rounds its finished runs decided, on top of the grid.
+    let rounded = config.tune.is_some() || config.confirm.is_some();
+    let (mut runs, mut ids, mut rounds) = match rounded {
+        false => (runs, ids, Rounds::default()),
+        true => decided_runs(config, &dir, &data),
     };
     let stale = dir.stale_runs(&ids)?.len();
 
@@ -228,21 +261,21 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
         let stopped = outcomes.iter().any(|o| o.status == Some(Status::Stopped));
         // A shard trains its share of the round in progress and ends: the next round is the
         // next array's (on Slurm, submitted by the chain job once every shard has ended).
-        if stopped || opts.stop.load(Ordering::SeqCst) || config.tune.is_none() || opts.shard.is_some() {
+        if stopped || opts.stop.load(Ordering::SeqCst) || !rounded || opts.shard.is_some() {
             break stopped || opts.stop.load(Ordering::SeqCst);
         }
-        // The next round, now that this one is finished.
-        let (next_runs, next_ids, next_tuning) = tuned_runs(config, &dir, &data);
-        tuning = next_tuning;
+        // The next round (of tuning, or the confirmation), now that this one is finished.
+        let (next_runs, next_ids, next_rounds) = decided_runs(config, &dir, &data);
+        rounds = next_rounds;
         if next_runs.len() == runs.len() {
             break false;
         }
         from = runs.len();
         (runs, ids) = (next_runs, next_ids);
     };
-    if opts.shard.is_some() && config.tune.is_some() {
-        // Where the tuning stands once this shard's share of the round is done.
-        tuning = tuned_runs(config, &dir, &data).2;
+    if opts.shard.is_some() && rounded {
+        // Where the rounds stand once this shard's share of the round is done.
+        rounds = decided_runs(config, &dir, &data).2;
     }
 
     {
@@ -264,7 +297,9 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
         shard: opts.shard.map(|s| (s, runs.len())),
         elapsed,
         flops: outcomes.iter().map(|o| o.flops).sum(),
-        tuning,
+        confirmation_pending: rounds.confirmation_pending(config.confirm.as_ref()),
+        confirmation: rounds.confirmation.clone(),
+        tuning: rounds.tuning,
     };
     let stopped = count(&|o| o.status == Some(Status::Stopped));
     if stopped > 0 || interrupted && report.done + report.diverged < report.runs {
@@ -278,19 +313,25 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
     Ok(report)
 }
 
-/// The runs of a tuned sweep so far, rebuilt from its finished runs, with their identities and
-/// the tuning that decided them.
-fn tuned_runs<T: Real>(
+/// The runs of a tuned or confirmed sweep so far, rebuilt from its finished runs, with their
+/// identities and the rounds that decided them.
+pub(super) fn decided_runs<T: Real>(
     config: &Config,
     dir: &SweepDir,
     data: &Prepared<T>,
-) -> (Vec<RunSpec>, Vec<RunId>, Option<Tuning>) {
-    let tuning = config
-        .tune
-        .map(|spec| crate::tune::on_disk(dir, &config.grid, &config.train, &data.fingerprint, &spec));
-    let runs = crate::tune::run_specs(&config.grid, tuning.as_ref());
+) -> (Vec<RunSpec>, Vec<RunId>, Rounds) {
+    let rounds = crate::tune::rounds_on_disk(
+        dir,
+        &config.grid,
+        &config.train,
+        &data.fingerprint,
+        config.tune.as_ref(),
+        config.confirm.as_ref(),
+        data.test.is_some(),
+    );
+    let runs = rounds.run_specs(&config.grid);
     let ids = runs.iter().map(|r| RunId::from_spec(r, &config.train, &data.fingerprint)).collect();
-    (runs, ids, tuning)
+    (runs, ids, rounds)
 }
 
 fn write_sweep_meta<T: Real>(

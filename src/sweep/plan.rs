@@ -11,9 +11,10 @@ use rayon::prelude::*;
 use super::load::{InPrecision, Loaded, load};
 use super::resume::{self, Action};
 use super::schedule::assignment;
-use crate::config::{Config, TuneSpec};
-use crate::store::{RunId, SweepDir, run_is_busy};
-use crate::tune::{self, Tuning};
+use crate::config::{Config, ConfirmSpec, TuneSpec};
+use crate::grid::short_number;
+use crate::store::{SweepDir, run_is_busy};
+use crate::tune::{self, Confirmation, Tuning};
 
 /// One run's line in a plan.
 #[derive(Clone, Debug)]
@@ -45,6 +46,8 @@ pub struct Plan {
     pub shards: Option<usize>,
     /// Where the tuning stands, for a tuned sweep, with its settings.
     pub tuning: Option<(TuneSpec, Tuning)>,
+    /// For a sweep with `[confirm]`: its settings and the round, once decided.
+    pub confirmation: Option<(ConfirmSpec, Option<Confirmation>)>,
 }
 
 impl Plan {
@@ -74,6 +77,28 @@ impl Plan {
         }
         if let Some((spec, tuning)) = &self.tuning {
             out.push_str(&tuning.describe(spec));
+        }
+        match &self.confirmation {
+            Some((spec, Some(c))) => {
+                out.push_str(&format!(
+                    "Confirmation by {} (seeds by their {}): {} selected settings on {} fresh seeds ({}), {} runs\n",
+                    spec.by.name(),
+                    spec.aggregate.name(),
+                    c.picks.len(),
+                    c.seeds.len(),
+                    super::seed_list(&c.seeds),
+                    c.picks.len() * c.seeds.len()
+                ));
+                for p in &c.picks {
+                    let method = tune::Method { hidden: p.hidden, alpha: p.alpha };
+                    out.push_str(&format!("  {method}: γ = {}\n", short_number(p.gamma)));
+                }
+            }
+            Some((spec, None)) => out.push_str(&format!(
+                "Confirmation on {} fresh seeds: decided once every run above is finished\n",
+                spec.seeds
+            )),
+            None => {}
         }
         let count = |f: &dyn Fn(&Action) -> bool| self.rows.iter().filter(|r| f(&r.action)).count();
         let left: usize = self.rows.iter().map(|r| r.work_left).sum();
@@ -144,17 +169,12 @@ fn plan_typed<T: Real>(
     super::check_sharpness(config, &prepared.data)?;
     let Loaded { data, runs, ids } = prepared;
     let dir = SweepDir::new(results, &config.name);
-    let tuning = config
-        .tune
-        .map(|spec| (spec, tune::on_disk(&dir, &config.grid, &config.train, &data.fingerprint, &spec)));
-    let (runs, ids) = match &tuning {
-        None => (runs, ids),
-        Some((_, tuning)) => {
-            let runs = tune::run_specs(&config.grid, Some(tuning));
-            let ids = runs.iter().map(|r| RunId::from_spec(r, &config.train, &data.fingerprint)).collect();
-            (runs, ids)
-        }
+    let (runs, ids, rounds) = match config.tune.is_some() || config.confirm.is_some() {
+        false => (runs, ids, tune::Rounds::default()),
+        true => super::decided_runs(config, &dir, &data),
     };
+    let tuning = config.tune.zip(rounds.tuning);
+    let confirmation = config.confirm.map(|spec| (spec, rounds.confirmation));
     let target = config.train.iterations;
     let shard_of = shards.map(|n| assignment(&runs, &data, n));
     let rows = runs
@@ -173,5 +193,5 @@ fn plan_typed<T: Real>(
         })
         .collect();
     let stale = dir.stale_runs(&ids)?;
-    Ok(Plan { dir, rows, stale, shards, tuning })
+    Ok(Plan { dir, rows, stale, shards, tuning, confirmation })
 }

@@ -96,6 +96,12 @@ impl Session<'_> {
         self.script("return window.heavyball.state();", json!([]))
     }
 
+    /// Scrolls the chart to the top of the window, a place that does not depend on what a
+    /// click scrolled to before: the page opens on its head-to-head section, above the chart.
+    fn show_chart(&self) {
+        self.script("document.getElementById('canvas').scrollIntoView({ block: 'start' });", json!([]));
+    }
+
     fn mouse_to(&self, x: f64, y: f64) {
         let actions = json!({ "actions": [{
             "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" },
@@ -209,6 +215,7 @@ fn the_interactive_page_renders_hovers_and_toggles_in_chromium() {
     // name, M, γ, α and seed, the iteration and the loss of curve.csv. Most points are apart from
     // every other run's; there the run hovered is the run shown.
     let runs = session.script("return window.heavyball.runs();", json!([]));
+    session.show_chart();
     let mut exact = Vec::new();
     for run in runs.as_array().unwrap() {
         let name = run["name"].as_str().unwrap().to_string();
@@ -249,6 +256,7 @@ fn the_interactive_page_renders_hovers_and_toggles_in_chromium() {
         exact.iter().find(|(n, _, _)| n.contains("-a0.5-")).expect("a momentum run hovered").clone();
     session.click("input[data-group='alpha'][value='0.5']");
     assert_eq!(session.state()["shown"], 12);
+    session.show_chart();
     session.mouse_to(5.0, 5.0);
     session.mouse_to(x, y);
     assert!(session.tooltip().is_none_or(|t| t["run"] != name), "a hidden run is still hovered");

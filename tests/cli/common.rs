@@ -401,6 +401,7 @@ impl HandMade {
             seed: vec![0, 1],
             tune: None,
             sharpness: None,
+            confirm: None,
         };
         HandMade::from_meta(results, meta)
     }

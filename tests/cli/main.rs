@@ -4,6 +4,7 @@
 mod bad_input;
 mod browser;
 mod common;
+mod confirm;
 mod fused;
 mod hessian;
 mod reference;

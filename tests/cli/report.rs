@@ -21,7 +21,13 @@ fn comparison_and_paired_numbers_are_the_known_answers() {
     let out = heavyball().arg("report").arg(root).args(["--target", "0.65"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("| 4 | plain GD | 0.2 (not bracketed) | 1 | 0.5 ± 0.1414"), "{stdout}");
+    assert!(
+        stdout.contains("| 4 | plain GD | 0.2 (not bracketed) | 1 | 2 | 0.5 [0.4, 0.6] | 0.5 ± 0.1414"),
+        "{stdout}"
+    );
+    // Two seeds chose the bests and the same two are all the statistics have: said so.
+    assert!(stdout.contains("in-sample"), "{stdout}");
+    assert!(stdout.contains("post-selection"), "{stdout}");
     // Each best γ sits at an edge of the two tried, and the report says so.
     assert!(
         stdout.contains("Not bracketed: plain GD at M = 4: best γ = 0.2 is the largest tried"),
@@ -31,44 +37,54 @@ fn comparison_and_paired_numbers_are_the_known_answers() {
 
     let rows = csv_rows(&root.join("report/comparison.csv"));
     assert_eq!(
-        rows[0][..9],
+        rows[0][..10],
         [
             "view",
             "criterion",
+            "aggregate",
             "hidden",
             "method",
             "gamma",
             "alpha",
+            "seeds_used",
             "seeds",
-            "diverged",
-            "final_train_loss_mean"
+            "diverged"
         ]
     );
     // No test set: the optimisation view alone.
     assert_eq!(rows.len(), 3, "{rows:?}");
     let col = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
     let gd = &rows[1];
-    assert_eq!(gd[..8], ["optimisation", "final_train_loss", "4", "gd", "0.2", "1", "2", "0"]);
+    assert_eq!(
+        gd[..10],
+        ["optimisation", "late_train_loss", "median", "4", "gd", "0.2", "1", "selection", "2", "0"]
+    );
     assert_eq!(gd[col("final_train_loss_mean")], "0.5");
-    // Iterations to 0.65: seed 0 at 3, seed 1 at 4 → mean 3.5; momentum: seed 0 at 1, seed 1 at 2.
-    assert_eq!(gd[col("iterations_to_target_mean")], "3.5");
+    assert_eq!(gd[col("fragile")], "false");
+    // Iterations to 0.65: seed 0 at 3, seed 1 at 4 → median 3.5; momentum: seed 0 at 1, seed 1
+    // at 2.
+    assert_eq!(gd[col("iterations_to_target_median")], "3.5");
     assert_eq!(gd[col("seeds_reaching_target")], "2");
     assert_eq!(gd[col("pairs")], "", "the paired statistics sit on momentum's row");
     let mo = &rows[2];
-    assert_eq!(mo[..8], ["optimisation", "final_train_loss", "4", "momentum", "0.1", "0.5", "2", "0"]);
+    assert_eq!(
+        mo[..10],
+        ["optimisation", "late_train_loss", "median", "4", "momentum", "0.1", "0.5", "selection", "2", "0"]
+    );
     assert_eq!(mo[col("final_train_loss_mean")], "0.2");
-    assert_eq!(mo[col("iterations_to_target_mean")], "1.5");
-    assert_eq!(mo[col("speedup")], (3.5f64 / 1.5).to_string());
-    // Seed by seed: final losses 0.1/0.4 and 0.3/0.6 → ratios 0.25 and 0.5, median 0.375, the
-    // bootstrap's medians span [0.25, 0.5]; both seeds favour momentum → p = 2/2² = 0.5 in both
-    // tests. Speed-ups 3/1 and 4/2 → median 2.5 in [2, 3].
+    assert_eq!(mo[col("iterations_to_target_median")], "1.5");
+    // Seed by seed (T = 4, so the late loss is the last row's): 0.1/0.4 and 0.3/0.6 → ratios
+    // 0.25 and 0.5, median 0.375, and with two seeds no 95% interval; both seeds favour
+    // momentum → p = 2/2² = 0.5 in both tests. Speed-ups 3/1 and 4/2 → median 2.5.
     let at = |name: &str| mo[col(name)].as_str();
     assert_eq!([at("pairs"), at("momentum_wins"), at("momentum_losses")], ["2", "2", "0"]);
-    assert_eq!([at("ratio_median"), at("ratio_ci_low"), at("ratio_ci_high")], ["0.375", "0.25", "0.5"]);
+    assert_eq!([at("ratio_median"), at("ratio_ci_low"), at("ratio_ci_high")], ["0.375", "", ""]);
     assert_eq!([at("signed_rank_p"), at("sign_test_p")], ["0.5", "0.5"]);
-    assert_eq!([at("speedup_median"), at("speedup_ci_low"), at("speedup_ci_high")], ["2.5", "2", "3"]);
+    assert_eq!([at("speedup_median"), at("speedup_ci_low"), at("speedup_ci_high")], ["2.5", "", ""]);
+    assert_eq!(at("speedup_censored"), "0");
     let md = std::fs::read_to_string(root.join("report/report.md")).unwrap();
-    assert!(md.contains("| 4 | optimisation | final training loss | 2 | 2 of 2 | 0.375 [0.25, 0.5] | 0.500 | 0.500 | 2.5× [2, 3] |"), "{md}");
+    assert!(md.contains("| 4 | optimisation | late train loss | selection (in-sample) | 2 | 2 of 2 | 0.375 (2 seeds: no 95% interval) | 0.500 | 0.500 | 2.5× (2 seeds: no 95% interval) |"), "{md}");
+    assert!(md.contains("**Post-selection**"), "{md}");
     assert!(md.contains("**Too few seeds for a test to mean anything**: with 2 pair(s)"), "{md}");
     assert!(md.contains("Not computed: this sweep has no test set"), "{md}");
     assert!(!md.contains("| 4 | generalisation |"), "a generalisation view without a test set: {md}");
@@ -76,20 +92,14 @@ fn comparison_and_paired_numbers_are_the_known_answers() {
     let paired = csv_rows(&root.join("report/paired.csv"));
     assert_eq!(
         paired[0],
-        [
-            "hidden",
-            "gamma",
-            "alpha",
-            "pairs",
-            "win_rate",
-            "median_final_loss_ratio",
-            "median_iterations_ratio"
-        ]
+        ["hidden", "gamma", "alpha", "pairs", "win_rate", "median_final_loss_ratio", "median_speedup"]
     );
     // γ = 0.1: momentum wins both seeds; loss ratios 0.1/0.9 and 0.3/1.0, median 0.2055…
     assert_eq!(paired[1][..5], ["4", "0.1", "0.5", "2", "1"]);
     let ratio: f64 = paired[1][5].parse().unwrap();
     assert!((ratio - (0.1 / 0.9 + 0.3 / 1.0) / 2.0).abs() < 1e-12, "{ratio}");
+    // GD never reaches 0.65 at γ = 0.1 (censored), momentum does: the speed-up is +∞.
+    assert_eq!(paired[1][6], "inf");
     // γ = 0.2: seed 0 momentum diverged (a loss), seed 1 wins; only seed 1 pairs for the ratio.
     assert_eq!(paired[2][..5], ["4", "0.2", "0.5", "2", "0.5"]);
     let ratio: f64 = paired[2][5].parse().unwrap();
@@ -181,12 +191,12 @@ seed = [0, 1]
     // With a test set, both views: each method's best by training loss and by test loss.
     let rows = csv_rows(&report.join("comparison.csv"));
     let views: Vec<(&str, &str, &str)> =
-        rows[1..].iter().map(|r| (r[0].as_str(), r[1].as_str(), r[3].as_str())).collect();
+        rows[1..].iter().map(|r| (r[0].as_str(), r[1].as_str(), r[4].as_str())).collect();
     assert_eq!(
         views,
         [
-            ("optimisation", "final_train_loss", "gd"),
-            ("optimisation", "final_train_loss", "momentum"),
+            ("optimisation", "late_train_loss", "gd"),
+            ("optimisation", "late_train_loss", "momentum"),
             ("generalisation", "test_loss", "gd"),
             ("generalisation", "test_loss", "momentum"),
         ]
@@ -198,7 +208,13 @@ seed = [0, 1]
         assert!(md.contains(section), "{section}: {md}");
     }
     assert!(stdout.contains("Generalisation: each method at its lowest final test loss"), "{stdout}");
-    assert!(stdout.contains("M = 4, generalisation: momentum / GD final test loss"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "M = 4, generalisation, on the selection seeds (in-sample): momentum / GD final test loss"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("sign-test p = "), "both p-values wherever one is shown: {stdout}");
 }
 
 #[test]
@@ -213,13 +229,15 @@ fn the_default_target_is_the_lowest_loss_both_tuned_methods_reach_with_every_see
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("Target training loss: M = 4: 0.6."), "{stdout}");
-    assert!(stdout.contains("| 3.5 ± 0.7071 |  |"), "{stdout}");
-    assert!(stdout.contains("| 1.5 ± 0.7071 | 2.33× |"), "{stdout}");
+    // The speed-up is one number defined once: GD's iterations over momentum's seed by seed (3/1
+    // and 4/2), their median.
+    assert!(stdout.contains("| 3.5 |  |"), "{stdout}");
+    assert!(stdout.contains("| 1.5 | 2.5× (2 seeds: no 95% interval) |"), "{stdout}");
     let rows = csv_rows(&root.join("report/comparison.csv"));
     let col = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
     assert_eq!(rows[1][col("target_loss")], "0.6");
-    assert_eq!(rows[2][col("iterations_to_target_mean")], "1.5");
-    assert_eq!(rows[2][col("speedup")], (3.5f64 / 1.5).to_string());
+    assert_eq!(rows[2][col("iterations_to_target_median")], "1.5");
+    assert_eq!(rows[2][col("speedup_median")], "2.5");
     assert_eq!(rows[1][col("gamma_bracketed")], "false");
     assert_eq!(rows[2][col("gamma_verdict")], "best γ = 0.1 is the smallest tried");
 }

@@ -36,8 +36,8 @@ fn csv_headers() {
     let run = iris.run_dir("M8-g0.01-a1-s0-");
     insta::assert_snapshot!(header(&run.join("curve.csv")), @"iteration,train_loss,train_accuracy,test_loss,test_accuracy");
     heavyball().arg("report").arg(&sweep).assert().success();
-    insta::assert_snapshot!(header(&sweep.join("report/comparison.csv")), @"view,criterion,hidden,method,gamma,alpha,seeds,diverged,final_train_loss_mean,final_train_loss_sd,best_train_loss_mean,best_train_loss_sd,final_test_loss_mean,final_test_loss_sd,final_test_accuracy_mean,final_test_accuracy_sd,target_loss,iterations_to_target_mean,iterations_to_target_sd,seeds_reaching_target,speedup,gamma_bracketed,gamma_verdict,pairs,momentum_wins,momentum_losses,ratio_median,ratio_ci_low,ratio_ci_high,signed_rank_p,sign_test_p,speedup_median,speedup_ci_low,speedup_ci_high");
-    insta::assert_snapshot!(header(&sweep.join("report/paired.csv")), @"hidden,gamma,alpha,pairs,win_rate,median_final_loss_ratio,median_iterations_ratio");
+    insta::assert_snapshot!(header(&sweep.join("report/comparison.csv")), @"view,criterion,aggregate,hidden,method,gamma,alpha,seeds_used,seeds,diverged,score,score_lowest,score_highest,final_train_loss_mean,final_train_loss_sd,final_test_loss_mean,final_test_loss_sd,final_test_accuracy_mean,final_test_accuracy_sd,target_loss,iterations_to_target_median,seeds_reaching_target,gamma_bracketed,gamma_verdict,fragile,pairs,momentum_wins,momentum_losses,ratio_median,ratio_ci_low,ratio_ci_high,ratio_ci_coverage,signed_rank_p,sign_test_p,speedup_median,speedup_ci_low,speedup_ci_high,speedup_censored");
+    insta::assert_snapshot!(header(&sweep.join("report/paired.csv")), @"hidden,gamma,alpha,pairs,win_rate,median_final_loss_ratio,median_speedup");
 }
 
 #[test]

@@ -91,6 +91,6 @@ fn a_chain_job_after_an_array_that_finished_nothing_submits_nothing() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no run of sweep t finished in the last job array"), "{err}");
-    assert!(err.contains("the chain of tuning rounds stops here"), "{err}");
+    assert!(err.contains("the chain of rounds stops here"), "{err}");
     assert!(!tuned.folder().join("slurm").exists(), "a script was written");
 }

@@ -5,7 +5,7 @@ use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{alpha_color, log_range, on_log_axis, titled_with_legend};
+use super::style::{alpha_keys, log_axis, log_range, method_color, on_log_axis, titled_with_legend};
 use super::{Figure, Sweep, mean_curve, render, runs_at};
 use crate::grid::short_number;
 use crate::report::analysis::distinct_gammas;
@@ -15,7 +15,7 @@ use crate::report::format::tick;
 pub(super) fn figure(sweep: &Sweep, m: usize) -> Result<Figure> {
     let panels = curve_panels(sweep, m);
     let title = format!(
-        "Training loss, M = {m}: one panel per γ; plain GD (black) against each α (dashed); seed mean"
+        "Training loss per sample (nats, log scale) against the iteration, M = {m}: a panel per γ, seed mean"
     );
     let size = panels_size(panels.panels.len());
     render(format!("curves-M{m}"), title.clone(), size, &|r| small_multiples(r, &title, &panels), &|r| {
@@ -76,7 +76,7 @@ where
     DB::ErrorType: 'static,
 {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plot {title:?}: {e}");
-    let body = titled_with_legend(root, title, &p.alphas)?;
+    let body = titled_with_legend(root, title, &alpha_keys(&p.alphas))?;
     let (y_lo, y_hi) = log_range(p.panels.iter().flat_map(|(_, c)| c.iter().flatten()));
     let x_max = p.iterations.max(1) as f64;
     let columns = panel_columns(p.panels.len());
@@ -88,7 +88,7 @@ where
             .margin(6)
             .x_label_area_size(28)
             .y_label_area_size(52)
-            .build_cartesian_2d(0f64..x_max, (y_lo..y_hi).log_scale())
+            .build_cartesian_2d(0f64..x_max, log_axis(y_lo, y_hi))
             .map_err(e)?;
         chart
             .configure_mesh()
@@ -102,7 +102,7 @@ where
             .map_err(e)?;
         for (&alpha, curve) in p.alphas.iter().zip(curves) {
             let points: Vec<(f64, f64)> = curve.iter().copied().filter(|&(_, y)| on_log_axis(y)).collect();
-            let color = alpha_color(&p.alphas, alpha);
+            let color = method_color(alpha);
             if alpha >= 1.0 {
                 chart.draw_series(LineSeries::new(points, color.stroke_width(2))).map_err(e)?;
             } else {

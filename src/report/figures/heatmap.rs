@@ -295,7 +295,7 @@ where
         root.draw(&Text::new(tick(10f64.powf(t)), (bar.1 + 8, y), left_text.clone())).map_err(e)?;
     }
     let caption = ("sans-serif", 13).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Bottom));
-    root.draw(&Text::new("final loss", (bar.0, plot_top - 8), caption)).map_err(e)?;
+    root.draw(&Text::new("final loss (nats)", (bar.0, plot_top - 8), caption)).map_err(e)?;
     let mut y = plot_bottom + 24;
     if h.cells.iter().flatten().any(|c| c.is_some_and(|v| !v.is_finite())) {
         let grey = RGBColor(170, 170, 170).filled();

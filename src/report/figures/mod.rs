@@ -1,5 +1,7 @@
 //! The report's figures, drawn with plotters in memory as SVG and PNG, one file per figure:
 //!
+//! - [`head_to_head`]: the two bests of one M, every compared seed and their median;
+//! - [`ratios`]: the two bests seed by seed, with the statistic's median and interval;
 //! - [`curves`]: the training-loss curves of one M as small multiples, a panel per γ;
 //! - [`sensitivity`]: the final loss against γ, a line per α, the seeds' range as a band;
 //! - [`heatmap`]: the final loss over γ × α, with the predicted stability boundary;
@@ -11,11 +13,15 @@
 
 mod accuracy;
 mod curves;
+mod head_to_head;
 mod heatmap;
 mod lines;
+mod ratios;
 mod sensitivity;
 mod sharpness;
 mod style;
+
+pub use style::{hex_color, method_color};
 
 use std::io::Write;
 use std::sync::Once;
@@ -43,6 +49,11 @@ pub struct Figure {
 }
 
 impl Figure {
+    /// True for the figures of the bests head to head and seed by seed.
+    pub fn is_head_to_head(&self) -> bool {
+        self.stem.starts_with("head-to-head-") || self.stem.starts_with("seeds-")
+    }
+
     /// The SVG's file name, relative to the report folder.
     pub fn svg_name(&self) -> String {
         ReportDir::figure_name(&self.stem, "svg")
@@ -113,16 +124,19 @@ fn runs_at(sweep: &Sweep, m: usize, g: f64, a: f64) -> Vec<&RunRecord> {
     sweep.runs.iter().filter(|r| r.meta.hidden == m && r.meta.gamma == g && r.meta.alpha == a).collect()
 }
 
-/// Draws every figure, in report order: per M, the curves, the sensitivity, the heatmap, and
-/// (when there is something to draw) the sharpness and the test accuracy.
+/// Draws every figure, in report order: per M, the two bests head to head and seed by seed,
+/// the curves, the sensitivity, the heatmap, and (when there is something to draw) the
+/// sharpness and the test accuracy.
 pub fn draw_all(sweep: &Sweep, analysis: &Analysis) -> Result<Vec<Figure>> {
     register_font();
     let mut figures = Vec::new();
     let stability = stability(&sweep.info, &sweep.runs, &sweep.hessians);
     for c in &analysis.comparisons {
         let m = c.hidden;
+        figures.extend(head_to_head::figure(sweep, c)?);
+        figures.extend(ratios::figure(sweep, c)?);
         figures.push(curves::figure(sweep, m)?);
-        figures.push(sensitivity::figure(sweep, m)?);
+        figures.push(sensitivity::figure(sweep, m, analysis, &stability)?);
         figures.push(heatmap::figure(sweep, m, &stability)?);
         figures.extend(sharpness::figure(sweep, c)?);
         figures.extend(accuracy::figure(sweep, c)?);

@@ -1,59 +1,104 @@
-//! What the figures share: the palette (plain GD in black, each α < 1 a colour), the α legend
-//! strip, and the rules for log axes.
+//! What the figures share: one colour per method, by its α (plain GD black), the legend strip
+//! above a chart, and the rules for log axes.
 
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
+use plotters::coord::combinators::WithKeyPoints;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::grid::short_number;
 
-/// The series colours: a palette of eight, in order.
-pub(super) const COLORS: [RGBColor; 8] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(23, 190, 207),
-];
-
-/// The colour of α's series: black for plain GD, else a palette colour by its place among the
-/// α < 1 of the grid.
-pub(super) fn alpha_color(alphas: &[f64], alpha: f64) -> RGBColor {
+/// The colour of a method, by its α alone, so that one α has one colour in every figure, in
+/// the page and in every report of every sweep: plain GD (α = 1) black; α < 1 a hue read off
+/// [`HUES`] on a log scale of α, from red-orange near 1 through orange, green and blue to
+/// magenta at 0.01 and below.
+pub fn method_color(alpha: f64) -> RGBColor {
     if alpha >= 1.0 {
         return BLACK;
     }
-    let i = alphas.iter().filter(|&&a| a < 1.0).position(|&a| a == alpha).unwrap_or(0);
-    COLORS[i % COLORS.len()]
+    let x = alpha.max(HUES[HUES.len() - 1].0).log10();
+    let hue = HUES
+        .windows(2)
+        .find(|w| x >= w[1].0.log10())
+        .map(|w| {
+            let (a, b) = (w[0].0.log10(), w[1].0.log10());
+            w[0].1 + (w[1].1 - w[0].1) * (x - a) / (b - a)
+        })
+        .unwrap_or(HUES[HUES.len() - 1].1);
+    hsl(hue, 0.8, 0.42)
 }
 
-/// Draws a legend strip: a short line and the label per α.
-fn alpha_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, alphas: &[f64]) -> Result<()>
+/// Hues (degrees) at some α, in between interpolated on log α. Spaced by eye rather than
+/// evenly, so that the α values people try (0.5, 0.2, 0.1, 0.05, 0.01) fall on hues that look
+/// apart, with little of the wide band of greens between them.
+const HUES: [(f64, f64); 6] =
+    [(1.0, 10.0), (0.5, 35.0), (0.2, 125.0), (0.1, 210.0), (0.05, 275.0), (0.01, 325.0)];
+
+/// A colour from hue (degrees), saturation and lightness.
+fn hsl(hue: f64, saturation: f64, lightness: f64) -> RGBColor {
+    let c = (1.0 - (2.0 * lightness - 1.0).abs()) * saturation;
+    let h = (hue.rem_euclid(360.0)) / 60.0;
+    let x = c * (1.0 - (h % 2.0 - 1.0).abs());
+    let (r, g, b) = match h as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let m = lightness - c / 2.0;
+    let byte = |v: f64| ((v + m) * 255.0).round().clamp(0.0, 255.0) as u8;
+    RGBColor(byte(r), byte(g), byte(b))
+}
+
+/// A colour as `#rrggbb`, for the page.
+pub fn hex_color(c: RGBColor) -> String {
+    format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
+}
+
+/// One entry of a legend strip: a short line in the series' style and its label.
+#[derive(Clone)]
+pub(super) struct Key {
+    /// The label.
+    pub label: String,
+    /// The line's colour.
+    pub color: RGBColor,
+    /// Dashed (momentum in the curve panels, thresholds, targets) or solid.
+    pub dashed: bool,
+}
+
+/// The legend key of the method with α `alpha`: plain GD solid, momentum dashed.
+pub(super) fn alpha_key(alpha: f64) -> Key {
+    let label = if alpha >= 1.0 {
+        "plain GD (α = 1)".to_string()
+    } else {
+        format!("momentum α = {}", short_number(alpha))
+    };
+    Key { label, color: method_color(alpha), dashed: alpha < 1.0 }
+}
+
+/// Draws a legend strip above a chart, off the data: a short line and a label per key, left to
+/// right.
+pub(super) fn legend_strip<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, keys: &[Key]) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("legend: {e}");
     let font = ("sans-serif", 14).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
     let mut x = 20;
-    for &a in alphas {
-        let color = alpha_color(alphas, a);
-        let label = if a >= 1.0 {
-            "plain GD (α = 1)".to_string()
+    for key in keys {
+        if key.dashed {
+            area.draw(&DashedPathElement::new(vec![(x, 12), (x + 28, 12)], 6, 4, key.color.stroke_width(2)))
+                .map_err(e)?;
         } else {
-            format!("momentum α = {}", short_number(a))
-        };
-        if a >= 1.0 {
-            area.draw(&PathElement::new(vec![(x, 12), (x + 28, 12)], color.stroke_width(3))).map_err(e)?;
-        } else {
-            area.draw(&DashedPathElement::new(vec![(x, 12), (x + 28, 12)], 6, 4, color.stroke_width(2)))
+            area.draw(&PathElement::new(vec![(x, 12), (x + 28, 12)], key.color.stroke_width(3)))
                 .map_err(e)?;
         }
-        area.draw(&Text::new(label.clone(), (x + 34, 12), font.clone())).map_err(e)?;
-        x += 60 + 8 * label.chars().count() as i32;
+        area.draw(&Text::new(key.label.clone(), (x + 34, 12), font.clone())).map_err(e)?;
+        x += 60 + 8 * key.label.chars().count() as i32;
     }
     Ok(())
 }
@@ -64,12 +109,12 @@ pub(super) fn on_log_axis(y: f64) -> bool {
     y.is_finite() && (1e-100..=1e100).contains(&y)
 }
 
-/// Starts a figure of panels: a white background, the title, and the α legend strip; returns
-/// the area left for the panels.
+/// Starts a figure: a white background, the title, and a legend strip under it; returns the
+/// area left for the charts.
 pub(super) fn titled_with_legend<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
-    alphas: &[f64],
+    keys: &[Key],
 ) -> Result<DrawingArea<DB, Shift>>
 where
     DB::ErrorType: 'static,
@@ -78,8 +123,13 @@ where
     root.fill(&WHITE).map_err(e)?;
     let body = root.titled(title, ("sans-serif", 18)).map_err(e)?;
     let (legend, body) = body.split_vertically(30);
-    alpha_legend(&legend, alphas)?;
+    legend_strip(&legend, keys)?;
     Ok(body)
+}
+
+/// The legend keys of some α values, in their order.
+pub(super) fn alpha_keys(alphas: &[f64]) -> Vec<Key> {
+    alphas.iter().map(|&a| alpha_key(a)).collect()
 }
 
 /// The y range that holds every positive finite point of the series (log axis), padded.
@@ -98,4 +148,77 @@ pub(super) fn log_range<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> (f6
         hi = lo * 2.0;
     }
     (lo / 1.5, hi * 1.5)
+}
+
+/// A log axis over `lo..hi` with the ticks of [`log_ticks`].
+pub(super) fn log_axis(lo: f64, hi: f64) -> WithKeyPoints<LogCoord<f64>> {
+    (lo..hi).log_scale().with_key_points(log_ticks(lo, hi))
+}
+
+/// Tick values for a log axis over `lo..hi`: the sparsest of powers of ten, 1-3, 1-2-5 and
+/// 1-to-9 steps per decade that gives at least three ticks (plotters' own labels only powers of
+/// ten, which leaves an axis shorter than a decade with one label or none); on a range so wide
+/// that its powers of ten number more than twelve, every second, third, … of them.
+pub(super) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+        return Vec::new();
+    }
+    let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    // Divides for negative decades, so that 0.3 is the double nearest 0.3 and not 3 × 0.1.
+    let at = |m: f64, d: i32| if d < 0 { m / 10f64.powi(-d) } else { m * 10f64.powi(d) };
+    let within = |mantissas: &[f64], every: i32| -> Vec<f64> {
+        (first..=last)
+            .filter(|d| d.rem_euclid(every) == 0)
+            .flat_map(|d| mantissas.iter().map(move |&m| at(m, d)))
+            .filter(|v| (lo..=hi).contains(v))
+            .collect()
+    };
+    let decades = within(&[1.0], 1);
+    if decades.len() > 12 {
+        return (2..).map(|every| within(&[1.0], every)).find(|t| t.len() <= 12).unwrap_or_default();
+    }
+    let steps: [&[f64]; 3] = [&[1.0, 3.0], &[1.0, 2.0, 5.0], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]];
+    std::iter::once(decades)
+        .chain(steps.iter().map(|m| within(m, 1)))
+        .find(|t| t.len() >= 3)
+        .unwrap_or_else(|| within(steps[2], 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_method_has_one_colour_by_its_alpha_alone() {
+        assert_eq!(method_color(1.0), BLACK);
+        assert_eq!(method_color(0.2), method_color(0.2));
+        let colours: Vec<RGBColor> = [0.5, 0.2, 0.1, 0.05, 0.01].map(method_color).into();
+        for (i, a) in colours.iter().enumerate() {
+            for b in &colours[i + 1..] {
+                let distance = (a.0 as i32 - b.0 as i32).abs()
+                    + (a.1 as i32 - b.1 as i32).abs()
+                    + (a.2 as i32 - b.2 as i32).abs();
+                assert!(distance > 60, "{a:?} and {b:?} look alike");
+            }
+        }
+        assert_eq!(hex_color(RGBColor(255, 0, 16)), "#ff0010");
+        assert_eq!(hsl(0.0, 1.0, 0.5), RGBColor(255, 0, 0));
+        assert_eq!(hsl(240.0, 1.0, 0.5), RGBColor(0, 0, 255));
+    }
+
+    #[test]
+    fn a_log_axis_carries_at_least_two_ticks_and_at_most_twelve() {
+        assert_eq!(log_ticks(0.6, 1.7), vec![0.6, 0.7, 0.8, 0.9, 1.0]);
+        assert_eq!(log_ticks(0.15, 3.5), vec![0.3, 1.0, 3.0]);
+        assert_eq!(log_ticks(0.15, 2.5), vec![0.2, 0.5, 1.0, 2.0]);
+        assert_eq!(log_ticks(1e-3, 2e-1), vec![1e-3, 1e-2, 0.1]);
+        assert_eq!(log_ticks(2e-9, 5e1), vec![1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0]);
+        let wide = log_ticks(1e-90, 1e90);
+        assert!((2..=12).contains(&wide.len()), "{wide:?}");
+        for (lo, hi) in [(1e-7, 3.0), (0.9, 1.1), (5.0, 6.0), (1e-300, 1e300), (1e-5, 1e5)] {
+            let ticks = log_ticks(lo, hi);
+            assert!(ticks.len() <= 12 && ticks.iter().all(|t| (lo..=hi).contains(t)), "{lo} {hi}: {ticks:?}");
+        }
+        assert!(log_ticks(0.0, 1.0).is_empty());
+    }
 }

@@ -1,4 +1,5 @@
-//! Hand-made finished runs for the report's unit tests, whose answers are known.
+//! Hand-made finished runs for unit tests (scores, selection, the report), whose answers are
+//! known.
 
 use crate::config::{Objective, Precision};
 use crate::store::{RunMeta, RunRecord, RunStatus, SweepMeta};
@@ -25,6 +26,7 @@ pub fn info(hidden: Vec<usize>, gamma: Vec<f64>, alpha: Vec<f64>) -> SweepMeta {
         seed: vec![0, 1],
         tune: None,
         sharpness: None,
+        confirm: None,
     }
 }
 
