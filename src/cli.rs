@@ -123,7 +123,7 @@ pub enum Command {
         results: PathBuf,
         /// The most Lanczos steps (Hessian-vector products) at each point; fewer when both
         /// extreme eigenvalues converge first.
-        #[arg(long, value_name = "K", default_value_t = 20, value_parser = clap::value_parser!(u16).range(2..=1000))]
+        #[arg(long, value_name = "K", default_value_t = 20, value_parser = clap::value_parser!(u16).range(2..=crate::store::hessian::MAX_STEPS as i64))]
         steps: u16,
         /// Worker threads [default: every core, or RAYON_NUM_THREADS].
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -144,11 +144,37 @@ fn capped_threads(asked: usize) -> usize {
     asked.min(cap)
 }
 
+/// `RAYON_NUM_THREADS`, capped as `--threads` is, when set to a count (rayon ignores other
+/// values, and so does heavyball). It sizes the global pool, which every pool built without
+/// a count follows; rayon would otherwise start every thread asked for.
+fn env_threads() -> Option<usize> {
+    let asked = std::env::var("RAYON_NUM_THREADS").ok()?.trim().parse::<usize>().ok().filter(|&n| n > 0)?;
+    let n = capped_threads(asked);
+    // Fails only when the global pool is already built (never, this early in a command).
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    Some(n)
+}
+
+/// Writes `text` to standard output. A reader that went away (`heavyball plan … | head`) ends
+/// the output quietly, the command's work being done; any other failure (a full disk behind
+/// `> file`) is an error of one line.
+fn print_out(text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write to standard output"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The exit code for a stopped sweep (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    let env_threads = env_threads();
     match cli.command {
         Command::Run { config, results, threads, quiet, shard } => {
             let (cfg, text) = Config::load(&config)?;
@@ -160,7 +186,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             watch_signals(&stop, &nothing_in_flight)?;
             let opts = RunOptions {
                 results,
-                threads: threads.map(usize::from).or_else(|| shard::slurm_cpus(env)).map(capped_threads),
+                threads: threads
+                    .map(usize::from)
+                    .or_else(|| shard::slurm_cpus(env))
+                    .map(capped_threads)
+                    .or(env_threads),
                 quiet,
                 config_text: Some(text),
                 stop,
@@ -169,7 +199,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             };
             match sweep::run(&cfg, &opts) {
                 Ok(report) => {
-                    println!("{}: {}", cfg.name, report.line());
+                    print_out(&format!("{}: {}\n", cfg.name, report.line()))?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) if e.is::<Interrupted>() => {
@@ -184,22 +214,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 &sweep,
                 &results,
                 steps as usize,
-                threads.map(usize::from).map(capped_threads),
+                threads.map(usize::from).map(capped_threads).or(env_threads),
             )?;
             for (run, why) in &report.damaged {
                 eprintln!("warning: {run} left out: {why}");
             }
-            println!(
-                "λ_max and λ_min of {} runs ({} computed, {} kept from before) in {}",
+            print_out(&format!(
+                "λ_max and λ_min of {} runs ({} computed, {} kept from before) in {}\n",
                 report.runs,
                 report.computed,
                 report.kept,
                 report.csv.display()
-            );
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { sweep, results, target } => {
-            print!("{}", crate::report::run(&sweep, &results, target)?);
+            print_out(&crate::report::run(&sweep, &results, target)?)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan { config, results, shards } => {
@@ -207,7 +237,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let always = Arc::new(AtomicBool::new(true));
             watch_signals(&Arc::new(AtomicBool::new(false)), &always)?;
             let cfg = Config::from_path(&config)?;
-            print!("{}", sweep::plan(&cfg, &results, shards.map(|n| n as usize))?.render());
+            print_out(&sweep::plan(&cfg, &results, shards.map(|n| n as usize))?.render())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Slurm { config, results, tasks, cpus_per_task, time, partition, submit, chained_from } => {
@@ -227,7 +257,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 slurm::Written::Array(array) if submit => slurm::submit(&cfg, &job, &array)?,
                 slurm::Written::Array(array) => array.unsubmitted(),
             };
-            print!("{text}");
+            print_out(&text)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -43,13 +43,7 @@ pub fn expand(grid: &GridSpec) -> Vec<RunSpec> {
     runs
 }
 
-/// A number's plain form unless its exponent form is at least two characters shorter; both
-/// are exact round-trip representations: 0.003 → `0.003`, 0.0001 → `1e-4`, 1.0 → `1`.
-pub fn short_number(x: f64) -> String {
-    let plain = format!("{x}");
-    let exp = format!("{x:e}");
-    if exp.len() + 1 < plain.len() { exp } else { plain }
-}
+pub use crate::config::short_number;
 
 #[cfg(test)]
 mod tests {

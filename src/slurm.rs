@@ -65,11 +65,25 @@ pub enum Written {
     Finished(String),
 }
 
+/// Refuses a path that is not UTF-8: a job script is text, and could not name it faithfully.
+fn utf8_paths(paths: &[(&str, &PathBuf)]) -> Result<()> {
+    for (what, path) in paths {
+        if path.to_str().is_none() {
+            bail!(
+                "the path of {what}, {}, is not valid UTF-8 and cannot be written into a job script; rename it",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Writes the job script for the shards that still have work; when every run is finished,
 /// writes nothing and says so. With `job.chained_from` (a tuned sweep's chain job), refuses to
 /// go on when no run finished since.
 pub fn write_array(config: &Config, job: &Job) -> Result<Written> {
     check_options(job)?;
+    utf8_paths(&[("the config", &job.config), ("the results folder", &job.results)])?;
     std::fs::create_dir_all(&job.results)
         .with_context(|| format!("cannot create results folder {}", job.results.display()))?;
     let results = std::fs::canonicalize(&job.results)
@@ -77,6 +91,7 @@ pub fn write_array(config: &Config, job: &Job) -> Result<Written> {
     let config_path = std::fs::canonicalize(&job.config)
         .with_context(|| format!("cannot resolve {}", job.config.display()))?;
     let binary = std::env::current_exe().context("cannot find the heavyball executable")?;
+    utf8_paths(&[("the config", &config_path), ("the results folder", &results), ("heavyball", &binary)])?;
     let paths = Paths { binary, config: config_path, results };
 
     check_log_path(&paths.results)?;
@@ -117,7 +132,7 @@ pub fn write_array(config: &Config, job: &Job) -> Result<Written> {
     }
     let slurm_dir = plan.dir.slurm();
     let logs = slurm_dir.logs();
-    std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
+    crate::store::create_within(plan.dir.root(), &logs)?;
     let script_path = slurm_dir.script(&config.name);
     let text = script(config, job, &pending, &paths, &logs);
     write_atomic(&script_path, |w| w.write_all(text.as_bytes()))?;

@@ -12,8 +12,15 @@ fuzz_target!(|data: &[u8]| {
     if let Err(e) = RunMeta::read(&path) {
         assert!(format!("{e:#}").contains("heavyball-fuzz-meta"), "{e:#}");
     }
-    if let Err(e) = RunHessian::read(&path) {
-        assert!(format!("{e:#}").contains("heavyball-fuzz-meta"), "{e:#}");
+    match RunHessian::read(&path) {
+        Err(e) => assert!(format!("{e:#}").contains("heavyball-fuzz-meta"), "{e:#}"),
+        // Values read back are values a computation gives: finite, ordered, steps in bounds.
+        Ok(h) => {
+            for p in [Some(h.init), h.last].into_iter().flatten() {
+                assert!(p.lambda_min.is_finite() && p.lambda_max.is_finite() && p.lambda_min <= p.lambda_max);
+                assert!((1..=h.max_steps).contains(&p.steps) && h.max_steps <= 1000 && p.residual >= 0.0);
+            }
+        }
     }
     if let Ok(meta) = SweepMeta::read(&path) {
         let grid = meta.grid();

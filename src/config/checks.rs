@@ -167,9 +167,16 @@ pub(super) fn check_tune(raw: RawTune, data: &DataSpec, grid: &GridSpec) -> Resu
     if !(raw.resolution.is_finite() && raw.resolution > 1.0) {
         return Err(Rule(format!("resolution must be a finite number > 1 (got {})", raw.resolution)));
     }
-    if raw.max_rounds == 0 || raw.max_rounds > MAX_ROUNDS {
-        return Err(Rule(format!("max_rounds must be between 1 and {MAX_ROUNDS} (got {})", raw.max_rounds)));
-    }
+    // Read as a signed number, so that -1 is told the range, not that it is negative.
+    let max_rounds = match usize::try_from(raw.max_rounds) {
+        Ok(n @ 1..=MAX_ROUNDS) => n,
+        _ => {
+            return Err(Rule(format!(
+                "max_rounds must be between 1 and {MAX_ROUNDS} (got {})",
+                raw.max_rounds
+            )));
+        }
+    };
     if grid.gamma.len() < 2 {
         return Err(
             "bracketing needs at least two gamma values in [grid], whose ratio sets the step beyond an edge"
@@ -178,15 +185,14 @@ pub(super) fn check_tune(raw: RawTune, data: &DataSpec, grid: &GridSpec) -> Resu
     }
     // Each round adds at most one γ per method, with every seed.
     let most = grid.run_count().saturating_add(
-        (grid.hidden.len() * grid.alpha.len() * grid.seed.len()).saturating_mul(raw.max_rounds - 1),
+        (grid.hidden.len() * grid.alpha.len() * grid.seed.len()).saturating_mul(max_rounds - 1),
     );
     if most > MAX_RUNS {
         return Err(Rule(format!(
-            "the grid and max_rounds = {} may reach {most} runs; one sweep holds at most {MAX_RUNS}",
-            raw.max_rounds
+            "the grid and max_rounds = {max_rounds} may reach {most} runs; one sweep holds at most {MAX_RUNS}"
         )));
     }
-    Ok(TuneSpec { by, aggregate, resolution: raw.resolution, max_rounds: raw.max_rounds })
+    Ok(TuneSpec { by, aggregate, resolution: raw.resolution, max_rounds })
 }
 
 /// A criterion by its name; `test_loss` only with a test set.

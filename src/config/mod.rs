@@ -13,7 +13,7 @@ use thiserror::Error;
 
 pub use checks::MAX_CONFIRM_SEEDS;
 use checks::{check_confirm, check_data, check_grid, check_name, check_train, check_tune};
-pub use ranges::round_value;
+pub use ranges::{round_value, short_number};
 use raw::RawConfig;
 pub use spec::*;
 
@@ -146,9 +146,11 @@ impl Config {
                 MAX_CONFIG_BYTES >> 20
             ))));
         }
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("sweep");
+        // A name that is not UTF-8 shows as U+FFFD, which no sweep name holds: refused below
+        // unless the text names the sweep, never silently "sweep".
+        let stem = path.file_stem().map_or_else(|| "sweep".into(), |s| s.to_string_lossy());
         let base = path.parent().unwrap_or(Path::new("."));
-        let config = Config::from_str(&text, &path.display().to_string(), stem, base)?;
+        let config = Config::from_str(&text, &path.display().to_string(), &stem, base)?;
         Ok((config, text))
     }
 
@@ -303,6 +305,16 @@ alpha = [1.0, 0.5]
         let c = parse(&GOOD.replace("alpha = [1.0, 0.5]", "alpha = { from = 0.01, to = 1, per_decade = 1 }"))
             .unwrap();
         assert_eq!(c.grid.alpha, [0.01, 0.1, 1.0]);
+        // Ranges that span f64: every value finite, up to its largest.
+        let c = parse(&GOOD.replace("gamma = [0.1]", "gamma = { from = 0.1, to = 1e308, per_decade = 30 }"))
+            .unwrap();
+        assert_eq!(
+            (c.grid.gamma.len(), c.grid.gamma[0], c.grid.gamma[c.grid.gamma.len() - 1]),
+            (9271, 0.1, 1e308)
+        );
+        let top = "gamma = { from = 1e300, to = 1.7976931348623157e308, per_decade = 1 }";
+        let c = parse(&GOOD.replace("gamma = [0.1]", top)).unwrap();
+        assert!(c.grid.gamma.len() == 9 && c.grid.gamma.iter().all(|g| g.is_finite()), "{:?}", c.grid.gamma);
         for (range, message) in [
             (
                 "{ from = 1.0, to = 1.0, per_decade = 2 }",
@@ -311,6 +323,11 @@ alpha = [1.0, 0.5]
             ("{ from = 0.0, to = 1.0, per_decade = 2 }", "gamma: a range needs 0 < from and a finite to"),
             ("{ from = 0.1, to = 1.0, per_decade = 0 }", "gamma: per_decade must be > 0 (got 0)"),
             ("{ from = 1e-300, to = 1e300, per_decade = 100 }", "has more than 10000 values"),
+            // to / from overflows: counted by logarithms, and the numbers shown short.
+            (
+                "{ from = 0.1, to = 1e308, per_decade = 40 }",
+                "gamma: the range from 0.1 to 1e308 at 40 per decade has more than 10000 values",
+            ),
             ("{ from = 0.1, to = 1.0 }", "gamma must be a list of numbers or a range"),
             (
                 "{ from = 0.1, to = 1.0, per_decade = 2, step = 3 }",
@@ -384,6 +401,8 @@ alpha = [1.0, 0.5]
                 "aggregate = \"max\" is not a way to sum up seeds (choose median or mean)",
             ),
             (with("max_rounds = 0"), "max_rounds must be between 1 and 100 (got 0)"),
+            (with("max_rounds = -1"), "max_rounds must be between 1 and 100 (got -1)"),
+            (with("max_rounds = 101"), "max_rounds must be between 1 and 100 (got 101)"),
             (tuned.replace("\"bracket\"", "\"grid\""), "gamma = \"grid\" is not a tuning mode"),
             (
                 tuned.replace("gamma = [0.1, 0.3]", "gamma = [0.1]"),

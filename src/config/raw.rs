@@ -30,7 +30,7 @@ pub(super) struct RawTune {
     #[serde(default = "default_aggregate")]
     pub(super) aggregate: String,
     #[serde(default = "default_max_rounds")]
-    pub(super) max_rounds: usize,
+    pub(super) max_rounds: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,6 +133,6 @@ fn default_aggregate() -> String {
     "median".to_string()
 }
 
-fn default_max_rounds() -> usize {
+fn default_max_rounds() -> i64 {
     8
 }

@@ -85,7 +85,16 @@ fn prepare_table<T: Real>(table: Table, spec: &DataSpec) -> Result<Prepared<T>, 
     let mut x_test = table.x.select(Axis(0), test_idx);
     if spec.standardize {
         let mean = x_train.mean_axis(Axis(0)).expect("non-empty training set");
-        let sd = x_train.std_axis(Axis(0), 0.0).mapv(|s| if s > 0.0 { s } else { 1.0 });
+        let mut sd = x_train.std_axis(Axis(0), 0.0);
+        // Values beyond about 1e154 overflow the sum of squares, and an infinite sd would turn
+        // the whole column into zeros: such a column is scaled by its largest magnitude first.
+        // (Only then, so that every other column keeps its bits.)
+        for (j, s) in sd.iter_mut().enumerate().filter(|(_, s)| !s.is_finite()) {
+            let column = x_train.column(j);
+            let scale = column.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+            *s = scale * column.mapv(|v| v / scale).std(0.0);
+        }
+        let sd = sd.mapv(|s| if s > 0.0 { s } else { 1.0 });
         for x in [&mut x_train, &mut x_test] {
             for mut row in x.rows_mut() {
                 row -= &mean;
@@ -194,6 +203,25 @@ mod tests {
         }
         assert_eq!(p.n_classes, 10);
         assert_eq!(p.n_features(), 64);
+    }
+
+    #[test]
+    fn a_column_too_large_to_square_is_standardised_not_zeroed() {
+        let table = load(&Source::Builtin(Builtin::Iris)).unwrap();
+        let Samples::Table(mut huge) = table.clone() else { panic!("iris is a table") };
+        huge.x.column_mut(0).mapv_inplace(|v| v * 1e160);
+        let (plain, scaled): (Prepared<f64>, Prepared<f64>) = (
+            prepare(table.clone(), &spec(0.2, true)).unwrap(),
+            prepare(Samples::Table(huge.clone()), &spec(0.2, true)).unwrap(),
+        );
+        for (a, b) in plain.train.x.column(0).iter().zip(scaled.train.x.column(0)) {
+            assert!((a - b).abs() < 1e-9, "{a} {b}");
+        }
+        assert!(scaled.train.x.column(0).iter().any(|v| v.abs() > 0.5));
+        // The other columns keep their bits, and so does f32.
+        assert_eq!(plain.train.x.column(1), scaled.train.x.column(1));
+        let single: Prepared<f32> = prepare(Samples::Table(huge), &spec(0.2, true)).unwrap();
+        assert!(single.train.x.column(0).iter().any(|v| v.abs() > 0.5));
     }
 
     #[test]

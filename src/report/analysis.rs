@@ -60,12 +60,17 @@ fn mean_sd(values: &[f64]) -> (f64, f64) {
     }
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
-    let var = if values.len() > 1 {
-        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (mean, var.sqrt())
+    if values.len() == 1 {
+        return (mean, 0.0);
+    }
+    let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    if sd.is_finite() || !mean.is_finite() {
+        return (mean, sd);
+    }
+    // Deviations beyond about 1e154 overflow their squares: scale them by the largest first.
+    let scale = values.iter().fold(0.0f64, |a, v| a.max((v - mean).abs()));
+    let scaled = values.iter().map(|v| ((v - mean) / scale).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, scale * scaled.sqrt())
 }
 
 /// The two methods compared: plain gradient descent (α = 1) and heavy-ball momentum (α < 1).
@@ -512,6 +517,15 @@ mod tests {
     }
 
     #[test]
+    fn a_spread_too_large_to_square_still_has_its_standard_deviation() {
+        assert_eq!(mean_sd(&[1.0, 3.0]), (2.0, 2f64.sqrt()));
+        let (mean, sd) = mean_sd(&[1e200, 3e200]);
+        assert!(mean == 2e200 && (sd / (2f64.sqrt() * 1e200) - 1.0).abs() < 1e-12, "{mean} {sd}");
+        assert_eq!(mean_sd(&[5.0]), (5.0, 0.0));
+        assert!(mean_sd(&[]).0.is_nan());
+    }
+
+    #[test]
     fn ties_go_to_the_smaller_gamma_and_diverged_settings_never_win() {
         let runs = vec![
             run(0.2, 1.0, 0, &[2.0, 1.0]),
@@ -524,6 +538,8 @@ mod tests {
         let a = analyse(&meta, &runs, None);
         let c = &a.comparisons[0];
         assert_eq!(c.gd.as_ref().unwrap().gamma, 0.1);
+        // The verdict on its bracketing names the same best: one rule for the table and it.
+        assert_eq!(c.gd.as_ref().unwrap().bracket.and_then(|v| v.best()), Some(0.1));
         // Momentum's only setting diverged: there is no best momentum and no statistics.
         assert!(c.momentum.is_none() && c.stats.is_none());
     }

@@ -79,7 +79,7 @@ pub(super) fn caveats(sweep: &Sweep, analysis: &Analysis) -> Vec<String> {
         for b in [&c.gd, &c.momentum].into_iter().flatten() {
             if let Some(verdict) = b.bracket.filter(|v| !v.is_bracketed()) {
                 let method = crate::tune::Method { hidden: c.hidden, alpha: b.alpha };
-                if matches!(verdict, Verdict::Fragile { .. }) {
+                if matches!(verdict, Verdict::Fragile { .. } | Verdict::Stuck { .. }) {
                     notes.push(format!("Tuning stopped: {method}: {verdict}."));
                     continue;
                 }

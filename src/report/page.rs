@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use super::Sweep;
 use super::analysis::distinct_gammas;
-use super::figures::{Figure, hex_color, method_color};
+use super::figures::{Figure, downsample, hex_color, method_color};
 use super::markdown::HEAD_TO_HEAD;
 use crate::grid::short_number;
 
@@ -23,31 +23,6 @@ const STYLE: &str = include_str!("../../assets/report.css");
 const POINT_BUDGET: usize = 400_000;
 /// The fewest and the most points kept per curve.
 const CURVE_POINTS: (usize, usize) = (24, 400);
-
-/// The indices of the points of a curve of `len` kept within `budget`: all when they fit, else
-/// the first, the last, and each bucket's lowest and highest value, in order.
-pub fn downsample(values: &[f64], budget: usize) -> Vec<usize> {
-    let len = values.len();
-    if len <= budget.max(4) {
-        return (0..len).collect();
-    }
-    let buckets = (budget.max(4) - 2) / 2;
-    let mut kept = vec![0];
-    for b in 0..buckets {
-        let (from, to) = (1 + b * (len - 2) / buckets, 1 + (b + 1) * (len - 2) / buckets);
-        if from >= to {
-            continue;
-        }
-        // Non-finite values (a diverging run) rank highest, so they stay visible as gaps.
-        let key = |i: &usize| if values[*i].is_finite() { values[*i] } else { f64::INFINITY };
-        let lo = (from..to).min_by(|a, b| key(a).total_cmp(&key(b))).unwrap_or(from);
-        let hi = (from..to).max_by(|a, b| key(a).total_cmp(&key(b))).unwrap_or(from);
-        kept.extend(if lo <= hi { [lo, hi] } else { [hi, lo] });
-    }
-    kept.push(len - 1);
-    kept.dedup();
-    kept
-}
 
 /// A number for the page's data: 6 significant digits, `null` when not finite.
 fn json_number(v: f64) -> String {

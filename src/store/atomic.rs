@@ -148,6 +148,12 @@ pub fn replace_folder(staged: tempfile::TempDir, dest: &Path) -> Result<()> {
             return sync_parent();
         }
         Err(e) => return Err(e).with_context(context),
+        // A file of the user's where the folder goes is theirs to move: never swapped out of
+        // sight. (A link is replaced, never followed.)
+        Ok(meta) if !meta.is_dir() && !meta.file_type().is_symlink() => anyhow::bail!(
+            "{} is a file, not a folder: move or remove it, and heavyball writes its folder there",
+            dest.display()
+        ),
         Ok(_) => {}
     }
     if exchange(staged.path(), dest).is_ok() {

@@ -3,7 +3,7 @@
 //! numpy reads every `.npz`.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read as _};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -63,7 +63,10 @@ pub fn encode_curve(rows: &[CurveRow], with_test: bool) -> Vec<u8> {
 
 /// Reads `curve.csv` back; errors name the file and line.
 pub fn read_curve(path: &Path) -> Result<Vec<CurveRow>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut text = String::new();
+    super::open_regular(path)?
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
     let Some((with_test, with_sharpness)) = [(false, false), (true, false), (false, true), (true, true)]
@@ -140,7 +143,7 @@ struct Npz<'p> {
 
 impl<'p> Npz<'p> {
     fn open(path: &'p Path) -> Result<Self> {
-        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file = super::open_regular(path)?;
         let zip =
             zip::ZipArchive::new(file).with_context(|| format!("{} is not an npz file", path.display()))?;
         Ok(Npz { zip, path })

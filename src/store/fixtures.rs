@@ -27,6 +27,7 @@ pub fn info(hidden: Vec<usize>, gamma: Vec<f64>, alpha: Vec<f64>) -> SweepMeta {
         tune: None,
         sharpness: None,
         confirm: None,
+        config_folder: None,
     }
 }
 

@@ -14,7 +14,8 @@ use super::{RunId, SweepDir};
 /// A lock on a sweep folder, held until dropped or the process ends (an advisory `flock`, so a
 /// lock left by a dead process is no obstacle). A plain `heavyball run` holds it exclusively and
 /// writes its pid into the lock file for the message others get; the tasks of a sharded sweep
-/// hold it shared, so they run side by side but never beside a plain run.
+/// and `heavyball hessian` hold it shared, so they run side by side but never beside a plain
+/// run.
 pub struct SweepLock {
     _file: File,
 }
@@ -36,10 +37,10 @@ impl SweepLock {
                 } else if shared {
                     "another process".to_string()
                 } else {
-                    "the tasks of a sharded run".to_string()
+                    "the tasks of a sharded run, or heavyball hessian".to_string()
                 };
                 bail!(
-                    "{} is in use by another heavyball run ({who}); wait for it to finish or stop it first",
+                    "{} is in use by another heavyball process ({who}); wait for it to finish or stop it first",
                     dir.root().display()
                 );
             }
@@ -57,8 +58,9 @@ impl SweepLock {
 
 /// Opens (creating it and its folder if needed) a lock file under `.locks/`.
 fn open_lock_file(path: &Path) -> Result<File> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    // `.locks/` of a sweep's folder: never a link to a folder elsewhere.
+    if let Some(locks) = path.parent() {
+        super::create_within(locks.parent().unwrap_or(locks), locks)?;
     }
     open_no_follow(path, false)
 }

@@ -118,8 +118,9 @@ impl SweepDir {
         self.root.join(".locks").join("summary")
     }
 
-    /// Run folders under `runs/` that belong to none of `ids`: runs of an earlier config, left
-    /// untouched and never mixed into the summaries. Sorted by path.
+    /// Run folders under `runs/` that belong to none of `ids`: runs of an earlier config (or, in
+    /// a tuned sweep, of a round not decided now), left untouched and never mixed into the
+    /// summaries. Sorted by path.
     pub fn stale_runs(&self, ids: &[RunId]) -> Result<Vec<PathBuf>> {
         let runs = self.runs();
         let current: std::collections::HashSet<String> = ids.iter().map(RunId::dir_name).collect();
@@ -140,6 +141,29 @@ impl SweepDir {
         Ok(stale)
     }
 
+    /// Splits run folders outside the decided runs (from [`SweepDir::stale_runs`]) into those
+    /// whose `run.toml` names a run this config would train, under the same key (a tuned
+    /// sweep's runs of rounds not decided now: after `iterations` is raised, until the rounds
+    /// before them are extended) and the stale rest, of earlier configs.
+    pub fn split_undecided(
+        outside: Vec<PathBuf>,
+        train: &crate::config::TrainSpec,
+        fingerprint: &str,
+    ) -> (Vec<PathBuf>, Vec<PathBuf>) {
+        outside.into_iter().partition(|path| {
+            let Ok(meta) = RunMeta::read(&path.join(RunFile::Meta.name())) else { return false };
+            let spec = crate::grid::RunSpec {
+                index: 0,
+                hidden: meta.hidden,
+                gamma: meta.gamma,
+                alpha: meta.alpha,
+                seed: meta.seed,
+            };
+            let id = RunId::from_spec(&spec, train, fingerprint);
+            path.file_name().is_some_and(|name| name.to_string_lossy() == id.dir_name())
+        })
+    }
+
     /// Removes temporary files that a killed process left behind (never renamed into place)
     /// from the sweep folder and its run folders; returns how many. Call it only while holding
     /// the sweep's lock exclusively.
@@ -156,12 +180,64 @@ impl SweepDir {
     }
 }
 
+/// Creates the folder `path` and those between it and `root` (the sweep's folder), refusing a
+/// symbolic link or a file at any of them: heavyball writes only inside the sweep's own
+/// folders, never through a link to somewhere else.
+pub fn create_within(root: &Path, path: &Path) -> Result<()> {
+    let inside = path.strip_prefix(root).unwrap_or(path);
+    let mut at = root.to_path_buf();
+    for part in inside.components() {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_symlink() => anyhow::bail!(
+                "{} is a symbolic link; heavyball writes only inside the sweep's own folders: replace it \
+                 with a folder",
+                at.display()
+            ),
+            Ok(meta) if !meta.is_dir() => {
+                anyhow::bail!("{} is not a folder; move it away and try again", at.display())
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match std::fs::create_dir_all(&at) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(e).with_context(|| format!("cannot create {}", at.display()));
+                }
+                _ => {}
+            },
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", at.display())),
+        }
+    }
+    Ok(())
+}
+
+/// Opens a file of the results folder for reading, refusing anything but a regular file, and
+/// without blocking: a FIFO put in its place would otherwise hang the reader (and, in `run`,
+/// the handling of SIGTERM).
+pub fn open_regular(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let meta = file.metadata().with_context(|| format!("cannot read {}", path.display()))?;
+    if !meta.is_file() {
+        anyhow::bail!(
+            "{} is not a regular file; heavyball reads only the files it wrote there",
+            path.display()
+        );
+    }
+    Ok(file)
+}
+
 /// Removes `.tmp-*` files directly inside `dir`; returns how many.
 fn remove_temporaries_in(dir: &Path) -> Result<usize> {
     let mut removed = 0;
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(0) };
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(atomic::TEMPORARY_PREFIX) {
+        // Only files (or links) heavyball could have left: a folder of that name is the user's.
+        let is_folder = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_folder && entry.file_name().to_string_lossy().starts_with(atomic::TEMPORARY_PREFIX) {
             std::fs::remove_file(entry.path())
                 .with_context(|| format!("cannot remove {}", entry.path().display()))?;
             removed += 1;

@@ -11,7 +11,7 @@ use super::atomic::write_atomic;
 use super::run_id::FORMAT_VERSION;
 use crate::config::{
     Config, ConfirmSpec, GridSpec, MAX_CONFIRM_SEEDS, MAX_LIST, MAX_ROUNDS, MAX_RUNS, Objective, Precision,
-    Selection, SharpnessSpec, TrainSpec, TuneSpec, optimisation_selection,
+    Selection, SharpnessSpec, Source, TrainSpec, TuneSpec, optimisation_selection,
 };
 
 /// The largest `sweep.toml` or `run.toml` read: far beyond what heavyball writes.
@@ -21,9 +21,9 @@ const MAX_META_BYTES: u64 = 64 << 20;
 /// most [`MAX_META_BYTES`].
 pub(crate) fn read_small(path: &Path) -> Result<String> {
     use std::io::Read;
-    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file = super::open_regular(path)?;
     let meta = file.metadata().with_context(|| format!("cannot read {}", path.display()))?;
-    if !meta.is_file() || meta.len() > MAX_META_BYTES {
+    if meta.len() > MAX_META_BYTES {
         bail!("{} is not a heavyball metadata file (not a regular file of at most 64 MiB)", path.display());
     }
     let mut text = String::new();
@@ -113,6 +113,11 @@ pub struct SweepMeta {
     /// The confirmation settings, for a sweep that trains its bests again on fresh seeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<ConfirmSpec>,
+    /// The folder of the config the sweep last ran with, as an absolute path, for sweeps that
+    /// read a data file: relative data paths in the config copy (`config.toml`) are resolved
+    /// against it, wherever `heavyball hessian DIR` is run from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_folder: Option<String>,
 }
 
 /// The prepared data's description, as `sweep.toml` records it.
@@ -130,6 +135,13 @@ pub struct DataFacts {
     pub features: usize,
     /// K.
     pub classes: usize,
+}
+
+/// The absolute folder of a config file at `origin` (its path as given), when it resolves.
+fn config_folder(origin: &str) -> Option<String> {
+    let parent = Path::new(origin).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let folder = std::fs::canonicalize(parent).ok()?;
+    folder.to_str().map(str::to_string)
 }
 
 impl SweepMeta {
@@ -156,6 +168,9 @@ impl SweepMeta {
             tune: config.tune,
             sharpness: config.train.sharpness,
             confirm: config.confirm,
+            config_folder: matches!(config.data.source, Source::Csv { .. } | Source::Idx { .. })
+                .then(|| config_folder(&config.origin))
+                .flatten(),
         }
     }
 
@@ -320,6 +335,7 @@ mod tests {
             tune: None,
             sharpness: None,
             confirm: None,
+            config_folder: None,
         }
     }
 

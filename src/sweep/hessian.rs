@@ -8,6 +8,7 @@
 //! the thread count.
 
 use std::collections::HashMap;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -23,6 +24,7 @@ use crate::store::files::read_params;
 use crate::store::hessian::{HessianPoint, RunHessian, write_csv};
 use crate::store::summary::finished_runs;
 use crate::store::{RunFile, RunId, RunRecord, SweepDir, SweepMeta};
+use crate::train::CurveRow;
 use crate::tune;
 
 /// What `heavyball hessian` did.
@@ -54,10 +56,18 @@ fn locate(target: &Path, results: &Path) -> Result<(SweepDir, SweepMeta, Config)
         None => {
             // The config the sweep last ran with, saved beside its results.
             let copy = dir.config_copy();
-            let text = std::fs::read_to_string(&copy).with_context(|| {
-                format!("cannot read {} (give the sweep's config file instead of its folder)", copy.display())
-            })?;
-            Config::from_str(&text, &copy.display().to_string(), &info.name, dir.root())?
+            let mut text = String::new();
+            crate::store::open_regular(&copy)
+                .and_then(|mut f| Ok(f.read_to_string(&mut text)?))
+                .with_context(|| {
+                    format!(
+                        "cannot read {} (give the sweep's config file instead of its folder)",
+                        copy.display()
+                    )
+                })?;
+            // Relative data paths as the original config meant them: from its folder.
+            let base = info.config_folder.as_deref().map_or(dir.root(), Path::new);
+            Config::from_str(&text, &copy.display().to_string(), &info.name, base)?
         }
     };
     Ok((dir, info, config))
@@ -67,6 +77,9 @@ fn locate(target: &Path, results: &Path) -> Result<(SweepDir, SweepMeta, Config)
 /// each point.
 pub fn hessian(target: &Path, results: &Path, steps: usize, threads: Option<usize>) -> Result<HessianReport> {
     let (dir, info, config) = locate(target, results)?;
+    // Shared, as a shard's: beside other readers and shards, never beside a plain `run`, which
+    // clears the temporary files of writes in progress.
+    let _lock = crate::store::SweepLock::acquire(&dir, true)?;
     load(&config, threads, |loaded| match loaded {
         InPrecision::F32(loaded) => compute(&dir, &info, &loaded.data, steps),
         InPrecision::F64(loaded) => compute(&dir, &info, &loaded.data, steps),
@@ -99,7 +112,7 @@ fn compute<T: Real>(
     if found.runs.is_empty() {
         bail!("{} has no finished runs: nothing to compute (run the sweep first)", dir.root().display());
     }
-    let memory = bytes_needed::<T>(data, info, found.runs.len());
+    let memory = bytes_needed::<T>(data, info, found.runs.len(), steps);
     crate::memory::check(&format!("heavyball hessian on {}", info.name), memory)
         .map_err(anyhow::Error::msg)?;
 
@@ -139,16 +152,39 @@ fn compute<T: Real>(
 
 /// The memory the computation holds at most: per run in flight, each chunk's cached pass at θ
 /// (H, A and their scratch: 4·n·M; P, G and scratch: 3·n·K) and the Lanczos vectors.
-fn bytes_needed<T: Real>(data: &Prepared<T>, info: &SweepMeta, runs: usize) -> Option<u64> {
-    let threads = rayon::current_num_threads().min(runs).max(1) as u64;
-    let n = data.train.len() as u64;
-    let m = *info.hidden.iter().max()? as u64;
-    let k = info.classes as u64;
-    let per_run = n.checked_mul(m.checked_mul(4)?.checked_add(k.checked_mul(3)?)?)?;
-    let shape = Shape { n_features: info.features, n_hidden: m as usize, n_classes: info.classes };
-    let vectors = (shape.n_params() as u64).checked_mul(1000)?.checked_mul(8)?;
-    let per_run = per_run.checked_mul(std::mem::size_of::<T>() as u64)?.checked_add(vectors)?;
-    per_run.checked_mul(threads)
+fn bytes_needed<T: Real>(data: &Prepared<T>, info: &SweepMeta, runs: usize, steps: usize) -> Option<u64> {
+    let threads = rayon::current_num_threads().min(runs).max(1);
+    let widest =
+        Shape { n_features: info.features, n_hidden: *info.hidden.iter().max()?, n_classes: info.classes };
+    let at_once = Held { samples: data.train.len(), widest, element: std::mem::size_of::<T>(), steps };
+    at_once.bytes(threads, runs, info.iterations)
+}
+
+/// What `heavyball hessian` holds, for the memory check.
+struct Held {
+    /// Training samples.
+    samples: usize,
+    /// The sweep's widest network.
+    widest: Shape,
+    /// Bytes per element of the data's precision.
+    element: usize,
+    /// The most Lanczos steps.
+    steps: usize,
+}
+
+impl Held {
+    /// The bytes for `threads` runs measured at once among `runs` finished runs of `iterations`:
+    /// per thread the activations of a Hessian-vector product and the Lanczos basis (`steps` + 2
+    /// vectors of the parameters in f64); and every finished run's curve, read to find them.
+    fn bytes(&self, threads: usize, runs: usize, iterations: usize) -> Option<u64> {
+        let (n, m, k) = (self.samples as u64, self.widest.n_hidden as u64, self.widest.n_classes as u64);
+        let activations = n.checked_mul(m.checked_mul(4)?.checked_add(k.checked_mul(3)?)?)?;
+        let basis = (self.widest.n_params() as u64).checked_mul(self.steps as u64 + 2)?.checked_mul(8)?;
+        let per_thread = activations.checked_mul(self.element as u64)?.checked_add(basis)?;
+        let rows = (iterations as u64).checked_add(1)?;
+        let curves = (runs as u64).checked_mul(rows)?.checked_mul(std::mem::size_of::<CurveRow>() as u64)?;
+        per_thread.checked_mul(threads as u64)?.checked_add(curves)
+    }
 }
 
 /// The values of one run: kept from its `hessian.toml` when that was computed with the same
@@ -201,4 +237,24 @@ fn one_run<T: Real>(
     };
     values.write(&path)?;
     Ok(Outcome::Computed(values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_check_counts_the_steps_asked_for_and_every_curve_read() {
+        // A network of M = 30000 on 784 features: 23.9 M parameters.
+        let widest = Shape { n_features: 784, n_hidden: 30000, n_classes: 10 };
+        let held = |steps| Held { samples: 100, widest, element: 4, steps };
+        let (few, most) = (held(20).bytes(1, 1, 10).unwrap(), held(1000).bytes(1, 1, 10).unwrap());
+        // 22 vectors of 23.9 M f64 values: 4.2 GB, not the 191 GB of 1000 steps.
+        assert!(few < 5_000_000_000 && most > 190_000_000_000, "{few} {most}");
+        // Curves: 3 M iterations of 10 runs are 2.2 GB of rows, read whole.
+        let small = Shape { n_features: 4, n_hidden: 8, n_classes: 3 };
+        let curves =
+            Held { samples: 150, widest: small, element: 8, steps: 20 }.bytes(1, 10, 3_000_000).unwrap();
+        assert!(curves > 10 * 3_000_000 * std::mem::size_of::<CurveRow>() as u64, "{curves}");
+    }
 }

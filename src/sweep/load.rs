@@ -38,7 +38,7 @@ pub enum InPrecision {
     F64(Loaded<f64>),
 }
 
-/// Reads the data, starts the thread pool (`threads`, or every core), and calls `f` inside it
+/// Reads the data, starts the thread pool (`threads`, or the global pool's count), and calls `f` inside it
 /// with the sweep loaded in the config's precision.
 pub fn load<R: Send>(
     config: &Config,
@@ -46,11 +46,13 @@ pub fn load<R: Send>(
     f: impl FnOnce(InPrecision) -> Result<R> + Send,
 ) -> Result<R> {
     let table = data::load(&config.data.source)?;
-    let mut builder = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
-        builder = builder.num_threads(n);
-    }
-    let pool = builder.build().context("cannot start the thread pool")?;
+    // Without a count, the global pool's: every core, or the (capped) RAYON_NUM_THREADS the
+    // command line set it to. Never rayon's own reading of the variable, which has no cap.
+    let threads = threads.unwrap_or_else(rayon::current_num_threads);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("cannot start the thread pool")?;
     pool.install(|| match config.train.precision {
         Precision::F32 => f(InPrecision::F32(Loaded::new(config, data::prepare(table, &config.data)?))),
         Precision::F64 => f(InPrecision::F64(Loaded::new(config, data::prepare(table, &config.data)?))),

@@ -101,6 +101,9 @@ pub struct SweepReport {
     pub skipped: usize,
     /// Run folders of earlier configs, left untouched.
     pub stale: usize,
+    /// Runs of this config's keys from tuning rounds that the rounds decided now do not include
+    /// (or not yet, in a shard), left untouched.
+    pub undecided: usize,
     /// Runs skipped because another process was training them.
     pub busy: usize,
     /// The shard trained, and the number of runs in the whole grid.
@@ -143,18 +146,28 @@ impl SweepReport {
         if self.stale > 0 {
             line.push_str(&format!("; {} stale runs of an earlier config left untouched", self.stale));
         }
+        if self.undecided > 0 {
+            line.push_str(&format!(
+                "; {} runs of earlier tuning rounds that the rounds decided now do not include, left untouched",
+                self.undecided
+            ));
+        }
         if self.busy > 0 {
             line.push_str(&format!("; {} runs left to another process that is training them", self.busy));
         }
         if let Some(tuning) = &self.tuning {
             let bracketed = tuning.verdicts.iter().filter(|(_, v)| v.is_bracketed()).count();
-            let fragile =
-                tuning.verdicts.iter().filter(|(_, v)| matches!(v, Verdict::Fragile { .. })).count();
+            let count = |f: fn(&Verdict) -> bool| tuning.verdicts.iter().filter(|(_, v)| f(v)).count();
+            let fragile = count(|v| matches!(v, Verdict::Fragile { .. }));
+            let stuck = count(|v| matches!(v, Verdict::Stuck { .. }));
             let methods = tuning.verdicts.len();
-            let stopped = match fragile {
-                0 => String::new(),
-                n => format!(", {n} stopped at a fragile best"),
-            };
+            let mut stopped = String::new();
+            if fragile > 0 {
+                stopped.push_str(&format!(", {fragile} stopped at a fragile best"));
+            }
+            if stuck > 0 {
+                stopped.push_str(&format!(", {stuck} stopped with no γ left to try"));
+            }
             line.push_str(&if tuning.finished {
                 format!(
                     "\ntuning finished after {} rounds: {bracketed} of {methods} methods bracketed{stopped} (heavyball plan lists them)",
@@ -232,8 +245,9 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
     )
     .map_err(anyhow::Error::msg)?;
     let dir = SweepDir::new(&opts.results, &config.name);
-    std::fs::create_dir_all(dir.runs())
-        .with_context(|| format!("cannot create results folder {}", dir.runs().display()))?;
+    std::fs::create_dir_all(dir.root())
+        .with_context(|| format!("cannot create results folder {}", dir.root().display()))?;
+    crate::store::create_within(dir.root(), &dir.runs())?;
     let _lock = SweepLock::acquire(&dir, opts.shard.is_some())?;
     if opts.shard.is_none() {
         dir.remove_temporaries()?;
@@ -245,7 +259,6 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
         false => (runs, ids, Rounds::default()),
         true => decided_runs(config, &dir, &data),
     };
-    let stale = dir.stale_runs(&ids)?.len();
 
     // From here a signal asks the runs in flight to save instead of ending the process.
     opts.nothing_in_flight.store(false, Ordering::SeqCst);
@@ -282,6 +295,10 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
         let _summary_lock = lock_summaries(&dir)?;
         summary::rebuild(&dir, &ids, config.train.iterations, data.test.is_some())?;
     }
+    // Counted once the rounds stand: a tuned sweep's later rounds are decided only as the
+    // earlier ones finish (after `iterations` is raised, say), and their runs are not stale.
+    let (undecided, stale) = split_outside(config, &dir, &ids, &data.fingerprint)?;
+    let (undecided, stale) = (undecided.len(), stale.len());
     let count = |f: &dyn Fn(&RunOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
     let report = SweepReport {
         dir: dir.root().to_path_buf(),
@@ -293,6 +310,7 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
         restarted: count(&|o| o.handled == Handled::Restarted),
         skipped: count(&|o| o.handled == Handled::Skipped),
         stale,
+        undecided,
         busy: count(&|o| o.handled == Handled::Busy),
         shard: opts.shard.map(|s| (s, runs.len())),
         elapsed,
@@ -315,6 +333,21 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
 
 /// The runs of a tuned or confirmed sweep so far, rebuilt from its finished runs, with their
 /// identities and the rounds that decided them.
+/// The run folders outside `ids`: those of rounds not decided now (tuned or confirmed sweeps
+/// only; see [`SweepDir::split_undecided`]) and the stale rest.
+pub(super) fn split_outside(
+    config: &Config,
+    dir: &SweepDir,
+    ids: &[RunId],
+    fingerprint: &str,
+) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let outside = dir.stale_runs(ids)?;
+    Ok(match config.tune.is_some() || config.confirm.is_some() {
+        true => SweepDir::split_undecided(outside, &config.train, fingerprint),
+        false => (Vec::new(), outside),
+    })
+}
+
 pub(super) fn decided_runs<T: Real>(
     config: &Config,
     dir: &SweepDir,

@@ -42,6 +42,10 @@ pub struct Plan {
     pub rows: Vec<PlanRow>,
     /// Run folders of earlier configs.
     pub stale: Vec<PathBuf>,
+    /// Run folders of this config's tuning rounds that the rounds decided now do not include:
+    /// a later round may take them up (after `iterations` was raised, once the rounds before
+    /// them are extended).
+    pub undecided: Vec<PathBuf>,
     /// The number of shards, for a sharded sweep.
     pub shards: Option<usize>,
     /// Where the tuning stands, for a tuned sweep, with its settings.
@@ -60,8 +64,15 @@ impl Plan {
             let busy = if r.busy { ", training now" } else { "" };
             out.push_str(&format!("{:width$}  {shard}{}{busy}\n", r.run, r.action.describe()));
         }
+        let name = |p: &PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        for u in &self.undecided {
+            let name = name(u);
+            out.push_str(&format!(
+                "{name:width$}  not decided by the rounds so far (a later round may take it up)\n"
+            ));
+        }
         for s in &self.stale {
-            let name = s.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = name(s);
             out.push_str(&format!("{name:width$}  stale (not in the current grid; left untouched)\n"));
         }
         for (shard, rows) in self.by_shard() {
@@ -104,7 +115,7 @@ impl Plan {
         let left: usize = self.rows.iter().map(|r| r.work_left).sum();
         let flops: f64 = self.rows.iter().map(|r| r.flops_left).sum();
         out.push_str(&format!(
-            "{} runs: {} new, {} partial, {} to extend, {} finished, {} to restart; {} stale. \
+            "{} runs: {} new, {} partial, {} to extend, {} finished, {} to restart; {} stale{}. \
              Work left: {left} iterations, {:.3} TFLOP. Results in {}\n",
             self.rows.len(),
             count(&|a| *a == Action::New),
@@ -113,6 +124,10 @@ impl Plan {
             count(&|a| matches!(a, Action::Finished { .. })),
             count(&|a| matches!(a, Action::Restart(_))),
             self.stale.len(),
+            match self.undecided.len() {
+                0 => String::new(),
+                n => format!(", {n} of rounds not decided yet"),
+            },
             flops / 1e12,
             self.dir.root().display()
         ));
@@ -192,6 +207,6 @@ fn plan_typed<T: Real>(
             PlanRow { run: id.dir_name(), action, work_left, flops_left, shard, busy }
         })
         .collect();
-    let stale = dir.stale_runs(&ids)?;
-    Ok(Plan { dir, rows, stale, shards, tuning, confirmation })
+    let (undecided, stale) = super::split_outside(config, &dir, &ids, &data.fingerprint)?;
+    Ok(Plan { dir, rows, stale, undecided, shards, tuning, confirmation })
 }

@@ -139,8 +139,8 @@ pub(super) fn take_up<'a, T: Real>(
             } else {
                 Handled::New
             };
-            std::fs::create_dir_all(run_dir.path())
-                .with_context(|| format!("cannot create {}", run_dir.path().display()))?;
+            let path = run_dir.path();
+            crate::store::create_within(path.parent().unwrap_or(path), path)?;
             // Nothing is written until the first checkpoint: a run killed before it starts over,
             // which gives the same numbers.
             let init = Params::<T>::init(shape, spec.seed);

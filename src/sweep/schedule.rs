@@ -231,5 +231,11 @@ pub(super) fn training_bytes<T: Real>(
     let per_run = params.checked_mul(chunks.checked_add(8)?)?;
     let workspace = chunk.checked_mul(m.checked_mul(2)?.checked_add(k)?.checked_add(24)?)?;
     let per_run = per_run.checked_add(workspace.checked_mul(threads)?)?;
-    per_run.checked_mul(threads)?.checked_mul(std::mem::size_of::<T>() as u64)
+    let arrays = per_run.checked_mul(threads)?.checked_mul(std::mem::size_of::<T>() as u64)?;
+    // Each run in flight holds its whole curve: a thread trains a group of up to `members`.
+    let members = config.grid.hidden.iter().map(|&m| group_size::<T>(m, most)).max()? as u64;
+    let rows = (config.train.iterations as u64).checked_add(1)?;
+    let curves =
+        threads.checked_mul(members)?.checked_mul(rows)?.checked_mul(crate::train::CURVE_ROW_BYTES)?;
+    arrays.checked_add(curves)
 }

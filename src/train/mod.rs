@@ -31,6 +31,11 @@ pub struct CurveRow {
     pub sharpness: Option<f64>,
 }
 
+/// The memory one curve row takes while its run trains, for the memory checks: the row itself
+/// (72 bytes), its line of `curve.csv` (about 100) and its arrays in a checkpoint while those
+/// are written (40). Measured at about 196 bytes per iteration; rounded up.
+pub const CURVE_ROW_BYTES: u64 = 256;
+
 /// Where a run stands: θ^k, φ^k, k, and the curve rows 0..k.
 #[derive(Clone, Debug, PartialEq)]
 pub struct State<T> {

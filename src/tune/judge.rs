@@ -49,6 +49,15 @@ pub enum Verdict {
         /// The γ to try next.
         next: f64,
     },
+    /// Not bracketed, and no γ is added: the γ the rule calls for next would be 0, infinite,
+    /// subnormal or one already tried (a grid at the ends of what f64 holds, or values closer
+    /// than its resolution).
+    Stuck {
+        /// The best γ so far (none when every γ diverged).
+        best: Option<f64>,
+        /// Why it is not bracketed.
+        why: Open,
+    },
     /// Not bracketed, and no γ is added: a tried neighbour scores more than [`ROUGH`] times
     /// worse, or the best's own seeds lie more than that apart. Bisecting would bracket noise.
     Fragile {
@@ -65,7 +74,7 @@ impl Verdict {
     pub fn best(&self) -> Option<f64> {
         match *self {
             Verdict::Bracketed { best } => Some(best),
-            Verdict::Open { best, .. } => best,
+            Verdict::Open { best, .. } | Verdict::Stuck { best, .. } => best,
             Verdict::Fragile { best, .. } => Some(best),
         }
     }
@@ -76,19 +85,30 @@ impl Verdict {
     }
 }
 
+/// Why a method is open, in words.
+fn open_reason(f: &mut fmt::Formatter<'_>, best: Option<f64>, why: Open) -> fmt::Result {
+    let Some(best) = best else { return write!(f, "every γ tried diverged") };
+    let best = short_number(best);
+    match why {
+        Open::Largest => write!(f, "best γ = {best} is the largest tried"),
+        Open::Smallest => write!(f, "best γ = {best} is the smallest tried"),
+        _ => write!(f, "best γ = {best} has a tried neighbour farther than the resolution"),
+    }
+}
+
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Verdict::Bracketed { best } => write!(f, "best γ = {} is bracketed", short_number(best)),
-            Verdict::Open { best: Some(best), why, .. } => {
-                let best = short_number(best);
-                match why {
-                    Open::Largest => write!(f, "best γ = {best} is the largest tried"),
-                    Open::Smallest => write!(f, "best γ = {best} is the smallest tried"),
-                    _ => write!(f, "best γ = {best} has a tried neighbour farther than the resolution"),
-                }
+            Verdict::Open { best, why, .. } => open_reason(f, best, why),
+            Verdict::Stuck { best, why } => {
+                open_reason(f, best, why)?;
+                write!(
+                    f,
+                    "; the next γ it calls for would be 0, infinite or one already tried: tuning stopped \
+                     there"
+                )
             }
-            Verdict::Open { best: None, .. } => write!(f, "every γ tried diverged"),
             Verdict::Fragile { best, factor } => write!(
                 f,
                 "best γ = {} is fragile (a tried neighbour within the resolution, or its own worst seed, {} times \
@@ -101,9 +121,14 @@ impl fmt::Display for Verdict {
 }
 
 /// The round value nearest `x` unless it collides with a tried γ (when the tried values are
-/// closer than rounding), then `x` itself; `None` when even `x` is tried.
+/// closer than rounding), then `x` itself; `None` when even `x` is tried, or when `x` is no
+/// step size to train with: 0, subnormal, infinite or NaN (an outward step past what f64
+/// holds).
 fn fresh(x: f64, tried: &[Tried]) -> Option<f64> {
-    let taken = |v: f64| tried.iter().any(|t| t.gamma == v);
+    if !(x.is_normal() && x > 0.0) {
+        return None;
+    }
+    let taken = |v: f64| !(v.is_normal() && v > 0.0) || tried.iter().any(|t| t.gamma == v);
     let rounded = round_value(x);
     if !taken(rounded) {
         Some(rounded)
@@ -119,10 +144,9 @@ fn fresh(x: f64, tried: &[Tried]) -> Option<f64> {
 /// is the grid's step between neighbouring γ values, used to go beyond an edge.
 pub fn judge(tried: &[Tried], ratio: f64, resolution: f64) -> Verdict {
     let (lowest, highest) = (tried[0].gamma, tried[tried.len() - 1].gamma);
-    let outward = |from: f64, factor: f64, why: Open, best: Option<f64>| {
-        // Far beyond any tried value, rounding can never collide; fall back to the exact value.
-        let next = fresh(from * factor, tried).unwrap_or(from * factor);
-        Verdict::Open { best, why, next }
+    let outward = |from: f64, factor: f64, why: Open, best: Option<f64>| match fresh(from * factor, tried) {
+        Some(next) => Verdict::Open { best, why, next },
+        None => Verdict::Stuck { best, why },
     };
     let best = tried
         .iter()
@@ -151,15 +175,17 @@ pub fn judge(tried: &[Tried], ratio: f64, resolution: f64) -> Verdict {
         let factor = worse.chain([best.span]).map(|f| if f.is_nan() { f64::INFINITY } else { f });
         return Verdict::Fragile { best: best.gamma, factor: factor.fold(1.0, f64::max) };
     }
-    // Each side still too far from the best, with the midpoint that would close it.
+    // Each side still too far from the best, with the midpoint that would close it (none when
+    // the two are closer than f64 can split). The geometric mean of the roots, so that it
+    // neither underflows nor overflows where the product would.
     let sides = [tried[b - 1], tried[b + 1]].into_iter().filter_map(|neighbour| {
         let far = (neighbour.gamma / best.gamma).max(best.gamma / neighbour.gamma) > resolution;
-        let midpoint = fresh((neighbour.gamma * best.gamma).sqrt(), tried)?;
-        far.then_some((neighbour, midpoint))
+        far.then(|| (neighbour, fresh(neighbour.gamma.sqrt() * best.gamma.sqrt(), tried)))
     });
     // Towards the better neighbour (the lower side among equals: `min_by` keeps the first).
     match sides.min_by(|(a, _), (b, _)| a.score.total_cmp(&b.score)) {
-        Some((_, next)) => Verdict::Open { best: Some(best.gamma), why: Open::Coarse, next },
+        Some((_, Some(next))) => Verdict::Open { best: Some(best.gamma), why: Open::Coarse, next },
+        Some((_, None)) => Verdict::Stuck { best: Some(best.gamma), why: Open::Coarse },
         None => Verdict::Bracketed { best: best.gamma },
     }
 }
@@ -239,6 +265,27 @@ mod tests {
         // A tie within the resolution is as good as worse: the optimum is flat there.
         let v = judge(&tried(&[(0.9, 2.0), (1.0, 1.0), (1.1, 1.0)]), 10.0, 1.3);
         assert_eq!(v, Verdict::Bracketed { best: 1.0 });
+    }
+
+    #[test]
+    fn a_proposal_is_a_normal_positive_untried_number_or_the_method_stops() {
+        // One grid step outward from 1e-200 by 1e300 underflows to 0: stop, say why.
+        let v = judge(&tried(&[(1e-200, 1.0), (1e100, INF)]), 1e300, 1.3);
+        assert_eq!(v, Verdict::Stuck { best: Some(1e-200), why: Open::Smallest });
+        assert!(v.to_string().contains("would be 0, infinite or one already tried"), "{v}");
+        assert!(!v.is_bracketed() && v.best() == Some(1e-200));
+        // Upward past f64's largest: infinite.
+        let v = judge(&tried(&[(1e-100, 2.0), (1e200, 1.0)]), 1e300, 1.3);
+        assert_eq!(v, Verdict::Stuck { best: Some(1e200), why: Open::Largest });
+        // Every γ diverged, and the next one down would be subnormal.
+        let v = judge(&tried(&[(1e-300, INF), (1e-200, INF)]), 1e100, 1.3);
+        assert_eq!(v, Verdict::Stuck { best: None, why: Open::AllDiverged });
+        // A midpoint is the geometric mean of the roots: no underflow where the product would
+        // (1e-200 · 1e-180 is 0 in f64), and a subnormal midpoint is no step size.
+        let v = judge(&tried(&[(1e-200, 2.0), (1e-180, 1.0), (1e-160, 3.0)]), 1e20, 1.3);
+        assert_eq!(v, Verdict::Open { best: Some(1e-180), why: Open::Coarse, next: 1e-190 });
+        let v = judge(&tried(&[(1e-320, 2.0), (1e-300, 1.0), (1e-290, 3.0)]), 1e10, 1.3);
+        assert_eq!(v, Verdict::Stuck { best: Some(1e-300), why: Open::Coarse });
     }
 
     #[test]

@@ -109,7 +109,7 @@ impl Tuning {
                     format!("; the next round adds γ = {}", short_number(*next))
                 }
                 Verdict::Open { .. } => format!("; not bracketed within max_rounds = {}", spec.max_rounds),
-                Verdict::Bracketed { .. } | Verdict::Fragile { .. } => String::new(),
+                Verdict::Bracketed { .. } | Verdict::Fragile { .. } | Verdict::Stuck { .. } => String::new(),
             };
             out.push_str(&format!("  {method}: {verdict}{so_far}{next}\n"));
         }
@@ -156,7 +156,7 @@ pub fn replay(grid: &GridSpec, spec: &TuneSpec, score: impl Fn(Method, f64) -> O
             .iter()
             .filter_map(|(m, v)| match v {
                 Verdict::Open { next, .. } => Some((*m, *next)),
-                Verdict::Bracketed { .. } | Verdict::Fragile { .. } => None,
+                Verdict::Bracketed { .. } | Verdict::Fragile { .. } | Verdict::Stuck { .. } => None,
             })
             .collect();
         if added.is_empty() || rounds.len() + 1 >= spec.max_rounds {

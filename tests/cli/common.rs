@@ -209,6 +209,31 @@ impl Sweep {
         cmd
     }
 
+    /// `heavyball COMMAND CONFIG --results RESULTS` as a plain process, for tests that wire its
+    /// standard streams themselves.
+    pub fn process_for(&self, command: &str) -> Command {
+        self.process(&[command])
+    }
+
+    /// Holds the sweep's lock as another process would (a plain `run` exclusively, shards and
+    /// `hessian` shared) until the returned file is dropped.
+    pub fn hold_lock(&self, shared: bool) -> std::fs::File {
+        std::fs::create_dir_all(self.folder()).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.folder().join(".lock"))
+            .unwrap();
+        if shared {
+            file.lock_shared().unwrap()
+        } else {
+            file.lock().unwrap()
+        }
+        file
+    }
+
     /// The same config with its results in `folder` of the temporary folder.
     pub fn results_in(&self, folder: &str) -> Sweep {
         Sweep { results: self.dir().join(folder), ..self.clone() }
@@ -402,6 +427,7 @@ impl HandMade {
             tune: None,
             sharpness: None,
             confirm: None,
+            config_folder: None,
         };
         HandMade::from_meta(results, meta)
     }

@@ -156,7 +156,10 @@ fn a_folder_without_a_sweep_or_without_finished_runs_is_an_error() {
     let mut child = long.spawn_with(&["--quiet"]);
     // Both of the sweep's own files, whichever is written last, before the kill.
     let (meta, config) = (long.folder().join("sweep.toml"), long.folder().join("config.toml"));
+    let started = std::time::Instant::now();
     while !(meta.exists() && config.exists()) {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before writing its files");
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "the run never wrote its files");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL
@@ -265,4 +268,48 @@ fn curves_carry_the_sharpness_the_same_at_any_thread_count_and_across_crashes() 
         assert!(heatmap.contains(r##"stroke="#FFFFFF" stroke-width="3""##), "heatmap-M{m}.svg");
     }
     assert!(md.contains("λ₀ from the curves' sharpness column at iteration 0"), "{md}");
+}
+
+/// Writes an unsigned-byte IDX file: the magic for `dims.len()` dimensions, the sizes, the bytes.
+fn idx_file(path: &Path, dims: &[u32], bytes: &[u8]) {
+    let mut out = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        out.extend(d.to_be_bytes());
+    }
+    out.extend(bytes);
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn the_folder_form_finds_relative_data_from_any_working_folder() {
+    // A project folder with its config in cfg/ naming its data relative to itself, run from
+    // the project folder; `hessian DIR` is then run from elsewhere.
+    let top = tempfile::tempdir().unwrap();
+    let project = top.path().join("project");
+    let data = project.join("cfg/d");
+    std::fs::create_dir_all(&data).unwrap();
+    crate::common::iris_csv(&data);
+    let pixels = |n: usize| (0..n * 4).map(|i| (i * 37 % 251) as u8).collect::<Vec<u8>>();
+    idx_file(&data.join("train-images-idx3-ubyte"), &[20, 2, 2], &pixels(20));
+    idx_file(
+        &data.join("train-labels-idx1-ubyte"),
+        &[20],
+        &(0..20).map(|i| (i % 2) as u8).collect::<Vec<_>>(),
+    );
+    idx_file(&data.join("t10k-images-idx3-ubyte"), &[6, 2, 2], &pixels(6));
+    idx_file(&data.join("t10k-labels-idx1-ubyte"), &[6], &[0, 1, 0, 1, 0, 1]);
+    for (name, source) in [("c", "csv = \"d/iris.csv\""), ("i", "idx = \"d\"")] {
+        let config = format!(
+            "name = \"{name}\"\n[data]\n{source}\n[train]\niterations = 5\n[grid]\nhidden = [3]\ngamma = [0.01]\nalpha = [1.0]\n"
+        );
+        std::fs::write(project.join(format!("cfg/{name}.toml")), config).unwrap();
+        let cfg = format!("cfg/{name}.toml");
+        stdout_of(heavyball().current_dir(&project).args(["run", &cfg, "--results", "r", "--quiet"]));
+        let line =
+            stdout_of(heavyball().current_dir(top.path()).arg("hessian").arg(format!("project/r/{name}")));
+        assert!(line.contains("1 computed"), "{name}: {line}");
+        // The config form from the project folder agrees: the values are kept.
+        let line = stdout_of(heavyball().current_dir(&project).args(["hessian", &cfg, "--results", "r"]));
+        assert!(line.contains("1 kept from before"), "{name}: {line}");
+    }
 }

@@ -7,6 +7,7 @@ mod common;
 mod confirm;
 mod fused;
 mod hessian;
+mod hostile;
 mod reference;
 mod report;
 mod resume;

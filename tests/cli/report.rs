@@ -338,6 +338,26 @@ fn the_report_never_writes_through_a_planted_temporary_name() {
     assert!(root.join("report/curves-M4.png").is_file());
 }
 
+#[test]
+fn a_file_where_the_report_folder_goes_is_left_in_sight_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let hand = HandMade::known(dir.path());
+    let root = hand.root();
+    std::fs::write(root.join("report"), "notes of mine\n").unwrap();
+    let out = heavyball().arg("report").arg(root).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("report is a file, not a folder"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(root.join("report")).unwrap(), "notes of mine\n");
+    let hidden: Vec<String> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') && n.contains("report"))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+}
+
 /// Every file under `dir` by relative path, with its bytes.
 fn snapshot_folder(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();

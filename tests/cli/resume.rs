@@ -353,7 +353,7 @@ fn a_second_run_on_the_same_folder_is_refused_but_a_dead_lock_is_no_obstacle() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let pid = format!("pid {}", std::process::id());
-    assert!(stderr.contains("is in use by another heavyball run") && stderr.contains(&pid), "{stderr}");
+    assert!(stderr.contains("is in use by another heavyball process") && stderr.contains(&pid), "{stderr}");
     drop(held);
     sweep.run(&[]);
 }
@@ -366,11 +366,25 @@ fn sigterm_while_the_data_is_read_ends_the_run_at_once() {
         ("train.iterations", "5"),
         ("grid.alpha", "[1.0]"),
     ]);
-    let mut child = big.spawn();
-    std::thread::sleep(Duration::from_millis(300));
+    let child = big.spawn();
+    // The sign that the data is being made: the process has grown past 64 MB (its 512 MB of
+    // samples are filled in as they are drawn). The signal handlers are in place by then.
+    let started = Instant::now();
+    while resident_bytes(child.id()).is_some_and(|b| b < 64 << 20) {
+        assert!(started.elapsed() < Duration::from_secs(120), "the data was never read");
+        std::thread::sleep(Duration::from_millis(2));
+    }
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{:?}: {stderr}", out.status);
     // It ended while reading: it never got as far as making the sweep's folder.
-    assert!(!big.folder().exists(), "the run went on after SIGTERM");
+    assert!(!big.folder().exists(), "the run went on after SIGTERM: {stderr}");
+}
+
+/// A process's resident memory from `/proc`; `None` once it has ended.
+fn resident_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim();
+    kb.parse::<u64>().ok().map(|kb| kb * 1024)
 }

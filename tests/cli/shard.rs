@@ -67,7 +67,12 @@ fn plain_runs_and_shards_exclude_each_other() {
     let out = sweep.command("run").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("in use by another heavyball run (the tasks of a sharded run)"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "in use by another heavyball process (the tasks of a sharded run, or heavyball hessian)"
+        ),
+        "{stderr}"
+    );
     sweep.run(&["--shard", "1/2"]);
     drop(shard_lock);
 

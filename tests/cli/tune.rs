@@ -94,3 +94,40 @@ fn a_chain_job_after_an_array_that_finished_nothing_submits_nothing() {
     assert!(err.contains("the chain of rounds stops here"), "{err}");
     assert!(!tuned.folder().join("slurm").exists(), "a script was written");
 }
+
+#[test]
+fn a_grid_at_the_ends_of_f64_stops_its_tuning_instead_of_proposing_zero() {
+    // One grid step below 1e-200 (the grid's ratio is 1e300) underflows to 0; above 1e100 GD
+    // diverges. The method must stop, said so, and never add γ = 0 (or any γ twice).
+    let tuned = Sweep::new(TUNED).with(&[("grid.gamma", "[1e-200, 1e100]"), ("grid.alpha", "[1.0]")]);
+    let line = tuned.run(&["--quiet"]);
+    assert!(line.contains("stopped with no γ left to try"), "{line}");
+    assert!(!line.contains("another process"), "{line}");
+    let summary = std::fs::read_to_string(tuned.folder().join("summary.csv")).unwrap();
+    let runs = std::fs::read_dir(tuned.folder().join("runs")).unwrap().count();
+    assert_eq!(runs, 4, "{summary}");
+    assert_eq!(summary.lines().count(), runs + 1, "{summary}");
+    let plan = tuned.plan(&[]);
+    assert!(
+        plan.contains("best γ = 1e-200 is the smallest tried; the next γ it calls for would be 0"),
+        "{plan}"
+    );
+    assert!(!plan.contains("round 2 added"), "{plan}");
+    let report = tuned.report(&[]);
+    assert!(report.contains("Tuning stopped: plain GD at M = 8: best γ = 1e-200"), "{report}");
+}
+
+#[test]
+fn raising_iterations_on_a_tuned_sweep_calls_no_run_of_it_stale() {
+    let tuned = Sweep::new(TUNED);
+    tuned.run(&["--quiet"]);
+    let longer = tuned.with(&[("train.iterations", "40")]);
+    // Before the grid is extended, the later rounds' runs are not decided yet: not stale.
+    let plan = longer.plan(&[]);
+    assert!(plan.contains("; 0 stale") && !plan.contains("stale (not in"), "{plan}");
+    assert!(plan.contains("not decided by the rounds so far"), "{plan}");
+    let line = longer.run(&["--quiet"]);
+    assert!(!line.contains("stale"), "{line}");
+    let plan = longer.plan(&[]);
+    assert!(plan.contains("; 0 stale") && plan.contains("(finished)"), "{plan}");
+}

@@ -5,7 +5,7 @@ use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{alpha_keys, log_axis, log_range, method_color, on_log_axis, titled_with_legend};
+use super::style::{alpha_keys, log_axis, log_range, method_color, on_log_axis, thinned, titled_with_legend};
 use super::{Figure, Sweep, mean_curve, render, runs_at};
 use crate::grid::short_number;
 use crate::report::analysis::distinct_gammas;
@@ -101,7 +101,7 @@ where
             .draw()
             .map_err(e)?;
         for (&alpha, curve) in p.alphas.iter().zip(curves) {
-            let points: Vec<(f64, f64)> = curve.iter().copied().filter(|&(_, y)| on_log_axis(y)).collect();
+            let points = thinned(curve.iter().copied().filter(|&(_, y)| on_log_axis(y)).collect());
             let color = method_color(alpha);
             if alpha >= 1.0 {
                 chart.draw_series(LineSeries::new(points, color.stroke_width(2))).map_err(e)?;

@@ -7,7 +7,7 @@ use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{Key, log_axis, log_range, method_color, on_log_axis, titled_with_legend};
+use super::style::{Key, log_axis, log_range, method_color, on_log_axis, thinned, titled_with_legend};
 use super::{Figure, SIZE, Sweep, render, runs_at};
 use crate::grid::short_number;
 use crate::report::analysis::{Best, Comparison};
@@ -113,7 +113,7 @@ where
         .label_style(("sans-serif", 13))
         .draw()
         .map_err(e)?;
-    let usable = |line: &[(f64, f64)]| line.iter().copied().filter(|p| on_log_axis(p.1)).collect::<Vec<_>>();
+    let usable = |line: &[(f64, f64)]| thinned(line.iter().copied().filter(|p| on_log_axis(p.1)).collect());
     for l in both {
         for seed in &l.seeds {
             chart.draw_series(LineSeries::new(usable(seed), l.color.mix(0.3).stroke_width(1))).map_err(e)?;

@@ -5,7 +5,7 @@ use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{Key, legend_strip, log_axis, on_log_axis};
+use super::style::{Key, legend_strip, log_axis, on_log_axis, thinned};
 use crate::report::format::tick;
 
 /// A line: its legend key (label, colour, dashed or not) and its points.
@@ -64,7 +64,7 @@ where
                 .draw()
                 .map_err(e)?;
             for s in series {
-                let points: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| keep(p.1)).collect();
+                let points = thinned(s.points.iter().copied().filter(|p| keep(p.1)).collect());
                 if s.key.dashed {
                     chart
                         .draw_series(DashedLineSeries::new(points, 8, 5, s.key.color.stroke_width(2)))

@@ -21,7 +21,7 @@ mod sensitivity;
 mod sharpness;
 mod style;
 
-pub use style::{hex_color, method_color};
+pub use style::{downsample, hex_color, method_color};
 
 use std::io::Write;
 use std::sync::Once;
