@@ -35,7 +35,14 @@ const SIZES: [(&str, usize, usize, usize, usize); 4] = [
 ];
 
 fn dataset<T: Real>(n: usize, p: usize, k: usize) -> Dataset<T> {
-    let table = synthetic::generate(&Synthetic { samples: n, features: p, classes: k, seed: 1, noise: 0.5 });
+    let table = synthetic::generate(&Synthetic {
+        samples: n,
+        features: p,
+        classes: k,
+        seed: 1,
+        noise: 0.5,
+        condition: 1.0,
+    });
     Dataset { x: table.x.mapv(|v| T::from_f64(v).expect("finite")), y: table.y }
 }
 

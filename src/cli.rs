@@ -137,9 +137,9 @@ fn capped_threads(asked: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let cap = 4 * cores;
     if asked > cap {
-        eprintln!(
+        crate::errors::to_stderr(&format!(
             "warning: {asked} threads asked for, more than four per core ({cores} cores here); using {cap}"
-        );
+        ));
     }
     asked.min(cap)
 }
@@ -197,27 +197,46 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 shard,
                 nothing_in_flight,
             };
-            match sweep::run(&cfg, &opts) {
-                Ok(report) => {
-                    print_out(&format!("{}: {}\n", cfg.name, report.line()))?;
+            let ran = match cfg.is_study() {
+                true => crate::study::run(&cfg, &opts).map(|done| {
+                    done.iter().map(|(name, r)| format!("{name}: {}\n", r.line())).collect::<String>()
+                }),
+                false => sweep::run(&cfg, &opts).map(|report| format!("{}: {}\n", cfg.name, report.line())),
+            };
+            match ran {
+                Ok(text) => {
+                    print_out(&text)?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) if e.is::<Interrupted>() => {
-                    eprintln!("{e}: heavyball run {}", config.display());
+                    crate::errors::to_stderr(&format!("{e}: heavyball run {}", config.display()));
                     Ok(ExitCode::from(EXIT_INTERRUPTED))
                 }
                 Err(e) => Err(e),
             }
         }
         Command::Hessian { sweep, results, steps, threads } => {
-            let report = sweep::hessian(
-                &sweep,
-                &results,
-                steps as usize,
-                threads.map(usize::from).map(capped_threads).or(env_threads),
-            )?;
+            let threads = threads.map(usize::from).map(capped_threads).or(env_threads);
+            if let Some(study) = crate::study::locate(&sweep, &results)? {
+                let mut text = String::new();
+                for (name, report) in crate::study::hessian(&study, steps as usize, threads)? {
+                    for (run, why) in &report.damaged {
+                        crate::errors::to_stderr(&format!("warning: {name}: {run} left out: {why}"));
+                    }
+                    text.push_str(&format!(
+                        "{name}: λ_max and λ_min of {} runs ({} computed, {} kept from before) in {}\n",
+                        report.runs,
+                        report.computed,
+                        report.kept,
+                        report.csv.display()
+                    ));
+                }
+                print_out(&text)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let report = sweep::hessian(&sweep, &results, steps as usize, threads)?;
             for (run, why) in &report.damaged {
-                eprintln!("warning: {run} left out: {why}");
+                crate::errors::to_stderr(&format!("warning: {run} left out: {why}"));
             }
             print_out(&format!(
                 "λ_max and λ_min of {} runs ({} computed, {} kept from before) in {}\n",
@@ -229,7 +248,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { sweep, results, target } => {
-            print_out(&crate::report::run(&sweep, &results, target)?)?;
+            match crate::study::locate(&sweep, &results)? {
+                Some(study) => print_out(&crate::study::report(&study, target)?)?,
+                None => print_out(&crate::report::run(&sweep, &results, target)?)?,
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan { config, results, shards } => {
@@ -237,11 +259,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let always = Arc::new(AtomicBool::new(true));
             watch_signals(&Arc::new(AtomicBool::new(false)), &always)?;
             let cfg = Config::from_path(&config)?;
-            print_out(&sweep::plan(&cfg, &results, shards.map(|n| n as usize))?.render())?;
+            let shards = shards.map(|n| n as usize);
+            match cfg.is_study() {
+                true => print_out(&crate::study::plan(&cfg, &results, shards)?)?,
+                false => print_out(&sweep::plan(&cfg, &results, shards)?.render())?,
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Slurm { config, results, tasks, cpus_per_task, time, partition, submit, chained_from } => {
             let cfg = Config::from_path(&config)?;
+            if cfg.is_study() {
+                anyhow::bail!(
+                    "heavyball slurm does not split a study ([[data]] tables in {}) yet: run it with heavyball run, \
+                     or give each workload a config of its own",
+                    config.display()
+                );
+            }
             sweep::check_results_dir(&results)?;
             let job = slurm::Job {
                 config,

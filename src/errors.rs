@@ -18,6 +18,13 @@ pub fn one_line(error: &anyhow::Error) -> String {
     line
 }
 
+/// Writes one line to standard error, ignoring a failure to: a closed or full stderr must not
+/// turn a warning (or the report of an error) into a panic.
+pub fn to_stderr(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,7 @@
 //! shard    which runs of the grid one process of a Slurm array takes
 //! sweep    load, judge each run on disk, schedule, train, checkpoint: run, plan, hessian
 //! report   read finished runs by key, analyse, write tables, figures and the page
+//! study    several workloads ([[data]]), each a sweep of its own: run, plan, hessian, report
 //! slurm    write and submit a Slurm array for a sweep
 //! cli      the command line: parse, dispatch, exit codes
 //! ```
@@ -42,6 +43,7 @@ pub mod report;
 pub mod shard;
 pub mod slurm;
 pub mod store;
+pub mod study;
 pub mod sweep;
 pub mod train;
 pub mod tune;

@@ -9,7 +9,7 @@ fn main() -> ExitCode {
     match heavyball::cli::run(heavyball::cli::Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("Error: {}", heavyball::errors::one_line(&e));
+            heavyball::errors::to_stderr(&format!("Error: {}", heavyball::errors::one_line(&e)));
             ExitCode::FAILURE
         }
     }

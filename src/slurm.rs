@@ -65,6 +65,23 @@ pub enum Written {
     Finished(String),
 }
 
+/// `path` made absolute with every link resolved, though its last parts may not exist yet: the
+/// longest existing ancestor canonicalised, the rest appended.
+fn resolve(path: &Path) -> Result<PathBuf> {
+    let absolute = std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        let (Some(parent), Some(name)) = (existing.parent(), existing.file_name()) else { break };
+        rest.push(name.to_os_string());
+        existing = parent;
+    }
+    let mut out =
+        std::fs::canonicalize(existing).with_context(|| format!("cannot resolve {}", path.display()))?;
+    out.extend(rest.iter().rev());
+    Ok(out)
+}
+
 /// Refuses a path that is not UTF-8: a job script is text, and could not name it faithfully.
 fn utf8_paths(paths: &[(&str, &PathBuf)]) -> Result<()> {
     for (what, path) in paths {
@@ -84,10 +101,9 @@ fn utf8_paths(paths: &[(&str, &PathBuf)]) -> Result<()> {
 pub fn write_array(config: &Config, job: &Job) -> Result<Written> {
     check_options(job)?;
     utf8_paths(&[("the config", &job.config), ("the results folder", &job.results)])?;
-    std::fs::create_dir_all(&job.results)
-        .with_context(|| format!("cannot create results folder {}", job.results.display()))?;
-    let results = std::fs::canonicalize(&job.results)
-        .with_context(|| format!("cannot resolve {}", job.results.display()))?;
+    // Resolved without creating it: a refusal below leaves nothing behind; the folder is made
+    // when the script is written.
+    let results = resolve(&job.results)?;
     let config_path = std::fs::canonicalize(&job.config)
         .with_context(|| format!("cannot resolve {}", job.config.display()))?;
     let binary = std::env::current_exe().context("cannot find the heavyball executable")?;

@@ -4,8 +4,9 @@
 use std::fmt;
 use std::path::Path;
 
+use super::ranges::short_number;
 use super::ranges::values;
-use super::raw::{RawConfirm, RawData, RawGrid, RawTrain, RawTune};
+use super::raw::{OneOrMany, RawConfirm, RawData, RawGrid, RawTrain, RawTune};
 use super::spec::*;
 use super::{MAX_ITERATIONS, MAX_LIST, MAX_ROUNDS, MAX_RUNS, Rule};
 
@@ -26,12 +27,95 @@ pub(super) fn check_name(name: &str) -> Result<(), Rule> {
         Ok(())
     } else {
         Err(Rule(format!(
-            "name must be letters, digits, '-', '_' or '.' (got {name:?}): it names the results folder"
+            "name must be ASCII letters, digits, '-', '_' or '.' (got {name:?}): it names the results folder"
         )))
     }
 }
 
+/// The most workloads one study holds.
+pub const MAX_WORKLOADS: usize = 100;
+
+/// Names a study's workloads may not take: the study's own folders beside theirs.
+const RESERVED: [&str; 2] = ["report", "slurm"];
+
+/// A single `[data]` table: a sweep's one data set.
 pub(super) fn check_data(raw: RawData, base: &Path) -> Result<DataSpec, Rule> {
+    if raw.name.is_some() {
+        return Err(
+            "name belongs in the [[data]] tables of a study; a single [data] table is named by the sweep"
+                .into(),
+        );
+    }
+    let condition = match raw.synthetic.as_ref().map(|s| s.condition.clone()) {
+        Some(OneOrMany::Many(_)) => {
+            return Err("a list of conditions makes a workload of each: write the data as a [[data]] table \
+                        with a name (a study)"
+                .into());
+        }
+        Some(OneOrMany::One(kappa)) => kappa,
+        None => 1.0,
+    };
+    data_spec(raw, base, condition)
+}
+
+/// The `[[data]]` tables of a study: each a named workload, a synthetic table with a list of
+/// conditions expanding into one workload per value (named `<name>-k<κ>`).
+pub(super) fn check_workloads(tables: Vec<RawData>, base: &Path) -> Result<Vec<Workload>, Rule> {
+    if tables.is_empty() {
+        return Err(
+            "there is no [[data]] table: give each workload a table with a name and a data source".into()
+        );
+    }
+    let mut out: Vec<Workload> = Vec::new();
+    for (i, raw) in tables.into_iter().enumerate() {
+        let Some(name) = raw.name.clone() else {
+            return Err(Rule(format!(
+                "table {} has no name: each [[data]] table names its workload (name = \"…\")",
+                i + 1
+            )));
+        };
+        let conditions = match raw.synthetic.as_ref().map(|s| s.condition.clone()) {
+            Some(OneOrMany::Many(list)) if list.is_empty() => {
+                return Err(Rule(format!("workload {name:?}: condition is an empty list")));
+            }
+            Some(OneOrMany::Many(list)) => list
+                .iter()
+                .map(|&kappa| (format!("{name}-k{}", short_number(kappa)), kappa))
+                .collect::<Vec<_>>(),
+            Some(OneOrMany::One(kappa)) => vec![(name.clone(), kappa)],
+            None => vec![(name.clone(), 1.0)],
+        };
+        let series =
+            (raw.synthetic.as_ref().map(|s| &s.condition).is_some_and(|c| matches!(c, OneOrMany::Many(_))))
+                .then(|| name.clone());
+        for (workload, kappa) in conditions {
+            check_name(&workload).map_err(|Rule(m)| Rule(format!("workload {workload:?}: {m}")))?;
+            if RESERVED.contains(&workload.as_str()) {
+                return Err(Rule(format!(
+                    "workload {workload:?}: that name is the study's own folder; choose another"
+                )));
+            }
+            if out.iter().any(|w| w.name == workload) {
+                return Err(Rule(format!("two workloads are named {workload:?}; each needs its own name")));
+            }
+            let data = data_spec(raw.clone(), base, kappa)
+                .map_err(|Rule(m)| Rule(format!("workload {workload:?}: {m}")))?;
+            out.push(Workload { name: workload, data, series: series.clone() });
+        }
+    }
+    if out.len() > MAX_WORKLOADS {
+        return Err(Rule(format!("{} workloads; a study holds at most {MAX_WORKLOADS}", out.len())));
+    }
+    Ok(out)
+}
+
+/// One data table's spec, with the synthetic data's condition (when synthetic) given.
+fn data_spec(raw: RawData, base: &Path, condition: f64) -> Result<DataSpec, Rule> {
+    for (key, path) in [("csv", &raw.csv), ("idx", &raw.idx)] {
+        if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            return Err(Rule(format!("{key} is empty: give the path of the data")));
+        }
+    }
     let given = [raw.builtin.is_some(), raw.csv.is_some(), raw.synthetic.is_some(), raw.idx.is_some()];
     let source = match (raw.builtin, raw.csv, raw.synthetic, raw.idx) {
         (None, None, None, Some(dir)) => {
@@ -59,12 +143,21 @@ pub(super) fn check_data(raw: RawData, base: &Path) -> Result<DataSpec, Rule> {
             if !(s.noise.is_finite() && s.noise >= 0.0) {
                 return Err(Rule(format!("[data.synthetic] noise must be finite and ≥ 0 (got {})", s.noise)));
             }
+            if !(condition.is_finite() && condition >= 1.0) {
+                return Err(Rule(format!(
+                    "[data.synthetic] condition must be a finite number ≥ 1 (got {condition})"
+                )));
+            }
+            if condition > 1.0 && s.features < 2 {
+                return Err(Rule("[data.synthetic] condition > 1 needs at least 2 features".into()));
+            }
             Source::Synthetic(Synthetic {
                 samples: s.samples,
                 features: s.features,
                 classes: s.classes,
                 seed: s.seed,
                 noise: s.noise,
+                condition,
             })
         }
         _ if given.iter().all(|g| !g) => {

@@ -12,9 +12,10 @@ use std::path::Path;
 use thiserror::Error;
 
 pub use checks::MAX_CONFIRM_SEEDS;
-use checks::{check_confirm, check_data, check_grid, check_name, check_train, check_tune};
+pub use checks::MAX_WORKLOADS;
+use checks::{check_confirm, check_data, check_grid, check_name, check_train, check_tune, check_workloads};
 pub use ranges::{round_value, short_number};
-use raw::RawConfig;
+use raw::{RawConfig, RawDataSection};
 pub use spec::*;
 
 /// What went wrong with a config; every message names the file and the key or line.
@@ -75,8 +76,11 @@ pub struct Config {
     pub name: String,
     /// Where it was read from, for messages: the file's path as given.
     pub origin: String,
-    /// The data section.
+    /// The data section (in a study, its first workload's: each workload runs as a sweep of
+    /// its own, from [`Config::workloads`]).
     pub data: DataSpec,
+    /// A study's workloads, from `[[data]]` tables; empty for a sweep of one `[data]` table.
+    pub study: Vec<Workload>,
     /// The training section.
     pub train: TrainSpec,
     /// The grid section.
@@ -90,6 +94,26 @@ pub struct Config {
 }
 
 impl Config {
+    /// True for a study: `[[data]]` tables, each workload a sweep of its own.
+    pub fn is_study(&self) -> bool {
+        !self.study.is_empty()
+    }
+
+    /// A study's workloads, each as the config of its own sweep (named by the workload, whose
+    /// folder lies inside the study's); a plain sweep is its only workload.
+    pub fn workloads(&self) -> Vec<Config> {
+        if self.study.is_empty() {
+            return vec![self.clone()];
+        }
+        let one = |w: &Workload| Config {
+            name: w.name.clone(),
+            data: w.data.clone(),
+            study: Vec::new(),
+            ..self.clone()
+        };
+        self.study.iter().map(one).collect()
+    }
+
     /// What the optimisation view's bests are chosen by: `[confirm]`'s selection, else
     /// `[tune]`'s when it is about the training loss, else the late training loss by the
     /// seeds' median.
@@ -176,24 +200,38 @@ impl Config {
                 "the top level",
                 Rule(format!(
                     "the sweep is named after the file, and {name:?} is not a valid name \
-                     (letters, digits, '-', '_' or '.'); set name = \"…\" in the config"
+                     (ASCII letters, digits, '-', '_' or '.'); set name = \"…\" in the config"
                 )),
             ),
             false => invalid("the top level", m),
         })?;
 
-        let data = check_data(raw.data, base).map_err(|m| invalid("[data]", m))?;
+        let (data, study) = match raw.data {
+            RawDataSection::One(table) => {
+                (check_data(table, base).map_err(|m| invalid("[data]", m))?, Vec::new())
+            }
+            RawDataSection::Many(tables) => {
+                let study = check_workloads(tables, base).map_err(|m| invalid("[[data]]", m))?;
+                (study[0].data.clone(), study)
+            }
+        };
+        let every: Vec<&DataSpec> =
+            if study.is_empty() { vec![&data] } else { study.iter().map(|w| &w.data).collect() };
         let train = check_train(raw.train).map_err(|m| invalid("[train]", m))?;
         let grid = check_grid(raw.grid).map_err(|m| invalid("[grid]", m))?;
-        let tune = match raw.tune {
-            Some(tune) => Some(check_tune(tune, &data, &grid).map_err(|m| invalid("[tune]", m))?),
-            None => None,
-        };
-        let confirm = match raw.confirm {
-            Some(confirm) => Some(check_confirm(confirm, &data, &grid).map_err(|m| invalid("[confirm]", m))?),
-            None => None,
-        };
-        Ok(Config { name, origin: origin.to_string(), data, train, grid, tune, confirm })
+        // Tuning and confirmation hold for every workload (a test-loss criterion needs a test set
+        // in each).
+        let mut tune = None;
+        let mut confirm = None;
+        for data in every {
+            if let Some(raw) = &raw.tune {
+                tune = Some(check_tune(raw.clone(), data, &grid).map_err(|m| invalid("[tune]", m))?);
+            }
+            if let Some(raw) = &raw.confirm {
+                confirm = Some(check_confirm(raw.clone(), data, &grid).map_err(|m| invalid("[confirm]", m))?);
+            }
+        }
+        Ok(Config { name, origin: origin.to_string(), data, study, train, grid, tune, confirm })
     }
 }
 
@@ -220,13 +258,15 @@ fn plain_type_error(message: &str, key: &str) -> Option<String> {
     let found = found.strip_prefix("invalid type: ").or_else(|| found.strip_prefix("invalid value: "))?;
     let wanted = match expected {
         "usize" | "u64" | "u32" | "u16" | "u8" => "a whole number ≥ 0",
-        "f64" | "f32" => "a number",
+        "i64" | "i32" | "i16" | "i8" => "a whole number",
+        "f64" | "f32" | "any valid TOML value" => "a number",
         "a boolean" | "bool" => "true or false",
         "a string" | "a borrowed string" => "a quoted string",
         "a sequence" => "a list such as [1, 2]",
         _ => return None,
     };
-    let found = found.replace('`', "");
+    // TOML integers beyond 64 bits are read as i128: say so in words.
+    let found = found.replace('`', "").replace(" as i128", ", too large");
     Some(format!("{key} must be {wanted} (got {found})"))
 }
 
@@ -282,6 +322,14 @@ alpha = [1.0, 0.5]
         assert_eq!(e, "sweep.toml line 7: iterations must be a whole number ≥ 0 (got string \"ten\")");
         let e = err(&GOOD.replace("iterations = 10", "iterations = -3"));
         assert_eq!(e, "sweep.toml line 7: iterations must be a whole number ≥ 0 (got integer -3)");
+        let e = err(&GOOD.replace("iterations = 10", "iterations = 99999999999999999999"));
+        assert_eq!(
+            e,
+            "sweep.toml line 7: iterations must be a whole number ≥ 0 (got integer 99999999999999999999, too large)"
+        );
+        let tuned = GOOD.to_string() + "[tune]\ngamma = \"bracket\"\nmax_rounds = 1.5\n";
+        let e = err(&tuned.replace("gamma = [0.1]", "gamma = [0.1, 0.3]"));
+        assert!(e.ends_with("max_rounds must be a whole number (got floating point 1.5)"), "{e}");
         let e = err(&GOOD.replace("gamma = [0.1]", "gamma = 0.1"));
         assert_eq!(
             e,

@@ -12,14 +12,14 @@ use super::spec::{Objective, Precision};
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     pub(super) name: Option<String>,
-    pub(super) data: RawData,
+    pub(super) data: RawDataSection,
     pub(super) train: RawTrain,
     pub(super) grid: RawGrid,
     pub(super) tune: Option<RawTune>,
     pub(super) confirm: Option<RawConfirm>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTune {
     pub(super) gamma: String,
@@ -33,7 +33,7 @@ pub(super) struct RawTune {
     pub(super) max_rounds: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfirm {
     pub(super) seeds: i64,
@@ -43,9 +43,73 @@ pub(super) struct RawConfirm {
     pub(super) aggregate: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// `[data]` (one table: a sweep) or `[[data]]` (an array of tables: a study of workloads),
+/// each read with its own keys' errors and lines (an untagged enum would lose them).
+#[derive(Debug)]
+pub(super) enum RawDataSection {
+    One(RawData),
+    Many(Vec<RawData>),
+}
+
+impl<'de> Deserialize<'de> for RawDataSection {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawDataSection;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a [data] table or [[data]] tables")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawData::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawDataSection::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                Vec::<RawData>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(RawDataSection::Many)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// A number or a list of numbers (`condition = 10` or `condition = [1, 10, 100]`).
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum OneOrMany {
+    One(f64),
+    Many(Vec<f64>),
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number or a list of numbers")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(OneOrMany::One(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(OneOrMany::One(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(OneOrMany::One(v as f64))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                Vec::<f64>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(OneOrMany::Many)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawData {
+    /// A workload's name, in a `[[data]]` table.
+    pub(super) name: Option<String>,
     pub(super) builtin: Option<String>,
     pub(super) csv: Option<PathBuf>,
     pub(super) idx: Option<PathBuf>,
@@ -59,7 +123,7 @@ pub(super) struct RawData {
     pub(super) split_seed: u64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSynthetic {
     pub(super) samples: usize,
@@ -69,6 +133,8 @@ pub(super) struct RawSynthetic {
     pub(super) seed: u64,
     #[serde(default = "default_noise")]
     pub(super) noise: f64,
+    #[serde(default = "default_condition")]
+    pub(super) condition: OneOrMany,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,6 +169,10 @@ fn default_true() -> bool {
 
 fn default_noise() -> f64 {
     0.5
+}
+
+fn default_condition() -> OneOrMany {
+    OneOrMany::One(1.0)
 }
 
 fn default_objective() -> Objective {

@@ -32,7 +32,8 @@ impl Builtin {
     }
 }
 
-/// A seeded synthetic "teacher" problem: X ~ N(0, 1), y = argmax(X·A + noise·E).
+/// A seeded synthetic "teacher" problem: X = Z·diag(s)·Q with Z ~ N(0, 1) (X = Z when the
+/// condition is 1), y = argmax(X·A + noise·E); see `data::synthetic`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Synthetic {
     /// N, the number of samples.
@@ -45,6 +46,20 @@ pub struct Synthetic {
     pub seed: u64,
     /// The standard deviation of the label noise added to the teacher's logits.
     pub noise: f64,
+    /// κ ≥ 1, the condition number of the features' covariance (1: independent unit features).
+    pub condition: f64,
+}
+
+/// One workload of a study: a named data set, trained on the study's grid as its own sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workload {
+    /// Its name: its sweep's folder inside the study's.
+    pub name: String,
+    /// Its data.
+    pub data: DataSpec,
+    /// The `[[data]]` table it was expanded from by a list of conditions, whose workloads
+    /// differ in κ alone: a conditioning series.
+    pub series: Option<String>,
 }
 
 /// Where the samples come from.

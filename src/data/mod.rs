@@ -133,6 +133,24 @@ pub enum Samples {
     Idx(idx::IdxSet),
 }
 
+/// About the memory reading `source` takes, as its reader checks it (generating synthetic
+/// data, or a file's size times what parsing it costs); built-in sets are small, Fashion-MNIST
+/// aside. For checking a study's workloads before any is read. `None` beyond 64-bit counting.
+pub fn bytes_needed(source: &Source) -> Option<u64> {
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    match source {
+        Source::Builtin(crate::config::Builtin::FashionMnist) => Some(70_000 * 784 * 8 * 2),
+        Source::Builtin(_) => Some(0),
+        Source::Csv { path, .. } => size(path).checked_mul(4),
+        Source::Synthetic(spec) => synthetic::bytes_needed(spec),
+        Source::Idx { dir } => {
+            // An unreadable folder is the reader's to name; it needs nothing here.
+            let Ok(files) = std::fs::read_dir(dir) else { return Some(0) };
+            files.flatten().map(|e| size(&e.path())).sum::<u64>().checked_mul(2)
+        }
+    }
+}
+
 /// Reads the samples a data spec names.
 pub fn load(source: &Source) -> Result<Samples, DataError> {
     Ok(match source {

@@ -20,6 +20,7 @@ mod page;
 mod paired;
 mod stability;
 pub mod stats;
+pub mod study;
 mod tables;
 mod terminal;
 mod write;
@@ -114,10 +115,17 @@ pub fn run(target_path: &Path, results: &Path, target: Option<f64>) -> Result<St
         bail!("--target must be a positive loss (got {t})");
     }
     let dir = locate(target_path, results)?;
-    let sweep = load(&dir)?;
+    Ok(report_dir(&dir, target)?.0)
+}
+
+/// Reports the sweep in `dir`: writes its `report/`, and returns the terminal's text with the
+/// sweep and its analysis (a study's report goes on from them).
+pub fn report_dir(dir: &SweepDir, target: Option<f64>) -> Result<(String, Sweep, Analysis)> {
+    let sweep = load(dir)?;
     if sweep.runs.is_empty() {
         bail!("{} has no finished runs yet; nothing to report", dir.root().display());
     }
     let analysis = analyse(&sweep.info, &sweep.runs, target);
-    write(&sweep, &analysis)
+    let text = write(&sweep, &analysis)?;
+    Ok((text, sweep, analysis))
 }

@@ -24,6 +24,7 @@ pub mod hessian;
 pub mod locks;
 pub mod run_id;
 pub mod schema;
+pub mod study;
 pub mod summary;
 
 use std::path::{Path, PathBuf};

@@ -67,7 +67,12 @@ pub fn finished_runs(dir: &SweepDir, ids: &[RunId], iterations: usize) -> Finish
                 continue;
             }
         };
-        if meta.key != id.key || !is_finished(&meta, iterations) {
+        if !meta.is_of(id) {
+            let why = format!("{} names another run (its key or settings were changed)", meta_path.display());
+            found.damaged.push((id.dir_name(), why));
+            continue;
+        }
+        if !is_finished(&meta, iterations) {
             continue;
         }
         let curve_path = run.file(RunFile::Curve);

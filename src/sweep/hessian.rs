@@ -67,7 +67,14 @@ fn locate(target: &Path, results: &Path) -> Result<(SweepDir, SweepMeta, Config)
                 })?;
             // Relative data paths as the original config meant them: from its folder.
             let base = info.config_folder.as_deref().map_or(dir.root(), Path::new);
-            Config::from_str(&text, &copy.display().to_string(), &info.name, base)?
+            let config = Config::from_str(&text, &copy.display().to_string(), &info.name, base)?;
+            // A study's config: this folder is one of its workloads.
+            match config.is_study() {
+                true => config.workloads().into_iter().find(|w| w.name == info.name).with_context(|| {
+                    format!("{} names no workload {} of its study", copy.display(), info.name)
+                })?,
+                false => config,
+            }
         }
     };
     Ok((dir, info, config))
@@ -198,6 +205,7 @@ fn one_run<T: Real>(
     steps: usize,
 ) -> Result<Outcome> {
     let run_dir = dir.run(id);
+    super::run_one::refuse_link(dir, &run_dir)?;
     let path = run_dir.file(RunFile::Hessian);
     if let Ok(saved) = RunHessian::read(&path)
         && saved.key == id.key

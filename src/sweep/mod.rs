@@ -140,7 +140,8 @@ impl SweepReport {
             self.restarted,
             self.skipped,
             secs,
-            self.flops / secs.max(1e-9) / 1e9,
+            // + 0.0: an empty sum of f64 is −0.0, which would print as "-0.0".
+            self.flops / secs.max(1e-9) / 1e9 + 0.0,
             self.dir.display()
         );
         if self.stale > 0 {
@@ -252,6 +253,7 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
     if opts.shard.is_none() {
         dir.remove_temporaries()?;
     }
+    refuse_shortening(config, &dir, &data.fingerprint)?;
     write_sweep_meta(config, opts, &data, &dir)?;
     // A tuned or confirmed sweep holds the rounds its finished runs decided, on top of the grid.
     let rounded = config.tune.is_some() || config.confirm.is_some();
@@ -333,6 +335,34 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
 
 /// The runs of a tuned or confirmed sweep so far, rebuilt from its finished runs, with their
 /// identities and the rounds that decided them.
+/// Refuses to lower `iterations` below what runs of this config already trained: restarting
+/// them shorter would discard their longer results. Nothing is written before the refusal.
+fn refuse_shortening(config: &Config, dir: &SweepDir, fingerprint: &str) -> Result<()> {
+    let target = config.train.iterations;
+    let Ok(entries) = std::fs::read_dir(dir.runs()) else { return Ok(()) };
+    let mut longer: Vec<(String, usize)> = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(meta) = crate::store::RunMeta::read(&entry.path().join("run.toml")) else { continue };
+        let spec =
+            RunSpec { index: 0, hidden: meta.hidden, gamma: meta.gamma, alpha: meta.alpha, seed: meta.seed };
+        let ours = RunId::from_spec(&spec, &config.train, fingerprint).dir_name()
+            == entry.file_name().to_string_lossy();
+        if ours && meta.iterations > target {
+            longer.push((entry.file_name().to_string_lossy().into_owned(), meta.iterations));
+        }
+    }
+    longer.sort();
+    if let Some((first, iterations)) = longer.first() {
+        anyhow::bail!(
+            "{} runs of this config already have more iterations than the {target} asked for ({first} has \
+             {iterations}); training them again shorter would discard that: raise iterations back, or use \
+             another results folder or name",
+            longer.len()
+        );
+    }
+    Ok(())
+}
+
 /// The run folders outside `ids`: those of rounds not decided now (tuned or confirmed sweeps
 /// only; see [`SweepDir::split_undecided`]) and the stale rest.
 pub(super) fn split_outside(

@@ -54,7 +54,7 @@ impl Progress {
 
     /// Prints a line on stderr without tearing the bar.
     pub(super) fn warn(&self, line: &str) {
-        self.bar.suspend(|| eprintln!("{line}"));
+        self.bar.suspend(|| crate::errors::to_stderr(line));
     }
 
     pub(super) fn finish(&self) {

@@ -145,7 +145,17 @@ impl<T: Real> OnDisk<T> {
         let params = |f| Found::from_read(exists(f), || read_params::<T>(&run.file(f), shape).map(|_| ()));
         OnDisk {
             folder: run.path().exists(),
-            meta: Found::from_read(exists(RunFile::Meta), || RunMeta::read(&run.file(RunFile::Meta))),
+            meta: Found::from_read(exists(RunFile::Meta), || {
+                let meta = RunMeta::read(&run.file(RunFile::Meta))?;
+                // Its own key with another run's settings: hand-edited, so not to be trusted.
+                if meta.key == id.key && !meta.is_of(id) {
+                    anyhow::bail!(
+                        "{} holds settings that are not its run's",
+                        run.file(RunFile::Meta).display()
+                    );
+                }
+                Ok(meta)
+            }),
             checkpoint: Found::from_read(exists(RunFile::Checkpoint), || {
                 read_checkpoint(&run.file(RunFile::Checkpoint), &id.key, shape)
             }),

@@ -88,6 +88,9 @@ pub(super) enum TakeUp<'a, T> {
 
 /// Judges a run's folder and makes it ready to train: a finished run is skipped (repaired if
 /// need be), a partial one continues from its checkpoint, a damaged one starts over.
+///
+/// A run's folder (or `runs/`) that is a symbolic link is refused: its files would be written
+/// elsewhere.
 pub(super) fn take_up<'a, T: Real>(
     config: &Config,
     data: &Prepared<T>,
@@ -104,6 +107,7 @@ pub(super) fn take_up<'a, T: Real>(
     let started = Instant::now();
     let shape = Shape { n_features: data.n_features(), n_hidden: spec.hidden, n_classes: data.n_classes };
     let run_dir = dir.run(id);
+    refuse_link(dir, &run_dir)?;
     let inspection = resume::inspect::<T>(&run_dir, id, shape, target);
     let mut init_bytes: Option<Vec<u8>> = None;
     let (state, handled) = match inspection.action {
@@ -326,4 +330,18 @@ fn run_status(status: Status) -> RunStatus {
         Status::Diverged => RunStatus::Diverged,
         Status::Stopped => RunStatus::Running,
     }
+}
+
+/// Refuses a run folder reached through a symbolic link (the folder itself or `runs/`), when it
+/// exists: everything written to it would land outside the sweep.
+pub(super) fn refuse_link(dir: &SweepDir, run_dir: &crate::store::RunDir) -> Result<()> {
+    for path in [dir.runs(), run_dir.path().to_path_buf()] {
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            anyhow::bail!(
+                "{} is a symbolic link; heavyball writes only inside the sweep's own folders: replace it with a folder",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }

@@ -235,6 +235,7 @@ mod tests {
             classes: 3,
             seed: 4,
             noise: 0.5,
+            condition: 1.0,
         });
         Dataset { x: table.x, y: table.y }
     }

@@ -252,6 +252,32 @@ fn sweeps_and_data_too_large_for_memory_are_refused_before_anything_is_written()
         "synthetic = { samples = 4611686018427387904, features = 64, classes = 10, seed = 1, noise = 0.5 }";
     let e = config_fails("csv = \"d.csv\"", overflow);
     assert!(e.contains("generating it needs more memory than any machine has"), "{e}");
+    // A huge K: the teacher and its logits count (it once aborted in the allocator).
+    for classes in ["99999999999", "18446744073709551615"] {
+        let many = format!("synthetic = {{ samples = 10, features = 2, classes = {classes} }}");
+        let e = config_fails("csv = \"d.csv\"", &many);
+        assert!(e.contains("generating it needs"), "{classes}: {e}");
+    }
+    let e = config_fails("csv = \"d.csv\"", "csv = \"\"");
+    assert!(e.contains("csv is empty: give the path of the data"), "{e}");
+}
+
+#[test]
+fn a_synthetic_condition_below_one_or_not_finite_is_named() {
+    for (condition, said) in [
+        ("0.5", "condition must be a finite number ≥ 1 (got 0.5)"),
+        ("nan", "condition must be a finite number ≥ 1 (got NaN)"),
+        ("inf", "condition must be a finite number ≥ 1 (got inf)"),
+        ("-3", "condition must be a finite number ≥ 1 (got -3)"),
+    ] {
+        let source =
+            format!("synthetic = {{ samples = 50, features = 4, classes = 2, condition = {condition} }}");
+        let e = config_fails("csv = \"d.csv\"", &source);
+        assert!(e.contains("[data.synthetic] ") && e.contains(said), "{condition}: {e}");
+    }
+    let one = "synthetic = { samples = 50, features = 1, classes = 2, condition = 10 }";
+    let e = config_fails("csv = \"d.csv\"", one);
+    assert!(e.contains("condition > 1 needs at least 2 features"), "{e}");
 }
 
 #[test]

@@ -207,3 +207,85 @@ fn a_folder_named_like_a_temporary_file_blocks_nothing() {
     assert!(line.contains("4 runs"), "{line}");
     assert_eq!(std::fs::read_to_string(sweep.folder().join(".tmp-foo/mine.txt")).unwrap(), "kept\n");
 }
+
+#[test]
+fn a_run_folder_that_is_a_link_is_never_written_through() {
+    let sweep = Sweep::new(SMALL);
+    sweep.run(&["--quiet"]);
+    let run = sweep.run_dir("M3-g0.1-a1-s0");
+    let elsewhere = sweep.dir().join("elsewhere");
+    std::fs::rename(&run, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &run).unwrap();
+    let before = crate::common::tree(&elsewhere);
+    let longer = sweep.with(&[("train.iterations", "8")]);
+    for (command, on) in [("hessian", &sweep), ("run", &longer)] {
+        let out = on.command(command).timeout(HANG).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command}: {stderr}");
+        assert!(stderr.contains("is a symbolic link"), "{command}: {stderr}");
+    }
+    assert_eq!(crate::common::tree(&elsewhere), before, "written through the link");
+}
+
+#[test]
+fn a_hand_edited_run_toml_is_named_and_never_reported_as_trained() {
+    let sweep = Sweep::new(SMALL);
+    sweep.run(&["--quiet"]);
+    let meta = sweep.run_dir("M3-g0.1-a1-s0").join("run.toml");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    std::fs::write(&meta, text.replace("gamma = 0.1\n", "gamma = 0.2\n")).unwrap();
+    let report = sweep.report(&[]);
+    let md = std::fs::read_to_string(sweep.folder().join("report/report.md")).unwrap();
+    assert!(md.contains("names another run"), "the damage is not named: {report}");
+    assert!(
+        !std::fs::read_to_string(sweep.folder().join("report/comparison.csv")).unwrap().contains(",0.2,")
+    );
+    // run repairs it from its checkpoint, or trains it again: the summary is right again.
+    sweep.run(&["--quiet"]);
+    let summary = std::fs::read_to_string(sweep.folder().join("summary.csv")).unwrap();
+    assert!(!summary.contains(",0.2,"), "{summary}");
+    assert_eq!(summary.lines().count(), 5, "{summary}");
+}
+
+#[test]
+fn lowering_iterations_is_refused_before_anything_is_lost() {
+    let sweep = Sweep::new(SMALL);
+    sweep.run(&["--quiet"]);
+    let before = sweep.comparable();
+    let shorter = sweep.with(&[("train.iterations", "3")]);
+    let out = shorter.command("run").timeout(HANG).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("4 runs of this config already have more iterations than the 3 asked for"),
+        "{stderr}"
+    );
+    crate::common::assert_same(&sweep.comparable(), &before);
+}
+
+#[test]
+fn a_full_stderr_never_turns_an_error_into_a_panic() {
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let binary = assert_cmd::cargo::cargo_bin("heavyball");
+    for args in [["run", "no-such.toml"], ["report", "no-such-folder"]] {
+        let status = Command::new(&binary).args(args).stderr(full()).status().unwrap();
+        assert_eq!(status.code(), Some(1), "{args:?}");
+    }
+}
+
+#[test]
+fn a_refused_slurm_job_leaves_no_results_folder() {
+    let sweep = Sweep::new(SMALL);
+    for (results, tasks) in [("r20%A", "2"), ("fresh", "9")] {
+        let folder = sweep.dir().join(results);
+        let out = heavyball()
+            .arg("slurm")
+            .arg(sweep.dir().join("sweep.toml"))
+            .args(["--tasks", tasks, "--results"])
+            .arg(&folder)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(!folder.exists(), "{results} was created");
+    }
+}

@@ -13,5 +13,6 @@ mod report;
 mod resume;
 mod shard;
 mod snapshots;
+mod study;
 mod sweep;
 mod tune;

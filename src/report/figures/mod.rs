@@ -19,6 +19,7 @@ mod lines;
 mod ratios;
 mod sensitivity;
 mod sharpness;
+pub(super) mod study;
 mod style;
 
 pub use style::{downsample, hex_color, method_color};

@@ -1,0 +1,190 @@
+//! The files of a study (`[[data]]` tables): `study.toml`, naming its workloads, each a sweep
+//! folder of its own inside the study's; and the study's `summary.csv` and `curves.csv`, the
+//! workloads' own files one after another with a leading `workload` column.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use super::schema::read_small;
+use super::{SweepDir, write_atomic};
+
+/// The version of the `study.toml` format.
+pub const STUDY_FORMAT: u32 = 1;
+
+/// One workload as `study.toml` records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudyWorkload {
+    /// Its name: its sweep's folder inside the study's.
+    pub name: String,
+    /// κ, for synthetic data (1: unconditioned); absent for other data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<f64>,
+    /// The conditioning series it belongs to (the `[[data]]` table whose list of conditions
+    /// made it), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<String>,
+}
+
+/// `<study>/study.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudyMeta {
+    /// [`STUDY_FORMAT`].
+    pub format: u32,
+    /// The study's name.
+    pub name: String,
+    /// Its workloads, in the config's order.
+    pub workloads: Vec<StudyWorkload>,
+}
+
+/// A study's folder: `study.toml`, the workloads' sweep folders, the summaries and `report/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StudyDir {
+    root: PathBuf,
+}
+
+impl StudyDir {
+    /// The study `name` under the results folder `results`.
+    pub fn new(results: &Path, name: &str) -> StudyDir {
+        StudyDir { root: results.join(name) }
+    }
+
+    /// The study whose folder is `root`.
+    pub fn at(root: &Path) -> StudyDir {
+        StudyDir { root: root.to_path_buf() }
+    }
+
+    /// The study's folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `study.toml`.
+    pub fn meta(&self) -> PathBuf {
+        self.root.join("study.toml")
+    }
+
+    /// True when the folder holds a study (its `study.toml`).
+    pub fn exists(&self) -> bool {
+        self.meta().exists()
+    }
+
+    /// The sweep folder of workload `name`.
+    pub fn workload(&self, name: &str) -> SweepDir {
+        SweepDir::new(&self.root, name)
+    }
+
+    /// The study's `report/`.
+    pub fn report(&self) -> PathBuf {
+        self.root.join("report")
+    }
+}
+
+impl StudyMeta {
+    /// Reads `study.toml`.
+    pub fn read(path: &Path) -> Result<StudyMeta> {
+        let text = read_small(path)?;
+        let meta: StudyMeta = toml::from_str(&text)
+            .with_context(|| format!("{} is not a heavyball study file", path.display()))?;
+        if meta.format != STUDY_FORMAT {
+            bail!(
+                "{} has format {} and this heavyball reads format {STUDY_FORMAT}",
+                path.display(),
+                meta.format
+            );
+        }
+        let valid =
+            |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if let Some(w) = meta.workloads.iter().find(|w| !valid(&w.name) || w.name.starts_with('.')) {
+            bail!(
+                "{} names a workload {:?}, which is not a folder name heavyball writes",
+                path.display(),
+                w.name
+            );
+        }
+        Ok(meta)
+    }
+
+    /// Writes `study.toml` atomically.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = toml::to_string(self).expect("study metadata serialises");
+        write_atomic(path, |w| w.write_all(text.as_bytes()))
+    }
+}
+
+/// Writes the study's `summary.csv` and `curves.csv`: each workload's file (those that exist)
+/// one after another, every row led by the workload's name, under the first file's header led
+/// by `workload`. Workloads whose header differs (a test set in one and not another) are
+/// written with their own header line, led by `workload` too.
+pub fn write_summaries(dir: &StudyDir, workloads: &[String]) -> Result<()> {
+    for file in ["summary.csv", "curves.csv"] {
+        let mut out: Vec<u8> = Vec::new();
+        let mut header: Option<String> = None;
+        for name in workloads {
+            let path = dir.workload(name).root().join(file);
+            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            let mut lines = text.lines();
+            let Some(first) = lines.next() else { continue };
+            if header.as_deref() != Some(first) {
+                writeln!(out, "workload,{first}")?;
+                header = Some(first.to_string());
+            }
+            for line in lines {
+                writeln!(out, "{name},{line}")?;
+            }
+        }
+        if header.is_some() {
+            write_atomic(&dir.root().join(file), |w| w.write_all(&out))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn study_files_round_trip_and_refuse_odd_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("study.toml");
+        let meta = StudyMeta {
+            format: STUDY_FORMAT,
+            name: "s".into(),
+            workloads: vec![
+                StudyWorkload { name: "digits".into(), condition: None, series: None },
+                StudyWorkload {
+                    name: "teacher-k10".into(),
+                    condition: Some(10.0),
+                    series: Some("teacher".into()),
+                },
+            ],
+        };
+        meta.write(&path).unwrap();
+        assert_eq!(StudyMeta::read(&path).unwrap(), meta);
+        let bad = StudyMeta {
+            workloads: vec![StudyWorkload { name: "../x".into(), condition: None, series: None }],
+            ..meta
+        };
+        bad.write(&path).unwrap();
+        assert!(format!("{:#}", StudyMeta::read(&path).unwrap_err()).contains("not a folder name"));
+    }
+
+    #[test]
+    fn the_study_summaries_lead_every_row_with_its_workload() {
+        let dir = tempfile::tempdir().unwrap();
+        let study = StudyDir::at(dir.path());
+        for (name, rows) in [("a", "x,y\n1,2\n3,4\n"), ("b", "x,y\n5,6\n")] {
+            std::fs::create_dir_all(study.workload(name).root()).unwrap();
+            std::fs::write(study.workload(name).root().join("summary.csv"), rows).unwrap();
+        }
+        write_summaries(&study, &["a".into(), "b".into(), "missing".into()]).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("summary.csv")).unwrap();
+        assert_eq!(text, "workload,x,y\na,1,2\na,3,4\nb,5,6\n");
+        assert!(!dir.path().join("curves.csv").exists());
+    }
+}

@@ -1,0 +1,146 @@
+//! Studies: a config with `[[data]]` tables trains the same grid on several workloads. Each
+//! workload is a sweep of its own in `<study>/<workload>/` (so its runs' files are those of the
+//! workload run alone, and resume, extension, tuning and confirmation work per workload), run
+//! one after another; the study adds `study.toml`, summaries with a `workload` column and a
+//! report across the workloads.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use anyhow::{Context, Result, bail};
+
+use crate::config::{Config, Source};
+use crate::report;
+use crate::store::study::{STUDY_FORMAT, StudyDir, StudyMeta, StudyWorkload, write_summaries};
+use crate::sweep::{self, HessianReport, RunOptions, SweepReport};
+
+/// The study a command names: a config with `[[data]]` tables (its folder under `results`), or
+/// a study's folder. `None` for a plain sweep.
+pub fn locate(target: &Path, results: &Path) -> Result<Option<StudyDir>> {
+    if target.is_file() {
+        let config = Config::from_path(target)?;
+        return Ok(config.is_study().then(|| StudyDir::new(results, &config.name)));
+    }
+    let dir = StudyDir::at(target);
+    Ok(dir.exists().then_some(dir))
+}
+
+/// What `study.toml` records of a config's workloads.
+fn meta_of(config: &Config) -> StudyMeta {
+    let workloads = config
+        .study
+        .iter()
+        .map(|w| StudyWorkload {
+            name: w.name.clone(),
+            condition: match &w.data.source {
+                Source::Synthetic(s) => Some(s.condition),
+                _ => None,
+            },
+            series: w.series.clone(),
+        })
+        .collect();
+    StudyMeta { format: STUDY_FORMAT, name: config.name.clone(), workloads }
+}
+
+/// Refuses a study whose folder holds a plain sweep, and a study whose largest workload's data
+/// cannot fit (the workloads are read one after another), before anything is written.
+fn check(config: &Config, dir: &StudyDir) -> Result<()> {
+    if dir.root().join("sweep.toml").exists() {
+        bail!(
+            "{} holds a sweep, not a study: give the study ([[data]] tables) another name or results folder",
+            dir.root().display()
+        );
+    }
+    let largest = config
+        .study
+        .iter()
+        .map(|w| crate::data::bytes_needed(&w.data.source))
+        .try_fold(0u64, |a, b| Some(a.max(b?)));
+    crate::memory::check(&format!("the largest workload of study {}", config.name), largest)
+        .map_err(anyhow::Error::msg)
+}
+
+/// Runs every workload of a study as its own sweep, in the config's order, then writes the
+/// study's summaries. Returns each workload's closing line. An interrupt stops at the workload
+/// in progress (its runs saved), as it stops a sweep.
+pub fn run(config: &Config, opts: &RunOptions) -> Result<Vec<(String, SweepReport)>> {
+    let dir = StudyDir::new(&opts.results, &config.name);
+    check(config, &dir)?;
+    crate::store::create_within(&opts.results, dir.root())?;
+    meta_of(config).write(&dir.meta())?;
+    let inside = RunOptions { results: dir.root().to_path_buf(), ..opts.clone() };
+    let mut done = Vec::new();
+    let names: Vec<String> = config.study.iter().map(|w| w.name.clone()).collect();
+    for workload in config.workloads() {
+        // Between workloads nothing is in flight: a signal ends the study at once.
+        inside.nothing_in_flight.store(true, Ordering::SeqCst);
+        if inside.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        match sweep::run(&workload, &inside) {
+            Ok(report) => done.push((workload.name.clone(), report)),
+            Err(e) => {
+                write_summaries(&dir, &names)?;
+                return Err(e.context(format!("workload {}", workload.name)));
+            }
+        }
+    }
+    write_summaries(&dir, &names)?;
+    Ok(done)
+}
+
+/// `heavyball plan` on a study: each workload's plan under its name.
+pub fn plan(config: &Config, results: &Path, shards: Option<usize>) -> Result<String> {
+    let dir = StudyDir::new(results, &config.name);
+    let mut out = String::new();
+    for workload in config.workloads() {
+        let plan = sweep::plan(&workload, dir.root(), shards)?;
+        out.push_str(&format!("workload {}:\n{}", workload.name, plan.render()));
+    }
+    Ok(out)
+}
+
+/// `heavyball hessian` on every workload of a study that has finished runs.
+pub fn hessian(dir: &StudyDir, steps: usize, threads: Option<usize>) -> Result<Vec<(String, HessianReport)>> {
+    let meta = StudyMeta::read(&dir.meta())?;
+    let mut out = Vec::new();
+    for w in &meta.workloads {
+        let folder = dir.workload(&w.name);
+        let report = sweep::hessian(folder.root(), dir.root(), steps, threads)
+            .with_context(|| format!("workload {}", w.name))?;
+        out.push((w.name.clone(), report));
+    }
+    Ok(out)
+}
+
+/// `heavyball report` on a study: each workload's own report (as for a sweep), then the
+/// study's, across them. Returns the text for the terminal.
+pub fn report(dir: &StudyDir, target: Option<f64>) -> Result<String> {
+    if let Some(t) = target
+        && !(t.is_finite() && t > 0.0)
+    {
+        bail!("--target must be a positive loss (got {t})");
+    }
+    let meta = StudyMeta::read(&dir.meta())?;
+    let mut text = String::new();
+    let mut rows = Vec::new();
+    for w in &meta.workloads {
+        let folder = dir.workload(&w.name);
+        match report::report_dir(&folder, target) {
+            Ok((terminal, sweep, analysis)) => {
+                text.push_str(&format!("== workload {} ==\n{terminal}\n", w.name));
+                rows.extend(report::study::rows(w, &sweep, &analysis));
+            }
+            Err(e) => text.push_str(&format!(
+                "== workload {} ==\nno report: {}\n\n",
+                w.name,
+                crate::errors::one_line(&e)
+            )),
+        }
+    }
+    if rows.is_empty() {
+        bail!("no workload of study {} has finished runs yet; nothing to report", meta.name);
+    }
+    text.push_str(&report::study::write(dir, &meta, &rows)?);
+    Ok(text)
+}

@@ -1,0 +1,169 @@
+//! Studies (`[[data]]` tables): each workload is a sweep of its own inside the study's folder,
+//! with the bytes of that workload run alone, at any thread count and across crashes; the study
+//! adds its summaries and a report across the workloads; bad study configs are named.
+
+use std::path::Path;
+
+use crate::common::{Files, Sweep, assert_same, heavyball, tree};
+
+const STUDY: &str = r#"
+name = "st"
+[[data]]
+name = "iris"
+builtin = "iris"
+test_fraction = 0.2
+[[data]]
+name = "teacher"
+synthetic = { samples = 300, features = 6, classes = 3, seed = 2, condition = [1, 30] }
+test_fraction = 0.2
+[train]
+iterations = 12
+objective = "mean"
+checkpoint_every = 4
+[grid]
+hidden = [4]
+gamma = [0.1, 1.0]
+alpha = [1.0, 0.5]
+seed = [0, 1]
+"#;
+
+/// The files of one workload's folder that must match byte for byte: all but wall times, locks
+/// and the config copy (a study's text, or a sweep's).
+fn runs_of(folder: &Path) -> Files {
+    tree(folder)
+        .into_iter()
+        .filter(|(n, _)| {
+            !n.ends_with("run.toml")
+                && !n.ends_with("summary.csv")
+                && !n.ends_with(".lock")
+                && !n.contains(".locks")
+                && !n.ends_with("config.toml")
+        })
+        .collect()
+}
+
+#[test]
+fn each_workload_holds_the_bytes_of_its_sweep_alone_at_any_thread_count() {
+    let study = Sweep::new(STUDY);
+    let one = study.results_in("one");
+    let line = one.run(&["--threads", "1", "--quiet"]);
+    for workload in ["iris", "teacher-k1", "teacher-k30"] {
+        assert!(line.contains(&format!("{workload}: 8 runs")), "{line}");
+    }
+    let two = study.results_in("two");
+    two.run(&["--threads", "2", "--quiet"]);
+    assert_same(&runs_of(&one.folder()), &runs_of(&two.folder()));
+    // Each workload as a sweep of its own, with the workload's name.
+    let alone = [
+        ("iris", "builtin = \"iris\"\ntest_fraction = 0.2"),
+        (
+            "teacher-k1",
+            "synthetic = { samples = 300, features = 6, classes = 3, seed = 2 }\ntest_fraction = 0.2",
+        ),
+        (
+            "teacher-k30",
+            "synthetic = { samples = 300, features = 6, classes = 3, seed = 2, condition = 30 }\ntest_fraction = 0.2",
+        ),
+    ];
+    for (name, data) in alone {
+        let text = STUDY.split("[train]").nth(1).unwrap();
+        let single = Sweep::new(&format!("name = \"{name}\"\n[data]\n{data}\n[train]{text}"));
+        single.run(&["--quiet"]);
+        assert_same(&runs_of(&one.folder().join(name)), &runs_of(&single.folder()));
+    }
+    // The study's summaries: every workload's rows, led by its name.
+    let summary = std::fs::read_to_string(one.folder().join("summary.csv")).unwrap();
+    assert!(summary.starts_with("workload,run,"), "{summary}");
+    assert_eq!(summary.lines().filter(|l| l.starts_with("teacher-k30,")).count(), 8, "{summary}");
+    let curves = std::fs::read_to_string(one.folder().join("curves.csv")).unwrap();
+    assert_eq!(curves.lines().filter(|l| l.starts_with("iris,")).count(), 8 * 13, "{}", &curves[..200]);
+    // plan covers every workload.
+    let plan = one.plan(&[]);
+    assert!(plan.contains("workload teacher-k30:") && plan.contains("8 runs: 0 new"), "{plan}");
+}
+
+#[test]
+fn a_study_crashed_at_any_write_ends_byte_identical() {
+    let study = Sweep::new(STUDY);
+    let reference = study.results_in("reference");
+    reference.run(&["--quiet"]);
+    let crashed = study.results_in("crashed");
+    let (crashes, _) = crashed.crash_until_done(40, 0x31);
+    assert!(crashes >= 10, "only {crashes} crashes");
+    assert_same(&runs_of(&crashed.folder()), &runs_of(&reference.folder()));
+}
+
+#[test]
+fn the_study_report_covers_every_workload_and_the_conditioning() {
+    let study = Sweep::new(STUDY);
+    study.run(&["--quiet"]);
+    heavyball().arg("hessian").arg(study.folder()).assert().success();
+    let text = study.report(&[]);
+    assert!(text.contains("study st: 3 workloads"), "{text}");
+    let report = study.folder().join("report");
+    for file in ["study.csv", "report.md", "index.html", "profile.svg", "profile.png", "conditioning.svg"] {
+        assert!(report.join(file).is_file(), "{file} missing: {text}");
+    }
+    for workload in ["iris", "teacher-k1", "teacher-k30"] {
+        assert!(study.folder().join(workload).join("report/report.md").is_file(), "{workload}");
+    }
+    let csv = std::fs::read_to_string(report.join("study.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("workload,condition,series,hidden,view,seeds_used,"));
+    let rows: Vec<&str> = lines.collect();
+    // Two views (each workload has a test set) for each of the 3 workloads at one M.
+    assert_eq!(rows.len(), 6, "{csv}");
+    assert!(rows.iter().any(|r| r.starts_with("teacher-k30,30,teacher,4,optimisation,selection,")), "{csv}");
+    assert!(rows.iter().any(|r| r.starts_with("iris,,,4,")), "{csv}");
+    // Hessian spreads measured at the bests' final points.
+    assert!(rows.iter().all(|r| !r.ends_with(",,")), "{csv}");
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(
+        page.contains("<select id=\"workload\"") && page.contains("teacher-k30"),
+        "the page has no selector"
+    );
+    // The folder form finds the same study.
+    let again = crate::common::stdout_of(heavyball().arg("report").arg(study.folder()));
+    assert!(again.contains("study st: 3 workloads"), "{again}");
+}
+
+#[test]
+fn bad_studies_are_named_before_anything_is_written() {
+    let cases = [
+        (
+            STUDY.replace("[train]", "[[data]]\nname = \"iris\"\nbuiltin = \"digits\"\n[train]"),
+            "two workloads are named \"iris\"",
+        ),
+        (STUDY.replace("name = \"iris\"", "name = \"report\""), "that name is the study's own folder"),
+        (
+            STUDY.replace("condition = [1, 30]", "condition = [1, 0.5]"),
+            "condition must be a finite number ≥ 1 (got 0.5)",
+        ),
+        (
+            STUDY.replace("condition = [1, 30]", "condition = [1, nan]"),
+            "condition must be a finite number ≥ 1 (got NaN)",
+        ),
+        (STUDY.replace("condition = [1, 30]", "condition = []"), "condition is an empty list"),
+        (STUDY.replace("name = \"iris\"\n", ""), "table 1 has no name"),
+        (
+            STUDY.replace("samples = 300", "samples = 100000000000"),
+            "the largest workload of study st needs about",
+        ),
+        (
+            format!("name = \"st\"\ndata = []\n[train]{}", STUDY.split("[train]").nth(1).unwrap()),
+            "there is no [[data]] table",
+        ),
+    ];
+    for (text, said) in cases {
+        let sweep = Sweep::new(&text);
+        let out = sweep.command("run").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{said}: {stderr}");
+        assert!(stderr.contains(said) && stderr.trim().lines().count() == 1, "{said}: {stderr}");
+        assert!(!sweep.folder().exists(), "{said}: something was written");
+    }
+    // Slurm does not split a study yet, and says so.
+    let out = Sweep::new(STUDY).command("slurm").args(["--tasks", "2"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(1) && stderr.contains("does not split a study"), "{stderr}");
+}
