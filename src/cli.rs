@@ -268,13 +268,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Slurm { config, results, tasks, cpus_per_task, time, partition, submit, chained_from } => {
             let cfg = Config::from_path(&config)?;
-            if cfg.is_study() {
-                anyhow::bail!(
-                    "heavyball slurm does not split a study ([[data]] tables in {}) yet: run it with heavyball run, \
-                     or give each workload a config of its own",
-                    config.display()
-                );
-            }
             sweep::check_results_dir(&results)?;
             let job = slurm::Job {
                 config,

@@ -111,7 +111,11 @@ pub fn write_array(config: &Config, job: &Job) -> Result<Written> {
     let paths = Paths { binary, config: config_path, results };
 
     check_log_path(&paths.results)?;
-    let plan = sweep::plan(config, &paths.results, Some(job.tasks))?;
+    // A study's array: task i trains shard i of each of its workloads, one after another.
+    let plan = match config.is_study() {
+        true => crate::study::merged_plan(config, &paths.results, Some(job.tasks))?,
+        false => sweep::plan(config, &paths.results, Some(job.tasks))?,
+    };
     let pending = plan.unfinished_shards();
     let finished = plan.finished();
     let tuning = plan.tuning.as_ref().map(|(_, t)| t);

@@ -100,6 +100,33 @@ pub fn plan(config: &Config, results: &Path, shards: Option<usize>) -> Result<St
     Ok(out)
 }
 
+/// The plans of every workload in one, for `heavyball slurm`: every run's row (its shard of
+/// `shards` within its workload: task i of an array trains shard i of every workload, one
+/// workload after another), in the study's folder; the rounds are each workload's own.
+pub fn merged_plan(config: &Config, results: &Path, shards: Option<usize>) -> Result<sweep::Plan> {
+    let dir = StudyDir::new(results, &config.name);
+    let mut merged: Option<sweep::Plan> = None;
+    for workload in config.workloads() {
+        let plan = sweep::plan(&workload, dir.root(), shards)?;
+        match &mut merged {
+            None => {
+                merged = Some(sweep::Plan {
+                    dir: crate::store::SweepDir::at(dir.root()),
+                    tuning: None,
+                    confirmation: None,
+                    ..plan
+                })
+            }
+            Some(all) => {
+                all.rows.extend(plan.rows);
+                all.stale.extend(plan.stale);
+                all.undecided.extend(plan.undecided);
+            }
+        }
+    }
+    merged.context("a study has at least one workload")
+}
+
 /// `heavyball hessian` on every workload of a study that has finished runs.
 pub fn hessian(dir: &StudyDir, steps: usize, threads: Option<usize>) -> Result<Vec<(String, HessianReport)>> {
     let meta = StudyMeta::read(&dir.meta())?;

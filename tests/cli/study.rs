@@ -38,6 +38,7 @@ fn runs_of(folder: &Path) -> Files {
                 && !n.ends_with(".lock")
                 && !n.contains(".locks")
                 && !n.ends_with("config.toml")
+                && !n.starts_with("slurm/")
         })
         .collect()
 }
@@ -162,8 +163,23 @@ fn bad_studies_are_named_before_anything_is_written() {
         assert!(stderr.contains(said) && stderr.trim().lines().count() == 1, "{said}: {stderr}");
         assert!(!sweep.folder().exists(), "{said}: something was written");
     }
-    // Slurm does not split a study yet, and says so.
-    let out = Sweep::new(STUDY).command("slurm").args(["--tasks", "2"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.code() == Some(1) && stderr.contains("does not split a study"), "{stderr}");
+}
+
+#[test]
+fn one_slurm_array_covers_a_study_and_its_shards_reach_the_bytes_of_a_plain_run() {
+    let study = Sweep::new(STUDY);
+    let plain = study.results_in("plain");
+    plain.run(&["--quiet"]);
+    let sharded = study.results_in("sharded");
+    let text = crate::common::stdout_of(sharded.command("slurm").args(["--tasks", "2"]));
+    assert!(text.contains("st.sbatch"), "{text}");
+    let script = std::fs::read_to_string(sharded.folder().join("slurm/st.sbatch")).unwrap();
+    assert!(script.contains("#SBATCH --array=0-1") && script.contains("--shard auto/2"), "{script}");
+    // The array's two tasks, one after the other: each trains its shard of every workload.
+    for shard in ["0/2", "1/2"] {
+        sharded.run(&["--shard", shard, "--quiet"]);
+    }
+    assert_same(&runs_of(&sharded.folder()), &runs_of(&plain.folder()));
+    let again = crate::common::stdout_of(sharded.command("slurm").args(["--tasks", "2"]));
+    assert!(again.contains("are finished; nothing to submit"), "{again}");
 }
