@@ -169,6 +169,17 @@ fn print_out(text: &str) -> Result<()> {
     }
 }
 
+/// `heavyball hessian`'s closing line for one sweep.
+fn hessian_line(report: &sweep::HessianReport) -> String {
+    format!(
+        "λ_max and λ_min of {} runs ({} computed, {} kept from before) in {}\n",
+        report.runs,
+        report.computed,
+        report.kept,
+        report.csv.display()
+    )
+}
+
 /// The exit code for a stopped sweep (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
 
@@ -223,13 +234,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     for (run, why) in &report.damaged {
                         crate::errors::to_stderr(&format!("warning: {name}: {run} left out: {why}"));
                     }
-                    text.push_str(&format!(
-                        "{name}: λ_max and λ_min of {} runs ({} computed, {} kept from before) in {}\n",
-                        report.runs,
-                        report.computed,
-                        report.kept,
-                        report.csv.display()
-                    ));
+                    text.push_str(&format!("{name}: {}", hessian_line(&report)));
                 }
                 print_out(&text)?;
                 return Ok(ExitCode::SUCCESS);
@@ -238,13 +243,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             for (run, why) in &report.damaged {
                 crate::errors::to_stderr(&format!("warning: {run} left out: {why}"));
             }
-            print_out(&format!(
-                "λ_max and λ_min of {} runs ({} computed, {} kept from before) in {}\n",
-                report.runs,
-                report.computed,
-                report.kept,
-                report.csv.display()
-            ))?;
+            print_out(&hessian_line(&report))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { sweep, results, target } => {

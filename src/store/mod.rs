@@ -153,14 +153,7 @@ impl SweepDir {
     ) -> (Vec<PathBuf>, Vec<PathBuf>) {
         outside.into_iter().partition(|path| {
             let Ok(meta) = RunMeta::read(&path.join(RunFile::Meta.name())) else { return false };
-            let spec = crate::grid::RunSpec {
-                index: 0,
-                hidden: meta.hidden,
-                gamma: meta.gamma,
-                alpha: meta.alpha,
-                seed: meta.seed,
-            };
-            let id = RunId::from_spec(&spec, train, fingerprint);
+            let id = RunId::from_spec(&meta.spec(), train, fingerprint);
             path.file_name().is_some_and(|name| name.to_string_lossy() == id.dir_name())
         })
     }

@@ -302,17 +302,21 @@ impl RunMeta {
         toml::from_str(&text).with_context(|| format!("{} is not a heavyball run file", path.display()))
     }
 
-    /// True when this is run `id`'s metadata: its key, and settings (M, γ, α, seed) that make
-    /// the run's name (a hand-edited γ or seed would otherwise be reported as trained).
-    pub fn is_of(&self, id: &super::RunId) -> bool {
-        let spec = crate::grid::RunSpec {
+    /// The grid point the file names: its M, γ, α and seed.
+    pub fn spec(&self) -> crate::grid::RunSpec {
+        crate::grid::RunSpec {
             index: 0,
             hidden: self.hidden,
             gamma: self.gamma,
             alpha: self.alpha,
             seed: self.seed,
-        };
-        self.key == id.key && spec.name() == id.name
+        }
+    }
+
+    /// True when this is run `id`'s metadata: its key, and settings (M, γ, α, seed) that make
+    /// the run's name (a hand-edited γ or seed would otherwise be reported as trained).
+    pub fn is_of(&self, id: &super::RunId) -> bool {
+        self.key == id.key && self.spec().name() == id.name
     }
 
     /// Writes `run.toml` atomically.

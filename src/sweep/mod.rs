@@ -343,9 +343,7 @@ fn refuse_shortening(config: &Config, dir: &SweepDir, fingerprint: &str) -> Resu
     let mut longer: Vec<(String, usize)> = Vec::new();
     for entry in entries.flatten() {
         let Ok(meta) = crate::store::RunMeta::read(&entry.path().join("run.toml")) else { continue };
-        let spec =
-            RunSpec { index: 0, hidden: meta.hidden, gamma: meta.gamma, alpha: meta.alpha, seed: meta.seed };
-        let ours = RunId::from_spec(&spec, &config.train, fingerprint).dir_name()
+        let ours = RunId::from_spec(&meta.spec(), &config.train, fingerprint).dir_name()
             == entry.file_name().to_string_lossy();
         if ours && meta.iterations > target {
             longer.push((entry.file_name().to_string_lossy().into_owned(), meta.iterations));
