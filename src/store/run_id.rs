@@ -1,6 +1,7 @@
 //! Run identity: a run's key is a SHA-256 over everything that determines its result, so a
 //! finished run is reused exactly when it would be trained the same way again.
 
+use heavyball_core::model::lanes;
 use sha2::{Digest, Sha256};
 
 use crate::config::TrainSpec;
@@ -47,6 +48,13 @@ impl RunId {
                 format!("{text}sharpness every {} steps {} tolerance {:e}\n", s.every, s.steps, TOLERANCE)
             }
             None => text,
+        };
+        // Networks the lanes form trains name its arithmetic, whose sums over samples differ
+        // from the row-major form's: no run trained by the one is ever continued by the other.
+        let text = if lanes::takes_hidden(spec.hidden) {
+            format!("{text}numerics {}\n", lanes::NUMERICS)
+        } else {
+            text
         };
         RunId { key: hex(&Sha256::digest(text)), name: spec.name() }
     }
@@ -107,6 +115,35 @@ mod tests {
         assert_eq!(keys.len(), others.len());
         for other in others {
             assert_ne!(other.key, base.key);
+        }
+    }
+
+    /// Runs of networks the lanes form trains (M ≤ 16) name its arithmetic in their keys, and
+    /// only they: a wider network's key is exactly what it was before the lanes form existed.
+    #[test]
+    fn lanes_runs_and_only_they_name_the_lanes_numerics() {
+        let train = TrainSpec {
+            iterations: 10,
+            objective: crate::config::Objective::Sum,
+            precision: crate::config::Precision::F32,
+            chunk_size: 1024,
+            divergence_factor: None,
+            checkpoint_every: None,
+            sharpness: None,
+        };
+        let text = |hidden: usize| {
+            format!(
+                "heavyball run v{FORMAT_VERSION}\ndata fp\nhidden {hidden}\ngamma {:016x}\nalpha {:016x}\nseed 3\n\
+                 objective sum\nprecision f32\nchunk_size 1024\ndivergence_factor None\ninit {INIT_SCHEME}\n",
+                0.1f64.to_bits(),
+                0.5f64.to_bits()
+            )
+        };
+        for (hidden, lanes) in [(1, true), (16, true), (17, false), (64, false)] {
+            let spec = RunSpec { index: 0, hidden, gamma: 0.1, alpha: 0.5, seed: 3 };
+            let want =
+                if lanes { format!("{}numerics {}\n", text(hidden), lanes::NUMERICS) } else { text(hidden) };
+            assert_eq!(RunId::from_spec(&spec, &train, "fp").key, hex(&Sha256::digest(want)), "M = {hidden}");
         }
     }
 }

@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::sync::Mutex;
 
 use heavyball_core::Real;
-use heavyball_core::model::{ForwardWeights, Params, Shape, Stats, Workspace};
+use heavyball_core::model::{ForwardWeights, LaneChunk, Params, Shape, Stats, Workspace, lanes};
 use rayon::prelude::*;
 
 use crate::data::Dataset;
@@ -16,7 +16,10 @@ use crate::data::Dataset;
 /// Chunk boundaries depend only on the data size and the chunk size, each chunk's gradients go
 /// into their own buffers, and the buffers are summed in chunk order: the result is bitwise the
 /// same whatever the number of threads, and each member of a group gets bitwise what it would
-/// get alone (see [`Real::group_loss_grad_chunk`]). All buffers are allocated up front
+/// get alone (see [`Real::group_loss_grad_chunk`]). Small networks ([`lanes::suits`]) take the
+/// lanes form ([`Real::lanes_group_loss_grad_chunk`]), on each chunk's samples laid out once
+/// when the evaluator is made; its sums over samples run in 16 lanes, so their runs' keys name
+/// [`lanes::NUMERICS`] (see `store::RunId`). All buffers are allocated up front
 /// (workspaces on first use, one per concurrently working thread), so evaluations allocate
 /// nothing.
 pub struct Evaluator<'d, T> {
@@ -33,6 +36,8 @@ pub struct Evaluator<'d, T> {
     pool: Mutex<Vec<Workspace<T>>>,
     /// The members' weights for the forward products, laid out once per evaluation.
     weights: ForwardWeights<T>,
+    /// Each chunk's samples for the lanes form; empty when the row-major form evaluates.
+    lane_chunks: Vec<LaneChunk<T>>,
 }
 
 impl<'d, T: Real> Evaluator<'d, T> {
@@ -57,7 +62,19 @@ impl<'d, T: Real> Evaluator<'d, T> {
         } else {
             Vec::new()
         };
+        let lane_chunks = if lanes::suits(shape) {
+            ranges
+                .iter()
+                .map(|r| {
+                    let (x, y) = data.rows(r.clone());
+                    LaneChunk::new(x, y)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Evaluator {
+            lane_chunks,
             data,
             shape,
             chunk_size: chunk_size.min(data.len()),
@@ -148,15 +165,26 @@ impl<'d, T: Real> Evaluator<'d, T> {
         {
             let this = &*self;
             let (data, ranges) = (this.data, &this.ranges);
-            let work = |(range, (s, g)): (&Range<usize>, ChunkBuffers<T>)| {
+            let work = |(index, (range, (s, g))): (usize, (&Range<usize>, ChunkBuffers<T>))| {
                 let mut ws = this.take_workspace();
                 let (x, y) = data.rows(range.clone());
                 let s = &mut s[..count];
-                match g {
-                    Some(g) => {
+                match (g, this.lane_chunks.get(index)) {
+                    (Some(g), None) => {
                         T::group_loss_grad_chunk(members, &this.weights, x, y, &mut ws, &mut g[..count], s)
                     }
-                    None => T::group_loss_chunk(members, &this.weights, x, y, &mut ws, s),
+                    (None, None) => T::group_loss_chunk(members, &this.weights, x, y, &mut ws, s),
+                    (Some(g), Some(chunk)) => T::lanes_group_loss_grad_chunk(
+                        members,
+                        &this.weights,
+                        chunk,
+                        &mut ws,
+                        &mut g[..count],
+                        s,
+                    ),
+                    (None, Some(chunk)) => {
+                        T::lanes_group_loss_chunk(members, &this.weights, chunk, &mut ws, s)
+                    }
                 }
                 this.give_back(ws);
             };
@@ -164,9 +192,10 @@ impl<'d, T: Real> Evaluator<'d, T> {
                 ranges
                     .par_iter()
                     .zip(stats.par_iter_mut().zip(chunk_grads.par_iter_mut().map(Some)))
+                    .enumerate()
                     .for_each(work);
             } else {
-                ranges.par_iter().zip(stats.par_iter_mut().map(|s| (s, None))).for_each(work);
+                ranges.par_iter().zip(stats.par_iter_mut().map(|s| (s, None))).enumerate().for_each(work);
             }
         }
         // The fixed-order sums that make results independent of the thread count.

@@ -3,6 +3,7 @@
 //! backward step through tanh after G·V.
 
 use crate::num::Element;
+use crate::num::fastmath::simd_kernel;
 use crate::num::kernels::{Epilogue, Lanes};
 
 /// H = tanh(S + b), applied to S's rows as the kernel finishes them.
@@ -75,6 +76,16 @@ impl<T: Element> Epilogue<T> for TanhBackward<'_, T> {
     }
 }
 
+simd_kernel!(
+    /// d ← d·(1 − h²) along a row: [`TanhBackward`]'s step on a row of Dᵀ and Hᵀ whose
+    /// samples run along it (the layout of [`super::lanes`]), with the same operations.
+    pub(super) fn tanh_backward_row / tanh_backward_row_with<T: Element>(d: &mut [T], h: &[T]) {
+        for (d, &h) in d.iter_mut().zip(h) {
+            *d = *d * (T::one() - h * h);
+        }
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +152,21 @@ mod tests {
     fn backward_tiles_equal_the_row_by_row_step_in_every_build() {
         check::<f32>();
         check::<f64>();
+    }
+
+    /// The lanes form's step through tanh gives, in every build, exactly what
+    /// [`TanhBackward::finish`] gives on the same values.
+    #[test]
+    fn the_lanes_step_through_tanh_is_the_row_step_in_every_build() {
+        let h: Vec<f32> = (0..77).map(|i| (i * 37 % 101) as f32 / 60.0 - 0.8).collect();
+        let d: Vec<f32> = (0..77).map(|i| (i * 53 % 89) as f32 / 40.0 - 1.1).collect();
+        let mut want = d.clone();
+        let mut db = vec![0.0f32; 77];
+        TanhBackward { h: &h, m: 77, db: &mut db }.finish(0, 0, &mut want);
+        for build in Build::available() {
+            let mut got = d.clone();
+            tanh_backward_row_with(build, &mut got, &h);
+            assert!(got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "{build:?}");
+        }
     }
 }

@@ -11,6 +11,7 @@
 //! - [`real`]: [`Real`], f32 and f64 with every entry point below compiled for them here;
 //! - [`params`]: the shapes, the flat buffer and its views, the seeded initialisation;
 //! - [`loss`]: loss and gradient over a chunk, one network or a fused group ([`Stats`]);
+//! - [`lanes`]: the same for small networks with the samples in the vector lanes;
 //! - [`hessian`]: exact Hessian-vector products over a chunk ([`Hessian`]);
 //! - [`momentum`]: the heavy-ball step and its stability limit on a quadratic;
 //! - [`workspace`]: the scratch buffers an evaluation works in;
@@ -19,6 +20,7 @@
 
 mod epilogues;
 pub mod hessian;
+pub mod lanes;
 pub mod loss;
 pub mod momentum;
 mod output;
@@ -27,6 +29,7 @@ pub mod real;
 pub mod workspace;
 
 pub use hessian::Hessian;
+pub use lanes::LaneChunk;
 pub use loss::Stats;
 pub use momentum::stability_threshold;
 pub use params::{ParamViews, ParamViewsMut, Params, Shape, ShapeError};

@@ -106,6 +106,119 @@ simd_kernel!(
     }
 );
 
+/// Samples per group of a lane's loss factors in [`output_lanes`].
+pub(super) const LOSS_GROUP: usize = 128;
+
+/// The scratch rows [`output_lanes`] works in: three of its batch width.
+pub(super) const OUTPUT_ROWS: usize = 3;
+
+simd_kernel!(
+    /// The output layer of a batch in the lanes form ([`super::lanes`]): `f` holds F − c as K
+    /// rows of `width` samples (a multiple of 16, rows `ld` apart), of which the first `valid`
+    /// are real, with labels `y` (`width` of them). Adds the real samples' losses to the 16 f64
+    /// lanes of `loss` (sample i to lane i mod 16) and returns how many real samples' largest
+    /// output (the first, on ties; class 0 for NaN) is their label. With `gradient`, leaves
+    /// G = softmax(F) − onehot(y) in `f`, zero in the columns past `valid`. `scratch` holds
+    /// [`OUTPUT_ROWS`] rows of `width`, `best` one.
+    ///
+    /// A sample's loss is log Σ_k e^{f_k − max} − (f_y − max). Its first term is taken per
+    /// lane and group of [`LOSS_GROUP`] samples as the log of a product, ln Π_i Σ_k e^{f_k −
+    /// max}: each factor lies in [1, K], so a group's 8 per lane cannot overflow an f64, and the
+    /// product, rounded in f64, is closer to the exact value than a sum of f32 logs. One ln per
+    /// lane and group instead of one per sample. The groups start at multiples of
+    /// [`LOSS_GROUP`] from the batch's start, so batches of whole groups give the same sums
+    /// whatever their width. Every loop runs along the samples of one class row, so it
+    /// vectorises.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn output_lanes / output_lanes_with<T: Element>(
+        f: &mut [T],
+        ld: usize,
+        c: &[T],
+        y: &[u32],
+        valid: usize,
+        loss: &mut [f64],
+        scratch: &mut [T],
+        best: &mut [u32],
+        gradient: bool,
+    ) -> usize {
+        let width = y.len();
+        let best = &mut best[..width];
+        let (top, rest) = scratch.split_at_mut(width);
+        let (own, rest) = rest.split_at_mut(width);
+        let total = &mut rest[..width];
+        for (class, (row, &ck)) in f.chunks_mut(ld).zip(c).enumerate() {
+            let row = &mut row[..width];
+            if class == 0 {
+                for ((x, t), b) in row.iter_mut().zip(top.iter_mut()).zip(best.iter_mut()) {
+                    *x = *x + ck;
+                    *t = *x;
+                    *b = 0;
+                }
+                continue;
+            }
+            let label = class as u32;
+            for ((x, t), b) in row.iter_mut().zip(top.iter_mut()).zip(best.iter_mut()) {
+                let v = *x + ck;
+                let greater = v > *t;
+                *x = v;
+                *t = if greater { v } else { *t };
+                *b = if greater { label } else { *b };
+            }
+        }
+        let correct = best[..valid].iter().zip(y).filter(|(b, y)| b == y).count();
+        for (class, row) in f.chunks_mut(ld).take(c.len()).enumerate() {
+            let row = &mut row[..width];
+            let label = class as u32;
+            for (((x, &t), o), &yi) in row.iter_mut().zip(top.iter()).zip(own.iter_mut()).zip(y) {
+                let z = *x - t;
+                *o = if yi == label { z } else { *o };
+                *x = z;
+            }
+            T::exp_in_place(row);
+            if class == 0 {
+                total.copy_from_slice(row);
+            } else {
+                for (s, &e) in total.iter_mut().zip(row.iter()) {
+                    *s = *s + e;
+                }
+            }
+        }
+        // The empty columns: a factor of 1 and no own term.
+        total[valid..].fill(T::one());
+        own[valid..].fill(T::zero());
+        for (total, own) in total.chunks(LOSS_GROUP).zip(own.chunks(LOSS_GROUP)) {
+            let mut product = [1.0f64; 16];
+            let mut owns = [0.0f64; 16];
+            for (block, own) in total.chunks_exact(16).zip(own.chunks_exact(16)) {
+                for (p, &t) in product.iter_mut().zip(block) {
+                    *p *= t.to_f64().expect("float");
+                }
+                for (s, &o) in owns.iter_mut().zip(own) {
+                    *s += o.to_f64().expect("float");
+                }
+            }
+            for ((lane, &p), &o) in loss.iter_mut().zip(&product).zip(&owns) {
+                *lane += crate::num::fastmath::ln_f64(p) - o;
+            }
+        }
+        if gradient {
+            for t in total.iter_mut() {
+                *t = T::one() / *t;
+            }
+            for (class, row) in f.chunks_mut(ld).take(c.len()).enumerate() {
+                let row = &mut row[..width];
+                let label = class as u32;
+                for ((x, &r), &yi) in row.iter_mut().zip(total.iter()).zip(y) {
+                    let hit = if yi == label { T::one() } else { T::zero() };
+                    *x = *x * r - hit;
+                }
+                row[valid..].fill(T::zero());
+            }
+        }
+        correct
+    }
+);
+
 /// Σ xs in an order fixed by the length alone: sixteen interleaved partial sums, then the
 /// tail, so that it vectorises without depending on the vector width.
 #[inline(always)]
@@ -197,5 +310,52 @@ mod tests {
     fn every_build_of_the_output_layer_gives_the_same_bits() {
         output_layer_builds_agree::<f32>();
         output_layer_builds_agree::<f64>();
+    }
+
+    /// The lanes form's output layer in every build the CPU runs gives the bits of the scalar
+    /// build: loss lanes, count and G, with a partial last block, in f32 and f64.
+    fn output_lanes_builds_agree<T: Element>() {
+        use crate::num::kernels::Build;
+        let (k, width, valid, ld) = (5, 160, 150, 176);
+        let y: Vec<u32> = (0..width).map(|i| (i * 7 % k) as u32).collect();
+        let logits: Vec<T> = (0..k * ld)
+            .map(|i| T::from_f64(((i * 37 % 101) as f64 - 50.0) * 0.37).expect("finite"))
+            .collect();
+        let c: Vec<T> = (0..k).map(|j| T::from_f64(j as f64 * 0.25 - 0.5).expect("finite")).collect();
+        let run = |build: Build| {
+            let mut f = logits.clone();
+            let mut loss = vec![0.5f64; 16];
+            let (mut scratch, mut best) = (vec![T::zero(); OUTPUT_ROWS * width], vec![0u32; width]);
+            let correct =
+                output_lanes_with(build, &mut f, ld, &c, &y, valid, &mut loss, &mut scratch, &mut best, true);
+            let bits: Vec<u64> = loss.iter().map(|v| v.to_bits()).collect();
+            (correct, bits, f)
+        };
+        let scalar = run(Build::Scalar);
+        for build in Build::available() {
+            assert_eq!(run(build), scalar, "{build:?} in {}", T::NAME);
+        }
+        // The loss: each real sample's log Σ e^{f − max} − (f_y − max), to f64 rounding.
+        let (_, bits, g) = scalar;
+        let total: f64 = bits.iter().map(|&b| f64::from_bits(b) - 0.5).sum();
+        let mut want = 0.0;
+        for i in 0..valid {
+            let f: Vec<f64> = (0..k)
+                .map(|j| logits[j * ld + i].to_f64().expect("float") + c[j].to_f64().expect("float"))
+                .collect();
+            let max = f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            want += max + f.iter().map(|v| (v - max).exp()).sum::<f64>().ln() - f[y[i] as usize];
+        }
+        let tolerance = if T::NAME == "f32" { 1e-5 } else { 1e-12 };
+        assert!((total - want).abs() < tolerance * want.abs(), "{}: loss {total} against {want}", T::NAME);
+        for j in 0..k {
+            assert!(g[j * ld + valid..j * ld + width].iter().all(|v| *v == T::zero()), "empty columns of G");
+        }
+    }
+
+    #[test]
+    fn every_build_of_the_lanes_output_layer_gives_the_same_bits() {
+        output_lanes_builds_agree::<f32>();
+        output_lanes_builds_agree::<f64>();
     }
 }

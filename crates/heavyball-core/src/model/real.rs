@@ -9,7 +9,7 @@
 
 use ndarray::ArrayView2;
 
-use super::{ForwardWeights, Hessian, Params, Stats, Workspace, hessian, loss, momentum};
+use super::{ForwardWeights, Hessian, LaneChunk, Params, Stats, Workspace, hessian, lanes, loss, momentum};
 use crate::num::Element;
 
 mod sealed {
@@ -69,6 +69,33 @@ pub trait Real: Element + sealed::Sealed {
         weights: &ForwardWeights<Self>,
         x: ArrayView2<Self>,
         y: &[u32],
+        ws: &mut Workspace<Self>,
+        grads: &mut [Params<Self>],
+        stats: &mut [Stats],
+    );
+
+    /// [`Real::group_loss_chunk`] for small networks ([`lanes::suits`]) with the samples in the
+    /// vector lanes, on the chunk (and its labels) laid out by [`LaneChunk`]; `weights` are
+    /// `members` laid out by [`ForwardWeights::set_group`]. Its sums over
+    /// samples run in 16 lanes ([`lanes::NUMERICS`]): not the row-major form's bits.
+    ///
+    /// **Panics** if shapes, labels or member counts disagree.
+    fn lanes_group_loss_chunk(
+        members: &[&Params<Self>],
+        weights: &ForwardWeights<Self>,
+        chunk: &LaneChunk<Self>,
+        ws: &mut Workspace<Self>,
+        stats: &mut [Stats],
+    );
+
+    /// [`Real::group_loss_grad_chunk`] for small networks with the samples in the vector lanes;
+    /// each member's totals and gradient are bitwise what it gets alone.
+    ///
+    /// **Panics** if shapes, labels or member counts disagree.
+    fn lanes_group_loss_grad_chunk(
+        members: &[&Params<Self>],
+        weights: &ForwardWeights<Self>,
+        chunk: &LaneChunk<Self>,
         ws: &mut Workspace<Self>,
         grads: &mut [Params<Self>],
         stats: &mut [Stats],
@@ -149,6 +176,27 @@ macro_rules! real_impl {
                 stats: &mut [Stats],
             ) {
                 loss::group_loss_grad_chunk(members, weights, x, y, ws, grads, stats)
+            }
+
+            fn lanes_group_loss_chunk(
+                members: &[&Params<$t>],
+                weights: &ForwardWeights<$t>,
+                chunk: &LaneChunk<$t>,
+                ws: &mut Workspace<$t>,
+                stats: &mut [Stats],
+            ) {
+                lanes::group_chunk(members, weights, chunk, ws, None, stats)
+            }
+
+            fn lanes_group_loss_grad_chunk(
+                members: &[&Params<$t>],
+                weights: &ForwardWeights<$t>,
+                chunk: &LaneChunk<$t>,
+                ws: &mut Workspace<$t>,
+                grads: &mut [Params<$t>],
+                stats: &mut [Stats],
+            ) {
+                lanes::group_chunk(members, weights, chunk, ws, Some(grads), stats)
             }
 
             fn hessian_at(params: &Params<$t>, x: ArrayView2<$t>, y: &[u32]) -> Hessian<$t> {

@@ -35,6 +35,8 @@ pub struct Workspace<T> {
     /// Per sample the first class with the largest output (a small integer, as `T`), then
     /// log Σ_k e^{f_k − max}.
     pub(super) best: Vec<T>,
+    /// The lanes form's batch matrices ([`super::lanes`]), sized on first use.
+    pub(super) lanes: super::lanes::LaneScratch<T>,
 }
 
 /// The weights of R networks of one shape laid out for the forward products: the Wᵀ of every
@@ -174,6 +176,7 @@ impl<T: Element> Workspace<T> {
             sums: vec![T::zero(); rows],
             shift: vec![T::zero(); rows],
             best: vec![T::zero(); rows],
+            lanes: Default::default(),
         }
     }
 }

@@ -40,6 +40,16 @@ pub trait Element:
     /// Replaces every element by its natural logarithm (libm-free, so the same bits on every
     /// machine).
     fn ln_in_place(xs: &mut [Self]);
+
+    /// tanh(x), value by value: the function [`Element::bias_tanh`] applies, for code that
+    /// vectorises its own loops.
+    fn tanh_of(x: Self) -> Self;
+
+    /// e^x, value by value (as [`Element::exp_in_place`]).
+    fn exp_of(x: Self) -> Self;
+
+    /// ln(x), value by value (as [`Element::ln_in_place`]).
+    fn ln_of(x: Self) -> Self;
 }
 
 /// f32 uses the vectorised kernels of [`fastmath`] (exp within 2 ulp of the exact values, tanh
@@ -58,6 +68,21 @@ impl Element for f32 {
     fn ln_in_place(xs: &mut [f32]) {
         fastmath::ln_in_place(xs);
     }
+
+    #[inline(always)]
+    fn tanh_of(x: f32) -> f32 {
+        fastmath::tanh_f32(x)
+    }
+
+    #[inline(always)]
+    fn exp_of(x: f32) -> f32 {
+        fastmath::exp_f32(x)
+    }
+
+    #[inline(always)]
+    fn ln_of(x: f32) -> f32 {
+        fastmath::ln_f32(x)
+    }
 }
 
 /// f64 uses the f64 kernels of [`fastmath`] (within a few ulp of the exact values), so f64
@@ -75,5 +100,20 @@ impl Element for f64 {
 
     fn ln_in_place(xs: &mut [f64]) {
         fastmath::ln_in_place_f64(xs);
+    }
+
+    #[inline(always)]
+    fn tanh_of(x: f64) -> f64 {
+        fastmath::tanh_f64(x)
+    }
+
+    #[inline(always)]
+    fn exp_of(x: f64) -> f64 {
+        fastmath::exp_f64(x)
+    }
+
+    #[inline(always)]
+    fn ln_of(x: f64) -> f64 {
+        fastmath::ln_f64(x)
     }
 }

@@ -9,7 +9,7 @@
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 use super::Element;
-use super::kernels::{Epilogue, Operands, Plain};
+use super::kernels::{Epilogue, LANES, LaneOperands, Operands, Plain};
 
 /// C = A·B, overwriting C. B is read in place when its rows are contiguous (unit column
 /// stride), otherwise from a row-major copy; C may have any non-negative strides, but writing
@@ -102,6 +102,45 @@ fn product<T: Element, E: Epilogue<T>>(
     // checked above, every stride is non-negative and B's and C's columns are contiguous; C is
     // borrowed mutably, so it aliases neither A nor B.
     unsafe { T::product(&operands, e) }
+}
+
+/// Adds the lane products of a batch into `acc`: for every row i of `a` (r×w) and j of `b`
+/// (c×w), both with contiguous rows and w a multiple of 16, entry (i, j)'s 16 partial sums
+/// `acc[(i·c + j)·16..][..16]` take Σ_blocks a[i, block] ⊙ b[j, block], lane by lane, each
+/// lane a chain of fused multiply-adds over the blocks in order (see the kernel's
+/// `lane_sums`). The same bits in every build.
+///
+/// **Panics** if the widths differ or are not a multiple of 16, a row is not contiguous, or
+/// `acc` holds fewer than r·c·16 values.
+pub fn lane_products<T: Element>(acc: &mut [T], a: ArrayView2<T>, b: ArrayView2<T>) {
+    let ((rows, width), (cols, width_b)) = (a.dim(), b.dim());
+    assert_eq!(width, width_b, "the batch widths");
+    assert_eq!(width % LANES, 0, "whole blocks of {LANES} samples");
+    assert!(acc.len() >= rows * cols * LANES, "lanes for every entry");
+    if rows == 0 || cols == 0 || width == 0 {
+        return;
+    }
+    let (Some([lda, 1]), Some([ldb, 1])) = (strides(a.shape(), a.strides()), strides(b.shape(), b.strides()))
+    else {
+        panic!("lane products need rows with contiguous columns");
+    };
+    let o = LaneOperands {
+        rows,
+        cols,
+        width,
+        a: a.as_ptr(),
+        lda,
+        b: b.as_ptr(),
+        ldb,
+        acc: acc.as_mut_ptr(),
+        acc_rs: cols,
+        acc_cs: 1,
+    };
+    // Tiles of four rows want four rows: a side shorter than that goes across instead.
+    let o = if rows < 4 && cols > rows { o.transposed() } else { o };
+    // SAFETY: the views' dimensions and strides were checked above and every row read lies in
+    // them; `acc` is borrowed mutably, so it aliases neither view, and holds every entry's lanes.
+    unsafe { T::lane_products(&o) }
 }
 
 /// A matrix view's strides in elements, with 0 for an axis of length 1 (never stepped along)

@@ -14,9 +14,11 @@
 //! (rows a multiple of 4 KiB apart would share L1 sets); column blocks go outermost so that
 //! the block of B in use stays in the L1 cache while every row block of A passes over it.
 
+mod lane_sums;
 mod lanes;
 mod tile;
 
+pub use lane_sums::{LANES, LaneOperands};
 pub use lanes::Lanes;
 
 /// The operands of one product C (m×n) = A (m×k) · B (k×n), as raw pointers and strides in
@@ -173,10 +175,30 @@ pub trait Kernel: Sized + Copy {
     ///
     /// **Panics** if this CPU cannot run `build`, or as [`Kernel::product`] does.
     unsafe fn product_with<E: Epilogue<Self>>(build: Build, o: &Operands<Self>, e: &mut E);
+
+    /// Adds a batch's lane products into the lanes of `o.acc` (`lane_sums`): bitwise the
+    /// same in every build.
+    ///
+    /// # Safety
+    /// The operands must describe valid buffers of the stated shapes, `acc` overlapping
+    /// neither A nor B.
+    #[inline]
+    unsafe fn lane_products(o: &LaneOperands<Self>) {
+        // SAFETY: the detected build runs on this CPU; the operands are the caller's.
+        unsafe { Self::lane_products_with(Build::detect(), o) }
+    }
+
+    /// [`Kernel::lane_products`] in a given build.
+    ///
+    /// # Safety
+    /// As for [`Kernel::lane_products`].
+    ///
+    /// **Panics** if this CPU cannot run `build`.
+    unsafe fn lane_products_with(build: Build, o: &LaneOperands<Self>);
 }
 
 macro_rules! kernel_impl {
-    ($t:ty, $builds:ident, $v512:ty, $v256:ty, $v128:ty) => {
+    ($t:ty, $builds:ident, $v512:ty, $v256:ty, $v128:ty, $n512:literal, $n256:literal, $tile512:literal) => {
         /// The kernel's builds for one element type; [`Kernel::product`] picks one for the CPU.
         /// C with strided rows takes no epilogue ([`Kernel::product_with`] checks that), so it
         /// is built for [`Plain`] alone.
@@ -207,6 +229,26 @@ macro_rules! kernel_impl {
                 }
             }
 
+            /// The lane sums in 512-bit vectors (16 lanes in one of f32, two of f64), tiles of
+            /// 4 × `$tile512` entries: at most 16 accumulators of the 32 registers.
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,fma")]
+            pub(super) unsafe fn lanes512(o: &LaneOperands<$t>) {
+                unsafe { lane_sums::lane_products::<$v512, $n512, 4, $tile512>(o) }
+            }
+
+            /// The lane sums in 256-bit vectors, tiles of 2×2 entries.
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            pub(super) unsafe fn lanes256(o: &LaneOperands<$t>) {
+                unsafe { lane_sums::lane_products::<$v256, $n256, 2, 2>(o) }
+            }
+
+            /// The lane sums one value at a time, an entry at a time.
+            pub(super) unsafe fn lanes_scalar(o: &LaneOperands<$t>) {
+                unsafe { lane_sums::lane_products::<$t, 16, 1, 1>(o) }
+            }
+
             /// Scalar code for any CPU, rounding as the others do through `mul_add`.
             pub(super) unsafe fn scalar<E: Epilogue<$t>>(o: &Operands<$t>, e: &mut E) {
                 if o.c_cs == 1 {
@@ -231,13 +273,26 @@ macro_rules! kernel_impl {
                     _ => unsafe { $builds::scalar(o, e) },
                 }
             }
+
+            unsafe fn lane_products_with(build: Build, o: &LaneOperands<$t>) {
+                assert!(build.is_supported(), "this CPU cannot run the {build:?} build");
+                match build {
+                    // SAFETY (each arm): the CPU runs the build, checked above; the operands are
+                    // the caller's.
+                    #[cfg(target_arch = "x86_64")]
+                    Build::Avx512 => unsafe { $builds::lanes512(o) },
+                    #[cfg(target_arch = "x86_64")]
+                    Build::Avx2 => unsafe { $builds::lanes256(o) },
+                    _ => unsafe { $builds::lanes_scalar(o) },
+                }
+            }
         }
     };
 }
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::{__m128, __m128d, __m256, __m256d, __m512, __m512d};
-kernel_impl!(f32, builds_f32, __m512, __m256, __m128);
-kernel_impl!(f64, builds_f64, __m512d, __m256d, __m128d);
+kernel_impl!(f32, builds_f32, __m512, __m256, __m128, 1, 2, 4);
+kernel_impl!(f64, builds_f64, __m512d, __m256d, __m128d, 2, 4, 2);
 
 #[cfg(test)]
 mod tests {
@@ -534,5 +589,64 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The lane products in every build the CPU runs give exactly the per-lane chains of
+    /// fused multiply-adds over the blocks, in both orientations of the tiles, at shapes that
+    /// reach every tile and remainder.
+    fn check_lane_products<T: Kernel + num_traits::Float + num_traits::FromPrimitive>(name: &str) {
+        for (rows, cols, width) in
+            [(1, 1, 16), (3, 5, 32), (4, 4, 128), (7, 2, 48), (16, 12, 512), (2, 13, 64)]
+        {
+            let mut state = 0.41f64;
+            let mut next = || {
+                state = (state * 3.7 + 0.13).fract();
+                T::from_f64(state - 0.5).expect("finite")
+            };
+            let (lda, ldb) = (width + 16, width + 32);
+            let a: Vec<T> = (0..rows * lda).map(|_| next()).collect();
+            let b: Vec<T> = (0..cols * ldb).map(|_| next()).collect();
+            let start: Vec<T> = (0..rows * cols * LANES).map(|_| next()).collect();
+            let mut want = start.clone();
+            for i in 0..rows {
+                for j in 0..cols {
+                    for l in 0..LANES {
+                        let acc = &mut want[(i * cols + j) * LANES + l];
+                        for block in (0..width).step_by(LANES) {
+                            *acc = a[i * lda + block + l].mul_add(b[j * ldb + block + l], *acc);
+                        }
+                    }
+                }
+            }
+            for build in Build::available() {
+                for transposed in [false, true] {
+                    let mut acc = start.clone();
+                    let o = LaneOperands {
+                        rows,
+                        cols,
+                        width,
+                        a: a.as_ptr(),
+                        lda,
+                        b: b.as_ptr(),
+                        ldb,
+                        acc: acc.as_mut_ptr(),
+                        acc_rs: cols,
+                        acc_cs: 1,
+                    };
+                    let o = if transposed { o.transposed() } else { o };
+                    // SAFETY: the buffers hold every row and lane the operands reach.
+                    unsafe { T::lane_products_with(build, &o) };
+                    let what =
+                        format!("{name} lanes {rows}×{cols}×{width} {build:?} transposed {transposed}");
+                    same_bits(&acc, &want, &what);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_build_of_the_lane_products_gives_the_lane_chains() {
+        check_lane_products::<f32>("f32");
+        check_lane_products::<f64>("f64");
     }
 }
