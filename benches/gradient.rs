@@ -13,6 +13,14 @@
 //!
 //! `fused-iteration/*` is one iteration of R bench-T runs fused into one wide network against
 //! the same R runs one by one, on one thread.
+//!
+//! `lanes/*` takes the lanes form of small networks apart on one 1024-sample chunk, one thread:
+//! the whole loss and gradient, the loss alone, and each pass over all of the chunk's batches
+//! (S = W·Xᵀ, tanh, F = V·H, Vᵀ·G, the lane sums of dW, db, dV and dc), at bench-T's and
+//! bench-tiny's shapes. The output layer and the step through tanh are what the whole leaves
+//! over (they are not public):
+//!
+//!     cargo bench -p heavyball-benches --bench gradient -- 'lanes/'
 
 use std::hint::black_box;
 
@@ -21,7 +29,7 @@ use heavyball::config::Synthetic;
 use heavyball::data::{Dataset, synthetic};
 use heavyball::train::Evaluator;
 use heavyball_core::Real;
-use heavyball_core::model::{ForwardWeights, Params, Shape, Stats, Workspace};
+use heavyball_core::model::{ForwardWeights, LaneChunk, Params, Shape, Stats, Workspace};
 use heavyball_core::num::{Element, linalg};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2};
@@ -276,6 +284,79 @@ fn bench_fused_iteration(c: &mut Criterion) {
     group.finish();
 }
 
+/// The lanes form's passes on one chunk of 1024 samples, f32, one thread (see the module
+/// notes). Each pass runs over every batch of the chunk, at the batch width the form uses.
+fn bench_lanes(c: &mut Criterion) {
+    let rows = 1024;
+    let mut group = c.benchmark_group("lanes");
+    group.sample_size(20).measurement_time(std::time::Duration::from_secs(2));
+    // (name, p, M, K): bench-T's widths and bench-tiny's.
+    for (name, p, m, k) in
+        [("T-M4", 16, 4, 4), ("T-M16", 16, 16, 4), ("tiny-M2", 12, 2, 3), ("tiny-M12", 12, 12, 3)]
+    {
+        let shape = Shape { n_features: p, n_hidden: m, n_classes: k };
+        let data = dataset::<f32>(rows, p, k);
+        let theta = Params::<f32>::init(shape, 0);
+        let weights = ForwardWeights::of(&theta);
+        let chunk = LaneChunk::new(data.x.view(), &data.y);
+        let mut ws = Workspace::new(shape, rows);
+        let (mut grads, mut stats) = ([Params::zeros(shape)], [Stats::default()]);
+        group.throughput(Throughput::Elements(rows as u64));
+        group.bench_function(BenchmarkId::new("whole", name), |b| {
+            b.iter(|| {
+                f32::lanes_group_loss_grad_chunk(&[&theta], &weights, &chunk, &mut ws, &mut grads, &mut stats)
+            })
+        });
+        group.bench_function(BenchmarkId::new("loss-only", name), |b| {
+            b.iter(|| f32::lanes_group_loss_chunk(&[&theta], &weights, &chunk, &mut ws, &mut stats))
+        });
+        // The batch matrices, as the form lays them out: samples along the rows.
+        let width = (9216 / (2 * m + k) / 128 * 128).clamp(128, 512);
+        let batches = rows.div_ceil(width);
+        let mut state = 0.3f32;
+        let xt = filler(p, width, &mut state);
+        let mut h = filler(m, width, &mut state).mapv(|v| v.tanh());
+        let mut g = filler(k, width, &mut state);
+        let mut d = filler(m, width, &mut state);
+        let views = theta.views();
+        let bias = vec![0.1f32; width];
+        let ones = Array2::<f32>::ones((1, width));
+        let mut sums = vec![0.0f32; shape.n_params() * 16];
+        group.bench_function(BenchmarkId::new("S", name), |b| {
+            b.iter(|| (0..batches).for_each(|_| linalg::matmul(views.w, xt.view(), &mut h.view_mut())))
+        });
+        group.bench_function(BenchmarkId::new("tanh", name), |b| {
+            b.iter(|| {
+                for _ in 0..batches {
+                    for row in h.rows_mut() {
+                        f32::bias_tanh(row.into_slice().expect("a row"), &bias);
+                    }
+                }
+            })
+        });
+        group.bench_function(BenchmarkId::new("F", name), |b| {
+            b.iter(|| (0..batches).for_each(|_| linalg::matmul(views.v, h.view(), &mut g.view_mut())))
+        });
+        group.bench_function(BenchmarkId::new("VtG", name), |b| {
+            b.iter(|| (0..batches).for_each(|_| linalg::matmul(views.v.t(), g.view(), &mut d.view_mut())))
+        });
+        group.bench_function(BenchmarkId::new("lane-sums", name), |b| {
+            b.iter(|| {
+                for _ in 0..batches {
+                    let (sw, rest) = sums.split_at_mut(m * p * 16);
+                    let (sb, rest) = rest.split_at_mut(m * 16);
+                    let (sv, sc) = rest.split_at_mut(k * m * 16);
+                    linalg::lane_products(sw, d.view(), xt.view());
+                    linalg::lane_products(sb, d.view(), ones.view());
+                    linalg::lane_products(sv, g.view(), h.view());
+                    linalg::lane_products(sc, g.view(), ones.view());
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     bench_tanh(c);
     bench_precision::<f32>(c);
@@ -283,6 +364,7 @@ fn benches(c: &mut Criterion) {
     bench_products(c);
     bench_fusion(c);
     bench_fused_iteration(c);
+    bench_lanes(c);
 }
 
 criterion_group!(gradient, benches);
