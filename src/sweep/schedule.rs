@@ -237,5 +237,15 @@ pub(super) fn training_bytes<T: Real>(
     let rows = (config.train.iterations as u64).checked_add(1)?;
     let curves =
         threads.checked_mul(members)?.checked_mul(rows)?.checked_mul(crate::train::CURVE_ROW_BYTES)?;
-    arrays.checked_add(curves)
+    // Networks of the lanes form lay their data out once more per evaluator (Xᵀ and labels,
+    // padded to blocks of 16): a training and a test set per group in flight.
+    let lanes = if config.grid.hidden.iter().any(|&m| heavyball_core::model::lanes::takes_hidden(m)) {
+        let samples =
+            n.checked_add(data.test.as_ref().map_or(0, |t| t.len() as u64))?.checked_add(32 * chunks)?;
+        let per_sample = p.checked_mul(std::mem::size_of::<T>() as u64)?.checked_add(4)?;
+        threads.checked_mul(samples)?.checked_mul(per_sample)?
+    } else {
+        0
+    };
+    arrays.checked_add(curves)?.checked_add(lanes)
 }

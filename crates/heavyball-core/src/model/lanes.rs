@@ -82,6 +82,8 @@ pub struct LaneChunk<T> {
     ldx: usize,
     xt: Vec<T>,
     y: Vec<u32>,
+    /// One more than the largest label (0 for no samples): the classes a network needs.
+    classes: usize,
 }
 
 impl<T: Element> LaneChunk<T> {
@@ -101,7 +103,8 @@ impl<T: Element> LaneChunk<T> {
         }
         let mut labels = vec![0; padded];
         labels[..n].copy_from_slice(y);
-        LaneChunk { n, p, ldx, xt, y: labels }
+        let classes = y.iter().max().map_or(0, |&c| c as usize + 1);
+        LaneChunk { n, p, ldx, xt, y: labels, classes }
     }
 
     /// The number of samples.
@@ -196,6 +199,7 @@ pub(crate) fn group_chunk<T: Element>(
     let shape = weights.shape;
     let Shape { n_features: p, n_hidden: m, .. } = shape;
     assert_eq!(chunk.p, p, "features of the chunk and the network");
+    assert!(chunk.classes <= shape.n_classes, "a label outside the network's classes");
     let rm = count * m;
     for (r, params) in members.iter().enumerate() {
         assert_eq!(params.shape(), shape, "a member of another shape");
@@ -403,6 +407,20 @@ mod tests {
                 assert!(err < 1e-6, "{shape:?} parameter {i}: analytic {an}, fd {fd}");
             }
         }
+    }
+
+    /// A label outside the network's classes would find no class to match (its loss and G
+    /// would go wrong silently): refused, as the row-major form's indexing refuses it.
+    #[test]
+    #[should_panic(expected = "a label outside the network's classes")]
+    fn a_label_past_the_classes_is_refused() {
+        let shape = Shape { n_features: 3, n_hidden: 2, n_classes: 3 };
+        let (x, mut y, members) = problem::<f32>(20, shape, 1);
+        y[7] = 3;
+        let chunk = LaneChunk::new(x.view(), &y);
+        let weights = ForwardWeights::of(&members[0]);
+        let mut stats = [Stats::default()];
+        group_chunk(&[&members[0]], &weights, &chunk, &mut Workspace::new(shape, 20), None, &mut stats);
     }
 
     #[test]
