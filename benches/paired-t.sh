@@ -54,7 +54,8 @@ for config in $configs; do
         rm -rf "$work/results"
         line=$("$bin" run "$config" --results "$work/results" --quiet 2>&1 | tail -1)
         secs=$(grep -o '[0-9.]* s,' <<<"$line" | grep -o '^[0-9.]*')
-        [[ -n $secs && -n $bound && -n $jax_s && -n $jax_run ]] ||
+        rate=$(grep -o '[0-9.]* GFLOP/s' <<<"$line" | grep -o '^[0-9.]*')
+        [[ -n $secs && -n $rate && -n $bound && -n $jax_s && -n $jax_run ]] ||
             { echo "could not read a round of $name: '$line', bound '$bound_line', jax '$jax'" >&2; exit 1; }
         share=$(awk -v a="$bound" -v b="$secs" 'BEGIN { printf "%.1f", 100 * a / b }')
         ratio=$(awk -v a="$jax_s" -v b="$secs" 'BEGIN { printf "%.2f", a / b }')
@@ -68,8 +69,8 @@ for config in $configs; do
             vs_numpy+=("$(awk -v a="$numpy_s" -v b="$secs" 'BEGIN { printf "%.2f", a / b }')")
             numpy_note="; numpy ($numpy_procs processes) $numpy_s s, ${vs_numpy[-1]}×"
         fi
-        printf '%s %-12s bound %6.2f s (sgemm %6.1f GFLOP/s); JAX %6.2f s (%6.2f s without compiling); heavyball %6.2f s: %5s%% of the bound, %5s× JAX (%5s× its run)%s\n' \
-            "$(date -u +%H:%M:%S)" "$name" "$bound" "$gemm" "$jax_s" "$jax_run" "$secs" "$share" "$ratio" "$ratio_run" "$numpy_note"
+        printf '%s %-12s bound %6.2f s (sgemm %6.1f GFLOP/s); JAX %6.2f s (%6.2f s without compiling); heavyball %6.2f s (%5.1f GFLOP/s): %5s%% of the bound, %5s× JAX (%5s× its run)%s\n' \
+            "$(date -u +%H:%M:%S)" "$name" "$bound" "$gemm" "$jax_s" "$jax_run" "$secs" "$rate" "$share" "$ratio" "$ratio_run" "$numpy_note"
     done
     summary+=("$(printf '%-12s median over %s rounds: heavyball %s s, bound %s s: %s%% of the bound, %s× JAX, %s× JAX without compiling%s' \
         "$name" "$rounds" "$(printf '%s\n' "${secs_all[@]}" | median)" "$(printf '%s\n' "${bounds[@]}" | median)" \
