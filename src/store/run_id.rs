@@ -69,14 +69,9 @@ impl RunId {
 mod tests {
     use super::*;
 
-    fn sharp(every: usize, steps: usize) -> crate::config::SharpnessSpec {
-        crate::config::SharpnessSpec { every, steps }
-    }
-
-    #[test]
-    fn run_keys_change_with_every_defining_setting() {
-        let spec = RunSpec { index: 0, hidden: 8, gamma: 0.1, alpha: 0.5, seed: 0 };
-        let train = TrainSpec {
+    /// The training settings both tests vary from: sum objective, f32, chunks of 1024.
+    fn train() -> TrainSpec {
+        TrainSpec {
             iterations: 10,
             objective: crate::config::Objective::Sum,
             precision: crate::config::Precision::F32,
@@ -84,7 +79,17 @@ mod tests {
             divergence_factor: None,
             checkpoint_every: None,
             sharpness: None,
-        };
+        }
+    }
+
+    fn sharp(every: usize, steps: usize) -> crate::config::SharpnessSpec {
+        crate::config::SharpnessSpec { every, steps }
+    }
+
+    #[test]
+    fn run_keys_change_with_every_defining_setting() {
+        let spec = RunSpec { index: 0, hidden: 8, gamma: 0.1, alpha: 0.5, seed: 0 };
+        let train = train();
         let base = RunId::from_spec(&spec, &train, "abc");
         assert_eq!(base.name, "M8-g0.1-a0.5-s0");
         assert_eq!(base.dir_name().len(), "M8-g0.1-a0.5-s0-".len() + 8);
@@ -122,15 +127,7 @@ mod tests {
     /// only they: a wider network's key is exactly what it was before the lanes form existed.
     #[test]
     fn lanes_runs_and_only_they_name_the_lanes_numerics() {
-        let train = TrainSpec {
-            iterations: 10,
-            objective: crate::config::Objective::Sum,
-            precision: crate::config::Precision::F32,
-            chunk_size: 1024,
-            divergence_factor: None,
-            checkpoint_every: None,
-            sharpness: None,
-        };
+        let train = train();
         let text = |hidden: usize| {
             format!(
                 "heavyball run v{FORMAT_VERSION}\ndata fp\nhidden {hidden}\ngamma {:016x}\nalpha {:016x}\nseed 3\n\

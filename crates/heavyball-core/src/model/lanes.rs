@@ -106,16 +106,6 @@ impl<T: Element> LaneChunk<T> {
         let classes = y.iter().max().map_or(0, |&c| c as usize + 1);
         LaneChunk { n, p, ldx, xt, y: labels, classes }
     }
-
-    /// The number of samples.
-    pub fn len(&self) -> usize {
-        self.n
-    }
-
-    /// True for a chunk of no samples.
-    pub fn is_empty(&self) -> bool {
-        self.n == 0
-    }
 }
 
 /// The scratch of the lanes form, sized on first use and reused.
