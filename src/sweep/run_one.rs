@@ -168,22 +168,57 @@ pub(super) fn take_up<'a, T: Real>(
     Ok(TakeUp::Train(Box::new(member), state))
 }
 
+/// A fused group's members once training has stopped, each with its state and status, still to
+/// be saved ([`Ended::save`]): the scheduler hands it to a writer so that the next group's
+/// training does not wait on the disk.
+pub(super) struct Ended<'a, T> {
+    members: Vec<Member<'a>>,
+    states: Vec<State<T>>,
+    statuses: Vec<Status>,
+    /// A member's periodic checkpoint that could not be written: it stopped there.
+    write_errors: Vec<Option<anyhow::Error>>,
+}
+
+impl<T: Real> Ended<'_, T> {
+    /// Saves each member's files ([`end`]); one outcome per member, in order. A member whose
+    /// files could not be written gets its error, and the others are saved all the same.
+    pub(super) fn save(
+        self,
+        config: &Config,
+        data: &Prepared<T>,
+        progress: &Progress,
+    ) -> Vec<Result<RunOutcome>> {
+        let Ended { members, states, statuses, write_errors } = self;
+        members
+            .into_iter()
+            .zip(states)
+            .zip(statuses)
+            .zip(write_errors)
+            .map(|(((member, state), status), error)| match error {
+                Some(e) => Err(e),
+                None => end(config, data, member, state, status, progress),
+            })
+            .collect()
+    }
+}
+
 /// Trains runs of one network shape together as one fused group ([`train::train_group`]), each
 /// from its state in `states` (one per member, as [`take_up`] gave them), with its periodic
-/// checkpoints, and saves each one's files as it ends. One outcome per
-/// member, in order: a member whose files could not be written stops with its error while the
-/// others carry on.
+/// checkpoints; [`Ended::save`] then saves each one's files. A member whose checkpoint could
+/// not be written stops there while the others carry on.
 ///
 /// **Panics** if the members' shapes differ.
-pub(super) fn train_members<T: Real>(
+pub(super) fn train_members<'a, T: Real>(
     config: &Config,
     data: &Prepared<T>,
-    mut members: Vec<Member<'_>>,
+    mut members: Vec<Member<'a>>,
     mut states: Vec<State<T>>,
     progress: &Progress,
     stop: &AtomicBool,
-) -> Vec<Result<RunOutcome>> {
-    let Some(shape) = members.first().map(|m| m.shape) else { return Vec::new() };
+) -> Ended<'a, T> {
+    let Some(shape) = members.first().map(|m| m.shape) else {
+        return Ended { members, states, statuses: Vec::new(), write_errors: Vec::new() };
+    };
     let target = config.train.iterations;
     let hypers: Vec<Hyper> = members
         .iter()
@@ -217,16 +252,7 @@ pub(super) fn train_members<T: Real>(
             }
             if stop.load(Ordering::SeqCst) { Flow::Stop } else { Flow::Continue }
         });
-    members
-        .into_iter()
-        .zip(states)
-        .zip(statuses)
-        .zip(write_errors)
-        .map(|(((member, state), status), error)| match error {
-            Some(e) => Err(e),
-            None => end(config, data, member, state, status, progress),
-        })
-        .collect()
+    Ended { members, states, statuses, write_errors }
 }
 
 /// Saves a run that [`train::train_group`] left with `status`: its checkpoint when stopped, or

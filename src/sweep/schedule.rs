@@ -4,7 +4,8 @@
 //! Largest runs first, each group taken by the next free worker (list scheduling): the small
 //! runs fill the gaps at the end, and a worker with no group left helps with the others'
 //! chunks. Runs of one network size train together as fused groups. Which thread trains a run,
-//! and with which others, never changes its numbers.
+//! and with which others, never changes its numbers. A trained group's files are saved by a
+//! writer thread while its worker goes on to the next group.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -16,7 +17,7 @@ use heavyball_core::model::Shape;
 
 use super::RunOptions;
 use super::progress::Progress;
-use super::run_one::{Handled, RunOutcome, TakeUp, take_up, train_members};
+use super::run_one::{Ended, Handled, RunOutcome, TakeUp, take_up, train_members};
 use crate::config::Config;
 use crate::data::Prepared;
 use crate::grid::RunSpec;
@@ -60,14 +61,14 @@ impl<'s, T: Real> Shared<'s, T> {
         take_up(self.config, self.data, &self.runs[i], &self.ids[i], self.dir, self.progress, &self.opts.stop)
     }
 
-    /// Takes up a group's runs and trains those left to train together; one outcome per run,
-    /// in the group's order.
-    fn train_group(&self, group: &[usize]) -> Vec<Result<RunOutcome>> {
+    /// Takes up a group's runs (`order[k]` for each position k of `group`) and trains those
+    /// left to train together; what is left is to save them ([`Shared::save`]).
+    fn train_group(&self, group: &[usize], order: &[usize]) -> GroupEnd<'s, T> {
         let mut outcomes: Vec<Option<Result<RunOutcome>>> = group.iter().map(|_| None).collect();
         let mut locks = Vec::new();
         let (mut members, mut states, mut trained) = (Vec::new(), Vec::new(), Vec::new());
-        for (slot, &i) in group.iter().enumerate() {
-            match self.take_up(i, &mut locks) {
+        for (slot, &k) in group.iter().enumerate() {
+            match self.take_up(order[k], &mut locks) {
                 Ok(TakeUp::Train(member, state)) => {
                     members.push(*member);
                     states.push(state);
@@ -78,13 +79,39 @@ impl<'s, T: Real> Shared<'s, T> {
             }
         }
         let ended = train_members(self.config, self.data, members, states, self.progress, &self.opts.stop);
-        for (slot, outcome) in trained.into_iter().zip(ended) {
+        GroupEnd { positions: group.to_vec(), outcomes, trained, ended, locks }
+    }
+
+    /// Saves a trained group's runs, then lets go of their locks; one outcome per run, in the
+    /// group's order.
+    fn save(&self, end: GroupEnd<'s, T>) -> Vec<Result<RunOutcome>> {
+        let GroupEnd { mut outcomes, trained, ended, locks, .. } = end;
+        for (slot, outcome) in trained.into_iter().zip(ended.save(self.config, self.data, self.progress)) {
             outcomes[slot] = Some(outcome);
         }
         drop(locks);
         outcomes.into_iter().map(|o| o.expect("an outcome for every run of the group")).collect()
     }
 }
+
+/// A group whose training is over, on its way to a writer: the outcomes known at take-up (runs
+/// finished before, held by another process, or refused), the trained runs still to save, and
+/// the group's run locks, held until they are saved.
+struct GroupEnd<'s, T> {
+    /// The group's positions in the training order.
+    positions: Vec<usize>,
+    outcomes: Vec<Option<Result<RunOutcome>>>,
+    /// The group's slots that [`GroupEnd::ended`] holds, in its order.
+    trained: Vec<usize>,
+    ended: Ended<'s, T>,
+    locks: Vec<RunLock>,
+}
+
+/// Runs of fewer iterations than this are saved by writer threads while their workers train
+/// on; longer ones by their own worker. A run in flight holds its curve (256 bytes a row), so a
+/// second group per worker costs at most 25 MB a run, and a run this long spends a negligible
+/// share of its time on its files anyway.
+const HANDED_OFF_ITERATIONS: usize = 100_000;
 
 /// Trains the runs `runs[from..]` that are this process's (all, or its shard's share of the
 /// whole list), largest first, in fused groups of at most `most` runs, each saved as it ends.
@@ -117,25 +144,58 @@ pub(super) fn train_runs<T: Real>(
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let slots: Vec<Mutex<Option<Result<RunOutcome>>>> = order.iter().map(|_| Mutex::new(None)).collect();
-    rayon::scope(|scope| {
-        for _ in 0..threads.min(groups.len()) {
-            scope.spawn(|_| {
-                // After an error or an interrupt, groups not yet begun stay untouched.
-                while !failed.load(Ordering::SeqCst) && !opts.stop.load(Ordering::SeqCst) {
-                    let g = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(group) = groups.get(g) else { break };
-                    let run_indices: Vec<usize> = group.iter().map(|&k| order[k]).collect();
-                    for (&k, outcome) in group.iter().zip(shared.train_group(&run_indices)) {
-                        failed.fetch_or(outcome.is_err(), Ordering::SeqCst);
-                        *slots[k].lock().expect("no worker panics while holding its slot") = Some(outcome);
-                    }
+    let workers = threads.min(groups.len());
+    let record = |end: GroupEnd<'_, T>| {
+        let positions = end.positions.clone();
+        for (&k, outcome) in positions.iter().zip(shared.save(end)) {
+            failed.fetch_or(outcome.is_err(), Ordering::SeqCst);
+            *slots[k].lock().expect("no thread panics while holding a slot") = Some(outcome);
+        }
+    };
+    // A trained group goes to a writer, so that its worker starts the next group while the
+    // disk takes the last one's files; each writer takes one group at a time, so at most two
+    // groups per worker hold their curves. Runs too long for that memory save their own.
+    let hand_off = config.train.iterations < HANDED_OFF_ITERATIONS;
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<GroupEnd<'_, T>>(0);
+    let receiver = std::sync::Arc::new(Mutex::new(receiver));
+    std::thread::scope(|writers| {
+        for _ in 0..if hand_off { workers } else { 0 } {
+            // Each writer owns a handle on the queue: should every writer die, the queue
+            // closes and the workers stop instead of waiting.
+            let receiver = std::sync::Arc::clone(&receiver);
+            let record = &record;
+            writers.spawn(move || {
+                loop {
+                    let next = receiver.lock().expect("no writer panics while taking from the queue").recv();
+                    let Ok(end) = next else { break };
+                    record(end);
                 }
             });
         }
+        drop(receiver);
+        let sender = sender;
+        rayon::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|_| {
+                    // After an error or an interrupt, groups not yet begun stay untouched.
+                    while !failed.load(Ordering::SeqCst) && !opts.stop.load(Ordering::SeqCst) {
+                        let g = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(group) = groups.get(g) else { break };
+                        let end = shared.train_group(group, &order);
+                        if !hand_off {
+                            record(end);
+                        } else if sender.send(end).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        drop(sender);
     });
     let outcomes: Vec<RunOutcome> = slots
         .into_iter()
-        .filter_map(|slot| slot.into_inner().expect("no worker panics while holding its slot"))
+        .filter_map(|slot| slot.into_inner().expect("no thread panics while holding a slot"))
         .collect::<Result<_>>()?;
     let elapsed = started.elapsed();
     progress.finish();
@@ -213,7 +273,8 @@ fn run_work<T: Real>(runs: &[RunSpec], data: &Prepared<T>) -> Vec<f64> {
 
 /// The memory training needs at most, in bytes: as many runs at once as there are threads (or
 /// runs), each with its parameters, momentum, a gradient per chunk and a workspace per thread,
-/// sized for the widest fused group (R runs of M hidden units count as one network of R·M).
+/// sized for the widest fused group (R runs of M hidden units count as one network of R·M),
+/// and the curves of the groups in training or waiting to be saved.
 /// `None` beyond 64-bit counting.
 pub(super) fn training_bytes<T: Real>(
     config: &Config,
@@ -232,11 +293,14 @@ pub(super) fn training_bytes<T: Real>(
     let workspace = chunk.checked_mul(m.checked_mul(2)?.checked_add(k)?.checked_add(24)?)?;
     let per_run = per_run.checked_add(workspace.checked_mul(threads)?)?;
     let arrays = per_run.checked_mul(threads)?.checked_mul(std::mem::size_of::<T>() as u64)?;
-    // Each run in flight holds its whole curve: a thread trains a group of up to `members`.
+    // Each run in flight holds its whole curve: per worker, a group of up to `members` in
+    // training and, for runs a writer saves, one being saved.
     let members = config.grid.hidden.iter().map(|&m| group_size::<T>(m, most)).max()? as u64;
     let rows = (config.train.iterations as u64).checked_add(1)?;
+    let in_flight = if config.train.iterations < HANDED_OFF_ITERATIONS { 2 } else { 1 };
+    let groups = threads.checked_mul(in_flight)?;
     let curves =
-        threads.checked_mul(members)?.checked_mul(rows)?.checked_mul(crate::train::CURVE_ROW_BYTES)?;
+        groups.checked_mul(members)?.checked_mul(rows)?.checked_mul(crate::train::CURVE_ROW_BYTES)?;
     // Networks of the lanes form lay their data out once more per evaluator (Xᵀ and labels,
     // padded to blocks of 16): a training and a test set per group in flight.
     let lanes = if config.grid.hidden.iter().any(|&m| heavyball_core::model::lanes::takes_hidden(m)) {

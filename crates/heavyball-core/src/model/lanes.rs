@@ -27,7 +27,7 @@
 
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 
-use super::epilogues::tanh_backward_row;
+use super::epilogues::{tanh_backward_row, tanh_plus_row};
 use super::output::{LOSS_GROUP, OUTPUT_ROWS, output_lanes};
 use super::{ForwardWeights, Params, Shape, Stats, Workspace};
 use crate::num::Element;
@@ -116,8 +116,7 @@ pub(super) struct LaneScratch<T> {
     g: Vec<T>,
     /// Dᵀ: M rows of [`LD`].
     d: Vec<T>,
-    /// One hidden unit's bias along a batch, and a row of ones (for db and dc).
-    bias: Vec<T>,
+    /// A row of ones (for db and dc).
     ones: Vec<T>,
     /// The output layer's rows ([`OUTPUT_ROWS`] of a batch) and its argmaxes.
     out: Vec<T>,
@@ -133,7 +132,6 @@ impl<T> Default for LaneScratch<T> {
             h: none(),
             g: none(),
             d: none(),
-            bias: none(),
             ones: none(),
             out: none(),
             best: Vec::new(),
@@ -149,7 +147,6 @@ impl<T: Element> LaneScratch<T> {
             (&mut self.h, m * LD),
             (&mut self.g, k * LD),
             (&mut self.d, m * LD),
-            (&mut self.bias, BATCH),
             (&mut self.out, OUTPUT_ROWS * BATCH),
             (&mut self.sums, shape.n_params() * L),
         ] {
@@ -232,8 +229,7 @@ fn member<T: Element>(
         let mut ht = ArrayViewMut2::from_shape((m, width).strides((LD, 1)), &mut s.h[..]).expect("Hᵀ");
         matmul(w, xt, &mut ht);
         for (row, &b) in s.h.chunks_mut(LD).zip(bias) {
-            s.bias[..width].fill(b);
-            T::bias_tanh(&mut row[..width], &s.bias[..width]);
+            tanh_plus_row(&mut row[..width], b);
         }
         // Fᵀ − c = V·Hᵀ; then the softmax, the loss and Gᵀ.
         let mut ft = ArrayViewMut2::from_shape((k, width).strides((LD, 1)), &mut s.g[..]).expect("Fᵀ");
