@@ -11,6 +11,10 @@
 #     benches/paired-t.sh [ROUNDS]        # default: 3 rounds of each sweep
 #     CONFIGS="experiments/bench-a.toml" NUMPY_PROCS=2 benches/paired-t.sh 2
 #
+# Each round also times heavyball with its results in memory (in TMPFS, by default /dev/shm
+# when it exists; TMPFS= turns it off): the same sweep without the file system's share (each
+# run's files are fsynced), which the bound and the peers, writing nothing, do not pay.
+#
 # CONFIGS picks other sweeps with synthetic data (space-separated); NUMPY_PROCS=N adds the
 # numpy peer (a process pool of N) to each round. Needs a python with numpy and jax (PY; by
 # default the venv that benches/peers/setup.sh creates) and roofline.py (ROOFLINE; by default
@@ -24,6 +28,8 @@ py=${PY:-${PEERS_VENV:-${TMPDIR:-/tmp}/heavyball-peers-venv}/bin/python}
 roofline=${ROOFLINE:-../shared/peers/roofline.py}
 configs=${CONFIGS:-experiments/bench-t.toml experiments/bench-tiny.toml}
 numpy_procs=${NUMPY_PROCS:-}
+tmpfs=${TMPFS-/dev/shm}
+[[ -n $tmpfs && ! ( -d $tmpfs && -w $tmpfs ) ]] && tmpfs=""
 [[ -z $numpy_procs || $numpy_procs =~ ^[1-9][0-9]*$ ]] ||
     { echo "NUMPY_PROCS must be a positive integer, not '$numpy_procs'" >&2; exit 2; }
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a positive integer, not '$rounds'" >&2; exit 2; }
@@ -36,14 +42,15 @@ done
 cargo build --release --quiet
 bin=$PWD/target/release/heavyball
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+memory=${tmpfs:+$(mktemp -d -p "$tmpfs")}
+trap 'rm -rf "$work" ${memory:+"$memory"}' EXIT
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 field() { grep -o "\"$1\": [0-9.]*" | grep -o '[0-9.]*$'; }
 summary=()
 for config in $configs; do
     name=$(basename "$config" .toml)
-    shares=() vs_jax=() vs_jax_run=() vs_numpy=() secs_all=() bounds=()
+    shares=() vs_jax=() vs_jax_run=() vs_numpy=() secs_all=() bounds=() memory_shares=()
     for i in $(seq "$rounds"); do
         bound_line=$("$py" "$roofline" --config "$config" | tail -1)
         bound=$(field bound_s <<<"$bound_line")
@@ -61,6 +68,15 @@ for config in $configs; do
         ratio=$(awk -v a="$jax_s" -v b="$secs" 'BEGIN { printf "%.2f", a / b }')
         ratio_run=$(awk -v a="$jax_run" -v b="$secs" 'BEGIN { printf "%.2f", a / b }')
         shares+=("$share") vs_jax+=("$ratio") vs_jax_run+=("$ratio_run") secs_all+=("$secs") bounds+=("$bound")
+        memory_note=""
+        if [[ -n $memory ]]; then
+            rm -rf "$memory/results"
+            line=$("$bin" run "$config" --results "$memory/results" --quiet 2>&1 | tail -1)
+            memory_s=$(grep -o '[0-9.]* s,' <<<"$line" | grep -o '^[0-9.]*')
+            [[ -n $memory_s ]] || { echo "could not read heavyball's run in memory: '$line'" >&2; exit 1; }
+            memory_shares+=("$(awk -v a="$bound" -v b="$memory_s" 'BEGIN { printf "%.1f", 100 * a / b }')")
+            memory_note="; results in memory $memory_s s, ${memory_shares[-1]}% of the bound"
+        fi
         numpy_note=""
         if [[ -n $numpy_procs ]]; then
             numpy=$("$py" "$peers/numpy_sweep.py" --config "$config" --procs "$numpy_procs" | tail -1)
@@ -69,13 +85,14 @@ for config in $configs; do
             vs_numpy+=("$(awk -v a="$numpy_s" -v b="$secs" 'BEGIN { printf "%.2f", a / b }')")
             numpy_note="; numpy ($numpy_procs processes) $numpy_s s, ${vs_numpy[-1]}×"
         fi
-        printf '%s %-12s bound %6.2f s (sgemm %6.1f GFLOP/s); JAX %6.2f s (%6.2f s without compiling); heavyball %6.2f s (%5.1f GFLOP/s): %5s%% of the bound, %5s× JAX (%5s× its run)%s\n' \
-            "$(date -u +%H:%M:%S)" "$name" "$bound" "$gemm" "$jax_s" "$jax_run" "$secs" "$rate" "$share" "$ratio" "$ratio_run" "$numpy_note"
+        printf '%s %-12s bound %6.2f s (sgemm %6.1f GFLOP/s); JAX %6.2f s (%6.2f s without compiling); heavyball %6.2f s (%5.1f GFLOP/s): %5s%% of the bound, %5s× JAX (%5s× its run)%s%s\n' \
+            "$(date -u +%H:%M:%S)" "$name" "$bound" "$gemm" "$jax_s" "$jax_run" "$secs" "$rate" "$share" "$ratio" "$ratio_run" "$memory_note" "$numpy_note"
     done
-    summary+=("$(printf '%-12s median over %s rounds: heavyball %s s, bound %s s: %s%% of the bound, %s× JAX, %s× JAX without compiling%s' \
+    summary+=("$(printf '%-12s median over %s rounds: heavyball %s s, bound %s s: %s%% of the bound, %s× JAX, %s× JAX without compiling%s%s' \
         "$name" "$rounds" "$(printf '%s\n' "${secs_all[@]}" | median)" "$(printf '%s\n' "${bounds[@]}" | median)" \
         "$(printf '%s\n' "${shares[@]}" | median)" "$(printf '%s\n' "${vs_jax[@]}" | median)" \
         "$(printf '%s\n' "${vs_jax_run[@]}" | median)" \
+        "${memory:+, results in memory $(printf '%s\n' "${memory_shares[@]}" | median)% of the bound}" \
         "${numpy_procs:+, $(printf '%s\n' "${vs_numpy[@]}" | median)× numpy}")")
 done
 printf '%s\n' "${summary[@]}"

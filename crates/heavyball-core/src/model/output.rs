@@ -166,21 +166,17 @@ simd_kernel!(
             }
         }
         let correct = best[..valid].iter().zip(y).filter(|(b, y)| b == y).count();
+        // One pass per class: f − max, the label's term, e^{f − max} and the running sum.
         for (class, row) in f.chunks_mut(ld).take(c.len()).enumerate() {
             let row = &mut row[..width];
             let label = class as u32;
-            for (((x, &t), o), &yi) in row.iter_mut().zip(top.iter()).zip(own.iter_mut()).zip(y) {
+            let lanes = row.iter_mut().zip(top.iter()).zip(own.iter_mut()).zip(y).zip(total.iter_mut());
+            for ((((x, &t), o), &yi), s) in lanes {
                 let z = *x - t;
                 *o = if yi == label { z } else { *o };
-                *x = z;
-            }
-            T::exp_in_place(row);
-            if class == 0 {
-                total.copy_from_slice(row);
-            } else {
-                for (s, &e) in total.iter_mut().zip(row.iter()) {
-                    *s = *s + e;
-                }
+                let e = T::exp_of(z);
+                *x = e;
+                *s = if class == 0 { e } else { *s + e };
             }
         }
         // The empty columns: a factor of 1 and no own term.
