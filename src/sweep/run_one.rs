@@ -177,6 +177,8 @@ pub(super) struct Ended<'a, T> {
     statuses: Vec<Status>,
     /// A member's periodic checkpoint that could not be written: it stopped there.
     write_errors: Vec<Option<anyhow::Error>>,
+    /// When training stopped: a run's wall time ends here, not when a writer gets to it.
+    trained: Instant,
 }
 
 impl<T: Real> Ended<'_, T> {
@@ -188,7 +190,7 @@ impl<T: Real> Ended<'_, T> {
         data: &Prepared<T>,
         progress: &Progress,
     ) -> Vec<Result<RunOutcome>> {
-        let Ended { members, states, statuses, write_errors } = self;
+        let Ended { members, states, statuses, write_errors, trained } = self;
         members
             .into_iter()
             .zip(states)
@@ -196,7 +198,7 @@ impl<T: Real> Ended<'_, T> {
             .zip(write_errors)
             .map(|(((member, state), status), error)| match error {
                 Some(e) => Err(e),
-                None => end(config, data, member, state, status, progress),
+                None => end(config, data, member, state, status, trained, progress),
             })
             .collect()
     }
@@ -205,7 +207,7 @@ impl<T: Real> Ended<'_, T> {
 /// Trains runs of one network shape together as one fused group ([`train::train_group`]), each
 /// from its state in `states` (one per member, as [`take_up`] gave them), with its periodic
 /// checkpoints; [`Ended::save`] then saves each one's files. A member whose checkpoint could
-/// not be written stops there while the others carry on.
+/// not be written stops there while the others carry on; all stop once `stop` says so.
 ///
 /// **Panics** if the members' shapes differ.
 pub(super) fn train_members<'a, T: Real>(
@@ -214,10 +216,16 @@ pub(super) fn train_members<'a, T: Real>(
     mut members: Vec<Member<'a>>,
     mut states: Vec<State<T>>,
     progress: &Progress,
-    stop: &AtomicBool,
+    stop: &dyn Fn() -> bool,
 ) -> Ended<'a, T> {
     let Some(shape) = members.first().map(|m| m.shape) else {
-        return Ended { members, states, statuses: Vec::new(), write_errors: Vec::new() };
+        return Ended {
+            members,
+            states,
+            statuses: Vec::new(),
+            write_errors: Vec::new(),
+            trained: Instant::now(),
+        };
     };
     let target = config.train.iterations;
     let hypers: Vec<Hyper> = members
@@ -250,9 +258,9 @@ pub(super) fn train_members<'a, T: Real>(
                 }
                 member.clock.written(t0.elapsed());
             }
-            if stop.load(Ordering::SeqCst) { Flow::Stop } else { Flow::Continue }
+            if stop() { Flow::Stop } else { Flow::Continue }
         });
-    Ended { members, states, statuses, write_errors }
+    Ended { members, states, statuses, write_errors, trained: Instant::now() }
 }
 
 /// Saves a run that [`train::train_group`] left with `status`: its checkpoint when stopped, or
@@ -263,6 +271,7 @@ fn end<T: Real>(
     member: Member<'_>,
     state: State<T>,
     status: Status,
+    trained: Instant,
     progress: &Progress,
 ) -> Result<RunOutcome> {
     let Member {
@@ -278,7 +287,7 @@ fn end<T: Real>(
         ..
     } = member;
     let target = config.train.iterations;
-    let wall = wall_before + started.elapsed().as_secs_f64();
+    let wall = wall_before + trained.saturating_duration_since(started).as_secs_f64();
     let steps = state.iteration;
     if status == Status::Stopped {
         save_run_files(&run_dir, &id.key, &state, &mut init_bytes, &[])?;

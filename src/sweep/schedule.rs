@@ -43,10 +43,13 @@ struct Shared<'s, T> {
     runs: &'s [RunSpec],
     ids: &'s [RunId],
     progress: &'s Progress,
+    /// Set once a run's files could not be saved: no group begins after it, and the groups in
+    /// training stop as they do on a stop request.
+    failed: &'s AtomicBool,
 }
 
 impl<'s, T: Real> Shared<'s, T> {
-    /// Takes up run i under its lock (held in `locks` until the group ends): skipped when
+    /// Takes up run i under its lock (held in `locks` until the group is saved): skipped when
     /// another process holds it, made ready to train otherwise.
     fn take_up(&self, i: usize, locks: &mut Vec<RunLock>) -> Result<TakeUp<'s, T>> {
         let Some(lock) = RunLock::try_acquire(self.dir, &self.ids[i])? else {
@@ -78,7 +81,8 @@ impl<'s, T: Real> Shared<'s, T> {
                 Err(e) => outcomes[slot] = Some(Err(e)),
             }
         }
-        let ended = train_members(self.config, self.data, members, states, self.progress, &self.opts.stop);
+        let stop = || self.opts.stop.load(Ordering::SeqCst) || self.failed.load(Ordering::SeqCst);
+        let ended = train_members(self.config, self.data, members, states, self.progress, &stop);
         GroupEnd { positions: group.to_vec(), outcomes, trained, ended, locks }
     }
 
@@ -109,8 +113,8 @@ struct GroupEnd<'s, T> {
 
 /// Runs of fewer iterations than this are saved by writer threads while their workers train
 /// on; longer ones by their own worker. A run in flight holds its curve (256 bytes a row), so a
-/// second group per worker costs at most 25 MB a run, and a run this long spends a negligible
-/// share of its time on its files anyway.
+/// second group per worker costs at most about 26 MB a run, and a run this long spends a
+/// negligible share of its time on its files anyway.
 const HANDED_OFF_ITERATIONS: usize = 100_000;
 
 /// Trains the runs `runs[from..]` that are this process's (all, or its shard's share of the
@@ -140,9 +144,9 @@ pub(super) fn train_runs<T: Real>(
     order.sort_by(|&a, &b| work[b].total_cmp(&work[a]));
     let threads = rayon::current_num_threads();
     let groups = fused_groups::<T>(&order, runs, threads, most);
-    let shared = Shared { config, opts, data, dir, runs, ids, progress: &progress };
-    let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
+    let shared = Shared { config, opts, data, dir, runs, ids, progress: &progress, failed: &failed };
+    let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Result<RunOutcome>>>> = order.iter().map(|_| Mutex::new(None)).collect();
     let workers = threads.min(groups.len());
     let record = |end: GroupEnd<'_, T>| {
@@ -274,7 +278,7 @@ fn run_work<T: Real>(runs: &[RunSpec], data: &Prepared<T>) -> Vec<f64> {
 /// The memory training needs at most, in bytes: as many runs at once as there are threads (or
 /// runs), each with its parameters, momentum, a gradient per chunk and a workspace per thread,
 /// sized for the widest fused group (R runs of M hidden units count as one network of R·M),
-/// and the curves of the groups in training or waiting to be saved.
+/// and the parameters and curves of the groups being saved.
 /// `None` beyond 64-bit counting.
 pub(super) fn training_bytes<T: Real>(
     config: &Config,
@@ -292,6 +296,10 @@ pub(super) fn training_bytes<T: Real>(
     let per_run = params.checked_mul(chunks.checked_add(8)?)?;
     let workspace = chunk.checked_mul(m.checked_mul(2)?.checked_add(k)?.checked_add(24)?)?;
     let per_run = per_run.checked_add(workspace.checked_mul(threads)?)?;
+    // A group being saved holds θ and φ, its init.npz until written, and a member's encoded
+    // checkpoint and final parameters: six more copies of the group's parameters.
+    let saving = if config.train.iterations < HANDED_OFF_ITERATIONS { params.checked_mul(6)? } else { 0 };
+    let per_run = per_run.checked_add(saving)?;
     let arrays = per_run.checked_mul(threads)?.checked_mul(std::mem::size_of::<T>() as u64)?;
     // Each run in flight holds its whole curve: per worker, a group of up to `members` in
     // training and, for runs a writer saves, one being saved.
