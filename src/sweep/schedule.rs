@@ -117,6 +117,11 @@ struct GroupEnd<'s, T> {
 /// negligible share of its time on its files anyway.
 const HANDED_OFF_ITERATIONS: usize = 100_000;
 
+/// True when writer threads save the sweep's trained groups ([`HANDED_OFF_ITERATIONS`]).
+fn writers_save(config: &Config) -> bool {
+    config.train.iterations < HANDED_OFF_ITERATIONS
+}
+
 /// Trains the runs `runs[from..]` that are this process's (all, or its shard's share of the
 /// whole list), largest first, in fused groups of at most `most` runs, each saved as it ends.
 #[allow(clippy::too_many_arguments)]
@@ -149,8 +154,8 @@ pub(super) fn train_runs<T: Real>(
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Result<RunOutcome>>>> = order.iter().map(|_| Mutex::new(None)).collect();
     let workers = threads.min(groups.len());
-    let record = |end: GroupEnd<'_, T>| {
-        let positions = end.positions.clone();
+    let record = |mut end: GroupEnd<'_, T>| {
+        let positions = std::mem::take(&mut end.positions);
         for (&k, outcome) in positions.iter().zip(shared.save(end)) {
             failed.fetch_or(outcome.is_err(), Ordering::SeqCst);
             *slots[k].lock().expect("no thread panics while holding a slot") = Some(outcome);
@@ -159,7 +164,7 @@ pub(super) fn train_runs<T: Real>(
     // A trained group goes to a writer, so that its worker starts the next group while the
     // disk takes the last one's files; each writer takes one group at a time, so at most two
     // groups per worker hold their curves. Runs too long for that memory save their own.
-    let hand_off = config.train.iterations < HANDED_OFF_ITERATIONS;
+    let hand_off = writers_save(config);
     let (sender, receiver) = std::sync::mpsc::sync_channel::<GroupEnd<'_, T>>(0);
     let receiver = std::sync::Arc::new(Mutex::new(receiver));
     std::thread::scope(|writers| {
@@ -298,14 +303,14 @@ pub(super) fn training_bytes<T: Real>(
     let per_run = per_run.checked_add(workspace.checked_mul(threads)?)?;
     // A group being saved holds θ and φ, its init.npz until written, and a member's encoded
     // checkpoint and final parameters: six more copies of the group's parameters.
-    let saving = if config.train.iterations < HANDED_OFF_ITERATIONS { params.checked_mul(6)? } else { 0 };
+    let saving = if writers_save(config) { params.checked_mul(6)? } else { 0 };
     let per_run = per_run.checked_add(saving)?;
     let arrays = per_run.checked_mul(threads)?.checked_mul(std::mem::size_of::<T>() as u64)?;
     // Each run in flight holds its whole curve: per worker, a group of up to `members` in
     // training and, for runs a writer saves, one being saved.
     let members = config.grid.hidden.iter().map(|&m| group_size::<T>(m, most)).max()? as u64;
     let rows = (config.train.iterations as u64).checked_add(1)?;
-    let in_flight = if config.train.iterations < HANDED_OFF_ITERATIONS { 2 } else { 1 };
+    let in_flight = if writers_save(config) { 2 } else { 1 };
     let groups = threads.checked_mul(in_flight)?;
     let curves =
         groups.checked_mul(members)?.checked_mul(rows)?.checked_mul(crate::train::CURVE_ROW_BYTES)?;
