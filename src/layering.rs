@@ -139,6 +139,25 @@ fn no_module_names_a_module_listed_below_it() {
     }
 }
 
+/// The most lines a source file may hold: past it a file has taken on a second job
+/// (CONTRIBUTING.md: one job per file), and it is carved before more lands in it.
+const MOST_LINES: usize = 550;
+
+#[test]
+fn no_source_file_outgrows_one_job() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut big = Vec::new();
+    for dir in ["src", "crates/heavyball-core/src", "tests", "benches"] {
+        for path in rust_files(&root.join(dir)) {
+            let lines = std::fs::read_to_string(&path).expect("a source file").lines().count();
+            if lines > MOST_LINES {
+                big.push(format!("{}: {lines} lines", path.display()));
+            }
+        }
+    }
+    assert!(big.is_empty(), "files over {MOST_LINES} lines; carve them:\n{}", big.join("\n"));
+}
+
 #[test]
 fn the_checker_finds_an_import_up_the_list() {
     let order: Vec<String> = ["config", "data", "sweep"].map(String::from).into();

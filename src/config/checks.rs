@@ -310,7 +310,15 @@ fn check_aggregate(name: &str) -> Result<Aggregate, Rule> {
 /// The most fresh seeds a `[confirm]` section may ask for.
 pub const MAX_CONFIRM_SEEDS: usize = 1000;
 
-pub(super) fn check_confirm(raw: RawConfirm, data: &DataSpec, grid: &GridSpec) -> Result<ConfirmSpec, Rule> {
+/// `[confirm]`, after `[tune]`: confirmation tests the bests tuning bracketed, so a criterion
+/// it leaves out follows `[tune]`'s (when that is a training loss), and one that differs from it
+/// is refused rather than silently choosing bests tuning never bracketed.
+pub(super) fn check_confirm(
+    raw: RawConfirm,
+    data: &DataSpec,
+    grid: &GridSpec,
+    tune: Option<&TuneSpec>,
+) -> Result<ConfirmSpec, Rule> {
     let seeds = match usize::try_from(raw.seeds) {
         Ok(n @ 1..=MAX_CONFIRM_SEEDS) => n,
         _ => {
@@ -320,13 +328,42 @@ pub(super) fn check_confirm(raw: RawConfirm, data: &DataSpec, grid: &GridSpec) -
             )));
         }
     };
-    let by = check_criterion(&raw.by, data)?;
-    let aggregate = check_aggregate(&raw.aggregate)?;
-    // At most four settings per M (each method's best in each view), every fresh seed of each.
-    let most = grid.run_count().saturating_add(grid.hidden.len().saturating_mul(4 * seeds));
+    let tuned = tune.filter(|t| t.by.is_training_loss());
+    let by = match (&raw.by, tuned) {
+        (Some(name), _) => check_criterion(name, data)?,
+        (None, Some(t)) => t.by,
+        (None, None) => Selection::DEFAULT.by,
+    };
+    let aggregate = match (&raw.aggregate, tuned) {
+        (Some(name), _) => check_aggregate(name)?,
+        (None, Some(t)) => t.aggregate,
+        (None, None) => Selection::DEFAULT.aggregate,
+    };
+    if let Some(t) = tuned {
+        let differs = |key: &str, mine: &str, tunes: &str| {
+            Rule(format!(
+                "{key} = {mine:?} differs from [tune]'s {key} = {tunes:?}: confirmation would test bests \
+                 that tuning did not bracket; leave {key} out of [confirm] (it follows [tune]) or set both alike"
+            ))
+        };
+        if by != t.by {
+            return Err(differs("by", by.name(), t.by.name()));
+        }
+        if aggregate != t.aggregate {
+            return Err(differs("aggregate", aggregate.name(), t.aggregate.name()));
+        }
+    }
+    // At most four settings per M (each method's best in each view), every fresh seed of each,
+    // after the grid and whatever tuning rounds may add.
+    let tuning = tune.map_or(0, |t| {
+        (grid.hidden.len() * grid.alpha.len() * grid.seed.len()).saturating_mul(t.max_rounds - 1)
+    });
+    let most =
+        grid.run_count().saturating_add(tuning).saturating_add(grid.hidden.len().saturating_mul(4 * seeds));
     if most > MAX_RUNS {
+        let what = if tune.is_some() { "the grid, its tuning rounds" } else { "the grid" };
         return Err(Rule(format!(
-            "the grid and {seeds} confirmation seeds may reach {most} runs; one sweep holds at most {MAX_RUNS}"
+            "{what} and {seeds} confirmation seeds may reach {most} runs; one sweep holds at most {MAX_RUNS}"
         )));
     }
     Ok(ConfirmSpec { seeds, by, aggregate })

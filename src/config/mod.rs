@@ -5,6 +5,7 @@ mod checks;
 mod ranges;
 mod raw;
 mod spec;
+mod syntax;
 
 use std::io::Read;
 use std::path::Path;
@@ -17,6 +18,7 @@ use checks::{check_confirm, check_data, check_grid, check_name, check_train, che
 pub use ranges::{round_value, short_number};
 use raw::{RawConfig, RawDataSection};
 pub use spec::*;
+use syntax::syntax_error;
 
 /// What went wrong with a config; every message names the file and the key or line.
 #[derive(Debug, Error)]
@@ -228,46 +230,14 @@ impl Config {
                 tune = Some(check_tune(raw.clone(), data, &grid).map_err(|m| invalid("[tune]", m))?);
             }
             if let Some(raw) = &raw.confirm {
-                confirm = Some(check_confirm(raw.clone(), data, &grid).map_err(|m| invalid("[confirm]", m))?);
+                confirm = Some(
+                    check_confirm(raw.clone(), data, &grid, tune.as_ref())
+                        .map_err(|m| invalid("[confirm]", m))?,
+                );
             }
         }
         Ok(Config { name, origin: origin.to_string(), data, study, train, grid, tune, confirm })
     }
-}
-
-/// Turns a TOML error into one line that names the file and the line.
-fn syntax_error(e: toml::de::Error, text: &str, origin: &str) -> ConfigError {
-    let line = e.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
-    let line = match line {
-        // A span that starts right after a newline belongs to the next line.
-        Some(l) if e.span().is_some_and(|s| text[..s.start.min(text.len())].ends_with('\n')) => l + 1,
-        Some(l) => l,
-        None => 1,
-    };
-    let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
-    let key =
-        text.lines().nth(line - 1).and_then(|l| l.split_once('=')).map(|(k, _)| k.trim().trim_matches('"'));
-    let message = key.and_then(|key| plain_type_error(&message, key)).unwrap_or(message);
-    ConfigError::Syntax { origin: origin.to_string(), line, message }
-}
-
-/// The parser's "invalid type: string \"ten\", expected usize" in words: "iterations must be a
-/// whole number ≥ 0 (got the string \"ten\")". `None` for other messages.
-fn plain_type_error(message: &str, key: &str) -> Option<String> {
-    let (found, expected) = message.rsplit_once(", expected ")?;
-    let found = found.strip_prefix("invalid type: ").or_else(|| found.strip_prefix("invalid value: "))?;
-    let wanted = match expected {
-        "usize" | "u64" | "u32" | "u16" | "u8" => "a whole number ≥ 0",
-        "i64" | "i32" | "i16" | "i8" => "a whole number",
-        "f64" | "f32" | "any valid TOML value" => "a number",
-        "a boolean" | "bool" => "true or false",
-        "a string" | "a borrowed string" => "a quoted string",
-        "a sequence" => "a list such as [1, 2]",
-        _ => return None,
-    };
-    // TOML integers beyond 64 bits are read as i128: say so in words.
-    let found = found.replace('`', "").replace(" as i128", ", too large");
-    Some(format!("{key} must be {wanted} (got {found})"))
 }
 
 #[cfg(test)]
@@ -422,6 +392,48 @@ alpha = [1.0, 0.5]
         }
         assert!(err(&confirmed.replace("seeds = 8", "")).contains("missing field `seeds`"));
         assert!(err(&with("precision = \"f64\"")).contains("unknown field `precision`"));
+    }
+
+    #[test]
+    fn confirmation_follows_tuning_and_never_contradicts_it() {
+        let tuned = GOOD.replace("gamma = [0.1]", "gamma = [0.1, 0.3]")
+            + "[tune]\ngamma = \"bracket\"\nby = \"final_train_loss\"\naggregate = \"mean\"\n";
+        // Left out, [confirm]'s criterion is [tune]'s: the bests confirmed are those tuning bracketed.
+        let c = parse(&(tuned.clone() + "[confirm]\nseeds = 4\n")).unwrap();
+        let follows = ConfirmSpec { seeds: 4, by: Criterion::FinalTrainLoss, aggregate: Aggregate::Mean };
+        assert_eq!(c.confirm, Some(follows));
+        assert_eq!(c.selection(), c.tune.unwrap().selection());
+        // Set alike, it is accepted; set otherwise, refused with both named.
+        let alike = tuned.clone() + "[confirm]\nseeds = 4\nby = \"final_train_loss\"\naggregate = \"mean\"\n";
+        assert_eq!(parse(&alike).unwrap().confirm, Some(follows));
+        let e = err(&(tuned.clone() + "[confirm]\nseeds = 4\nby = \"late_train_loss\"\n"));
+        assert!(
+            e.contains("by = \"late_train_loss\" differs from [tune]'s by = \"final_train_loss\"")
+                && e.ends_with("in [confirm] of sweep.toml"),
+            "{e}"
+        );
+        let e = err(&(tuned.clone() + "[confirm]\nseeds = 4\naggregate = \"median\"\n"));
+        assert!(e.contains("aggregate = \"median\" differs from [tune]'s aggregate = \"mean\""), "{e}");
+        // Tuning by the test loss says nothing of the optimisation view: the default holds.
+        let by_test =
+            tuned.replace("by = \"final_train_loss\"", "by = \"test_loss\"") + "[confirm]\nseeds = 4\n";
+        assert_eq!(parse(&by_test).unwrap().confirm.unwrap().selection(), Selection::DEFAULT);
+        // The run limit counts the tuning rounds too. With 2400 widths, 2 γ, 1 α and 2 seeds:
+        // the grid's 9600 runs, 99 more rounds of 4800 and 2400 × 4 × 1000 fresh seeds are
+        // 10 084 800 runs, too many for one sweep, though tuning or confirming alone fit.
+        let widths: Vec<String> = (1..=2400).map(|m| m.to_string()).collect();
+        let big = GOOD
+            .replace("hidden = [4, 8]", &format!("hidden = [{}]", widths.join(", ")))
+            .replace("gamma = [0.1]", "gamma = [0.1, 0.3]")
+            .replace("alpha = [1.0, 0.5]", "alpha = [1.0]\nseed = [0, 1]");
+        let tune = "[tune]\ngamma = \"bracket\"\nmax_rounds = 100\n";
+        let confirm = "[confirm]\nseeds = 1000\n";
+        assert!(parse(&(big.clone() + tune)).is_ok() && parse(&(big.clone() + confirm)).is_ok());
+        let e = err(&(big + tune + confirm));
+        assert!(
+            e.contains("the grid, its tuning rounds and 1000 confirmation seeds may reach 10084800 runs"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -37,10 +37,10 @@ pub(super) struct RawTune {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfirm {
     pub(super) seeds: i64,
-    #[serde(default = "default_criterion")]
-    pub(super) by: String,
-    #[serde(default = "default_aggregate")]
-    pub(super) aggregate: String,
+    /// Unset: `[tune]`'s when it tunes by a training loss, else the default.
+    pub(super) by: Option<String>,
+    /// Unset: as `by`.
+    pub(super) aggregate: Option<String>,
 }
 
 /// `[data]` (one table: a sweep) or `[[data]]` (an array of tables: a study of workloads),

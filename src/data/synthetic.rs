@@ -4,11 +4,14 @@
 //! p×K, row by row; then per sample, class by class, the label noise E ~ N(0, 1). The features
 //! are X = Z when `condition` κ = 1 (the benchmark peers' bench-A recipe, bytes unchanged), and
 //! otherwise X = Z·diag(s)·Q with s_j = κ^(−j / (2(p−1))), j = 0…p−1 (log-spaced from 1 down to
-//! 1/√κ, so the covariance Qᵀ·diag(s²)·Q has condition number κ) and Q a random rotation: the
-//! Q factor, by modified Gram–Schmidt over its columns in order (twice), of a p×p matrix of
-//! N(0, 1) drawn row by row from stream 1 of the same seed's ChaCha8 (the data come from
-//! stream 0). The rotation mixes the scales across columns, so standardising each column does
-//! not undo the conditioning. The labels are y_i = argmax_k (X·A + noise·E)_{ik}.
+//! 1/√κ, so the covariance Qᵀ·diag(s²)·Q has condition number κ) and Q a random orthogonal
+//! matrix (a rotation or a reflection): the Q factor, by modified Gram–Schmidt over its columns
+//! in order (each column's projections on the earlier ones subtracted twice over, then the
+//! column normalised), of a p×p matrix of N(0, 1) drawn row by row from stream 1 of the same
+//! seed's ChaCha8 (the data come from stream 0). Q mixes the scales across columns, so
+//! standardising each column does not undo the conditioning. The labels are
+//! y_i = argmax_k (X·A + noise·E)_{ik}, a tie going to the smaller k. The README gives the
+//! same recipe with the libraries' sampling rules, for reproducing it elsewhere.
 
 use ndarray::Array2;
 use rand::SeedableRng;
@@ -77,7 +80,7 @@ fn conditioned(z: Array2<f64>, spec: &Synthetic) -> Array2<f64> {
     scaled.dot(&rotation(p, spec.seed))
 }
 
-/// A p×p rotation drawn from stream 1 of the seed's ChaCha8: the orthonormalised columns of a
+/// A p×p orthogonal matrix drawn from stream 1 of the seed's ChaCha8: the orthonormalised columns of a
 /// matrix of N(0, 1), by modified Gram–Schmidt twice (the second pass removes what rounding
 /// left of the first's projections).
 fn rotation(p: usize, seed: u64) -> Array2<f64> {

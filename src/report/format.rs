@@ -9,8 +9,10 @@ use crate::config::{Aggregate, Criterion, Selection};
 pub(super) fn num(v: f64) -> String {
     if v.is_nan() {
         "–".into()
-    } else if v.is_infinite() {
+    } else if v == f64::INFINITY {
         "∞".into()
+    } else if v == f64::NEG_INFINITY {
+        "−∞".into()
     } else if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e5) {
         format!("{v:.3e}")
     } else {
@@ -131,6 +133,7 @@ mod tests {
     #[test]
     fn table_numbers_intervals_and_p_values() {
         assert_eq!((num(f64::NAN), num(f64::INFINITY), num(0.0)), ("–".into(), "∞".into(), "0".into()));
+        assert_eq!(num(f64::NEG_INFINITY), "−∞");
         assert_eq!(
             (num(0.123456), num(1.5e-7), num(2.5e6)),
             ("0.1235".into(), "1.500e-7".into(), "2.500e6".into())

@@ -15,6 +15,7 @@ mod csvs;
 mod figures;
 mod format;
 mod markdown;
+mod measures;
 mod notes;
 mod page;
 mod paired;

@@ -11,9 +11,9 @@
 use std::fmt::Write as _;
 
 use super::Sweep;
-use super::analysis::distinct_gammas;
 use super::figures::{Figure, downsample, hex_color, method_color};
 use super::markdown::HEAD_TO_HEAD;
+use super::measures::distinct_gammas;
 use crate::grid::short_number;
 
 const SCRIPT: &str = include_str!("../../assets/report.js");

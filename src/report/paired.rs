@@ -7,7 +7,7 @@
 //! its time is "more than T", which ranks above every time that reached it (+∞), never T. A pair
 //! where neither reached it says nothing and is left out.
 
-use super::analysis::iterations_to;
+use super::measures::iterations_to;
 use super::stats::{self, Interval, median};
 use crate::config::Criterion;
 use crate::store::RunRecord;

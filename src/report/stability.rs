@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use heavyball_core::model::stability_threshold;
 
-use super::analysis::{converged, distinct_gammas};
+use super::measures::{converged, distinct_gammas};
 use crate::store::hessian::RunHessian;
 use crate::store::{RunRecord, SweepMeta};
 

@@ -248,38 +248,65 @@ fn study_csv(rows: &[StudyRow]) -> Result<Vec<u8>> {
     Ok(w.into_inner()?)
 }
 
+/// The study table's columns.
+const COLUMNS: [&str; 12] = [
+    "workload",
+    "κ",
+    "M",
+    "view",
+    "seeds",
+    "GD γ",
+    "momentum γ, α",
+    "momentum / GD [95%]",
+    "signed-rank p",
+    "sign-test p",
+    "speed-up [95%]",
+    "Hessian λ_max/|λ_min| GD, momentum",
+];
+
+/// One row of the study's table, cell by cell (a fragile best marked `**fragile**`), for
+/// report.md and the page alike.
+fn cells(r: &StudyRow) -> [String; 12] {
+    let mark = |b: &StudyBest| if b.fragile { " **fragile**" } else { "" };
+    let gd = r.gd.as_ref().map_or("–".into(), |b| format!("{}{}", num(b.gamma), mark(b)));
+    let mo = r
+        .momentum
+        .as_ref()
+        .map_or("–".into(), |b| format!("{}, {}{}", num(b.gamma), num(b.alpha), mark(b)));
+    let spread = |b: &Option<StudyBest>| b.as_ref().and_then(|b| b.spread).map_or("–".into(), num);
+    [
+        r.workload.clone(),
+        r.condition.map_or("–".into(), num),
+        r.hidden.to_string(),
+        r.view.name().to_string(),
+        format!("{} ({})", r.seeds_used, r.pairs),
+        gd,
+        mo,
+        interval(r.ratio, ""),
+        p_value(r.signed_rank_p),
+        p_value(r.sign_p),
+        if r.view == View::Optimisation { interval(r.speedup, "×") } else { "–".into() },
+        format!("{}, {}", spread(&r.gd), spread(&r.momentum)),
+    ]
+}
+
 /// The study's table, in markdown.
 fn table(rows: &[StudyRow]) -> String {
-    let mut out = String::from(
-        "| workload | κ | M | view | seeds | GD γ | momentum γ, α | momentum / GD [95%] | signed-rank p | sign-test p | speed-up [95%] | Hessian λ_max/\\|λ_min\\| GD, momentum |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
-    );
-    let mark = |b: &StudyBest| if b.fragile { " **fragile**" } else { "" };
+    let header: Vec<String> = COLUMNS.iter().map(|c| c.replace('|', "\\|")).collect();
+    let mut out = format!("| {} |\n|{}\n", header.join(" | "), "---|".repeat(COLUMNS.len()));
     for r in rows {
-        let gd = r.gd.as_ref().map_or("–".into(), |b| format!("{}{}", num(b.gamma), mark(b)));
-        let mo = r
-            .momentum
-            .as_ref()
-            .map_or("–".into(), |b| format!("{}, {}{}", num(b.gamma), num(b.alpha), mark(b)));
-        let spread = |b: &Option<StudyBest>| b.as_ref().and_then(|b| b.spread).map_or("–".into(), num);
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} ({}) | {gd} | {mo} | {} | {} | {} | {} | {}, {} |",
-            r.workload,
-            r.condition.map_or("–".into(), num),
-            r.hidden,
-            r.view.name(),
-            r.seeds_used,
-            r.pairs,
-            interval(r.ratio, ""),
-            p_value(r.signed_rank_p),
-            p_value(r.sign_p),
-            if r.view == View::Optimisation { interval(r.speedup, "×") } else { "–".into() },
-            spread(&r.gd),
-            spread(&r.momentum),
-        );
+        let _ = writeln!(out, "| {} |", cells(r).join(" | "));
     }
     out
 }
+
+/// What the study's table reports, said under it in report.md and on the page.
+const TABLE_NOTE: &str = "The speed-up is GD's iterations to the target over momentum's, seed by seed, its median and \
+     95% interval; the ratio is momentum's value of the view's criterion over GD's. Hessian values \
+     come from `heavyball hessian` at the bests' final points, when measured.";
+
+/// What the conditioning figure's dashed line is, in report.md and on the page.
+const REFERENCE_NOTE: &str = "Speed-up against the data's condition number κ: the dashed line has the quadratic model's slope ½ (tuned heavy ball needs about √κ iterations per e-fold where GD needs κ), drawn through the κ = 1 point as a reference, not a fit.";
 
 /// Writes the study's `report/` (in a staging folder put in place whole) and returns the text
 /// for the terminal.
@@ -329,16 +356,14 @@ pub fn write(dir: &StudyDir, meta: &StudyMeta, rows: &[StudyRow]) -> Result<Stri
         meta.name,
         table(rows)
     );
-    md.push_str(
-        "The speed-up is GD's iterations to the target over momentum's, seed by seed, its median and \
-         95% interval; the ratio is momentum's value of the view's criterion over GD's. Hessian values \
-         come from `heavyball hessian` at the bests' final points, when measured.\n\n",
-    );
+    md.push_str(TABLE_NOTE);
+    md.push_str("\n\n");
     for f in &drawn {
         let _ = write!(md, "## {}\n\n![{}]({})\n\n", f.title, f.title, f.svg_name());
     }
     if !slopes.is_empty() {
-        md.push_str("Speed-up against the data's condition number κ: the dashed line has the quadratic model's slope ½ (tuned heavy ball needs about √κ iterations per e-fold where GD needs κ), drawn through the κ = 1 point as a reference, not a fit.\n\n");
+        md.push_str(REFERENCE_NOTE);
+        md.push_str("\n\n");
         md.push_str(&slopes);
         md.push('\n');
     }
@@ -347,7 +372,7 @@ pub fn write(dir: &StudyDir, meta: &StudyMeta, rows: &[StudyRow]) -> Result<Stri
         let _ = writeln!(md, "- [{}](../{}/report/report.md)", w.name, w.name);
     }
     let csv = study_csv(rows)?;
-    let page = page(meta, &md, rows, &drawn);
+    let page = page(meta, rows, &drawn, &slopes);
 
     let staged = tempfile::Builder::new()
         .prefix(".report-")
@@ -391,9 +416,9 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// `index.html`: a workload selector (to each workload's own page), the table and the figures,
-/// in one self-contained file.
-fn page(meta: &StudyMeta, _md: &str, rows: &[StudyRow], drawn: &[Figure]) -> String {
+/// `index.html`: a workload selector (to each workload's own page), the table, its notes, the
+/// figures and the fitted slopes, as report.md has them, in one self-contained file.
+fn page(meta: &StudyMeta, rows: &[StudyRow], drawn: &[Figure], slopes: &str) -> String {
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>heavyball study {}</title>\
          <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 6px}}</style>\
@@ -405,26 +430,29 @@ fn page(meta: &StudyMeta, _md: &str, rows: &[StudyRow], drawn: &[Figure]) -> Str
     for w in &meta.workloads {
         let _ = write!(out, "<option value=\"{}\">{}</option>", escape(&w.name), escape(&w.name));
     }
-    out.push_str("</select></label>\n<table id=\"study\"><tr><th>workload</th><th>κ</th><th>M</th><th>view</th><th>seeds</th><th>momentum / GD [95%]</th><th>signed-rank p</th><th>sign-test p</th><th>speed-up [95%]</th></tr>\n");
+    out.push_str("</select></label>\n<table id=\"study\"><tr>");
+    for c in COLUMNS {
+        let _ = write!(out, "<th>{}</th>", escape(c));
+    }
+    out.push_str("</tr>\n");
     for r in rows {
-        let _ = writeln!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&r.workload),
-            r.condition.map_or("–".into(), num),
-            r.hidden,
-            r.view.name(),
-            r.seeds_used,
-            r.pairs,
-            escape(&interval(r.ratio, "")),
-            p_value(r.signed_rank_p),
-            p_value(r.sign_p),
-            escape(&interval(r.speedup, "×")),
-        );
+        out.push_str("<tr>");
+        for c in cells(r) {
+            let _ = write!(out, "<td>{}</td>", escape(&c).replace("**fragile**", "<strong>fragile</strong>"));
+        }
+        out.push_str("</tr>\n");
     }
     out.push_str("</table>\n");
+    let _ = writeln!(out, "<p>{}</p>", escape(TABLE_NOTE));
     for f in drawn {
         let _ = write!(out, "<h2>{}</h2>\n<div class=\"figure\">{}</div>\n", escape(&f.title), f.svg);
+    }
+    if !slopes.is_empty() {
+        let _ = write!(out, "<p>{}</p>\n<ul>", escape(REFERENCE_NOTE));
+        for line in slopes.lines() {
+            let _ = write!(out, "<li>{}</li>", escape(line.trim_start_matches("- ")));
+        }
+        out.push_str("</ul>\n");
     }
     out.push_str("</body></html>\n");
     out

@@ -122,8 +122,18 @@ impl RunLock {
 
 /// True when some process is training this run right now (holds its lock). The probe takes
 /// the lock for an instant; [`RunLock::try_acquire`] waits out such probes.
+/// Anything but a regular file there (a link, a FIFO) holds no lock of heavyball's and is never
+/// opened in a way that could block or read elsewhere; whoever takes the lock refuses it.
 pub fn run_is_busy(dir: &SweepDir, id: &RunId) -> bool {
-    let Ok(file) = File::open(dir.run_lock(id)) else { return false };
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(dir.run_lock(id));
+    let Ok(file) = opened else { return false };
+    if !file.metadata().is_ok_and(|m| m.file_type().is_file()) {
+        return false;
+    }
     matches!(file.try_lock(), Err(TryLockError::WouldBlock))
 }
 

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::atomic::write_atomic;
 use super::run_id::FORMAT_VERSION;
 use crate::config::{
-    Config, ConfirmSpec, GridSpec, MAX_CONFIRM_SEEDS, MAX_LIST, MAX_ROUNDS, MAX_RUNS, Objective, Precision,
-    Selection, SharpnessSpec, Source, TrainSpec, TuneSpec, optimisation_selection,
+    Config, ConfirmSpec, GridSpec, MAX_CONFIRM_SEEDS, MAX_ITERATIONS, MAX_LIST, MAX_ROUNDS, MAX_RUNS,
+    Objective, Precision, Selection, SharpnessSpec, Source, TrainSpec, TuneSpec, optimisation_selection,
 };
 
 /// The largest `sweep.toml` or `run.toml` read: far beyond what heavyball writes.
@@ -239,6 +239,10 @@ impl SweepMeta {
         {
             bail!("{} holds tuning settings heavyball never writes", path.display());
         }
+        let divergence_ok = meta.divergence_factor.is_none_or(|f| f.is_finite() && f > 1.0);
+        if !((1..=MAX_ITERATIONS).contains(&meta.iterations) && meta.chunk_size >= 1 && divergence_ok) {
+            bail!("{} holds training settings heavyball never writes", path.display());
+        }
         if let Some(sharpness) = meta.sharpness
             && !(sharpness.every >= 1 && sharpness.steps >= 2)
         {
@@ -370,6 +374,25 @@ mod tests {
         let old = std::fs::read_to_string(&path).unwrap().replace("divergence_factor = 10.0\n", "");
         std::fs::write(&path, old).unwrap();
         assert_eq!(SweepMeta::read(&path).unwrap().divergence_factor, None);
+    }
+
+    #[test]
+    fn training_settings_no_config_allows_make_the_sweep_file_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sweep.toml");
+        let good = toml::to_string(&sweep_meta()).unwrap();
+        // A chunk of 0 rows once reached a division by zero in `hessian DIR`.
+        for (from, to) in [
+            ("chunk_size = 128", "chunk_size = 0"),
+            ("iterations = 7", "iterations = 0"),
+            ("divergence_factor = 10.0", "divergence_factor = 0.5"),
+            ("divergence_factor = 10.0", "divergence_factor = nan"),
+        ] {
+            assert!(good.contains(from), "{from}");
+            std::fs::write(&path, good.replace(from, to)).unwrap();
+            let e = SweepMeta::read(&path).unwrap_err().to_string();
+            assert!(e.contains("holds training settings heavyball never writes"), "{to}: {e}");
+        }
     }
 
     #[test]

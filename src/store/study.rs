@@ -117,36 +117,106 @@ impl StudyMeta {
 }
 
 /// Writes the study's `summary.csv` and `curves.csv`: each workload's file (those that exist)
-/// one after another, every row led by the workload's name, under the first file's header led
-/// by `workload`. Workloads whose header differs (a test set in one and not another) are
-/// written with their own header line, led by `workload` too.
+/// one after another, every row led by the workload's name, under one header led by
+/// `workload` that holds every workload's columns. A column some workload lacks (the test
+/// columns where only some have a test set, `sharpness` where only some measured it) is empty
+/// in that workload's rows, so that the file is one table any CSV reader takes.
 pub fn write_summaries(dir: &StudyDir, workloads: &[String]) -> Result<()> {
     for file in ["summary.csv", "curves.csv"] {
-        let mut out: Vec<u8> = Vec::new();
-        let mut header: Option<String> = None;
+        let mut tables: Vec<(&str, String)> = Vec::new();
         for name in workloads {
             let path = dir.workload(name).root().join(file);
-            let Ok(text) = std::fs::read_to_string(&path) else { continue };
-            let mut lines = text.lines();
-            let Some(first) = lines.next() else { continue };
-            if header.as_deref() != Some(first) {
-                writeln!(out, "workload,{first}")?;
-                header = Some(first.to_string());
-            }
-            for line in lines {
-                writeln!(out, "{name},{line}")?;
+            // Read as every result file is: a regular file only, never a FIFO that would block.
+            let Ok(text) = super::open_regular(&path).and_then(|mut f| {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut f, &mut text)?;
+                Ok(text)
+            }) else {
+                continue;
+            };
+            if text.lines().next().is_some() {
+                tables.push((name, text));
             }
         }
-        if header.is_some() {
-            write_atomic(&dir.root().join(file), |w| w.write_all(&out))?;
+        let headers: Vec<Vec<&str>> =
+            tables.iter().filter_map(|(_, t)| t.lines().next()).map(|h| h.split(',').collect()).collect();
+        if headers.is_empty() {
+            continue;
         }
+        let columns = union_columns(&headers);
+        let mut out: Vec<u8> = Vec::new();
+        writeln!(out, "workload,{}", columns.join(","))?;
+        for ((name, text), header) in tables.iter().zip(&headers) {
+            let place: Vec<usize> = header
+                .iter()
+                .map(|c| columns.iter().position(|u| u == c).expect("a column of the union"))
+                .collect();
+            let mut row = vec![""; columns.len()];
+            for line in text.lines().skip(1) {
+                row.iter_mut().for_each(|f| *f = "");
+                for (field, &at) in line.split(',').zip(&place) {
+                    row[at] = field;
+                }
+                writeln!(out, "{name},{}", row.join(","))?;
+            }
+        }
+        write_atomic(&dir.root().join(file), |w| w.write_all(&out))?;
     }
     Ok(())
+}
+
+/// The columns of several headers in one order: the first header's, then each column another
+/// header adds, placed after the column it follows there (and after the columns other headers
+/// placed there before it).
+fn union_columns<'a>(headers: &[Vec<&'a str>]) -> Vec<&'a str> {
+    let mut union: Vec<&str> = Vec::new();
+    for header in headers {
+        let mut next = 0;
+        for &column in header {
+            next = match union.iter().position(|&u| u == column) {
+                Some(at) => at + 1,
+                None => {
+                    // After the columns other headers put here, which this one lacks.
+                    while next < union.len() && !header.contains(&union[next]) {
+                        next += 1;
+                    }
+                    union.insert(next, column);
+                    next + 1
+                }
+            };
+        }
+    }
+    union
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workloads_with_different_columns_share_one_header() {
+        let results = tempfile::tempdir().unwrap();
+        let dir = StudyDir::new(results.path(), "s");
+        let files = [
+            ("a", "run,iteration,train_loss\nr1,0,1.5\n"),
+            ("b", "run,iteration,train_loss,test_loss\nr2,0,1.4,1.6\n"),
+            ("c", "run,iteration,train_loss,sharpness\nr3,0,1.3,9\n"),
+        ];
+        for (name, text) in files {
+            std::fs::create_dir_all(dir.workload(name).root()).unwrap();
+            std::fs::write(dir.workload(name).root().join("curves.csv"), text).unwrap();
+        }
+        let names: Vec<String> = files.iter().map(|(n, _)| n.to_string()).collect();
+        write_summaries(&dir, &names).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.root().join("curves.csv")).unwrap(),
+            "workload,run,iteration,train_loss,test_loss,sharpness\n\
+             a,r1,0,1.5,,\nb,r2,0,1.4,1.6,\nc,r3,0,1.3,,9\n"
+        );
+        // No workload has a summary yet: none is written.
+        assert!(!dir.root().join("summary.csv").exists());
+        assert_eq!(union_columns(&[vec!["x", "y"], vec!["x", "y"]]), ["x", "y"]);
+    }
 
     #[test]
     fn study_files_round_trip_and_refuse_odd_names() {

@@ -243,6 +243,12 @@ fn one_run<T: Real>(
         init,
         last,
     };
+    // What the reader would refuse is never written (it would be computed again at every call).
+    if let Err(why) = values.check() {
+        return Ok(Outcome::Damaged(format!(
+            "its Hessian gave values no computation should ({why}); nothing written"
+        )));
+    }
     values.write(&path)?;
     Ok(Outcome::Computed(values))
 }

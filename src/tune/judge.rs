@@ -194,12 +194,25 @@ pub fn judge(tried: &[Tried], ratio: f64, resolution: f64) -> Verdict {
 pub fn grid_ratio(gamma: &[f64]) -> f64 {
     let lowest = gamma.iter().copied().fold(f64::INFINITY, f64::min);
     let highest = gamma.iter().copied().fold(0.0, f64::max);
-    (highest / lowest).powf(1.0 / (gamma.len() as f64 - 1.0))
+    let span = highest / lowest;
+    if span.is_finite() {
+        span.powf(1.0 / (gamma.len() as f64 - 1.0))
+    } else {
+        // A grid wider than f64's range (1e-150 to 1e160): its step from logarithms instead.
+        ((highest.ln() - lowest.ln()) / (gamma.len() as f64 - 1.0)).exp()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_grid_step_of_a_grid_wider_than_the_range_of_f64_is_finite() {
+        assert_eq!(grid_ratio(&[0.1, 1.0, 10.0]), 10.0);
+        let step = grid_ratio(&[1e-150, 1.0, 1e160]);
+        assert!((step.log10() - 155.0).abs() < 1e-9, "{step}");
+    }
 
     fn tried(points: &[(f64, f64)]) -> Vec<Tried> {
         points.iter().map(|&(gamma, score)| Tried { gamma, score, span: 1.0 }).collect()

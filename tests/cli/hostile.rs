@@ -90,7 +90,7 @@ fn a_fifo_in_place_of_any_result_file_never_hangs_a_command() {
     reference.hessian(&[]);
     let run = |sweep: &Sweep| sweep.run_dir("M3-g0.1-a1-s0");
     type Place<'a> = &'a dyn Fn(&Sweep) -> std::path::PathBuf;
-    let places: [(&str, Place); 8] = [
+    let places: [(&str, Place); 9] = [
         ("sweep.toml", &|s| s.folder().join("sweep.toml")),
         ("config.toml", &|s| s.folder().join("config.toml")),
         ("run.toml", &|s| run(s).join("run.toml")),
@@ -99,6 +99,8 @@ fn a_fifo_in_place_of_any_result_file_never_hangs_a_command() {
         ("init.npz", &|s| run(s).join("init.npz")),
         ("checkpoint.npz", &|s| run(s).join("checkpoint.npz")),
         ("hessian.toml", &|s| run(s).join("hessian.toml")),
+        // `plan` asks every run's lock whether a process is training it.
+        ("a run's lock", &|s| s.folder().join(".locks").join("M3-g0.1-a1-s0")),
     ];
     for (i, (name, place)) in places.iter().enumerate() {
         for command in ["report", "plan", "hessian", "run"] {

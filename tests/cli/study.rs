@@ -117,12 +117,25 @@ fn the_study_report_covers_every_workload_and_the_conditioning() {
     assert!(rows.iter().any(|r| r.starts_with("teacher-k30,30,teacher,4,optimisation,selection,")), "{csv}");
     assert!(rows.iter().any(|r| r.starts_with("iris,,,4,")), "{csv}");
     // Hessian spreads measured at the bests' final points.
-    assert!(rows.iter().all(|r| !r.ends_with(",,")), "{csv}");
+    assert!(rows.iter().all(|r| !r.ends_with(',')), "{csv}");
     let page = std::fs::read_to_string(report.join("index.html")).unwrap();
     assert!(
         page.contains("<select id=\"workload\"") && page.contains("teacher-k30"),
         "the page has no selector"
     );
+    // The page carries report.md's table and notes: the bests, the Hessian spreads, the
+    // reference line said to be no fit, and what came of fitting a slope.
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    for (page_has, md_has) in [
+        ("<th>momentum γ, α</th>", "| momentum γ, α |"),
+        ("<th>Hessian λ_max/|λ_min| GD, momentum</th>", "Hessian λ_max/\\|λ_min\\| GD, momentum"),
+        ("a reference, not a fit", "a reference, not a fit"),
+        ("fewer than 3 values of κ with a speed-up; no slope fitted", "no slope fitted"),
+    ] {
+        assert!(page.contains(page_has), "the page lacks {page_has:?}");
+        assert!(md.contains(md_has), "report.md lacks {md_has:?}");
+    }
+    assert_eq!(page.matches("<tr><td>").count(), 6, "one page row per study.csv row");
     // The folder form finds the same study.
     let again = crate::common::stdout_of(heavyball().arg("report").arg(study.folder()));
     assert!(again.contains("study st: 3 workloads"), "{again}");

@@ -6,16 +6,17 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::style::{alpha_keys, log_axis, log_range, method_color, on_log_axis, thinned, titled_with_legend};
-use super::{Figure, Sweep, mean_curve, render, runs_at};
+use super::{Figure, Sweep, mean_curve, render, seed_mean, selection_runs_at};
 use crate::grid::short_number;
-use crate::report::analysis::distinct_gammas;
 use crate::report::format::tick;
+use crate::report::measures::distinct_gammas;
 
 /// The figure at M.
 pub(super) fn figure(sweep: &Sweep, m: usize) -> Result<Figure> {
     let panels = curve_panels(sweep, m);
     let title = format!(
-        "Training loss per sample (nats, log scale) against the iteration, M = {m}: a panel per γ, seed mean"
+        "Training loss per sample (nats, log scale) against the iteration, M = {m}: a panel per γ, {}",
+        seed_mean(sweep)
     );
     let size = panels_size(panels.panels.len());
     render(format!("curves-M{m}"), title.clone(), size, &|r| small_multiples(r, &title, &panels), &|r| {
@@ -45,7 +46,7 @@ fn curve_panels(sweep: &Sweep, m: usize) -> CurvePanels {
             let curves = alphas
                 .iter()
                 .map(|&a| {
-                    let runs = runs_at(sweep, m, g, a);
+                    let runs = selection_runs_at(sweep, m, g, a);
                     if runs.is_empty() { Vec::new() } else { mean_curve(&runs, |r| Some(r.train_loss)) }
                 })
                 .collect();

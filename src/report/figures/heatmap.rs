@@ -9,10 +9,10 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::on_log_axis;
-use super::{Figure, SIZE, Sweep, render, runs_at};
+use super::{Figure, SIZE, Sweep, render, seed_mean, selection_runs_at};
 use crate::grid::short_number;
-use crate::report::analysis::{distinct_gammas, mean_final_loss};
 use crate::report::format::{num, tick};
+use crate::report::measures::{distinct_gammas, mean_final_loss};
 use crate::report::stability::Stability;
 
 /// The figure at M.
@@ -20,10 +20,11 @@ pub(super) fn figure(sweep: &Sweep, m: usize, stability: &[Stability]) -> Result
     let cells = heat_cells(sweep, m, stability);
     let title = if cells.boundary.iter().any(Option::is_some) {
         format!(
-            "Final training loss over γ × α, M = {m} (seed mean); white line: γ = 2(2−α)/(α·λ₀), stable by λ₀ at init"
+            "Final training loss over γ × α, M = {m} ({}); white line: γ = 2(2−α)/(α·λ₀), stable by λ₀ at init",
+            seed_mean(sweep)
         )
     } else {
-        format!("Final training loss over γ × α, M = {m} (seed mean)")
+        format!("Final training loss over γ × α, M = {m} ({})", seed_mean(sweep))
     };
     render(format!("heatmap-M{m}"), title.clone(), SIZE, &|r| heatmap(r, &title, &cells), &|r| {
         heatmap(r, &title, &cells)
@@ -41,7 +42,7 @@ fn heat_cells(sweep: &Sweep, m: usize, stability: &[Stability]) -> HeatCells {
             gammas
                 .iter()
                 .map(|&g| {
-                    let runs = runs_at(sweep, m, g, a);
+                    let runs = selection_runs_at(sweep, m, g, a);
                     (!runs.is_empty()).then(|| mean_final_loss(&runs))
                 })
                 .collect()

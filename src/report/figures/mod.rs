@@ -3,7 +3,7 @@
 //! - [`head_to_head`]: the two bests of one M, every compared seed and their median;
 //! - [`ratios`]: the two bests seed by seed, with the statistic's median and interval;
 //! - [`curves`]: the training-loss curves of one M as small multiples, a panel per γ;
-//! - [`sensitivity`]: the final loss against γ, a line per α, the seeds' range as a band;
+//! - [`sensitivity`]: the selection criterion against γ, a line per α, the seeds' range as a band;
 //! - [`heatmap`]: the final loss over γ × α, with the predicted stability boundary;
 //! - [`sharpness`]: λ_max along the two best runs against their stability thresholds;
 //! - [`accuracy`]: the test accuracy of the two best runs;
@@ -123,6 +123,21 @@ fn mean_curve(runs: &[&RunRecord], pick: impl Fn(&CurveRow) -> Option<f64>) -> V
 /// The runs (one per seed) at (M, γ, α).
 fn runs_at(sweep: &Sweep, m: usize, g: f64, a: f64) -> Vec<&RunRecord> {
     sweep.runs.iter().filter(|r| r.meta.hidden == m && r.meta.gamma == g && r.meta.alpha == a).collect()
+}
+
+/// The runs at (M, γ, α) on the selection seeds (the grid's) only: what figures comparing
+/// settings average, so that the bests, which a confirmed sweep also trains on fresh seeds,
+/// are averaged over the same seeds as every other setting.
+fn selection_runs_at(sweep: &Sweep, m: usize, g: f64, a: f64) -> Vec<&RunRecord> {
+    let mut runs = runs_at(sweep, m, g, a);
+    runs.retain(|r| sweep.info.seed.contains(&r.meta.seed));
+    runs
+}
+
+/// How a figure comparing settings names its average: over the grid's seeds, said so when a
+/// confirmation round trained the bests on others too.
+fn seed_mean(sweep: &Sweep) -> &'static str {
+    if sweep.info.confirm.is_some() { "mean of the selection seeds" } else { "seed mean" }
 }
 
 /// Draws every figure, in report order: per M, the two bests head to head and seed by seed,

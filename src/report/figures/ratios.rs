@@ -1,7 +1,8 @@
 //! The comparison of one M seed by seed: per seed, momentum's value of the criterion over GD's
 //! and the speed-up to the target (GD's iterations over momentum's), each on a log axis with 1
 //! marked, the median, and the 95% interval when the seeds allow one. Values off the axis (a
-//! diverged or censored side) sit at its edge as ▲ or ▼.
+//! diverged or censored side) sit at its edge as ▲ or ▼; a seed on which both sides diverged
+//! is a tie, drawn as ✕ on the line at 1.
 
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
@@ -146,7 +147,12 @@ where
         let off = panel.values.iter().enumerate().filter(|(_, v)| !on_log_axis(v.1));
         chart
             .draw_series(off.map(|(k, v)| {
-                let (mark, y) = if v.1 > 1.0 { ("▲", y_hi / 1.2) } else { ("▼", y_lo * 1.2) };
+                let (mark, y) = match v.1 {
+                    // Both sides diverged (or neither reached the target): a tie, on the line.
+                    r if r.is_nan() => ("✕", 1.0),
+                    r if r > 1.0 => ("▲", y_hi / 1.2),
+                    _ => ("▼", y_lo * 1.2),
+                };
                 Text::new(mark, (k as f64, y), font.clone())
             }))
             .map_err(e)?;

@@ -9,10 +9,11 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{alpha_keys, log_axis, log_range, method_color, on_log_axis, titled_with_legend};
-use super::{Figure, SIZE, Sweep, render, runs_at};
+use super::{Figure, SIZE, Sweep, render, selection_runs_at};
 use crate::config::{Aggregate, Criterion};
-use crate::report::analysis::{Analysis, distinct_gammas};
+use crate::report::analysis::Analysis;
 use crate::report::format::{criterion_short, tick};
+use crate::report::measures::distinct_gammas;
 use crate::report::stability::Stability;
 use crate::tune::{aggregate, run_score};
 
@@ -82,10 +83,8 @@ fn sensitivity_lines(
                     gammas
                         .iter()
                         .map(|&g| {
-                            let at = runs_at(sweep, m, g, a);
-                            let selection_seeds =
-                                at.iter().filter(|r| sweep.info.seed.contains(&r.meta.seed));
-                            (g, selection_seeds.map(|r| run_score(r, by)).collect::<Vec<f64>>())
+                            let at = selection_runs_at(sweep, m, g, a);
+                            (g, at.iter().map(|r| run_score(r, by)).collect::<Vec<f64>>())
                         })
                         .filter(|(_, v)| !v.is_empty())
                         .collect()

@@ -6,7 +6,7 @@ use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{Key, log_axis, log_range, method_color, titled_with_legend};
+use super::style::{BEST_ALPHA, Key, log_axis, log_range, method_color, titled_with_legend};
 use super::{Figure, SIZE, register_font, render};
 use crate::report::format::tick;
 use crate::report::stats::Interval;
@@ -30,7 +30,7 @@ pub(in crate::report) fn profile(study: &str, problems: &[(f64, f64)]) -> Result
     let title = format!("Performance profile of study {study}: {} problems (workload × M)", problems.len());
     let keys = vec![
         Key { label: "plain GD (α = 1)".into(), color: method_color(1.0), dashed: false },
-        Key { label: "momentum (its best α)".into(), color: method_color(0.1), dashed: true },
+        Key { label: "momentum (its best α)".into(), color: BEST_ALPHA, dashed: true },
     ];
     render("profile".into(), title.clone(), SIZE, &|r| draw_profile(r, &title, &keys, problems), &|r| {
         draw_profile(r, &title, &keys, problems)
@@ -127,6 +127,10 @@ where
             if let Some((lo, hi)) = i.bounds {
                 ys.extend([(*k, lo), (*k, hi)]);
             }
+        }
+        // The reference's ends too, so that it reaches the largest κ, where it says most.
+        if let Some((_, at_one)) = points.iter().find(|(k, i)| *k == 1.0 && i.estimate.is_finite()) {
+            ys.extend([k_lo, k_hi].map(|k| (k, at_one.estimate * k.sqrt())));
         }
     }
     let (y_lo, y_hi) = log_range(ys.iter());

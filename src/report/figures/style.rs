@@ -30,6 +30,10 @@ pub fn method_color(alpha: f64) -> RGBColor {
     hsl(hue, 0.8, 0.42)
 }
 
+/// Momentum at whichever α was best for each problem, where a figure pools problems: a grey
+/// that no single α's hue claims, beside plain GD's black.
+pub const BEST_ALPHA: RGBColor = RGBColor(128, 128, 128);
+
 /// Hues (degrees) at some α, in between interpolated on log α. Spaced by eye rather than
 /// evenly, so that the α values people try (0.5, 0.2, 0.1, 0.05, 0.01) fall on hues that look
 /// apart, with little of the wide band of greens between them.

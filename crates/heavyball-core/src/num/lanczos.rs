@@ -81,7 +81,16 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 fn norm(a: &[f64]) -> f64 {
-    dot(a, a).sqrt()
+    let squares = dot(a, a);
+    if squares.is_finite() {
+        return squares.sqrt();
+    }
+    // Entries beyond about 1e154 overflow their squares: scale by the largest first.
+    let largest = a.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if !largest.is_finite() {
+        return squares.sqrt();
+    }
+    largest * a.iter().map(|x| (x / largest).powi(2)).sum::<f64>().sqrt()
 }
 
 fn scale(a: &mut [f64], factor: f64) {
@@ -112,6 +121,17 @@ pub fn tridiagonal_eigen(diag: &[f64], off: &[f64]) -> (Vec<f64>, Vec<f64>) {
 /// Eigen-decomposition of the dense symmetric j×j matrix `a` (row-major, destroyed) by cyclic
 /// Jacobi: eigenvalues ascending, eigenvectors as columns of the returned row-major matrix.
 fn symmetric_eigen(a: &mut [f64], j: usize) -> (Vec<f64>, Vec<f64>) {
+    // Entries near f64's ends would overflow (or underflow) the sums of squares that decide
+    // convergence: such a matrix is scaled by a power of two, exactly, and its eigenvalues back.
+    let largest = a.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let exponent = if largest.is_finite() && largest > 0.0 { largest.log2().floor() as i32 } else { 0 };
+    if exponent.abs() > 400 {
+        let factor = 2f64.powi(-exponent);
+        a.iter_mut().for_each(|x| *x *= factor);
+        let (mut values, vectors) = symmetric_eigen(a, j);
+        values.iter_mut().for_each(|x| *x /= factor);
+        return (values, vectors);
+    }
     let mut v = vec![0.0; j * j];
     for i in 0..j {
         v[i * j + i] = 1.0;
@@ -221,6 +241,21 @@ mod tests {
             for r in 0..6 {
                 let av: f64 = (0..6).map(|c| a[r * 6 + c] * vectors[c * 6 + i]).sum();
                 assert!((av - values[i] * vectors[r * 6 + i]).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn values_near_the_ends_of_f64_keep_their_sums_of_squares() {
+        assert_eq!(norm(&[3e200, 4e200]), 5e200);
+        assert_eq!(norm(&[3.0, 4.0]), 5.0);
+        for scale in [1e200, 1e-200] {
+            let eigenvalues = [-3.0, -0.5, 0.0, 1.0, 2.5, 7.0];
+            let mut a = known_matrix(&eigenvalues, 1);
+            a.iter_mut().for_each(|x| *x *= scale);
+            let (values, _) = symmetric_eigen(&mut a, 6);
+            for (got, want) in values.iter().zip(eigenvalues) {
+                assert!((got / scale - want).abs() < 1e-12, "{scale}: {got} against {want}");
             }
         }
     }

@@ -148,3 +148,75 @@ unsafe fn tile<V: Lanes, const N: usize, const TR: usize, const TC: usize>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::num::kernels::{Build, Kernel};
+
+    fn same_bits<T: Copy + num_traits::Float>(got: &[T], want: &[T], what: &str) {
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!(g == w || (g.is_nan() && w.is_nan()), "{what}: element {i} differs");
+        }
+    }
+
+    /// The lane products in every build the CPU runs give exactly the per-lane chains of
+    /// fused multiply-adds over the blocks, in both orientations of the tiles, at shapes that
+    /// reach every tile and remainder.
+    fn check_lane_products<T: Kernel + num_traits::Float + num_traits::FromPrimitive>(name: &str) {
+        for (rows, cols, width) in
+            [(1, 1, 16), (3, 5, 32), (4, 4, 128), (7, 2, 48), (16, 12, 512), (2, 13, 64)]
+        {
+            let mut state = 0.41f64;
+            let mut next = || {
+                state = (state * 3.7 + 0.13).fract();
+                T::from_f64(state - 0.5).expect("finite")
+            };
+            let (lda, ldb) = (width + 16, width + 32);
+            let a: Vec<T> = (0..rows * lda).map(|_| next()).collect();
+            let b: Vec<T> = (0..cols * ldb).map(|_| next()).collect();
+            let start: Vec<T> = (0..rows * cols * LANES).map(|_| next()).collect();
+            let mut want = start.clone();
+            for i in 0..rows {
+                for j in 0..cols {
+                    for l in 0..LANES {
+                        let acc = &mut want[(i * cols + j) * LANES + l];
+                        for block in (0..width).step_by(LANES) {
+                            *acc = a[i * lda + block + l].mul_add(b[j * ldb + block + l], *acc);
+                        }
+                    }
+                }
+            }
+            for build in Build::available() {
+                for transposed in [false, true] {
+                    let mut acc = start.clone();
+                    let o = LaneOperands {
+                        rows,
+                        cols,
+                        width,
+                        a: a.as_ptr(),
+                        lda,
+                        b: b.as_ptr(),
+                        ldb,
+                        acc: acc.as_mut_ptr(),
+                        acc_rs: cols,
+                        acc_cs: 1,
+                    };
+                    let o = if transposed { o.transposed() } else { o };
+                    // SAFETY: the buffers hold every row and lane the operands reach.
+                    unsafe { T::lane_products_with(build, &o) };
+                    let what =
+                        format!("{name} lanes {rows}×{cols}×{width} {build:?} transposed {transposed}");
+                    same_bits(&acc, &want, &what);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_build_of_the_lane_products_gives_the_lane_chains() {
+        check_lane_products::<f32>("f32");
+        check_lane_products::<f64>("f64");
+    }
+}

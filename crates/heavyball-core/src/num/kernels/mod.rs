@@ -14,10 +14,12 @@
 //! (rows a multiple of 4 KiB apart would share L1 sets); column blocks go outermost so that
 //! the block of B in use stays in the L1 cache while every row block of A passes over it.
 
+mod build;
 mod lane_sums;
 mod lanes;
 mod tile;
 
+pub use build::Build;
 pub use lane_sums::{LANES, LaneOperands};
 pub use lanes::Lanes;
 
@@ -87,70 +89,6 @@ impl<T> Epilogue<T> for Plain {
 
     #[inline(always)]
     fn finish(&mut self, _r: usize, _j: usize, _row: &mut [T]) {}
-}
-
-/// One build of the kernel: the instruction set its tiles are compiled for. Every build gives
-/// bitwise the same products; they differ only in speed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Build {
-    /// Portable scalar code (fused multiply-adds through `mul_add`), for any CPU.
-    Scalar,
-    /// 256-bit vectors with FMA.
-    Avx2,
-    /// 512-bit vectors with FMA.
-    Avx512,
-}
-
-impl Build {
-    /// The widest build this CPU runs: the one every product and every vectorised function
-    /// uses. Found once per process, then read from a cache.
-    #[inline]
-    pub fn detect() -> Build {
-        use std::sync::atomic::{AtomicU8, Ordering};
-        // 0 until found, then 1 + the build's position in `ALL`.
-        static FOUND: AtomicU8 = AtomicU8::new(0);
-        match FOUND.load(Ordering::Relaxed) {
-            0 => {
-                let build = Build::probe();
-                let index = Build::ALL.iter().position(|&b| b == build).expect("one of ALL");
-                FOUND.store(index as u8 + 1, Ordering::Relaxed);
-                build
-            }
-            i => Build::ALL[i as usize - 1],
-        }
-    }
-
-    /// Every build, narrowest first.
-    const ALL: [Build; 3] = [Build::Scalar, Build::Avx2, Build::Avx512];
-
-    /// Asks the CPU for its widest build.
-    fn probe() -> Build {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let fma = std::arch::is_x86_feature_detected!("fma");
-            if fma && std::arch::is_x86_feature_detected!("avx512f") {
-                return Build::Avx512;
-            }
-            if fma && std::arch::is_x86_feature_detected!("avx2") {
-                return Build::Avx2;
-            }
-        }
-        Build::Scalar
-    }
-
-    /// True when this CPU can run the build.
-    pub fn is_supported(self) -> bool {
-        match self {
-            Build::Scalar => true,
-            Build::Avx2 => Build::detect() != Build::Scalar,
-            Build::Avx512 => Build::detect() == Build::Avx512,
-        }
-    }
-
-    /// Every build this CPU runs, narrowest first: what tests compare against each other.
-    pub fn available() -> Vec<Build> {
-        Build::ALL.into_iter().filter(|b| b.is_supported()).collect()
-    }
 }
 
 /// The element types with a product kernel, chosen for the CPU at run time.
@@ -589,64 +527,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    /// The lane products in every build the CPU runs give exactly the per-lane chains of
-    /// fused multiply-adds over the blocks, in both orientations of the tiles, at shapes that
-    /// reach every tile and remainder.
-    fn check_lane_products<T: Kernel + num_traits::Float + num_traits::FromPrimitive>(name: &str) {
-        for (rows, cols, width) in
-            [(1, 1, 16), (3, 5, 32), (4, 4, 128), (7, 2, 48), (16, 12, 512), (2, 13, 64)]
-        {
-            let mut state = 0.41f64;
-            let mut next = || {
-                state = (state * 3.7 + 0.13).fract();
-                T::from_f64(state - 0.5).expect("finite")
-            };
-            let (lda, ldb) = (width + 16, width + 32);
-            let a: Vec<T> = (0..rows * lda).map(|_| next()).collect();
-            let b: Vec<T> = (0..cols * ldb).map(|_| next()).collect();
-            let start: Vec<T> = (0..rows * cols * LANES).map(|_| next()).collect();
-            let mut want = start.clone();
-            for i in 0..rows {
-                for j in 0..cols {
-                    for l in 0..LANES {
-                        let acc = &mut want[(i * cols + j) * LANES + l];
-                        for block in (0..width).step_by(LANES) {
-                            *acc = a[i * lda + block + l].mul_add(b[j * ldb + block + l], *acc);
-                        }
-                    }
-                }
-            }
-            for build in Build::available() {
-                for transposed in [false, true] {
-                    let mut acc = start.clone();
-                    let o = LaneOperands {
-                        rows,
-                        cols,
-                        width,
-                        a: a.as_ptr(),
-                        lda,
-                        b: b.as_ptr(),
-                        ldb,
-                        acc: acc.as_mut_ptr(),
-                        acc_rs: cols,
-                        acc_cs: 1,
-                    };
-                    let o = if transposed { o.transposed() } else { o };
-                    // SAFETY: the buffers hold every row and lane the operands reach.
-                    unsafe { T::lane_products_with(build, &o) };
-                    let what =
-                        format!("{name} lanes {rows}×{cols}×{width} {build:?} transposed {transposed}");
-                    same_bits(&acc, &want, &what);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn every_build_of_the_lane_products_gives_the_lane_chains() {
-        check_lane_products::<f32>("f32");
-        check_lane_products::<f64>("f64");
     }
 }

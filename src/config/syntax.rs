@@ -1,0 +1,58 @@
+//! TOML's own errors (bad syntax, a wrong type) as one line naming the file, the line and, for
+//! a wrong type, the key and what it must be in words.
+
+use super::ConfigError;
+
+/// Turns a TOML error into one line that names the file and the line.
+pub(super) fn syntax_error(e: toml::de::Error, text: &str, origin: &str) -> ConfigError {
+    let line = e.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+    let line = match line {
+        // A span that starts right after a newline belongs to the next line.
+        Some(l) if e.span().is_some_and(|s| text[..s.start.min(text.len())].ends_with('\n')) => l + 1,
+        Some(l) => l,
+        None => 1,
+    };
+    let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    let key =
+        text.lines().nth(line - 1).and_then(|l| l.split_once('=')).map(|(k, _)| k.trim().trim_matches('"'));
+    let message = key.and_then(|key| plain_type_error(&message, key)).unwrap_or(message);
+    ConfigError::Syntax { origin: origin.to_string(), line, message }
+}
+
+/// The parser's "invalid type: string \"ten\", expected usize" in words: "iterations must be a
+/// whole number ≥ 0 (got the string \"ten\")". `None` for other messages.
+fn plain_type_error(message: &str, key: &str) -> Option<String> {
+    let (found, expected) = message.rsplit_once(", expected ")?;
+    let found = found.strip_prefix("invalid type: ").or_else(|| found.strip_prefix("invalid value: "))?;
+    let wanted = match expected {
+        "usize" | "u64" | "u32" | "u16" | "u8" => "a whole number ≥ 0",
+        "i64" | "i32" | "i16" | "i8" => "a whole number",
+        "f64" | "f32" | "any valid TOML value" => "a number",
+        "a boolean" | "bool" => "true or false",
+        "a string" | "a borrowed string" => "a quoted string",
+        "a sequence" => "a list such as [1, 2]",
+        _ => return None,
+    };
+    // TOML integers beyond 64 bits are read as i128: say so in words.
+    let found = found.replace('`', "").replace(" as i128", ", too large");
+    Some(format!("{key} must be {wanted} (got {found})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_errors_are_said_in_words() {
+        assert_eq!(
+            plain_type_error("invalid type: string \"ten\", expected usize", "iterations").unwrap(),
+            "iterations must be a whole number ≥ 0 (got string \"ten\")"
+        );
+        assert_eq!(
+            plain_type_error("invalid value: integer `99999999999999999999` as i128, expected u64", "seed")
+                .unwrap(),
+            "seed must be a whole number ≥ 0 (got integer 99999999999999999999, too large)"
+        );
+        assert!(plain_type_error("missing field `seeds`", "seeds").is_none());
+    }
+}
