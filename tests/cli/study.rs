@@ -83,6 +83,64 @@ fn each_workload_holds_the_bytes_of_its_sweep_alone_at_any_thread_count() {
     assert!(plan.contains("workload teacher-k30:") && plan.contains("8 runs: 0 new"), "{plan}");
 }
 
+/// A conditioning study tuned and confirmed per workload.
+const TUNED_STUDY: &str = r#"
+name = "tuned"
+[[data]]
+name = "teacher"
+synthetic = { samples = 300, features = 6, classes = 3, seed = 2, condition = [1, 10, 100] }
+test_fraction = 0.2
+standardize = false
+[train]
+iterations = 30
+objective = "mean"
+divergence_factor = 100
+[grid]
+hidden = [4]
+gamma = [0.1, 1.0]
+alpha = [1.0, 0.5]
+seed = [0, 1]
+[tune]
+gamma = "bracket"
+max_rounds = 3
+[confirm]
+seeds = 6
+"#;
+
+#[test]
+fn tuning_and_confirmation_run_per_workload_and_the_report_fits_the_slope() {
+    let study = Sweep::new(TUNED_STUDY);
+    let line = study.run(&["--quiet"]);
+    assert!(line.contains("teacher-k100:"), "{line}");
+    // One workload, alone, tunes and confirms to the same bytes.
+    let text = TUNED_STUDY.split("[train]").nth(1).unwrap();
+    let single = Sweep::new(&format!(
+        "name = \"teacher-k10\"\n[data]\nsynthetic = {{ samples = 300, features = 6, classes = 3, seed = 2, \
+         condition = 10 }}\ntest_fraction = 0.2\nstandardize = false\n[train]{text}"
+    ));
+    single.run(&["--quiet"]);
+    assert_same(&runs_of(&study.folder().join("teacher-k10")), &runs_of(&single.folder()));
+    let plan = study.plan(&[]);
+    assert!(
+        plan.contains("Confirmation by late_train_loss") && plan.contains("workload teacher-k100:"),
+        "{plan}"
+    );
+    study.report(&[]);
+    let report = study.folder().join("report");
+    let csv = std::fs::read_to_string(report.join("study.csv")).unwrap();
+    let optimisation: Vec<&str> = csv.lines().filter(|l| l.contains(",optimisation,")).collect();
+    assert_eq!(optimisation.len(), 3, "{csv}");
+    assert!(optimisation.iter().all(|l| l.contains(",confirmation,")), "{csv}");
+    // Three values of κ: a slope is fitted, in report.md and on the page alike.
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+    for text in [&md, &page] {
+        assert!(text.contains("teacher, M = 4: fitted slope of log speed-up on log κ"), "{text}");
+        assert!(text.contains("over 3 values of κ (the quadratic model"), "{text}");
+    }
+    assert!(report.join("conditioning.svg").is_file());
+}
+
 #[test]
 fn a_study_crashed_at_any_write_ends_byte_identical() {
     let study = Sweep::new(STUDY);
