@@ -1,6 +1,7 @@
 //! Tuned sweeps (`[tune]`): rounds of γ values are added per method until each best γ is
 //! bracketed, and the rounds depend only on results: the same runs and bytes at any thread
-//! count, after crashes in any round, and with shards.
+//! count, after crashes in any round, and with shards. The sweeps that check so also confirm
+//! their bests on fresh seeds (`[confirm]`), a last round that holds to the same.
 
 use crate::common::{Sweep, assert_same};
 
@@ -25,9 +26,14 @@ resolution = 1.5
 max_rounds = 6
 "#;
 
+/// [`TUNED`], its bests confirmed on the fresh seeds 2, 3 and 4.
+fn confirmed() -> Sweep {
+    Sweep::new(&format!("{TUNED}[confirm]\nseeds = 3\n"))
+}
+
 #[test]
 fn a_tuned_sweep_adds_rounds_until_each_best_is_bracketed_at_any_thread_count() {
-    let tuned = Sweep::new(TUNED);
+    let tuned = confirmed();
     let one = tuned.results_in("one");
     let line = one.run(&["--threads", "1", "--quiet"]);
     let runs = std::fs::read_dir(one.folder().join("runs")).unwrap().count();
@@ -42,6 +48,8 @@ fn a_tuned_sweep_adds_rounds_until_each_best_is_bracketed_at_any_thread_count() 
     // Every run the rounds added is in the summaries and the report.
     let summary = std::fs::read_to_string(one.folder().join("summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), runs + 1);
+    // The confirmation round trained the bests on the fresh seeds too.
+    assert!(summary.lines().any(|l| l.contains("-s4-")), "{summary}");
 
     let four = tuned.results_in("four");
     four.run(&["--threads", "4", "--quiet"]);
@@ -50,7 +58,7 @@ fn a_tuned_sweep_adds_rounds_until_each_best_is_bracketed_at_any_thread_count() 
 
 #[test]
 fn a_tuned_sweep_crashed_in_any_round_ends_byte_identical() {
-    let tuned = Sweep::new(TUNED);
+    let tuned = confirmed();
     let reference = tuned.results_in("reference");
     reference.run(&["--quiet"]);
     let crashed = tuned.results_in("crashed");
@@ -61,7 +69,7 @@ fn a_tuned_sweep_crashed_in_any_round_ends_byte_identical() {
 
 #[test]
 fn shards_of_a_tuned_sweep_reach_the_bytes_of_a_plain_run() {
-    let tuned = Sweep::new(TUNED);
+    let tuned = confirmed();
     let plain = tuned.results_in("plain");
     plain.run(&["--quiet"]);
     let sharded = tuned.results_in("sharded");
