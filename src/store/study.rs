@@ -2,7 +2,6 @@
 //! folder of its own inside the study's; and the study's `summary.csv` and `curves.csv`, the
 //! workloads' own files one after another with a leading `workload` column.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -122,45 +121,47 @@ impl StudyMeta {
 /// columns where only some have a test set, `sharpness` where only some measured it) is empty
 /// in that workload's rows, so that the file is one table any CSV reader takes.
 pub fn write_summaries(dir: &StudyDir, workloads: &[String]) -> Result<()> {
+    use std::io::BufRead;
+    // Read as every result file is: a regular file only, never a FIFO that would block; line by
+    // line, so that a study's curves are never all in memory at once.
+    let open = |path: &Path| super::open_regular(path).map(std::io::BufReader::new);
     for file in ["summary.csv", "curves.csv"] {
-        let mut tables: Vec<(&str, String)> = Vec::new();
+        // First the headers alone, for the columns of the whole file.
+        let mut tables: Vec<(&str, PathBuf, String)> = Vec::new();
         for name in workloads {
             let path = dir.workload(name).root().join(file);
-            // Read as every result file is: a regular file only, never a FIFO that would block.
-            let Ok(text) = super::open_regular(&path).and_then(|mut f| {
-                let mut text = String::new();
-                std::io::Read::read_to_string(&mut f, &mut text)?;
-                Ok(text)
-            }) else {
-                continue;
-            };
-            if text.lines().next().is_some() {
-                tables.push((name, text));
+            let Ok(mut reader) = open(&path) else { continue };
+            let mut header = String::new();
+            if reader.read_line(&mut header).is_ok_and(|n| n > 0) {
+                let header = header.trim_end_matches(['\n', '\r']).to_string();
+                tables.push((name, path, header));
             }
         }
-        let headers: Vec<Vec<&str>> =
-            tables.iter().filter_map(|(_, t)| t.lines().next()).map(|h| h.split(',').collect()).collect();
-        if headers.is_empty() {
+        if tables.is_empty() {
             continue;
         }
+        let headers: Vec<Vec<&str>> = tables.iter().map(|(_, _, h)| h.split(',').collect()).collect();
         let columns = union_columns(&headers);
-        let mut out: Vec<u8> = Vec::new();
-        writeln!(out, "workload,{}", columns.join(","))?;
-        for ((name, text), header) in tables.iter().zip(&headers) {
-            let place: Vec<usize> = header
-                .iter()
-                .map(|c| columns.iter().position(|u| u == c).expect("a column of the union"))
-                .collect();
-            let mut row = vec![""; columns.len()];
-            for line in text.lines().skip(1) {
-                row.iter_mut().for_each(|f| *f = "");
-                for (field, &at) in line.split(',').zip(&place) {
-                    row[at] = field;
+        write_atomic(&dir.root().join(file), |out| {
+            writeln!(out, "workload,{}", columns.join(","))?;
+            for ((name, path, _), header) in tables.iter().zip(&headers) {
+                let place: Vec<usize> = header
+                    .iter()
+                    .map(|c| columns.iter().position(|u| u == c).expect("a column of the union"))
+                    .collect();
+                let reader = open(path).map_err(std::io::Error::other)?;
+                let mut row = vec![String::new(); columns.len()];
+                for line in reader.lines().skip(1) {
+                    let line = line?;
+                    row.iter_mut().for_each(String::clear);
+                    for (field, &at) in line.split(',').zip(&place) {
+                        row[at].push_str(field);
+                    }
+                    writeln!(out, "{name},{}", row.join(","))?;
                 }
-                writeln!(out, "{name},{}", row.join(","))?;
             }
-        }
-        write_atomic(&dir.root().join(file), |w| w.write_all(&out))?;
+            Ok(())
+        })?;
     }
     Ok(())
 }

@@ -2,8 +2,6 @@
 //! `summary.csv` and `curves.csv`, always rebuilt from the per-run files so that they agree
 //! with them.
 
-use std::io::Write;
-
 use anyhow::{Context, Result};
 
 use super::files::{curve_fields, curve_header, has_sharpness, read_curve};
@@ -55,44 +53,54 @@ pub struct FinishedRuns {
 pub fn finished_runs(dir: &SweepDir, ids: &[RunId], iterations: usize) -> FinishedRuns {
     let mut found = FinishedRuns::default();
     for id in ids {
-        let run = dir.run(id);
-        let meta_path = run.file(RunFile::Meta);
-        if !meta_path.exists() {
-            continue;
-        }
-        let meta = match RunMeta::read(&meta_path) {
-            Ok(meta) => meta,
-            Err(e) => {
-                found.damaged.push((id.dir_name(), crate::errors::one_line(&e)));
-                continue;
-            }
-        };
-        if !meta.is_of(id) {
-            let why = format!("{} names another run (its key or settings were changed)", meta_path.display());
-            found.damaged.push((id.dir_name(), why));
-            continue;
-        }
-        if !is_finished(&meta, iterations) {
-            continue;
-        }
-        let curve_path = run.file(RunFile::Curve);
-        match read_curve(&curve_path) {
-            Ok(curve) if whole_curve(&curve, meta.iterations) => {
-                found.runs.push(RunRecord { dir_name: id.dir_name(), meta, curve });
-            }
-            Ok(curve) => found.damaged.push((
-                id.dir_name(),
-                format!(
-                    "{} has {} rows where run.toml gives {} iterations",
-                    curve_path.display(),
-                    curve.len(),
-                    meta.iterations
-                ),
-            )),
-            Err(e) => found.damaged.push((id.dir_name(), crate::errors::one_line(&e))),
+        match finished_run(dir, id, iterations) {
+            Some(Ok(run)) => found.runs.push(run),
+            Some(Err(damaged)) => found.damaged.push(damaged),
+            None => {}
         }
     }
     found
+}
+
+/// The run `id` with its curve when it is finished at `iterations`; `None` when it is not (or
+/// was never started); (folder name, why) when its files are damaged. See [`finished_runs`].
+fn finished_run(
+    dir: &SweepDir,
+    id: &RunId,
+    iterations: usize,
+) -> Option<Result<RunRecord, (String, String)>> {
+    let run = dir.run(id);
+    let meta_path = run.file(RunFile::Meta);
+    if !meta_path.exists() {
+        return None;
+    }
+    let meta = match RunMeta::read(&meta_path) {
+        Ok(meta) => meta,
+        Err(e) => return Some(Err((id.dir_name(), crate::errors::one_line(&e)))),
+    };
+    if !meta.is_of(id) {
+        let why = format!("{} names another run (its key or settings were changed)", meta_path.display());
+        return Some(Err((id.dir_name(), why)));
+    }
+    if !is_finished(&meta, iterations) {
+        return None;
+    }
+    let curve_path = run.file(RunFile::Curve);
+    Some(match read_curve(&curve_path) {
+        Ok(curve) if whole_curve(&curve, meta.iterations) => {
+            Ok(RunRecord { dir_name: id.dir_name(), meta, curve })
+        }
+        Ok(curve) => Err((
+            id.dir_name(),
+            format!(
+                "{} has {} rows where run.toml gives {} iterations",
+                curve_path.display(),
+                curve.len(),
+                meta.iterations
+            ),
+        )),
+        Err(e) => Err((id.dir_name(), crate::errors::one_line(&e))),
+    })
 }
 
 /// True when `curve` holds the rows of iterations 0..=iterations, in order.
@@ -132,47 +140,69 @@ fn best(values: impl Iterator<Item = f64>) -> f64 {
 }
 
 /// Rewrites `summary.csv` and `curves.csv` for the runs `ids` (in grid order) finished at
-/// `iterations`.
+/// `iterations`. One run's curve is in memory at a time, however many runs and iterations the
+/// sweep holds: a first pass writes the summary's rows and learns whether any curve carries
+/// sharpness values (the curves' header says so); a second streams the curves into their file.
 pub fn rebuild(dir: &SweepDir, ids: &[RunId], iterations: usize, with_test: bool) -> Result<()> {
-    // Damaged runs stay out until `run` repairs or restarts them.
-    let records = finished_runs(dir, ids, iterations).runs;
     let mut summary = csv::Writer::from_writer(Vec::new());
     summary.write_record(summary_header(with_test))?;
-    let mut curves = Vec::new();
-    let with_sharpness = records.iter().any(|r| has_sharpness(&r.curve));
-    writeln!(curves, "{}", curves_header(with_test, with_sharpness))?;
-    for r in &records {
-        let m = &r.meta;
-        let last = r.curve.last().with_context(|| format!("run {} has an empty curve", r.dir_name))?;
-        let mut row = vec![
-            r.dir_name.clone(),
-            m.hidden.to_string(),
-            m.gamma.to_string(),
-            m.alpha.to_string(),
-            m.seed.to_string(),
-            m.status.name().to_string(),
-            m.iterations.to_string(),
-            last.train_loss.to_string(),
-            best(r.curve.iter().map(|c| c.train_loss)).to_string(),
-            last.train_accuracy.to_string(),
-        ];
-        if with_test {
-            let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
-            row.push(opt(last.test_loss));
-            row.push(best(r.curve.iter().filter_map(|c| c.test_loss)).to_string());
-            row.push(opt(last.test_accuracy));
-        }
-        row.push(format!("{:.3}", m.wall_seconds));
-        row.push(m.key.clone());
-        summary.write_record(&row)?;
-
-        let prefix = format!("{},{},{},{},{}", r.dir_name, m.hidden, m.gamma, m.alpha, m.seed);
-        for c in &r.curve {
-            writeln!(curves, "{prefix},{}", curve_fields(c, with_sharpness))?;
-        }
+    // Damaged runs stay out until `run` repairs or restarts them.
+    let mut finished = Vec::new();
+    let mut with_sharpness = false;
+    for id in ids {
+        let Some(Ok(r)) = finished_run(dir, id, iterations) else { continue };
+        summary.write_record(summary_row(&r, with_test)?)?;
+        with_sharpness |= has_sharpness(&r.curve);
+        let prefix =
+            format!("{},{},{},{},{}", r.dir_name, r.meta.hidden, r.meta.gamma, r.meta.alpha, r.meta.seed);
+        finished.push((id, prefix, r.curve.len()));
     }
     let summary = summary.into_inner().context("cannot encode summary.csv")?;
     write_atomic(&dir.summary(), |w| w.write_all(&summary))?;
-    write_atomic(&dir.curves(), |w| w.write_all(&curves))?;
+    write_atomic(&dir.curves(), |w| {
+        writeln!(w, "{}", curves_header(with_test, with_sharpness))?;
+        for (id, prefix, rows) in &finished {
+            let path = dir.run(id).file(RunFile::Curve);
+            let curve = read_curve(&path).map_err(std::io::Error::other)?;
+            // A run extended since the first pass keeps its first rows: the summary's are taken.
+            let Some(curve) = curve.get(..*rows) else {
+                return Err(std::io::Error::other(format!(
+                    "{} became shorter while being read",
+                    path.display()
+                )));
+            };
+            for c in curve {
+                writeln!(w, "{prefix},{}", curve_fields(c, with_sharpness))?;
+            }
+        }
+        Ok(())
+    })?;
     Ok(())
+}
+
+/// One run's row of `summary.csv`.
+fn summary_row(r: &RunRecord, with_test: bool) -> Result<Vec<String>> {
+    let m = &r.meta;
+    let last = r.curve.last().with_context(|| format!("run {} has an empty curve", r.dir_name))?;
+    let mut row = vec![
+        r.dir_name.clone(),
+        m.hidden.to_string(),
+        m.gamma.to_string(),
+        m.alpha.to_string(),
+        m.seed.to_string(),
+        m.status.name().to_string(),
+        m.iterations.to_string(),
+        last.train_loss.to_string(),
+        best(r.curve.iter().map(|c| c.train_loss)).to_string(),
+        last.train_accuracy.to_string(),
+    ];
+    if with_test {
+        let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+        row.push(opt(last.test_loss));
+        row.push(best(r.curve.iter().filter_map(|c| c.test_loss)).to_string());
+        row.push(opt(last.test_accuracy));
+    }
+    row.push(format!("{:.3}", m.wall_seconds));
+    row.push(m.key.clone());
+    Ok(row)
 }

@@ -340,6 +340,29 @@ fn more_shards_or_tasks_than_runs_are_refused() {
 }
 
 #[test]
+fn a_report_whose_curves_cannot_fit_in_memory_is_refused_before_reading_them() {
+    let sweep = Sweep::new(GOOD);
+    write(sweep.dir(), "d.csv", DATA);
+    sweep.run(&[]);
+    let sweep_file = sweep.folder().join("sweep.toml");
+    let original = std::fs::read_to_string(&sweep_file).unwrap();
+    // A trillion iterations per run: curves beyond any machine's memory.
+    let crafted: String = original
+        .lines()
+        .map(|l| if l.starts_with("iterations = ") { "iterations = 1000000000000" } else { l })
+        .map(|l| l.to_string() + "\n")
+        .collect();
+    assert!(crafted.contains("\niterations = 1000000000000\n"), "{crafted}");
+    std::fs::write(&sweep_file, &crafted).unwrap();
+    let out = heavyball().arg("report").arg(sweep.folder()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the report of") && stderr.contains("of memory"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(!sweep.folder().join("report").exists(), "report wrote nothing");
+}
+
+#[test]
 fn a_crafted_sweep_file_with_huge_lists_is_refused_by_report_and_rewritten_by_run() {
     let sweep = Sweep::new(GOOD);
     write(sweep.dir(), "d.csv", DATA);
