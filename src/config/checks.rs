@@ -276,16 +276,19 @@ pub(super) fn check_tune(raw: RawTune, data: &DataSpec, grid: &GridSpec) -> Resu
                 .into(),
         );
     }
-    // Each round adds at most one γ per method, with every seed.
-    let most = grid.run_count().saturating_add(
-        (grid.hidden.len() * grid.alpha.len() * grid.seed.len()).saturating_mul(max_rounds - 1),
-    );
+    let most = grid.run_count().saturating_add(tuning_runs(grid, max_rounds));
     if most > MAX_RUNS {
         return Err(Rule(format!(
             "the grid and max_rounds = {max_rounds} may reach {most} runs; one sweep holds at most {MAX_RUNS}"
         )));
     }
     Ok(TuneSpec { by, aggregate, resolution: raw.resolution, max_rounds })
+}
+
+/// The most runs the tuning rounds after the grid may add: each round at most one γ per
+/// method, with every seed.
+fn tuning_runs(grid: &GridSpec, max_rounds: usize) -> usize {
+    (grid.hidden.len() * grid.alpha.len() * grid.seed.len()).saturating_mul(max_rounds - 1)
 }
 
 /// A criterion by its name; `test_loss` only with a test set.
@@ -355,9 +358,7 @@ pub(super) fn check_confirm(
     }
     // At most four settings per M (each method's best in each view), every fresh seed of each,
     // after the grid and whatever tuning rounds may add.
-    let tuning = tune.map_or(0, |t| {
-        (grid.hidden.len() * grid.alpha.len() * grid.seed.len()).saturating_mul(t.max_rounds - 1)
-    });
+    let tuning = tune.map_or(0, |t| tuning_runs(grid, t.max_rounds));
     let most =
         grid.run_count().saturating_add(tuning).saturating_add(grid.hidden.len().saturating_mul(4 * seeds));
     if most > MAX_RUNS {

@@ -76,10 +76,11 @@ pub fn locate(target: &Path, results: &Path) -> Result<SweepDir> {
 pub fn load(dir: &SweepDir) -> Result<Sweep> {
     let info = SweepMeta::read_in(dir)?;
     let (ids, rounds) = tune::recorded_runs(dir, &info);
-    // Every finished run's curve is held at once (the figures and tables read them all).
+    // Every finished run's curve is held at once (the figures and tables read them all), its
+    // rows as read and about as much again for what is drawn and written from them.
     let rows = (info.iterations as u64).saturating_add(1);
-    let curves =
-        (ids.len() as u64).checked_mul(rows).and_then(|r| r.checked_mul(crate::train::CURVE_ROW_BYTES));
+    let row_bytes = 2 * std::mem::size_of::<crate::train::CurveRow>() as u64;
+    let curves = (ids.len() as u64).checked_mul(rows).and_then(|r| r.checked_mul(row_bytes));
     crate::memory::check(&format!("the report of {}", dir.root().display()), curves)
         .map_err(anyhow::Error::msg)?;
     let found = finished_runs(dir, &ids, info.iterations);

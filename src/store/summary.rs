@@ -158,7 +158,7 @@ pub fn rebuild(dir: &SweepDir, ids: &[RunId], iterations: usize, with_test: bool
         finished.push((id, prefix, r.curve.len()));
     }
     let summary = summary.into_inner().context("cannot encode summary.csv")?;
-    write_atomic(&dir.summary(), |w| w.write_all(&summary))?;
+    // The curves first: if one cannot be read again, neither file changes.
     write_atomic(&dir.curves(), |w| {
         writeln!(w, "{}", curves_header(with_test, with_sharpness))?;
         for (id, prefix, rows) in &finished {
@@ -177,6 +177,7 @@ pub fn rebuild(dir: &SweepDir, ids: &[RunId], iterations: usize, with_test: bool
         }
         Ok(())
     })?;
+    write_atomic(&dir.summary(), |w| w.write_all(&summary))?;
     Ok(())
 }
 

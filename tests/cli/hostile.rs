@@ -100,7 +100,7 @@ fn a_fifo_in_place_of_any_result_file_never_hangs_a_command() {
         ("checkpoint.npz", &|s| run(s).join("checkpoint.npz")),
         ("hessian.toml", &|s| run(s).join("hessian.toml")),
         // `plan` asks every run's lock whether a process is training it.
-        ("a run's lock", &|s| s.folder().join(".locks").join("M3-g0.1-a1-s0")),
+        ("a run's lock", &|s| s.folder().join(".locks").join(run(s).file_name().unwrap())),
     ];
     for (i, (name, place)) in places.iter().enumerate() {
         for command in ["report", "plan", "hessian", "run"] {

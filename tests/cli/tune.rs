@@ -33,27 +33,28 @@ fn confirmed() -> Sweep {
 
 #[test]
 fn a_tuned_sweep_adds_rounds_until_each_best_is_bracketed_at_any_thread_count() {
-    let tuned = confirmed();
-    let one = tuned.results_in("one");
-    let line = one.run(&["--threads", "1", "--quiet"]);
-    let runs = std::fs::read_dir(one.folder().join("runs")).unwrap().count();
-    assert!(runs > 8, "no round was added to the grid's 8 runs: {line}");
-    let text = one.plan(&[]);
-    assert!(text.contains("round 2 added γ = "), "{text}");
-    assert!(text.contains("(finished)"), "{text}");
-    assert!(text.contains(" 0 new, 0 partial, 0 to extend, "), "{text}");
-    for method in ["plain GD at M = 8: best γ = ", "momentum α = 0.5 at M = 8: best γ = "] {
-        assert!(text.contains(method), "{text}");
-    }
-    // Every run the rounds added is in the summaries and the report.
-    let summary = std::fs::read_to_string(one.folder().join("summary.csv")).unwrap();
-    assert_eq!(summary.lines().count(), runs + 1);
-    // The confirmation round trained the bests on the fresh seeds too.
-    assert!(summary.lines().any(|l| l.contains("-s4-")), "{summary}");
+    for (tuned, confirming) in [(Sweep::new(TUNED), false), (confirmed(), true)] {
+        let one = tuned.results_in("one");
+        let line = one.run(&["--threads", "1", "--quiet"]);
+        let runs = std::fs::read_dir(one.folder().join("runs")).unwrap().count();
+        assert!(runs > 8, "no round was added to the grid's 8 runs: {line}");
+        let text = one.plan(&[]);
+        assert!(text.contains("round 2 added γ = "), "{text}");
+        assert!(text.contains("(finished)"), "{text}");
+        assert!(text.contains(" 0 new, 0 partial, 0 to extend, "), "{text}");
+        for method in ["plain GD at M = 8: best γ = ", "momentum α = 0.5 at M = 8: best γ = "] {
+            assert!(text.contains(method), "{text}");
+        }
+        // Every run the rounds added is in the summaries and the report.
+        let summary = std::fs::read_to_string(one.folder().join("summary.csv")).unwrap();
+        assert_eq!(summary.lines().count(), runs + 1);
+        // A confirmation round trains the bests on the fresh seeds 2 to 4; without one, none.
+        assert_eq!(summary.lines().any(|l| l.contains("-s4-")), confirming, "{summary}");
 
-    let four = tuned.results_in("four");
-    four.run(&["--threads", "4", "--quiet"]);
-    assert_same(&four.comparable(), &one.comparable());
+        let four = tuned.results_in("four");
+        four.run(&["--threads", "4", "--quiet"]);
+        assert_same(&four.comparable(), &one.comparable());
+    }
 }
 
 #[test]

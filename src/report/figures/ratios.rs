@@ -148,7 +148,7 @@ where
         chart
             .draw_series(off.map(|(k, v)| {
                 let (mark, y) = match v.1 {
-                    // Both sides diverged (or neither reached the target): a tie, on the line.
+                    // Both sides diverged: a tie, on the line.
                     r if r.is_nan() => ("✕", 1.0),
                     r if r > 1.0 => ("▲", y_hi / 1.2),
                     _ => ("▼", y_lo * 1.2),

@@ -82,12 +82,13 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 fn norm(a: &[f64]) -> f64 {
     let squares = dot(a, a);
-    if squares.is_finite() {
+    if squares.is_finite() && squares >= f64::MIN_POSITIVE {
         return squares.sqrt();
     }
-    // Entries beyond about 1e154 overflow their squares: scale by the largest first.
+    // Entries beyond about 1e154 overflow their squares, entries below about 1e-154 underflow
+    // theirs: scale by the largest first.
     let largest = a.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    if !largest.is_finite() {
+    if !(largest.is_finite() && largest > 0.0) {
         return squares.sqrt();
     }
     largest * a.iter().map(|x| (x / largest).powi(2)).sum::<f64>().sqrt()
@@ -124,7 +125,12 @@ fn symmetric_eigen(a: &mut [f64], j: usize) -> (Vec<f64>, Vec<f64>) {
     // Entries near f64's ends would overflow (or underflow) the sums of squares that decide
     // convergence: such a matrix is scaled by a power of two, exactly, and its eigenvalues back.
     let largest = a.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    let exponent = if largest.is_finite() && largest > 0.0 { largest.log2().floor() as i32 } else { 0 };
+    // (At most 2^1000 either way: 2^1030, for a subnormal largest entry, is beyond f64.)
+    let exponent = if largest.is_finite() && largest > 0.0 {
+        (largest.log2().floor() as i32).clamp(-1000, 1000)
+    } else {
+        0
+    };
     if exponent.abs() > 400 {
         let factor = 2f64.powi(-exponent);
         a.iter_mut().for_each(|x| *x *= factor);
@@ -249,13 +255,16 @@ mod tests {
     fn values_near_the_ends_of_f64_keep_their_sums_of_squares() {
         assert!((norm(&[3e200, 4e200]) / 5e200 - 1.0).abs() < 1e-15);
         assert_eq!(norm(&[3.0, 4.0]), 5.0);
-        for scale in [1e200, 1e-200] {
+        assert!((norm(&[3e-200, 4e-200]) / 5e-200 - 1.0).abs() < 1e-15);
+        for scale in [1e200, 1e-200, 1e-310] {
             let eigenvalues = [-3.0, -0.5, 0.0, 1.0, 2.5, 7.0];
             let mut a = known_matrix(&eigenvalues, 1);
             a.iter_mut().for_each(|x| *x *= scale);
             let (values, _) = symmetric_eigen(&mut a, 6);
             for (got, want) in values.iter().zip(eigenvalues) {
-                assert!((got / scale - want).abs() < 1e-12, "{scale}: {got} against {want}");
+                // Subnormal entries keep fewer digits.
+                let tolerance = if scale < 1e-300 { 1e-4 } else { 1e-12 };
+                assert!((got / scale - want).abs() < tolerance, "{scale}: {got} against {want}");
             }
         }
     }

@@ -152,14 +152,8 @@ unsafe fn tile<V: Lanes, const N: usize, const TR: usize, const TC: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::num::kernels::tests::same_bits;
     use crate::num::kernels::{Build, Kernel};
-
-    fn same_bits<T: Copy + num_traits::Float>(got: &[T], want: &[T], what: &str) {
-        assert_eq!(got.len(), want.len());
-        for (i, (g, w)) in got.iter().zip(want).enumerate() {
-            assert!(g == w || (g.is_nan() && w.is_nan()), "{what}: element {i} differs");
-        }
-    }
 
     /// The lane products in every build the CPU runs give exactly the per-lane chains of
     /// fused multiply-adds over the blocks, in both orientations of the tiles, at shapes that

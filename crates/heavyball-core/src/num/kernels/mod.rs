@@ -329,7 +329,8 @@ mod tests {
         (25, 71, 10),
     ];
 
-    fn same_bits<T: Copy + num_traits::Float>(got: &[T], want: &[T], what: &str) {
+    /// Bitwise equality of two results (NaN equal to NaN), naming the first element that differs.
+    pub(super) fn same_bits<T: Copy + num_traits::Float>(got: &[T], want: &[T], what: &str) {
         assert_eq!(got.len(), want.len());
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
             assert!(g == w || (g.is_nan() && w.is_nan()), "{what}: element {i} differs");
