@@ -337,3 +337,35 @@ pub(super) fn training_bytes<T: Real>(
     };
     arrays.checked_add(curves)?.checked_add(lanes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Dataset;
+
+    /// A config of one network of width 8 trained for `iterations`, and its data: 1000
+    /// samples of 16 features in 4 classes.
+    fn sweep(iterations: usize) -> (Config, Prepared<f32>) {
+        let text = format!(
+            "[data]\nbuiltin = \"digits\"\n[train]\niterations = {iterations}\n[grid]\nhidden = [8]\ngamma = [0.1]\nalpha = [1.0]\n"
+        );
+        let config = Config::from_str(&text, "t.toml", "t", std::path::Path::new("/")).unwrap();
+        let train = Dataset { x: ndarray::Array2::zeros((1000, 16)), y: vec![0; 1000] };
+        let data =
+            Prepared { train, test: None, n_classes: 4, fingerprint: String::new(), origin: String::new() };
+        (config, data)
+    }
+
+    #[test]
+    fn the_memory_check_counts_the_curve_of_every_run_in_flight() {
+        let bytes = |iterations| {
+            let (config, data) = sweep(iterations);
+            training_bytes(&config, &data, 1, 1).unwrap()
+        };
+        // One run in flight, saved by its worker at these lengths: each row of its curve counts.
+        let row = crate::train::CURVE_ROW_BYTES;
+        assert_eq!(bytes(2_000_000) - bytes(1_000_000), 1_000_000 * row);
+        // A run a writer saves (short runs) is held twice over: in training and being saved.
+        assert_eq!(bytes(50_000) - bytes(50), 2 * (50_000 - 50) * row);
+    }
+}
