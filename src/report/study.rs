@@ -328,26 +328,24 @@ pub fn write(dir: &StudyDir, meta: &StudyMeta, rows: &[StudyRow]) -> Result<Stri
     if !curves.is_empty() {
         drawn.push(figures::study::conditioning(&meta.name, &curves)?);
     }
-    let mut slopes = String::new();
-    for (m, points) in &curves {
-        let m = m.as_str();
-        let medians: Vec<(f64, f64)> = points.iter().map(|(k, i)| (*k, i.estimate)).collect();
-        match slope(&medians) {
-            Some((b, lo, hi)) => {
-                let _ = writeln!(
-                    slopes,
-                    "- {m}: fitted slope of log speed-up on log κ {} [{}, {}] over {} values of κ (the quadratic model's is 0.5).",
+    // One sentence per conditioning line: a list in report.md, the terminal and the page.
+    let slopes: Vec<String> = curves
+        .iter()
+        .map(|(m, points)| {
+            let medians: Vec<(f64, f64)> = points.iter().map(|(k, i)| (*k, i.estimate)).collect();
+            match slope(&medians) {
+                Some((b, lo, hi)) => format!(
+                    "{m}: fitted slope of log speed-up on log κ {} [{}, {}] over {} values of κ (the quadratic model's is 0.5).",
                     num(b),
                     num(lo),
                     num(hi),
                     medians.len()
-                );
+                ),
+                None => format!("{m}: fewer than 3 values of κ with a speed-up; no slope fitted."),
             }
-            None => {
-                let _ = writeln!(slopes, "- {m}: fewer than 3 values of κ with a speed-up; no slope fitted.");
-            }
-        }
-    }
+        })
+        .collect();
+    let listed: String = slopes.iter().map(|s| format!("- {s}\n")).collect();
     let mut md = format!(
         "# Study `{}`: momentum against plain gradient descent across workloads\n\n\
          Each workload is a sweep of its own, with its own report (linked below). The comparison's \
@@ -364,7 +362,7 @@ pub fn write(dir: &StudyDir, meta: &StudyMeta, rows: &[StudyRow]) -> Result<Stri
     if !slopes.is_empty() {
         md.push_str(REFERENCE_NOTE);
         md.push_str("\n\n");
-        md.push_str(&slopes);
+        md.push_str(&listed);
         md.push('\n');
     }
     md.push_str("## Workloads\n\n");
@@ -406,7 +404,7 @@ pub fn write(dir: &StudyDir, meta: &StudyMeta, rows: &[StudyRow]) -> Result<Stri
             p_value(r.sign_p)
         );
     }
-    text.push_str(&slopes);
+    text.push_str(&listed);
     let _ = writeln!(text, "study report written to {}", dir.report().join("report.md").display());
     Ok(text)
 }
@@ -418,7 +416,7 @@ fn escape(s: &str) -> String {
 
 /// `index.html`: a workload selector (to each workload's own page), the table, its notes, the
 /// figures and the fitted slopes, as report.md has them, in one self-contained file.
-fn page(meta: &StudyMeta, rows: &[StudyRow], drawn: &[Figure], slopes: &str) -> String {
+fn page(meta: &StudyMeta, rows: &[StudyRow], drawn: &[Figure], slopes: &[String]) -> String {
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>heavyball study {}</title>\
          <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 6px}}</style>\
@@ -449,8 +447,8 @@ fn page(meta: &StudyMeta, rows: &[StudyRow], drawn: &[Figure], slopes: &str) -> 
     }
     if !slopes.is_empty() {
         let _ = write!(out, "<p>{}</p>\n<ul>", escape(REFERENCE_NOTE));
-        for line in slopes.lines() {
-            let _ = write!(out, "<li>{}</li>", escape(line.trim_start_matches("- ")));
+        for line in slopes {
+            let _ = write!(out, "<li>{}</li>", escape(line));
         }
         out.push_str("</ul>\n");
     }

@@ -122,6 +122,7 @@ impl RunLock {
 
 /// True when some process is training this run right now (holds its lock). The probe takes
 /// the lock for an instant; [`RunLock::try_acquire`] waits out such probes.
+///
 /// Anything but a regular file there (a link, a FIFO) holds no lock of heavyball's and is never
 /// opened in a way that could block or read elsewhere; whoever takes the lock refuses it.
 pub fn run_is_busy(dir: &SweepDir, id: &RunId) -> bool {

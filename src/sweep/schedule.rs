@@ -298,17 +298,13 @@ pub(super) fn training_bytes<T: Real>(
     let (p, k) = (data.n_features() as u64, data.n_classes as u64);
     let m = config.grid.hidden.iter().map(|&m| group_size::<T>(m, most) * m).max()? as u64;
     // A fused group of r members of width M holds r·M hidden units and r output biases.
-    let params = config
-        .grid
-        .hidden
-        .iter()
-        .map(|&hidden| {
-            let r = group_size::<T>(hidden, most) as u64;
-            (r * hidden as u64).checked_mul(p.checked_add(k)?.checked_add(1)?)?.checked_add(r.checked_mul(k)?)
-        })
-        .collect::<Option<Vec<u64>>>()?
-        .into_iter()
-        .max()?;
+    let params = config.grid.hidden.iter().try_fold(0u64, |largest, &hidden| {
+        let r = group_size::<T>(hidden, most) as u64;
+        let group = (r * hidden as u64)
+            .checked_mul(p.checked_add(k)?.checked_add(1)?)?
+            .checked_add(r.checked_mul(k)?)?;
+        Some(largest.max(group))
+    })?;
     let per_run = params.checked_mul(chunks.checked_add(8)?)?;
     let workspace = chunk.checked_mul(m.checked_mul(2)?.checked_add(k)?.checked_add(24)?)?;
     let per_run = per_run.checked_add(workspace.checked_mul(threads)?)?;
