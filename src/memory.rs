@@ -17,49 +17,60 @@ pub fn available() -> u64 {
     free.min(cgroup_room().unwrap_or(u64::MAX))
 }
 
-/// Room left under this process's memory cgroup limit, if it has one (cgroup v2, or v1's
-/// memory controller).
+/// Room left under this process's memory cgroup limits, if it has any (cgroup v2, or v1's
+/// memory controller): the least room under its own cgroup's limit and its ancestors'.
 fn cgroup_room() -> Option<u64> {
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let read = |dir: &Path, name: &str| std::fs::read_to_string(dir.join(name)).ok();
-    // A process in a cgroup namespace sees its own cgroup at the mount's root, whatever path
-    // /proc/self/cgroup names; try the path first, then the root.
-    let dirs = |mount: &Path, rel: &str| [mount.join(rel.trim_start_matches('/')), mount.to_path_buf()];
-    if let Some(rel) = cgroups.lines().find_map(|l| l.strip_prefix("0::")) {
-        for dir in dirs(Path::new("/sys/fs/cgroup"), rel) {
-            if let Some(limit) = read(&dir, "memory.max") {
-                let stat = read(&dir, "memory.stat").unwrap_or_default();
-                return room(&limit, &read(&dir, "memory.current")?, &stat, "inactive_file");
-            }
-        }
-    }
-    let rel = cgroups.lines().find_map(|l| {
+    let v2 = cgroups.lines().find_map(|l| l.strip_prefix("0::"));
+    let v1 = cgroups.lines().find_map(|l| {
         let mut fields = l.splitn(3, ':').skip(1);
         let controllers = fields.next()?;
         controllers.split(',').any(|c| c == "memory").then_some(fields.next()?)
-    })?;
-    for dir in dirs(Path::new("/sys/fs/cgroup/memory"), rel) {
-        if let Some(limit) = read(&dir, "memory.limit_in_bytes") {
-            let stat = read(&dir, "memory.stat").unwrap_or_default();
-            return room(&limit, &read(&dir, "memory.usage_in_bytes")?, &stat, "total_inactive_file");
-        }
-    }
-    None
+    });
+    let rooms = |mount: &str, rel: &str, [limit, usage, prefix]: [&str; 3]| {
+        let mount = Path::new(mount);
+        // A process in a cgroup namespace sees its own cgroup at the mount's root, whatever
+        // path /proc/self/cgroup names.
+        let own = Some(mount.join(rel.trim_start_matches('/'))).filter(|d| d.is_dir());
+        let read = |dir: &Path, name: &str| std::fs::read_to_string(dir.join(name)).ok();
+        own.as_deref()
+            .unwrap_or(mount)
+            .ancestors()
+            .take_while(|dir| dir.starts_with(mount))
+            .filter_map(|dir| {
+                room(
+                    &read(dir, limit)?,
+                    &read(dir, usage)?,
+                    &read(dir, "memory.stat").unwrap_or_default(),
+                    prefix,
+                )
+            })
+            .min()
+    };
+    let v2 = v2.and_then(|rel| rooms("/sys/fs/cgroup", rel, ["memory.max", "memory.current", ""]));
+    let v1 = v1.and_then(|rel| {
+        rooms("/sys/fs/cgroup/memory", rel, ["memory.limit_in_bytes", "memory.usage_in_bytes", "total_"])
+    });
+    v2.into_iter().chain(v1).min()
 }
 
 /// Room under a cgroup's `limit` (`None` for "max", no limit) when it uses `usage` bytes. The
-/// usage counts the page cache the cgroup's file writes left behind, which the kernel takes
-/// back on demand: after a large build it sits near the limit with little of it in use. The
-/// inactive part of that cache (`inactive_key` in `stat`) is counted as room, as the kernel's
-/// own `MemAvailable` counts it.
-fn room(limit: &str, usage: &str, stat: &str, inactive_key: &str) -> Option<u64> {
+/// usage counts the page cache of the files the cgroup read and wrote, which the kernel takes
+/// back on demand: after a large build it sits near the limit with little of it in use. That
+/// cache (the file pages, active and inactive, of `stat`'s lines named with `prefix`) is
+/// counted as room, as the kernel's own `MemAvailable` counts it.
+fn room(limit: &str, usage: &str, stat: &str, prefix: &str) -> Option<u64> {
     let limit = limit.trim().parse::<u64>().ok()?;
     let usage = usage.trim().parse::<u64>().ok()?;
-    let inactive = stat
-        .lines()
-        .find_map(|l| l.strip_prefix(inactive_key)?.strip_prefix(' ')?.trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    Some(limit.saturating_sub(usage.saturating_sub(inactive)))
+    let value = |key: &str| {
+        stat.lines()
+            .find_map(|l| {
+                l.strip_prefix(prefix)?.strip_prefix(key)?.strip_prefix(' ')?.trim().parse::<u64>().ok()
+            })
+            .unwrap_or(0)
+    };
+    let cache = value("active_file").saturating_add(value("inactive_file"));
+    Some(limit.saturating_sub(usage.saturating_sub(cache)))
 }
 
 /// Bytes as "12.3 GiB" (or MiB, KiB).
@@ -107,24 +118,20 @@ mod tests {
     #[test]
     fn a_cgroup_full_of_page_cache_still_has_room() {
         const GIB: u64 = 1 << 30;
-        // A cgroup v2 at its 8 GiB limit, 6 GiB of it the inactive cache a build left behind:
-        // 6 GiB can be had (the limit less usage alone said 0, and refused any data set).
-        let stat =
-            format!("anon {}\nfile {}\nactive_file {}\ninactive_file {}\n", 2 * GIB, 6 * GIB, 0, 6 * GIB);
-        assert_eq!(
-            room(&format!("{}\n", 8 * GIB), &format!("{}\n", 8 * GIB), &stat, "inactive_file"),
-            Some(6 * GIB)
+        // A cgroup v2 at its 8 GiB limit, 6 GiB of it the cache a build left behind: 6 GiB can
+        // be had (the limit less the usage said none, and refused any large data set).
+        let v2 =
+            format!("anon {}\nfile {}\nactive_file {}\ninactive_file {}\n", 2 * GIB, 6 * GIB, GIB, 5 * GIB);
+        assert_eq!(room(&format!("{}\n", 8 * GIB), &format!("{}\n", 8 * GIB), &v2, ""), Some(6 * GIB));
+        // cgroup v1 counts the hierarchy's cache on its total_ lines; its own lines (a subset)
+        // are not taken for them.
+        let v1 = format!(
+            "active_file 1\ninactive_file {GIB}\ntotal_active_file {GIB}\ntotal_inactive_file {GIB}\n"
         );
-        // cgroup v1 counts the hierarchy's cache as total_inactive_file; its own inactive_file
-        // line (a subset) is not taken for it.
-        let v1 = format!("inactive_file {}\ntotal_inactive_file {}\n", GIB, 3 * GIB);
-        assert_eq!(
-            room(&(4 * GIB).to_string(), &(4 * GIB).to_string(), &v1, "total_inactive_file"),
-            Some(3 * GIB)
-        );
+        assert_eq!(room(&(4 * GIB).to_string(), &(4 * GIB).to_string(), &v1, "total_"), Some(2 * GIB));
         // No limit, a usage past the limit, no stat: none, none of it, the limit less usage.
-        assert_eq!(room("max\n", "123", "", "inactive_file"), None);
-        assert_eq!(room("100", "150", "inactive_file 20\n", "inactive_file"), Some(0));
-        assert_eq!(room("100", "30", "", "inactive_file"), Some(70));
+        assert_eq!(room("max\n", "123", "", ""), None);
+        assert_eq!(room("100", "150", "inactive_file 20\n", ""), Some(0));
+        assert_eq!(room("100", "30", "", ""), Some(70));
     }
 }
