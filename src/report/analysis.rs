@@ -252,12 +252,17 @@ fn common_target(bests: &[Option<&Setting>]) -> f64 {
 struct AtM<'a> {
     selection: Vec<Setting<'a>>,
     confirmation: Vec<Setting<'a>>,
+    /// How many fresh seeds a confirmation has when it is finished.
+    fresh: usize,
 }
 
 impl<'a> AtM<'a> {
-    /// The confirmation runs of the setting `s` chose, if any.
+    /// The confirmation runs of the setting `s`, once every fresh seed of it is recorded.
     fn confirmed(&self, s: &Setting) -> Option<&Setting<'a>> {
-        self.confirmation.iter().find(|c| (c.gamma, c.alpha) == (s.gamma, s.alpha))
+        self.confirmation
+            .iter()
+            .find(|c| (c.gamma, c.alpha) == (s.gamma, s.alpha))
+            .filter(|c| c.runs.len() == self.fresh)
     }
 }
 
@@ -272,6 +277,9 @@ fn compare(info: &SweepMeta, at: &AtM, m: usize, view: View, target: Option<f64>
     // the runs that chose them.
     let (confirmed_gd, confirmed_momentum) =
         (best_gd.and_then(|s| at.confirmed(s)), best_momentum.and_then(|s| at.confirmed(s)));
+    // One set of seeds for both rows: the confirmation seeds once every best there is has all
+    // of its own (a round cut short leaves both on the selection seeds).
+    let confirmed = [best_gd, best_momentum].iter().flatten().all(|s| at.confirmed(s).is_some());
     let (compared, seeds_used) = match (confirmed_gd, confirmed_momentum) {
         (Some(gd), Some(mo)) => ([Some(gd), Some(mo)], SeedsUsed::Confirmation),
         _ => ([best_gd, best_momentum], SeedsUsed::Selection),
@@ -285,7 +293,7 @@ fn compare(info: &SweepMeta, at: &AtM, m: usize, view: View, target: Option<f64>
         gamma: s.gamma,
         alpha: s.alpha,
         selection: summarise(&s.runs, selection, target),
-        confirmation: at.confirmed(s).map(|c| summarise(&c.runs, selection, target)),
+        confirmation: at.confirmed(s).filter(|_| confirmed).map(|c| summarise(&c.runs, selection, target)),
         bracket: bracketing.verdict(&at.selection, s.alpha),
         fragility: tune::fragility(&at.selection, s, selection),
     };
@@ -319,6 +327,7 @@ pub fn analyse(info: &SweepMeta, runs: &[RunRecord], target: Option<f64>) -> Ana
         let at = AtM {
             selection: tune::settings(runs, m, &info.seed),
             confirmation: tune::settings(runs, m, &analysis.confirmation_seeds),
+            fresh: analysis.confirmation_seeds.len(),
         };
         if at.selection.is_empty() {
             continue;
@@ -437,6 +446,34 @@ mod tests {
         assert!((st.ratio.unwrap().estimate - 4.0).abs() < 1e-12);
         assert!(!a.in_sample());
         assert_eq!(a.confirmation_seeds, [2, 3]);
+    }
+
+    #[test]
+    fn an_unfinished_confirmation_is_used_for_neither_method() {
+        // The confirmation round was cut short: GD's best has both its fresh seeds, momentum's
+        // one of two. Both rows, and the statistics, stay on the selection seeds (in-sample),
+        // never one method on fresh seeds beside the other on the seeds that chose it.
+        let mut meta = info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]);
+        meta.confirm =
+            Some(ConfirmSpec { seeds: 2, by: Criterion::LateTrainLoss, aggregate: Aggregate::Median });
+        let mut runs = known_runs();
+        runs.push(run(0.2, 1.0, 2, &[2.0, 1.0, 0.5, 0.3, 0.2]));
+        runs.push(run(0.2, 1.0, 3, &[2.0, 1.0, 0.5, 0.3, 0.1]));
+        runs.push(run(0.1, 0.5, 2, &[2.0, 1.0, 0.8, 0.7, 0.6]));
+        let a = analyse(&meta, &runs, None);
+        let c = &a.comparisons[0];
+        let (gd, mo) = (c.gd.as_ref().unwrap(), c.momentum.as_ref().unwrap());
+        assert!(gd.confirmation.is_none() && mo.confirmation.is_none());
+        let st = c.stats.as_ref().unwrap();
+        assert_eq!((st.seeds_used, st.pairs), (SeedsUsed::Selection, 2));
+        assert!(a.in_sample());
+        // With momentum's second fresh seed, both go over to the confirmation seeds.
+        runs.push(run(0.1, 0.5, 3, &[2.0, 1.0, 0.8, 0.7, 0.5]));
+        let a = analyse(&meta, &runs, None);
+        let c = &a.comparisons[0];
+        assert_eq!(c.gd.as_ref().unwrap().confirmation.as_ref().unwrap().seeds, [2, 3]);
+        assert_eq!(c.momentum.as_ref().unwrap().confirmation.as_ref().unwrap().seeds, [2, 3]);
+        assert_eq!(c.stats.as_ref().unwrap().seeds_used, SeedsUsed::Confirmation);
     }
 
     #[test]

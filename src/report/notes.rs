@@ -6,6 +6,7 @@
 use super::Sweep;
 use super::analysis::{Analysis, Best, View, near_f32_resolution};
 use super::format::num;
+use super::paired::SeedsUsed;
 use crate::grid::short_number;
 use crate::store::SweepMeta;
 use crate::tune::{Neighbour, ROUGH, Verdict};
@@ -56,6 +57,22 @@ pub(super) fn caveats(sweep: &Sweep, analysis: &Analysis) -> Vec<String> {
              finished; run `heavyball run` on the config to go on. Until then the statistics are in-sample."
                 .into(),
         );
+    } else if sweep.info.confirm.is_some() {
+        // The round is decided, but a comparison with bests is still on the selection seeds:
+        // some of its fresh-seed runs are not finished (or were left out as damaged).
+        let unfinished: Vec<String> = analysis
+            .all_views()
+            .filter(|c| c.stats.as_ref().is_some_and(|s| s.seeds_used == SeedsUsed::Selection))
+            .map(|c| format!("M = {} ({} view)", c.hidden, c.view.name()))
+            .collect();
+        if !unfinished.is_empty() {
+            notes.push(format!(
+                "Confirmation unfinished at {}: not every fresh-seed run of the bests there is recorded, so \
+                 both methods' figures and the statistics are on the selection seeds (in-sample). Run \
+                 `heavyball run` on the config to finish the confirmation round.",
+                unfinished.join(", ")
+            ));
+        }
     }
     for c in analysis.all_views() {
         for b in [&c.gd, &c.momentum].into_iter().flatten() {

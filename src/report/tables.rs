@@ -183,11 +183,18 @@ pub(super) fn statistics_table(analysis: &Analysis) -> String {
         stats::INTERVAL_METHOD
     );
     if analysis.in_sample() {
+        let remedy = match analysis.confirmation_seeds.is_empty() {
+            true => {
+                "Add a `[confirm]` section (`seeds = 8`) to train the bests again on fresh seeds and compute them there."
+            }
+            false => {
+                "Finish the confirmation round (`heavyball run` on the config) to compute them on fresh seeds."
+            }
+        };
         let _ = writeln!(
             t,
             "\n**Post-selection**: these statistics are computed on the seeds that chose the bests they compare, and \
-             momentum chose from more settings than GD, so they overstate the evidence. Add a `[confirm]` section \
-             (`seeds = 8`) to train the bests again on fresh seeds and compute them there."
+             momentum chose from more settings than GD, so they overstate the evidence. {remedy}"
         );
     }
     if let Some(n) = analysis.fewest_pairs()

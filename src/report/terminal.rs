@@ -67,10 +67,14 @@ pub(super) fn terminal_text(sweep: &Sweep, analysis: &Analysis, with_test: bool)
             );
         }
         if analysis.in_sample() {
+            let remedy = match analysis.confirmation_seeds.is_empty() {
+                true => "add [confirm] seeds = 8 to the config to test on fresh seeds",
+                false => "finish the confirmation round (heavyball run on the config) to test on fresh seeds",
+            };
             let _ = writeln!(
                 t,
                 "  post-selection: these p-values are on the seeds that chose the bests and overstate the evidence; \
-                 add [confirm] seeds = 8 to the config to test on fresh seeds."
+                 {remedy}."
             );
         }
         if let Some(n) = analysis.fewest_pairs()
