@@ -3,7 +3,7 @@
 // clap turns the doc comments below into `--help` text, where `DIR/<name>` is meant literally.
 #![allow(rustdoc::invalid_html_tags)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -220,7 +220,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) if e.is::<Interrupted>() => {
-                    crate::errors::to_stderr(&format!("{e}: heavyball run {}", config.display()));
+                    // The same command: the results folder and the shard, when they were given.
+                    let mut again = format!("heavyball run {}", config.display());
+                    if opts.results != Path::new("results") {
+                        again.push_str(&format!(" --results {}", opts.results.display()));
+                    }
+                    if let Some(shard) = &opts.shard {
+                        again.push_str(&format!(" --shard {}/{}", shard.index, shard.count));
+                    }
+                    crate::errors::to_stderr(&format!("{}: {again}", crate::errors::one_line(&e)));
                     Ok(ExitCode::from(EXIT_INTERRUPTED))
                 }
                 Err(e) => Err(e),

@@ -42,8 +42,8 @@ fn meta_of(config: &Config) -> StudyMeta {
     StudyMeta { format: STUDY_FORMAT, name: config.name.clone(), workloads }
 }
 
-/// Refuses a study whose folder holds a plain sweep, and a study whose largest workload's data
-/// cannot fit (the workloads are read one after another), before anything is written.
+/// Refuses a study whose folder holds a plain sweep, and a study whose workloads' data cannot
+/// fit in memory together (each is read before any trains), before anything is written.
 fn check(config: &Config, dir: &StudyDir) -> Result<()> {
     if dir.root().join("sweep.toml").exists() {
         bail!(
@@ -51,33 +51,45 @@ fn check(config: &Config, dir: &StudyDir) -> Result<()> {
             dir.root().display()
         );
     }
-    let largest = config
+    let all = config
         .study
         .iter()
         .map(|w| crate::data::bytes_needed(&w.data.source))
-        .try_fold(0u64, |a, b| Some(a.max(b?)));
-    crate::memory::check(&format!("the largest workload of study {}", config.name), largest)
-        .map_err(anyhow::Error::msg)
+        .try_fold(0u64, |a, b| a.checked_add(b?));
+    let what = format!("the data of study {}'s {} workloads", config.name, config.study.len());
+    crate::memory::check(&what, all).map_err(anyhow::Error::msg)
 }
 
 /// Runs every workload of a study as its own sweep, in the config's order, then writes the
-/// study's summaries. Returns each workload's closing line. An interrupt stops at the workload
-/// in progress (its runs saved), as it stops a sweep.
+/// study's summaries. Every workload's data is read first, once, so that bad data anywhere is
+/// refused before anything is written. Returns each workload's closing line. An interrupt
+/// stops at the workload in progress (its runs saved), as it stops a sweep.
 pub fn run(config: &Config, opts: &RunOptions) -> Result<Vec<(String, SweepReport)>> {
     let dir = StudyDir::new(&opts.results, &config.name);
     check(config, &dir)?;
+    let workloads = config.workloads();
+    let mut samples = Vec::with_capacity(workloads.len());
+    for workload in &workloads {
+        let read = crate::data::load(&workload.data.source);
+        samples.push(read.with_context(|| format!("workload {}", workload.name))?);
+    }
     crate::store::create_within(&opts.results, dir.root())?;
     meta_of(config).write(&dir.meta())?;
+    // Each workload's own folder, never a link (to another workload's, whose runs it would
+    // mix with its own) nor a file.
+    for workload in &workloads {
+        crate::store::create_within(dir.root(), dir.workload(&workload.name).root())?;
+    }
     let inside = RunOptions { results: dir.root().to_path_buf(), ..opts.clone() };
     let mut done = Vec::new();
     let names: Vec<String> = config.study.iter().map(|w| w.name.clone()).collect();
-    for workload in config.workloads() {
+    for (workload, samples) in workloads.iter().zip(samples) {
         // Between workloads nothing is in flight: a signal ends the study at once.
         inside.nothing_in_flight.store(true, Ordering::SeqCst);
         if inside.stop.load(Ordering::SeqCst) {
             break;
         }
-        match sweep::run(&workload, &inside) {
+        match sweep::run_on(workload, samples, &inside) {
             Ok(report) => done.push((workload.name.clone(), report)),
             Err(e) => {
                 write_summaries(&dir, &names)?;

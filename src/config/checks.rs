@@ -35,8 +35,8 @@ pub(super) fn check_name(name: &str) -> Result<(), Rule> {
 /// The most workloads one study holds.
 pub const MAX_WORKLOADS: usize = 100;
 
-/// Names a study's workloads may not take: the study's own folders beside theirs.
-const RESERVED: [&str; 2] = ["report", "slurm"];
+/// Names a study's workloads may not take: the study's own folders and files beside theirs.
+const RESERVED: [&str; 5] = ["report", "slurm", "study.toml", "summary.csv", "curves.csv"];
 
 /// A single `[data]` table: a sweep's one data set.
 pub(super) fn check_data(raw: RawData, base: &Path) -> Result<DataSpec, Rule> {
@@ -67,6 +67,7 @@ pub(super) fn check_workloads(tables: Vec<RawData>, base: &Path) -> Result<Vec<W
         );
     }
     let mut out: Vec<Workload> = Vec::new();
+    let mut tables_named: Vec<String> = Vec::new();
     for (i, raw) in tables.into_iter().enumerate() {
         let Some(name) = raw.name.clone() else {
             return Err(Rule(format!(
@@ -74,6 +75,12 @@ pub(super) fn check_workloads(tables: Vec<RawData>, base: &Path) -> Result<Vec<W
                 i + 1
             )));
         };
+        // One table per name, even where their conditions would name the workloads apart: a
+        // conditioning series is one table's list, never several tables joined by a name.
+        if tables_named.contains(&name) {
+            return Err(Rule(format!("two [[data]] tables are named {name:?}; each needs its own name")));
+        }
+        tables_named.push(name.clone());
         let conditions = match raw.synthetic.as_ref().map(|s| s.condition.clone()) {
             Some(OneOrMany::Many(list)) if list.is_empty() => {
                 return Err(Rule(format!("workload {name:?}: condition is an empty list")));
@@ -92,7 +99,13 @@ pub(super) fn check_workloads(tables: Vec<RawData>, base: &Path) -> Result<Vec<W
             check_name(&workload).map_err(|Rule(m)| Rule(format!("workload {workload:?}: {m}")))?;
             if RESERVED.contains(&workload.as_str()) {
                 return Err(Rule(format!(
-                    "workload {workload:?}: that name is the study's own folder; choose another"
+                    "workload {workload:?}: that name is the study's own folder or file; choose another"
+                )));
+            }
+            if workload.starts_with('.') {
+                return Err(Rule(format!(
+                    "workload {workload:?}: a name starting with '.' is a hidden folder, which heavyball \
+                     keeps for its own temporary files; choose another"
                 )));
             }
             if out.iter().any(|w| w.name == workload) {

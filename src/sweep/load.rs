@@ -45,7 +45,17 @@ pub fn load<R: Send>(
     threads: Option<usize>,
     f: impl FnOnce(InPrecision) -> Result<R> + Send,
 ) -> Result<R> {
-    let table = data::load(&config.data.source)?;
+    load_from(config, data::load(&config.data.source)?, threads, f)
+}
+
+/// [`load`] on samples already read from the config's data source (a study reads every
+/// workload's before it writes anything).
+pub fn load_from<R: Send>(
+    config: &Config,
+    table: data::Samples,
+    threads: Option<usize>,
+    f: impl FnOnce(InPrecision) -> Result<R> + Send,
+) -> Result<R> {
     // Without a count, the global pool's: every core, or the (capped) RAYON_NUM_THREADS the
     // command line set it to. Never rayon's own reading of the variable, which has no cap.
     let threads = threads.unwrap_or_else(rayon::current_num_threads);

@@ -37,7 +37,7 @@ use crate::store::summary;
 use crate::store::{DataFacts, RunId, SweepDir, SweepLock, SweepMeta, lock_summaries, write_atomic};
 use crate::train::Status;
 use crate::tune::{Confirmation, Rounds, Tuning, Verdict};
-use load::{InPrecision, Loaded, load};
+use load::{InPrecision, Loaded, load_from};
 use run_one::{Handled, RunOutcome};
 use schedule::{most_members, train_runs, training_bytes};
 
@@ -210,7 +210,12 @@ pub fn seed_list(seeds: &[u64]) -> String {
 /// Runs a validated sweep: reads the data, then trains and saves every grid point that is not
 /// finished yet.
 pub fn run(config: &Config, opts: &RunOptions) -> Result<SweepReport> {
-    load(config, opts.threads, |loaded| match loaded {
+    run_on(config, crate::data::load(&config.data.source)?, opts)
+}
+
+/// [`run`] on samples already read from the config's data source.
+pub fn run_on(config: &Config, samples: crate::data::Samples, opts: &RunOptions) -> Result<SweepReport> {
+    load_from(config, samples, opts.threads, |loaded| match loaded {
         InPrecision::F32(p) => run_typed(config, opts, p),
         InPrecision::F64(p) => run_typed(config, opts, p),
     })
@@ -246,6 +251,12 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
     )
     .map_err(anyhow::Error::msg)?;
     let dir = SweepDir::new(&opts.results, &config.name);
+    if crate::store::study::StudyDir::at(dir.root()).exists() {
+        anyhow::bail!(
+            "{} holds a study, not a sweep: give the sweep another name or results folder",
+            dir.root().display()
+        );
+    }
     std::fs::create_dir_all(dir.root())
         .with_context(|| format!("cannot create results folder {}", dir.root().display()))?;
     crate::store::create_within(dir.root(), &dir.runs())?;

@@ -180,6 +180,9 @@ fn sigint_saves_in_flight_runs_and_exits_130() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted: saved") && stderr.contains("heavyball run"), "{stderr}");
+    // The command to resume is the same command: with the results folder it was given.
+    let again = format!("--results {}", sweep.folder().parent().unwrap().display());
+    assert!(stderr.trim_end().ends_with(&again), "{stderr}");
 
     let plan = sweep.plan(&[]);
     assert!(plan.contains("partial (at iteration"), "{plan}");

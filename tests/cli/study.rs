@@ -3,8 +3,10 @@
 //! adds its summaries and a report across the workloads; bad study configs are named.
 
 use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
-use crate::common::{Files, Sweep, assert_same, heavyball, tree};
+use crate::common::{Files, Sweep, assert_same, heavyball, tree, write};
 
 const STUDY: &str = r#"
 name = "st"
@@ -200,13 +202,93 @@ fn the_study_report_covers_every_workload_and_the_conditioning() {
 }
 
 #[test]
+fn an_interrupted_study_names_its_workload_and_the_command_that_resumes_it() {
+    let study = Sweep::new(STUDY).with(&[("train.iterations", "200000"), ("train.checkpoint_every", "2000")]);
+    let child = study.spawn();
+    let runs = study.folder().join("iris/runs");
+    let started = Instant::now();
+    let has_checkpoint = || {
+        std::fs::read_dir(&runs)
+            .map(|d| d.flatten().any(|e| e.path().join("checkpoint.npz").exists()))
+            .unwrap_or(false)
+    };
+    while !has_checkpoint() {
+        assert!(started.elapsed() < Duration::from_secs(60), "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let again = format!("--results {}", study.folder().parent().unwrap().display());
+    assert!(
+        stderr.starts_with("workload iris: interrupted: saved ") && stderr.trim_end().ends_with(&again),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_workload_folder_is_its_own_and_a_study_folder_is_no_sweep() {
+    let study = Sweep::new(STUDY);
+    study.run(&["--quiet"]);
+    // The iris workload's folder replaced by a link to another workload's: refused, and the
+    // other workload's files are untouched.
+    let (iris, teacher) = (study.folder().join("iris"), study.folder().join("teacher-k1"));
+    let before = tree(&teacher);
+    std::fs::remove_dir_all(&iris).unwrap();
+    std::os::unix::fs::symlink("teacher-k1", &iris).unwrap();
+    let out = study.command("run").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("iris is a symbolic link"), "{stderr}");
+    assert_eq!(tree(&teacher), before, "the linked workload changed");
+    // A plain sweep of the study's name, into the study's folder: refused, nothing changed.
+    let text = format!(
+        "name = \"st\"\n[data]\nbuiltin = \"iris\"\n[train]{}",
+        STUDY.split("[train]").nth(1).unwrap()
+    );
+    let plain = write(study.dir(), "plain.toml", &text);
+    let whole = tree(&study.folder());
+    let out = heavyball()
+        .arg("run")
+        .arg(&plain)
+        .arg("--results")
+        .arg(study.folder().parent().unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("holds a study, not a sweep"), "{stderr}");
+    assert_eq!(tree(&study.folder()), whole, "the study's folder changed");
+}
+
+#[test]
 fn bad_studies_are_named_before_anything_is_written() {
     let cases = [
         (
             STUDY.replace("[train]", "[[data]]\nname = \"iris\"\nbuiltin = \"digits\"\n[train]"),
-            "two workloads are named \"iris\"",
+            "two [[data]] tables are named \"iris\"",
         ),
+        // A series's workload and another table's name alike.
+        (STUDY.replace("name = \"iris\"", "name = \"teacher-k30\""), "two workloads are named \"teacher-k30\""),
         (STUDY.replace("name = \"iris\"", "name = \"report\""), "that name is the study's own folder"),
+        (STUDY.replace("name = \"iris\"", "name = \"summary.csv\""), "that name is the study's own folder or file"),
+        (STUDY.replace("name = \"iris\"", "name = \"study.toml\""), "that name is the study's own folder or file"),
+        (STUDY.replace("name = \"iris\"", "name = \".report-x\""), "a name starting with '.' is a hidden folder"),
+        // Two tables of one name, even with conditions that would name their workloads apart.
+        (
+            STUDY.replace(
+                "[train]",
+                "[[data]]\nname = \"teacher\"\nsynthetic = { samples = 99, features = 3, classes = 2, seed = 1, \
+                 condition = [100] }\n[train]",
+            ),
+            "two [[data]] tables are named \"teacher\"",
+        ),
+        // The last workload's data cannot be read: refused before the first one trains.
+        (
+            STUDY.replace("[train]", "[[data]]\nname = \"later\"\ncsv = \"no-such-file.csv\"\n[train]"),
+            "workload later: cannot read data file",
+        ),
         (
             STUDY.replace("condition = [1, 30]", "condition = [1, 0.5]"),
             "condition must be a finite number ≥ 1 (got 0.5)",
@@ -219,7 +301,7 @@ fn bad_studies_are_named_before_anything_is_written() {
         (STUDY.replace("name = \"iris\"\n", ""), "table 1 has no name"),
         (
             STUDY.replace("samples = 300", "samples = 100000000000"),
-            "the largest workload of study st needs about",
+            "the data of study st's 3 workloads needs about",
         ),
         (
             format!("name = \"st\"\ndata = []\n[train]{}", STUDY.split("[train]").nth(1).unwrap()),
