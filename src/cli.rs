@@ -238,11 +238,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let threads = threads.map(usize::from).map(capped_threads).or(env_threads);
             if let Some(study) = crate::study::locate(&sweep, &results)? {
                 let mut text = String::new();
-                for (name, report) in crate::study::hessian(&study, steps as usize, threads)? {
-                    for (run, why) in &report.damaged {
-                        crate::errors::to_stderr(&format!("warning: {name}: {run} left out: {why}"));
+                for (name, done) in crate::study::hessian(&study, steps as usize, threads)? {
+                    match done {
+                        Ok(report) => {
+                            for (run, why) in &report.damaged {
+                                crate::errors::to_stderr(&format!("warning: {name}: {run} left out: {why}"));
+                            }
+                            text.push_str(&format!("{name}: {}", hessian_line(&report)));
+                        }
+                        Err(why) => text.push_str(&format!("{name}: {why}\n")),
                     }
-                    text.push_str(&format!("{name}: {}", hessian_line(&report)));
                 }
                 print_out(&text)?;
                 return Ok(ExitCode::SUCCESS);

@@ -139,15 +139,31 @@ pub fn merged_plan(config: &Config, results: &Path, shards: Option<usize>) -> Re
     merged.context("a study has at least one workload")
 }
 
-/// `heavyball hessian` on every workload of a study that has finished runs.
-pub fn hessian(dir: &StudyDir, steps: usize, threads: Option<usize>) -> Result<Vec<(String, HessianReport)>> {
+/// What `heavyball hessian` did in one workload: its report, or why there was nothing to do.
+pub type WorkloadHessian = (String, std::result::Result<HessianReport, String>);
+
+/// `heavyball hessian` on every workload of a study that has finished runs; a workload not
+/// begun yet, or with no finished run, is passed over with the reason (as `report` passes it
+/// over). An error in any other workload is the command's.
+pub fn hessian(dir: &StudyDir, steps: usize, threads: Option<usize>) -> Result<Vec<WorkloadHessian>> {
     let meta = StudyMeta::read(&dir.meta())?;
     let mut out = Vec::new();
     for w in &meta.workloads {
         let folder = dir.workload(&w.name);
-        let report = sweep::hessian(folder.root(), dir.root(), steps, threads)
-            .with_context(|| format!("workload {}", w.name))?;
-        out.push((w.name.clone(), report));
+        if !folder.sweep_meta().exists() {
+            out.push((w.name.clone(), Err("not begun yet; nothing to compute".to_string())));
+            continue;
+        }
+        match sweep::hessian(folder.root(), dir.root(), steps, threads) {
+            Ok(report) => out.push((w.name.clone(), Ok(report))),
+            Err(e) if e.is::<sweep::NoFinishedRuns>() => {
+                out.push((w.name.clone(), Err("no finished runs yet; nothing to compute".to_string())));
+            }
+            Err(e) => return Err(e.context(format!("workload {}", w.name))),
+        }
+    }
+    if out.iter().all(|(_, r)| r.is_err()) {
+        bail!("no workload of study {} has finished runs yet; nothing to compute", meta.name);
     }
     Ok(out)
 }

@@ -42,6 +42,11 @@ pub struct HessianReport {
     pub damaged: Vec<(String, String)>,
 }
 
+/// A sweep with no finished run: nothing to compute yet.
+#[derive(Debug, thiserror::Error)]
+#[error("{} has no finished runs: nothing to compute (run the sweep first)", .0.display())]
+pub struct NoFinishedRuns(pub PathBuf);
+
 /// Finds the sweep (a folder, or a config file and the results directory) and its config.
 fn locate(target: &Path, results: &Path) -> Result<(SweepDir, SweepMeta, Config)> {
     let (dir, config) = if target.is_file() {
@@ -117,7 +122,7 @@ fn compute<T: Real>(
     let (ids, _) = tune::recorded_runs(dir, info);
     let found = finished_runs(dir, &ids, info.iterations);
     if found.runs.is_empty() {
-        bail!("{} has no finished runs: nothing to compute (run the sweep first)", dir.root().display());
+        return Err(NoFinishedRuns(dir.root().to_path_buf()).into());
     }
     let memory = bytes_needed::<T>(data, info, found.runs.len(), steps);
     crate::memory::check(&format!("heavyball hessian on {}", info.name), memory)

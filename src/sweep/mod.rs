@@ -41,7 +41,7 @@ use load::{InPrecision, Loaded, load_from};
 use run_one::{Handled, RunOutcome};
 use schedule::{most_members, train_runs, training_bytes};
 
-pub use hessian::{HessianReport, hessian};
+pub use hessian::{HessianReport, NoFinishedRuns, hessian};
 pub use plan::{Plan, PlanRow, plan};
 pub use schedule::{GROUP_SIZE_VAR, group_size};
 

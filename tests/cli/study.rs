@@ -155,6 +155,28 @@ fn a_study_crashed_at_any_write_ends_byte_identical() {
 }
 
 #[test]
+fn hessian_passes_over_the_workloads_with_nothing_finished() {
+    let study = Sweep::new(STUDY);
+    study.run(&["--quiet"]);
+    // teacher-k1 not begun (its folder gone), teacher-k30 begun with no finished run.
+    std::fs::remove_dir_all(study.folder().join("teacher-k1")).unwrap();
+    for run in std::fs::read_dir(study.folder().join("teacher-k30/runs")).unwrap() {
+        std::fs::remove_dir_all(run.unwrap().path()).unwrap();
+    }
+    let text = study.hessian(&[]);
+    assert!(text.contains("teacher-k1: not begun yet; nothing to compute"), "{text}");
+    assert!(text.contains("teacher-k30: no finished runs yet; nothing to compute"), "{text}");
+    assert!(text.contains("iris: λ_max and λ_min of 8 runs (8 computed"), "{text}");
+    assert!(study.folder().join("iris/hessian.csv").is_file());
+    // With nothing finished anywhere, it is an error.
+    std::fs::remove_dir_all(study.folder().join("iris")).unwrap();
+    let out = study.command("hessian").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no workload of study st has finished runs yet"), "{stderr}");
+}
+
+#[test]
 fn the_study_report_covers_every_workload_and_the_conditioning() {
     let study = Sweep::new(STUDY);
     study.run(&["--quiet"]);
