@@ -118,6 +118,8 @@ pub struct SweepReport {
     pub confirmation: Option<Confirmation>,
     /// True when `[confirm]` is set and the round is not decided yet.
     pub confirmation_pending: bool,
+    /// Runs of the decided confirmation round not finished yet (another shard's, say).
+    pub confirmation_left: usize,
 }
 
 impl SweepReport {
@@ -181,7 +183,13 @@ impl SweepReport {
                 )
             });
         }
-        if let Some(c) = &self.confirmation {
+        if let Some(c) = self.confirmation.as_ref().filter(|_| self.confirmation_left > 0) {
+            line.push_str(&format!(
+                "\nconfirmation round in progress: {} of its {} runs left; run again (every shard, when sharded) to go on",
+                self.confirmation_left,
+                c.picks.len() * c.seeds.len()
+            ));
+        } else if let Some(c) = &self.confirmation {
             line.push_str(&format!(
                 "\nconfirmation: {} selected settings trained on {} fresh seeds ({}); heavyball report compares them",
                 c.picks.len(),
@@ -329,6 +337,7 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
         elapsed,
         flops: outcomes.iter().map(|o| o.flops).sum(),
         confirmation_pending: rounds.confirmation_pending(config.confirm.as_ref()),
+        confirmation_left: rounds.confirmation.as_ref().map_or(0, |c| unfinished(config, &dir, &data, c)),
         confirmation: rounds.confirmation.clone(),
         tuning: rounds.tuning,
     };
@@ -344,8 +353,16 @@ fn run_typed<T: Real>(config: &Config, opts: &RunOptions, prepared: Loaded<T>) -
     Ok(report)
 }
 
-/// The runs of a tuned or confirmed sweep so far, rebuilt from its finished runs, with their
-/// identities and the rounds that decided them.
+/// How many runs of the confirmation round `c` are not finished on disk.
+fn unfinished<T: Real>(config: &Config, dir: &SweepDir, data: &Prepared<T>, c: &Confirmation) -> usize {
+    let finished = |spec: &RunSpec| {
+        let id = RunId::from_spec(spec, &config.train, &data.fingerprint);
+        crate::store::RunMeta::read(&dir.run(&id).file(crate::store::RunFile::Meta))
+            .is_ok_and(|meta| summary::is_finished(&meta, config.train.iterations))
+    };
+    c.run_specs(0).iter().filter(|spec| !finished(spec)).count()
+}
+
 /// Refuses to lower `iterations` below what runs of this config already trained: restarting
 /// them shorter would discard their longer results. Nothing is written before the refusal.
 fn refuse_shortening(config: &Config, dir: &SweepDir, fingerprint: &str) -> Result<()> {
@@ -387,6 +404,8 @@ pub(super) fn split_outside(
     })
 }
 
+/// The runs of a tuned or confirmed sweep so far, rebuilt from its finished runs, with their
+/// identities and the rounds that decided them.
 pub(super) fn decided_runs<T: Real>(
     config: &Config,
     dir: &SweepDir,

@@ -78,9 +78,14 @@ fn shards_of_a_tuned_sweep_reach_the_bytes_of_a_plain_run() {
     // the tasks of successive arrays would.
     for turn in 0.. {
         assert!(turn < 40, "the shards never finished the tuning");
-        sharded.run(&["--shard", &format!("{}/2", turn % 2), "--quiet"]);
-        if sharded.plan(&[]).contains("(finished)") && sharded.comparable().len() == plain.comparable().len()
-        {
+        let said = sharded.run(&["--shard", &format!("{}/2", turn % 2), "--quiet"]);
+        let all_there = sharded.comparable().len() == plain.comparable().len();
+        // A shard says the confirmation is trained only once every run of it is.
+        assert_eq!(said.contains("selected settings trained on"), all_there, "turn {turn}: {said}");
+        if said.contains("confirmation round in progress") {
+            assert!(!all_there, "turn {turn}: {said}");
+        }
+        if sharded.plan(&[]).contains("(finished)") && all_there {
             break;
         }
     }
