@@ -151,7 +151,7 @@ impl SweepReport {
         }
         if self.undecided > 0 {
             line.push_str(&format!(
-                "; {} runs of earlier tuning rounds that the rounds decided now do not include, left untouched",
+                "; {} runs of this config outside the tuning and confirmation rounds decided now (of other rounds, or of more seeds), left untouched",
                 self.undecided
             ));
         }

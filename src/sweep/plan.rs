@@ -126,7 +126,7 @@ impl Plan {
             self.stale.len(),
             match self.undecided.len() {
                 0 => String::new(),
-                n => format!(", {n} of rounds not decided yet"),
+                n => format!(", {n} outside the rounds decided now (kept)"),
             },
             flops / 1e12,
             self.dir.root().display()
