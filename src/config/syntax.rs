@@ -13,9 +13,23 @@ pub(super) fn syntax_error(e: toml::de::Error, text: &str, origin: &str) -> Conf
         None => 1,
     };
     let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
-    let key =
-        text.lines().nth(line - 1).and_then(|l| l.split_once('=')).map(|(k, _)| k.trim().trim_matches('"'));
-    let message = key.and_then(|key| plain_type_error(&message, key)).unwrap_or(message);
+    // The key whose value is wrong: the last `key =` before the value (inside an inline table,
+    // the innermost one), else the line's.
+    let innermost = e.span().and_then(|span| {
+        let (before, _) = text[..span.start.min(text.len())].rsplit_once('=')?;
+        let key = before.rsplit(['{', ',', '\n']).next()?.trim().trim_matches('"');
+        (!key.is_empty() && !key.contains(['[', ']'])).then_some(key)
+    });
+    let line_text = text.lines().nth(line - 1).unwrap_or("").trim();
+    let key = innermost.or_else(|| line_text.split_once('=').map(|(k, _)| k.trim().trim_matches('"')));
+    let message = match key.and_then(|key| plain_type_error(&message, key)) {
+        Some(words) => words,
+        None if message == "duplicate key" && matches!(line_text, "[data]" | "[[data]]") => {
+            "a config has one [data] table (a sweep) or [[data]] tables (a study, each named), not both"
+                .into()
+        }
+        None => message,
+    };
     ConfigError::Syntax { origin: origin.to_string(), line, message }
 }
 

@@ -105,6 +105,17 @@ impl StudyMeta {
                 w.name
             );
         }
+        for (i, w) in meta.workloads.iter().enumerate() {
+            if let Some(first) = meta.workloads[..i].iter().position(|v| v.name == w.name) {
+                bail!(
+                    "{} names workload {:?} twice (entries {} and {}); it is damaged",
+                    path.display(),
+                    w.name,
+                    first + 1,
+                    i + 1
+                );
+            }
+        }
         Ok(meta)
     }
 
@@ -237,6 +248,13 @@ mod tests {
         };
         meta.write(&path).unwrap();
         assert_eq!(StudyMeta::read(&path).unwrap(), meta);
+        let twice = StudyMeta {
+            workloads: vec![meta.workloads[0].clone(), meta.workloads[0].clone()],
+            ..meta.clone()
+        };
+        twice.write(&path).unwrap();
+        let e = format!("{:#}", StudyMeta::read(&path).unwrap_err());
+        assert!(e.contains("names workload \"digits\" twice (entries 1 and 2)"), "{e}");
         let bad = StudyMeta {
             workloads: vec![StudyWorkload { name: "../x".into(), condition: None, series: None }],
             ..meta

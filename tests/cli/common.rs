@@ -127,11 +127,15 @@ impl Sweep {
 
     /// The sweep's name as heavyball gives it: `name` in the config, else the file's stem.
     fn name_of(config: &Path) -> String {
-        let table: toml::Table = toml::from_str(&std::fs::read_to_string(config).unwrap()).unwrap();
-        match table.get("name").and_then(|n| n.as_str()) {
-            Some(name) => name.to_string(),
-            None => config.file_stem().unwrap().to_string_lossy().into_owned(),
-        }
+        // A config heavyball must refuse may not parse: then its first `name = "…"` line.
+        let text = std::fs::read_to_string(config).unwrap();
+        let name = match toml::from_str::<toml::Table>(&text) {
+            Ok(table) => table.get("name").and_then(|n| n.as_str()).map(str::to_string),
+            Err(_) => {
+                text.lines().find_map(|l| Some(l.strip_prefix("name = \"")?.strip_suffix('"')?.to_string()))
+            }
+        };
+        name.unwrap_or_else(|| config.file_stem().unwrap().to_string_lossy().into_owned())
     }
 
     /// The temporary folder the config is in (for data files).

@@ -320,6 +320,11 @@ fn bad_studies_are_named_before_anything_is_written() {
             "condition must be a finite number ≥ 1 (got NaN)",
         ),
         (STUDY.replace("condition = [1, 30]", "condition = []"), "condition is an empty list"),
+        (STUDY.replace("condition = [1, 30]", "condition = [[10]]"), "condition must be a number (got sequence)"),
+        (
+            STUDY.replace("name = \"st\"\n", "name = \"st\"\n[data]\nbuiltin = \"iris\"\n"),
+            "a config has one [data] table (a sweep) or [[data]] tables (a study, each named), not both",
+        ),
         (STUDY.replace("name = \"iris\"\n", ""), "table 1 has no name"),
         (
             STUDY.replace("samples = 300", "samples = 100000000000"),
