@@ -106,7 +106,8 @@ pub fn plan(config: &Config, results: &Path, shards: Option<usize>) -> Result<St
     let dir = StudyDir::new(results, &config.name);
     let mut out = String::new();
     for workload in config.workloads() {
-        let plan = sweep::plan(&workload, dir.root(), shards)?;
+        let plan = sweep::plan(&workload, dir.root(), shards)
+            .with_context(|| format!("workload {}", workload.name))?;
         out.push_str(&format!("workload {}:\n{}", workload.name, plan.render()));
     }
     Ok(out)
@@ -119,7 +120,8 @@ pub fn merged_plan(config: &Config, results: &Path, shards: Option<usize>) -> Re
     let dir = StudyDir::new(results, &config.name);
     let mut merged: Option<sweep::Plan> = None;
     for workload in config.workloads() {
-        let plan = sweep::plan(&workload, dir.root(), shards)?;
+        let plan = sweep::plan(&workload, dir.root(), shards)
+            .with_context(|| format!("workload {}", workload.name))?;
         match &mut merged {
             None => {
                 merged = Some(sweep::Plan {

@@ -83,8 +83,9 @@ pub(super) fn comparison(analysis: &Analysis) -> Result<Vec<u8>> {
                 csv_num(s.test_accuracy.0),
                 csv_num(s.test_accuracy.1),
                 csv_num(c.target),
-                csv_num(s.median_to_target()),
-                s.reached().to_string(),
+                // No target (the generalisation view): no hitting times either.
+                if c.target.is_nan() { String::new() } else { csv_num(s.median_to_target()) },
+                if c.target.is_nan() { String::new() } else { s.reached().to_string() },
                 b.bracket.is_some_and(|v| v.is_bracketed()).to_string(),
                 b.bracket.map_or(String::new(), |v| v.to_string()),
                 b.is_fragile().to_string(),
