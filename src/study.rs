@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use crate::config::{Config, Source};
 use crate::report;
 use crate::store::study::{STUDY_FORMAT, StudyDir, StudyMeta, StudyWorkload, write_summaries};
+use crate::store::{SweepDir, SweepLock};
 use crate::sweep::{self, HessianReport, RunOptions, SweepReport};
 
 /// The study a command names: a config with `[[data]]` tables (its folder under `results`), or
@@ -74,6 +75,9 @@ pub fn run(config: &Config, opts: &RunOptions) -> Result<Vec<(String, SweepRepor
         samples.push(read.with_context(|| format!("workload {}", workload.name))?);
     }
     crate::store::create_within(&opts.results, dir.root())?;
+    // The study's own lock, beside each workload's: two plain runs of one study (or of two
+    // configs of one name) never write its files at once; shards share it.
+    let _lock = SweepLock::acquire(&SweepDir::at(dir.root()), opts.shard.is_some())?;
     meta_of(config).write(&dir.meta())?;
     // Each workload's own folder, never a link (to another workload's, whose runs it would
     // mix with its own) nor a file.

@@ -285,6 +285,25 @@ fn a_workload_folder_is_its_own_and_a_study_folder_is_no_sweep() {
 }
 
 #[test]
+fn a_study_in_use_is_refused_and_its_shards_share_it() {
+    let study = Sweep::new(STUDY);
+    let held = study.hold_lock(false);
+    let out = study.command("run").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is in use by another heavyball process"), "{stderr}");
+    assert!(!study.folder().join("study.toml").exists(), "the study was written beside its holder");
+    drop(held);
+    // A shard holds it shared: another shard goes on, a plain run waits its turn.
+    let shard = study.hold_lock(true);
+    study.run(&["--shard", "0/2", "--quiet"]);
+    let out = study.command("run").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    drop(shard);
+    study.run(&["--quiet"]);
+}
+
+#[test]
 fn bad_studies_are_named_before_anything_is_written() {
     let cases = [
         (
