@@ -87,9 +87,10 @@ fn finished_run(
     }
     let curve_path = run.file(RunFile::Curve);
     Some(match read_curve(&curve_path) {
-        Ok(curve) if whole_curve(&curve, meta.iterations) => {
-            Ok(RunRecord { dir_name: id.dir_name(), meta, curve })
-        }
+        Ok(curve) if whole_curve(&curve, meta.iterations) => match status_disagrees(meta.status, &curve) {
+            Some(why) => Err((id.dir_name(), why)),
+            None => Ok(RunRecord { dir_name: id.dir_name(), meta, curve }),
+        },
         Ok(curve) => Err((
             id.dir_name(),
             format!(
@@ -101,6 +102,23 @@ fn finished_run(
         )),
         Err(e) => Err((id.dir_name(), crate::errors::one_line(&e))),
     })
+}
+
+/// Why a finished run's status cannot be what its curve shows, if it cannot: a run diverges
+/// when its training loss is not finite or rises above a factor (> 1) of its initial loss, so a
+/// diverged run's curve ends above its start or not finite, and a run that finished never met
+/// a loss that is not finite.
+pub fn status_disagrees(status: RunStatus, curve: &[CurveRow]) -> Option<String> {
+    let (first, last) = (curve.first()?.train_loss, curve.last()?.train_loss);
+    match status {
+        RunStatus::Diverged if last.is_finite() && last <= first => Some(format!(
+            "run.toml says the run diverged, but its curve ends at {last}, not above its start {first}"
+        )),
+        RunStatus::Done if curve.iter().any(|r| !r.train_loss.is_finite()) => {
+            Some("run.toml says the run finished, but its curve holds a loss that is not finite".into())
+        }
+        _ => None,
+    }
 }
 
 /// True when `curve` holds the rows of iterations 0..=iterations, in order.
@@ -206,4 +224,25 @@ fn summary_row(r: &RunRecord, with_test: bool) -> Result<Vec<String>> {
     row.push(format!("{:.3}", m.wall_seconds));
     row.push(m.key.clone());
     Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::fixtures::run;
+
+    #[test]
+    fn a_status_must_be_what_the_curve_shows() {
+        let curve = |losses: &[f64]| run(0.1, 1.0, 0, losses).curve;
+        // Diverged: above the start (the factor exceeds 1) or not finite, never below it.
+        assert_eq!(status_disagrees(RunStatus::Diverged, &curve(&[2.0, 1.0, 250.0])), None);
+        assert_eq!(status_disagrees(RunStatus::Diverged, &curve(&[2.0, f64::NAN])), None);
+        assert_eq!(status_disagrees(RunStatus::Diverged, &curve(&[f64::INFINITY])), None);
+        let why = status_disagrees(RunStatus::Diverged, &curve(&[2.0, 1.0, 0.5])).unwrap();
+        assert!(why.contains("ends at 0.5, not above its start 2"), "{why}");
+        // Done: every loss finite; a loss of exactly 0 is a finished run.
+        assert_eq!(status_disagrees(RunStatus::Done, &curve(&[2.0, 1.0, 0.0])), None);
+        assert!(status_disagrees(RunStatus::Done, &curve(&[2.0, f64::NAN, 0.5])).is_some());
+        assert_eq!(status_disagrees(RunStatus::Running, &curve(&[2.0, f64::NAN])), None);
+    }
 }

@@ -8,7 +8,7 @@ use heavyball_core::Real;
 use heavyball_core::model::Shape;
 
 use crate::store::files::{read_checkpoint, read_curve, read_params, same_curve};
-use crate::store::summary::whole_curve;
+use crate::store::summary::{status_disagrees, whole_curve};
 use crate::store::{RunDir, RunFile, RunId, RunMeta, RunStatus};
 use crate::train::{CurveRow, State};
 
@@ -235,6 +235,9 @@ pub fn decide<T>(found: OnDisk<T>, key: &str, target: usize) -> Inspection<T> {
     if state.iteration != done_at || !ended {
         return Inspection::action(Action::Restart("checkpoint.npz disagrees with run.toml".into()));
     }
+    if let Some(why) = status_disagrees(status, &state.curve) {
+        return Inspection::action(Action::Restart(why));
+    }
     if state.iteration > target {
         return Inspection::action(Action::Restart(more_than(state.iteration, target)));
     }
@@ -330,13 +333,18 @@ mod tests {
         }
     }
 
-    /// A run that ended at `k` with `status`, with every file in place.
+    /// A run that ended at `k` with `status`, with every file in place (a diverged one's last
+    /// loss not finite, as training records it).
     fn ended(status: RunStatus, k: usize) -> OnDisk<f64> {
+        let mut checkpoint = state(k, true);
+        if status == RunStatus::Diverged {
+            checkpoint.curve[k].train_loss = f64::NAN;
+        }
         OnDisk {
             folder: true,
             meta: Found::Read(meta(KEY, status, k)),
-            checkpoint: Found::Read(state(k, true)),
-            curve: Found::Read((0..=k).map(row).collect()),
+            curve: Found::Read(checkpoint.curve.clone()),
+            checkpoint: Found::Read(checkpoint),
             init: Found::Read(()),
             last: Found::Read(()),
         }

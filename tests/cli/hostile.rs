@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{Sweep, heavyball, stdout_of};
+use crate::common::{Sweep, assert_same, heavyball, stdout_of};
 
 const SMALL: &str = r#"
 name = "s"
@@ -247,6 +247,28 @@ fn a_hand_edited_run_toml_is_named_and_never_reported_as_trained() {
     let summary = std::fs::read_to_string(sweep.folder().join("summary.csv")).unwrap();
     assert!(!summary.contains(",0.2,"), "{summary}");
     assert_eq!(summary.lines().count(), 5, "{summary}");
+}
+
+#[test]
+fn a_status_its_curve_belies_is_named_and_the_run_trained_again() {
+    let sweep = Sweep::new(SMALL);
+    sweep.run(&["--quiet"]);
+    let before = sweep.comparable();
+    // A healthy finished run said to have diverged: the report would count it as ∞.
+    let meta = sweep.run_dir("M3-g0.1-a1-s0").join("run.toml");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    assert!(text.contains("status = \"done\""), "{text}");
+    std::fs::write(&meta, text.replace("status = \"done\"", "status = \"diverged\"")).unwrap();
+    let report = sweep.report(&[]);
+    let md = std::fs::read_to_string(sweep.folder().join("report/report.md")).unwrap();
+    assert!(md.contains("run.toml says the run diverged, but its curve ends at"), "{report}");
+    let plan = sweep.plan(&[]);
+    assert!(plan.contains("1 to restart"), "{plan}");
+    // Trained again, it ends as it was.
+    sweep.run(&["--quiet"]);
+    std::fs::remove_dir_all(sweep.folder().join("report")).unwrap();
+    assert_same(&sweep.comparable(), &before);
+    assert!(std::fs::read_to_string(&meta).unwrap().contains("status = \"done\""));
 }
 
 #[test]
