@@ -32,6 +32,7 @@ use std::path::Path;
 use anyhow::{Result, bail};
 
 use crate::config::Config;
+use crate::store::files::{read_checkpoint_curve, same_curve};
 use crate::store::hessian::RunHessian;
 use crate::store::summary::finished_runs;
 use crate::store::{RunFile, RunRecord, SweepDir, SweepMeta};
@@ -83,7 +84,20 @@ pub fn load(dir: &SweepDir) -> Result<Sweep> {
     let curves = (ids.len() as u64).checked_mul(rows).and_then(|r| r.checked_mul(row_bytes));
     crate::memory::check(&format!("the report of {}", dir.root().display()), curves)
         .map_err(anyhow::Error::msg)?;
-    let found = finished_runs(dir, &ids, info.iterations);
+    let mut found = finished_runs(dir, &ids, info.iterations);
+    // A finished run's checkpoint is its record: a curve.csv that says otherwise (edited, or
+    // saved again by a spreadsheet) is left out, as `run` would repair it. Without a readable
+    // checkpoint of that length, the curve stands, as it does for `run`.
+    let (sound, belied): (Vec<_>, Vec<_>) = std::mem::take(&mut found.runs).into_iter().partition(|r| {
+        let path = dir.runs().join(&r.dir_name).join(RunFile::Checkpoint.name());
+        match read_checkpoint_curve(&path, &r.meta.key) {
+            Ok((iteration, curve)) if iteration == r.meta.iterations => same_curve(&curve, &r.curve),
+            _ => true,
+        }
+    });
+    found.runs = sound;
+    let why = "curve.csv disagrees with checkpoint.npz (heavyball run repairs it)";
+    found.damaged.extend(belied.into_iter().map(|r| (r.dir_name, why.to_string())));
     let known: std::collections::HashSet<&str> = found
         .runs
         .iter()

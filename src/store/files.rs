@@ -269,6 +269,23 @@ pub fn read_checkpoint<T: Real>(path: &Path, key: &str, shape: Shape) -> Result<
     }
     let mut phi = Params::zeros(shape);
     phi.as_flat_mut().assign(&phi_flat);
+    let (iteration, curve) = checkpoint_curve_in(&mut npz, path)?;
+    Ok(State { theta, phi, iteration, curve })
+}
+
+/// The iteration and curve of the checkpoint at `path` when it belongs to the run `key`, without
+/// its parameters (the report checks a finished run's `curve.csv` against it).
+pub fn read_checkpoint_curve(path: &Path, key: &str) -> Result<(usize, Vec<CurveRow>)> {
+    let mut npz = Npz::open(path)?;
+    let stored_key: Array1<u8> = npz.array("key", 4096)?;
+    if stored_key.as_slice() != Some(key.as_bytes()) {
+        bail!("{} belongs to another run", path.display());
+    }
+    checkpoint_curve_in(&mut npz, path)
+}
+
+/// A checkpoint's iteration and curve.
+fn checkpoint_curve_in(npz: &mut Npz<'_>, path: &Path) -> Result<(usize, Vec<CurveRow>)> {
     let context = || format!("{} is not a complete heavyball checkpoint", path.display());
     let iteration: Array1<u64> = npz.array("iteration", 1)?;
     let iteration = *iteration.first().with_context(context)? as usize;
@@ -295,7 +312,7 @@ pub fn read_checkpoint<T: Real>(path: &Path, key: &str, shape: Shape) -> Result<
     if !ordered || !(curve.len() == iteration || curve.len() == iteration + 1) {
         bail!("{} holds a curve that disagrees with its iteration {iteration}", path.display());
     }
-    Ok(State { theta, phi, iteration, curve })
+    Ok((iteration, curve))
 }
 
 /// True when two curves are the same bit for bit (NaN equal to NaN).

@@ -272,6 +272,27 @@ fn a_status_its_curve_belies_is_named_and_the_run_trained_again() {
 }
 
 #[test]
+fn a_curve_its_checkpoint_belies_is_left_out_of_the_report_until_run_repairs_it() {
+    let sweep = Sweep::new(SMALL);
+    sweep.run(&["--quiet"]);
+    let before = sweep.comparable();
+    // The last row's loss rewritten, as an edit or a spreadsheet's save would.
+    let curve = sweep.run_dir("M3-g0.1-a1-s0").join("curve.csv");
+    let text = std::fs::read_to_string(&curve).unwrap();
+    let (head, last) = text.trim_end().rsplit_once('\n').unwrap();
+    let mut cells: Vec<&str> = last.split(',').collect();
+    cells[1] = "0.000001";
+    std::fs::write(&curve, format!("{head}\n{}\n", cells.join(","))).unwrap();
+    let report = sweep.report(&[]);
+    let md = std::fs::read_to_string(sweep.folder().join("report/report.md")).unwrap();
+    assert!(md.contains("curve.csv disagrees with checkpoint.npz"), "{report}");
+    assert!(!std::fs::read_to_string(sweep.folder().join("report/paired.csv")).unwrap().contains("1e-6"));
+    sweep.run(&["--quiet"]);
+    std::fs::remove_dir_all(sweep.folder().join("report")).unwrap();
+    assert_same(&sweep.comparable(), &before);
+}
+
+#[test]
 fn lowering_iterations_is_refused_before_anything_is_lost() {
     let sweep = Sweep::new(SMALL);
     sweep.run(&["--quiet"]);
