@@ -72,6 +72,9 @@ pub struct Tuning {
     /// True when every run decided so far has a score and no further round will be added:
     /// every method is bracketed, or the rounds reached `max_rounds`.
     pub finished: bool,
+    /// The methods with γ values of the round in progress still training: their verdicts are
+    /// on part of the round, and say nothing yet of the next.
+    pub waiting: Vec<Method>,
 }
 
 impl Tuning {
@@ -104,6 +107,15 @@ impl Tuning {
         }
         let so_far = if self.finished { "" } else { " so far" };
         for (method, verdict) in &self.verdicts {
+            if self.waiting.contains(method) {
+                // Judged on part of the round: its best so far, and nothing of what comes next.
+                let best =
+                    verdict.best().map_or("none converged".into(), |g| format!("γ = {}", short_number(g)));
+                out.push_str(&format!(
+                    "  {method}: γ values of this round still training; best of those finished: {best}\n"
+                ));
+                continue;
+            }
             let next = match verdict {
                 Verdict::Open { next, .. } if !self.finished => {
                     format!("; the next round adds γ = {}", short_number(*next))
@@ -112,6 +124,9 @@ impl Tuning {
                 Verdict::Bracketed { .. } | Verdict::Fragile { .. } | Verdict::Stuck { .. } => String::new(),
             };
             out.push_str(&format!("  {method}: {verdict}{so_far}{next}\n"));
+        }
+        for method in self.waiting.iter().filter(|m| !self.verdicts.iter().any(|(v, _)| v == *m)) {
+            out.push_str(&format!("  {method}: γ values of this round still training; none finished yet\n"));
         }
         out
     }
@@ -133,7 +148,7 @@ pub fn replay(grid: &GridSpec, spec: &TuneSpec, score: impl Fn(Method, f64) -> O
     let mut tried: Vec<(Method, Vec<f64>)> = methods(grid).map(|m| (m, grid.gamma.clone())).collect();
     let mut rounds = Vec::new();
     loop {
-        let mut complete = true;
+        let mut waiting = Vec::new();
         let mut verdicts = Vec::with_capacity(tried.len());
         for (method, gammas) in &tried {
             let mut known: Vec<Tried> = gammas
@@ -143,14 +158,16 @@ pub fn replay(grid: &GridSpec, spec: &TuneSpec, score: impl Fn(Method, f64) -> O
                     Some(Tried { gamma, score, span })
                 })
                 .collect();
-            complete &= known.len() == gammas.len();
+            if known.len() < gammas.len() {
+                waiting.push(*method);
+            }
             if !known.is_empty() {
                 known.sort_by(|a, b| a.gamma.total_cmp(&b.gamma));
                 verdicts.push((*method, judge(&known, ratio, spec.resolution)));
             }
         }
-        if !complete {
-            return Tuning { rounds, verdicts, finished: false };
+        if !waiting.is_empty() {
+            return Tuning { rounds, verdicts, finished: false, waiting };
         }
         let added: Vec<(Method, f64)> = verdicts
             .iter()
@@ -160,7 +177,7 @@ pub fn replay(grid: &GridSpec, spec: &TuneSpec, score: impl Fn(Method, f64) -> O
             })
             .collect();
         if added.is_empty() || rounds.len() + 1 >= spec.max_rounds {
-            return Tuning { rounds, verdicts, finished: true };
+            return Tuning { rounds, verdicts, finished: true, waiting };
         }
         for (m, g) in &added {
             let (_, gammas) = tried.iter_mut().find(|(t, _)| t == m).expect("every method is tried");
@@ -357,8 +374,15 @@ mod tests {
         assert!(!partial.finished);
         assert_eq!(partial.rounds, full.rounds[..1]);
         assert_eq!(partial.round(), 2);
+        // The methods waiting on the round say so and propose nothing from part of it.
+        let waiting: Vec<Method> = second.iter().map(|(m, _)| *m).collect();
+        assert_eq!(partial.waiting, waiting);
+        let text = partial.describe(&spec);
+        assert!(!text.contains("the next round adds"), "{text}");
+        assert_eq!(text.matches("γ values of this round still training").count(), waiting.len(), "{text}");
         // Nothing known yet: round 1, no verdicts.
         let none = replay(&grid, &spec, |_, _| None);
         assert_eq!((none.round(), none.verdicts.len(), none.finished), (1, 0, false));
+        assert!(none.describe(&spec).contains("none finished yet"));
     }
 }
