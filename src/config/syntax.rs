@@ -15,18 +15,29 @@ pub(super) fn syntax_error(e: toml::de::Error, text: &str, origin: &str) -> Conf
     let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
     // The key whose value is wrong: the last `key =` before the value (inside an inline table,
     // the innermost one), else the line's.
+    // Only an `=` on the value's own line counts: a table header has none, and an earlier
+    // line's key is not the one in error.
     let innermost = e.span().and_then(|span| {
-        let (before, _) = text[..span.start.min(text.len())].rsplit_once('=')?;
-        let key = before.rsplit(['{', ',', '\n']).next()?.trim().trim_matches('"');
+        let upto = &text[..span.start.min(text.len())];
+        let own_line = &upto[upto.rfind('\n').map_or(0, |i| i + 1)..];
+        let (before, _) = own_line.rsplit_once('=')?;
+        let key = before.rsplit(['{', ',']).next()?.trim().trim_matches('"');
         (!key.is_empty() && !key.contains(['[', ']'])).then_some(key)
     });
     let line_text = text.lines().nth(line - 1).unwrap_or("").trim();
     let key = innermost.or_else(|| line_text.split_once('=').map(|(k, _)| k.trim().trim_matches('"')));
     let message = match key.and_then(|key| plain_type_error(&message, key)) {
         Some(words) => words,
-        None if message == "duplicate key" && matches!(line_text, "[data]" | "[[data]]") => {
+        None if message == "duplicate key"
+            && matches!(line_text, "[data]" | "[[data]]")
+            && text.lines().any(|l| l.trim() == "[data]")
+            && text.lines().any(|l| l.trim() == "[[data]]") =>
+        {
             "a config has one [data] table (a sweep) or [[data]] tables (a study, each named), not both"
                 .into()
+        }
+        None if message == "duplicate key" && line_text.starts_with('[') => {
+            format!("{line_text} repeats a table or key given earlier in the file")
         }
         None => message,
     };
@@ -68,5 +79,46 @@ mod tests {
             "seed must be a whole number ≥ 0 (got integer 99999999999999999999, too large)"
         );
         assert!(plain_type_error("missing field `seeds`", "seeds").is_none());
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Train {
+        iterations: u64,
+        data: Option<toml::Table>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Doc {
+        seed: Vec<u64>,
+        train: Train,
+    }
+
+    fn said(text: &str) -> (usize, String) {
+        let e = toml::from_str::<Doc>(text).unwrap_err();
+        match syntax_error(e, text, "f.toml") {
+            ConfigError::Syntax { line, message, .. } => (line, message),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_key_named_is_the_one_in_error() {
+        // Inside an inline table: its own key, not the table's.
+        let (line, message) = said("seed = [0]\ntrain = { data = {}, iterations = [[1]] }\n");
+        assert_eq!((line, message.as_str()), (2, "iterations must be a whole number ≥ 0 (got sequence)"));
+        // A table header where a value belongs: no key of an earlier line is blamed.
+        let (line, message) = said("seed = [0]\n[train.iterations]\n");
+        assert_eq!(line, 2);
+        assert!(!message.starts_with("seed"), "{message}");
+        // A table given twice, and [data] beside [[data]].
+        let (_, message) = said("seed = [0]\n[train]\niterations = 1\n[train]\n");
+        assert_eq!(message, "[train] repeats a table or key given earlier in the file");
+        let e = toml::from_str::<toml::Table>("[data]\n[[data]]\n").unwrap_err();
+        let ConfigError::Syntax { message, .. } = syntax_error(e, "[data]\n[[data]]\n", "f.toml") else {
+            panic!()
+        };
+        assert!(message.ends_with("not both"), "{message}");
     }
 }
