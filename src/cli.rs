@@ -220,10 +220,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) if e.is::<Interrupted>() => {
-                    // The same command: the results folder and the shard, when they were given.
-                    let mut again = format!("heavyball run {}", config.display());
+                    // The same command, as the shell takes it: with the results folder, the
+                    // threads and the shard when they were given.
+                    let word = |p: &Path| slurm::quote(&p.to_string_lossy());
+                    let mut again = format!("heavyball run {}", word(&config));
                     if opts.results != Path::new("results") {
-                        again.push_str(&format!(" --results {}", opts.results.display()));
+                        again.push_str(&format!(" --results {}", word(&opts.results)));
+                    }
+                    if let Some(t) = threads {
+                        again.push_str(&format!(" --threads {t}"));
                     }
                     if let Some(shard) = &opts.shard {
                         again.push_str(&format!(" --shard {}/{}", shard.index, shard.count));

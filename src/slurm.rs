@@ -413,7 +413,7 @@ fn array_spec(shards: &[usize]) -> String {
 }
 
 /// A word for the shell: unchanged when it is plainly safe, else single-quoted.
-fn quote(s: &str) -> String {
+pub fn quote(s: &str) -> String {
     let safe = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c));
     if safe { s.to_string() } else { format!("'{}'", s.replace('\'', "'\\''")) }
 }

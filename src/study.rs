@@ -44,7 +44,9 @@ fn meta_of(config: &Config) -> StudyMeta {
 }
 
 /// Refuses a study whose folder holds a plain sweep, and a study whose workloads' data cannot
-/// fit in memory together (each is read before any trains), before anything is written.
+/// fit in memory: every data set read from a file or built in held together (each is read
+/// before any trains), beside the largest synthetic one (made at its turn), before anything is
+/// written.
 fn check(config: &Config, dir: &StudyDir) -> Result<()> {
     if dir.root().join("sweep.toml").exists() {
         bail!(
@@ -52,27 +54,34 @@ fn check(config: &Config, dir: &StudyDir) -> Result<()> {
             dir.root().display()
         );
     }
-    let all = config
-        .study
-        .iter()
-        .map(|w| crate::data::bytes_needed(&w.data.source))
-        .try_fold(0u64, |a, b| a.checked_add(b?));
+    let bytes = |w: &crate::config::Workload| crate::data::bytes_needed(&w.data.source);
+    let (made, read): (Vec<_>, Vec<_>) =
+        config.study.iter().partition(|w| matches!(w.data.source, Source::Synthetic(_)));
+    let read = read.into_iter().try_fold(0u64, |a, w| a.checked_add(bytes(w)?));
+    let made = made.into_iter().try_fold(0u64, |a, w| Some(a.max(bytes(w)?)));
+    let all = read.zip(made).and_then(|(r, m)| r.checked_add(m));
     let what = format!("the data of study {}'s {} workloads", config.name, config.study.len());
     crate::memory::check(&what, all).map_err(anyhow::Error::msg)
 }
 
 /// Runs every workload of a study as its own sweep, in the config's order, then writes the
-/// study's summaries. Every workload's data is read first, once, so that bad data anywhere is
-/// refused before anything is written. Returns each workload's closing line. An interrupt
-/// stops at the workload in progress (its runs saved), as it stops a sweep.
+/// study's summaries. Every workload's data from a file or built in is read first, once, so
+/// that bad or missing data anywhere is refused before anything is written; synthetic data,
+/// which cannot be bad, is made at its workload's turn. Returns each workload's closing line.
+/// An interrupt stops at the workload in progress (its runs saved), as it stops a sweep.
 pub fn run(config: &Config, opts: &RunOptions) -> Result<Vec<(String, SweepReport)>> {
     let dir = StudyDir::new(&opts.results, &config.name);
     check(config, &dir)?;
     let workloads = config.workloads();
     let mut samples = Vec::with_capacity(workloads.len());
     for workload in &workloads {
-        let read = crate::data::load(&workload.data.source);
-        samples.push(read.with_context(|| format!("workload {}", workload.name))?);
+        samples.push(match workload.data.source {
+            Source::Synthetic(_) => None,
+            ref source => {
+                let read = crate::data::load(source);
+                Some(read.with_context(|| format!("workload {}", workload.name))?)
+            }
+        });
     }
     crate::store::create_within(&opts.results, dir.root())?;
     // The study's own lock, beside each workload's: two plain runs of one study (or of two
@@ -93,7 +102,11 @@ pub fn run(config: &Config, opts: &RunOptions) -> Result<Vec<(String, SweepRepor
         if inside.stop.load(Ordering::SeqCst) {
             break;
         }
-        match sweep::run_on(workload, samples, &inside) {
+        let ran = match samples {
+            Some(samples) => sweep::run_on(workload, samples, &inside),
+            None => sweep::run(workload, &inside),
+        };
+        match ran {
             Ok(report) => done.push((workload.name.clone(), report)),
             Err(e) => {
                 write_summaries(&dir, &names)?;
@@ -149,11 +162,12 @@ pub fn merged_plan(config: &Config, results: &Path, shards: Option<usize>) -> Re
 pub type WorkloadHessian = (String, std::result::Result<HessianReport, String>);
 
 /// `heavyball hessian` on every workload of a study that has finished runs; a workload not
-/// begun yet, or with no finished run, is passed over with the reason (as `report` passes it
-/// over). An error in any other workload is the command's.
+/// begun yet, with no finished run, or being trained by another process is passed over with
+/// the reason (as `report` passes it over). An error in any other workload is the command's.
 pub fn hessian(dir: &StudyDir, steps: usize, threads: Option<usize>) -> Result<Vec<WorkloadHessian>> {
     let meta = StudyMeta::read(&dir.meta())?;
     let mut out = Vec::new();
+    let mut busy = 0;
     for w in &meta.workloads {
         let folder = dir.workload(&w.name);
         if !folder.sweep_meta().exists() {
@@ -165,10 +179,15 @@ pub fn hessian(dir: &StudyDir, steps: usize, threads: Option<usize>) -> Result<V
             Err(e) if e.is::<sweep::NoFinishedRuns>() => {
                 out.push((w.name.clone(), Err("no finished runs yet; nothing to compute".to_string())));
             }
+            // Being trained now: passed over, to be computed once the run is done.
+            Err(e) if e.is::<crate::store::InUse>() => {
+                busy += 1;
+                out.push((w.name.clone(), Err(format!("passed over: {}", crate::errors::one_line(&e)))));
+            }
             Err(e) => return Err(e.context(format!("workload {}", w.name))),
         }
     }
-    if out.iter().all(|(_, r)| r.is_err()) {
+    if busy == 0 && out.iter().all(|(_, r)| r.is_err()) {
         bail!("no workload of study {} has finished runs yet; nothing to compute", meta.name);
     }
     Ok(out)

@@ -7,7 +7,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use super::{RunId, SweepDir};
 
@@ -19,6 +19,11 @@ use super::{RunId, SweepDir};
 pub struct SweepLock {
     _file: File,
 }
+
+/// A sweep's lock is held by another process where this one needs it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InUse(String);
 
 impl SweepLock {
     /// Takes the lock on the sweep's `.lock` (shared or exclusive), or fails naming the holder.
@@ -39,10 +44,11 @@ impl SweepLock {
                 } else {
                     "the tasks of a sharded run, or heavyball hessian".to_string()
                 };
-                bail!(
+                return Err(InUse(format!(
                     "{} is in use by another heavyball process ({who}); wait for it to finish or stop it first",
                     dir.root().display()
-                );
+                ))
+                .into());
             }
             Err(TryLockError::Error(e)) => {
                 return Err(e).with_context(|| format!("cannot lock {}", path.display()));

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 pub use atomic::{replace_folder, write_atomic, write_atomic_group};
-pub use locks::{RunLock, SweepLock, lock_summaries, run_is_busy};
+pub use locks::{InUse, RunLock, SweepLock, lock_summaries, run_is_busy};
 pub use run_id::{FORMAT_VERSION, INIT_SCHEME, RunId};
 pub use schema::{DataFacts, RunMeta, RunStatus, SweepMeta};
 pub use summary::RunRecord;

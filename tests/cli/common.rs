@@ -222,13 +222,20 @@ impl Sweep {
     /// Holds the sweep's lock as another process would (a plain `run` exclusively, shards and
     /// `hessian` shared) until the returned file is dropped.
     pub fn hold_lock(&self, shared: bool) -> std::fs::File {
-        std::fs::create_dir_all(self.folder()).unwrap();
+        self.hold_lock_of("", shared)
+    }
+
+    /// Holds the lock of the folder `inside` the sweep's (a study's workload), as
+    /// [`Sweep::hold_lock`] holds the sweep's.
+    pub fn hold_lock_of(&self, inside: &str, shared: bool) -> std::fs::File {
+        let folder = self.folder().join(inside);
+        std::fs::create_dir_all(&folder).unwrap();
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(self.folder().join(".lock"))
+            .open(folder.join(".lock"))
             .unwrap();
         if shared {
             file.lock_shared().unwrap()

@@ -168,6 +168,14 @@ fn hessian_passes_over_the_workloads_with_nothing_finished() {
     assert!(text.contains("teacher-k30: no finished runs yet; nothing to compute"), "{text}");
     assert!(text.contains("iris: λ_max and λ_min of 8 runs (8 computed"), "{text}");
     assert!(study.folder().join("iris/hessian.csv").is_file());
+    // A workload being trained (its lock held by a run) is passed over, the others computed.
+    let held = study.hold_lock_of("iris", false);
+    let text = study.hessian(&[]);
+    assert!(
+        text.contains("iris: passed over: ") && text.contains("is in use by another heavyball process"),
+        "{text}"
+    );
+    drop(held);
     // With nothing finished anywhere, it is an error.
     std::fs::remove_dir_all(study.folder().join("iris")).unwrap();
     let out = study.command("hessian").output().unwrap();
