@@ -1,8 +1,9 @@
-//! The readers of `run.toml`, `sweep.toml` and `hessian.toml`: any file gives metadata or an
-//! error naming it.
+//! The readers of `run.toml`, `sweep.toml`, `hessian.toml` and `study.toml`: any file gives
+//! metadata or an error naming it.
 #![no_main]
 
 use heavyball::store::hessian::RunHessian;
+use heavyball::store::study::StudyMeta;
 use heavyball::store::{RunMeta, SweepMeta};
 use libfuzzer_sys::fuzz_target;
 
@@ -19,6 +20,16 @@ fuzz_target!(|data: &[u8]| {
             for p in [Some(h.init), h.last].into_iter().flatten() {
                 assert!(p.lambda_min.is_finite() && p.lambda_max.is_finite() && p.lambda_min <= p.lambda_max);
                 assert!((1..=h.max_steps).contains(&p.steps) && h.max_steps <= 1000 && p.residual >= 0.0);
+            }
+        }
+    }
+    match StudyMeta::read(&path) {
+        Err(e) => assert!(format!("{e:#}").contains("heavyball-fuzz-meta"), "{e:#}"),
+        // Workloads read back are folder names heavyball writes, each once.
+        Ok(study) => {
+            for (i, w) in study.workloads.iter().enumerate() {
+                assert!(!w.name.is_empty() && !w.name.starts_with('.') && !w.name.contains('/'), "{:?}", w.name);
+                assert!(study.workloads[..i].iter().all(|v| v.name != w.name), "{:?} twice", w.name);
             }
         }
     }
