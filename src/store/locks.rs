@@ -41,6 +41,9 @@ impl SweepLock {
                     format!("pid {holder}")
                 } else if shared {
                     "another process".to_string()
+                } else if super::study::StudyDir::at(dir.root()).exists() {
+                    // A study's own lock: only its shards share it.
+                    "the tasks of a sharded run".to_string()
                 } else {
                     "the tasks of a sharded run, or heavyball hessian".to_string()
                 };

@@ -306,7 +306,9 @@ fn a_study_in_use_is_refused_and_its_shards_share_it() {
     let shard = study.hold_lock(true);
     study.run(&["--shard", "0/2", "--quiet"]);
     let out = study.command("run").output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("(the tasks of a sharded run)"), "{stderr}");
     drop(shard);
     study.run(&["--quiet"]);
 }
