@@ -137,7 +137,39 @@ pub fn run(target_path: &Path, results: &Path, target: Option<f64>) -> Result<St
         bail!("--target must be a positive loss (got {t})");
     }
     let dir = locate(target_path, results)?;
-    Ok(report_dir(&dir, target)?.0)
+    let text = report_dir(&dir, target)?.0;
+    // Given a config, the report is still of what the sweep holds: say so when they differ.
+    let differs = match target_path.is_file() {
+        true => config_differs(&Config::from_path(target_path)?, &SweepMeta::read_in(&dir)?),
+        false => Vec::new(),
+    };
+    if differs.is_empty() {
+        return Ok(text);
+    }
+    Ok(format!(
+        "note: {} differs from the config sweep {} was run with ({}); this report is of the runs the \
+         sweep holds: run `heavyball run` on the config to bring them up to it\n{text}",
+        target_path.display(),
+        dir.root().display(),
+        differs.join(", ")
+    ))
+}
+
+/// What of `config` the sweep `info` was not run with: the settings that decide its runs and
+/// their comparison.
+fn config_differs(config: &Config, info: &SweepMeta) -> Vec<&'static str> {
+    let t = &config.train;
+    [
+        (t.iterations != info.iterations, "iterations"),
+        (t.objective != info.objective || t.precision != info.precision, "[train]"),
+        (t.divergence_factor != info.divergence_factor, "divergence_factor"),
+        (config.grid != info.grid(), "[grid]"),
+        (config.tune != info.tune, "[tune]"),
+        (config.confirm != info.confirm, "[confirm]"),
+    ]
+    .into_iter()
+    .filter_map(|(differs, what)| differs.then_some(what))
+    .collect()
 }
 
 /// Reports the sweep in `dir`: writes its `report/`, and returns the terminal's text with the

@@ -278,6 +278,33 @@ alpha = [1.0, 0.5]
 }
 
 #[test]
+fn a_report_through_a_config_the_sweep_was_not_run_with_says_so() {
+    let sweep = Sweep::new(
+        r#"
+name = "told"
+[data]
+builtin = "iris"
+[train]
+iterations = 10
+[grid]
+hidden = [3]
+gamma = [0.1]
+alpha = [1.0, 0.5]
+"#,
+    );
+    sweep.run(&["--quiet"]);
+    assert!(!sweep.report(&[]).contains("differs from the config"));
+    let raised = sweep.with(&[("train.iterations", "20"), ("confirm.seeds", "2")]);
+    let text = raised.report(&[]);
+    assert!(
+        text.starts_with("note: ")
+            && text.contains("differs from the config sweep")
+            && text.contains("(iterations, [confirm])"),
+        "{text}"
+    );
+}
+
+#[test]
 fn truncated_or_empty_curves_are_named_as_damaged_not_reported() {
     let dir = tempfile::tempdir().unwrap();
     let hand = HandMade::known(dir.path());
