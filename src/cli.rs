@@ -266,7 +266,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Report { sweep, results, target } => {
             match crate::study::locate(&sweep, &results)? {
-                Some(study) => print_out(&crate::study::report(&study, target)?)?,
+                Some(study) => {
+                    let through = sweep.is_file().then_some(sweep.as_path());
+                    print_out(&crate::study::report(&study, target, through)?)?
+                }
                 None => print_out(&crate::report::run(&sweep, &results, target)?)?,
             }
             Ok(ExitCode::SUCCESS)

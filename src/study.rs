@@ -194,21 +194,30 @@ pub fn hessian(dir: &StudyDir, steps: usize, threads: Option<usize>) -> Result<V
 }
 
 /// `heavyball report` on a study: each workload's own report (as for a sweep), then the
-/// study's, across them. Returns the text for the terminal.
-pub fn report(dir: &StudyDir, target: Option<f64>) -> Result<String> {
+/// study's, across them. `through`: the study's config, when the command named it. Returns the
+/// text for the terminal.
+pub fn report(dir: &StudyDir, target: Option<f64>, through: Option<&Path>) -> Result<String> {
     if let Some(t) = target
         && !(t.is_finite() && t > 0.0)
     {
         bail!("--target must be a positive loss (got {t})");
     }
     let meta = StudyMeta::read(&dir.meta())?;
+    // Given the study's config, each workload's report says when the config differs from the
+    // one it was run with.
+    let config = through.map(Config::from_path).transpose()?;
+    let workloads = config.as_ref().map(Config::workloads).unwrap_or_default();
     let mut text = String::new();
     let mut rows = Vec::new();
     for w in &meta.workloads {
         let folder = dir.workload(&w.name);
         match report::report_dir(&folder, target) {
             Ok((terminal, sweep, analysis)) => {
-                text.push_str(&format!("== workload {} ==\n{terminal}\n", w.name));
+                let note = through
+                    .zip(workloads.iter().find(|c| c.name == w.name))
+                    .and_then(|(path, c)| report::config_note(path, c, &sweep.info))
+                    .unwrap_or_default();
+                text.push_str(&format!("== workload {} ==\n{note}{terminal}\n", w.name));
                 rows.extend(report::study::rows(w, &sweep, &analysis));
             }
             Err(e) => text.push_str(&format!(

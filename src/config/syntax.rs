@@ -14,24 +14,34 @@ pub(super) fn syntax_error(e: toml::de::Error, text: &str, origin: &str) -> Conf
     };
     let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
     // The key whose value is wrong: the last `key =` before the value (inside an inline table,
-    // the innermost one), else the line's.
-    // Only an `=` on the value's own line counts: a table header has none, and an earlier
-    // line's key is not the one in error.
+    // the innermost one) whose value is still open there, on its own line or in a list or
+    // table spanning lines; a value closed before a line ends (a table header's line has no
+    // key) is not the one in error. Else the line's.
     let innermost = e.span().and_then(|span| {
         let upto = &text[..span.start.min(text.len())];
-        let own_line = &upto[upto.rfind('\n').map_or(0, |i| i + 1)..];
-        let (before, _) = own_line.rsplit_once('=')?;
-        let key = before.rsplit(['{', ',']).next()?.trim().trim_matches('"');
+        let eq = upto.rfind('=')?;
+        let mut depth = 0i32;
+        for c in upto[eq + 1..].chars() {
+            match c {
+                '[' | '{' => depth += 1,
+                ']' | '}' => depth -= 1,
+                '\n' if depth <= 0 => return None,
+                _ => {}
+            }
+        }
+        let key = upto[..eq].rsplit(['{', ',', '\n']).next()?.trim().trim_matches('"');
         (!key.is_empty() && !key.contains(['[', ']'])).then_some(key)
     });
-    let line_text = text.lines().nth(line - 1).unwrap_or("").trim();
+    // A line as written, without its comment.
+    let bare = |l: &str| l.split('#').next().unwrap_or("").trim().to_string();
+    let line_text = bare(text.lines().nth(line - 1).unwrap_or(""));
     let key = innermost.or_else(|| line_text.split_once('=').map(|(k, _)| k.trim().trim_matches('"')));
     let message = match key.and_then(|key| plain_type_error(&message, key)) {
         Some(words) => words,
         None if message == "duplicate key"
-            && matches!(line_text, "[data]" | "[[data]]")
-            && text.lines().any(|l| l.trim() == "[data]")
-            && text.lines().any(|l| l.trim() == "[[data]]") =>
+            && matches!(line_text.as_str(), "[data]" | "[[data]]")
+            && text.lines().any(|l| bare(l) == "[data]")
+            && text.lines().any(|l| bare(l) == "[[data]]") =>
         {
             "a config has one [data] table (a sweep) or [[data]] tables (a study, each named), not both"
                 .into()
@@ -112,13 +122,15 @@ mod tests {
         let (line, message) = said("seed = [0]\n[train.iterations]\n");
         assert_eq!(line, 2);
         assert!(!message.starts_with("seed"), "{message}");
+        // A list over several lines: its key, though the bad element's line has none.
+        let (line, message) = said("seed = [\n  0,\n  \"1\",\n]\n[train]\niterations = 1\n");
+        assert_eq!((line, message.as_str()), (3, "seed must be a whole number ≥ 0 (got string \"1\")"));
         // A table given twice, and [data] beside [[data]].
         let (_, message) = said("seed = [0]\n[train]\niterations = 1\n[train]\n");
         assert_eq!(message, "[train] repeats a table or key given earlier in the file");
-        let e = toml::from_str::<toml::Table>("[data]\n[[data]]\n").unwrap_err();
-        let ConfigError::Syntax { message, .. } = syntax_error(e, "[data]\n[[data]]\n", "f.toml") else {
-            panic!()
-        };
+        let text = "[data] # one\n[[data]]\n";
+        let e = toml::from_str::<toml::Table>(text).unwrap_err();
+        let ConfigError::Syntax { message, .. } = syntax_error(e, text, "f.toml") else { panic!() };
         assert!(message.ends_with("not both"), "{message}");
     }
 }

@@ -137,39 +137,52 @@ pub fn run(target_path: &Path, results: &Path, target: Option<f64>) -> Result<St
         bail!("--target must be a positive loss (got {t})");
     }
     let dir = locate(target_path, results)?;
-    let text = report_dir(&dir, target)?.0;
+    let (text, sweep, _) = report_dir(&dir, target)?;
     // Given a config, the report is still of what the sweep holds: say so when they differ.
-    let differs = match target_path.is_file() {
-        true => config_differs(&Config::from_path(target_path)?, &SweepMeta::read_in(&dir)?),
-        false => Vec::new(),
+    let note = match target_path.is_file() {
+        true => config_note(target_path, &Config::from_path(target_path)?, &sweep.info),
+        false => None,
     };
-    if differs.is_empty() {
-        return Ok(text);
-    }
-    Ok(format!(
-        "note: {} differs from the config sweep {} was run with ({}); this report is of the runs the \
-         sweep holds: run `heavyball run` on the config to bring them up to it\n{text}",
-        target_path.display(),
-        dir.root().display(),
-        differs.join(", ")
-    ))
+    Ok(note.unwrap_or_default() + &text)
 }
 
-/// What of `config` the sweep `info` was not run with: the settings that decide its runs and
-/// their comparison.
-fn config_differs(config: &Config, info: &SweepMeta) -> Vec<&'static str> {
+/// A line for the top of a report made through the config at `path` when `config` differs from
+/// what the sweep `info` was run with: the report is of the runs the sweep holds. The training
+/// settings, the grid, `[tune]` and `[confirm]` are compared; the data are `plan`'s to compare
+/// (only reading them tells).
+pub fn config_note(path: &Path, config: &Config, info: &SweepMeta) -> Option<String> {
     let t = &config.train;
-    [
+    let differs: Vec<&str> = [
         (t.iterations != info.iterations, "iterations"),
-        (t.objective != info.objective || t.precision != info.precision, "[train]"),
-        (t.divergence_factor != info.divergence_factor, "divergence_factor"),
+        (
+            t.objective != info.objective
+                || t.precision != info.precision
+                || t.chunk_size != info.chunk_size
+                || t.sharpness != info.sharpness
+                || t.divergence_factor != info.divergence_factor,
+            "[train]",
+        ),
         (config.grid != info.grid(), "[grid]"),
         (config.tune != info.tune, "[tune]"),
         (config.confirm != info.confirm, "[confirm]"),
     ]
     .into_iter()
     .filter_map(|(differs, what)| differs.then_some(what))
-    .collect()
+    .collect();
+    if differs.is_empty() {
+        return None;
+    }
+    let then = match t.iterations < info.iterations {
+        true => "`heavyball run` refuses to lower iterations, so they stay as they are",
+        false => "run `heavyball run` on the config to bring them up to it",
+    };
+    Some(format!(
+        "note: {} differs from the config sweep {} was run with ({}); this report is of the runs the sweep \
+         holds: {then}\n",
+        path.display(),
+        info.name,
+        differs.join(", ")
+    ))
 }
 
 /// Reports the sweep in `dir`: writes its `report/`, and returns the terminal's text with the

@@ -298,10 +298,13 @@ alpha = [1.0, 0.5]
     let text = raised.report(&[]);
     assert!(
         text.starts_with("note: ")
-            && text.contains("differs from the config sweep")
-            && text.contains("(iterations, [confirm])"),
+            && text.contains("differs from the config sweep told was run with (iterations, [confirm])")
+            && text.contains("bring them up to it"),
         "{text}"
     );
+    // A setting of the run key, and iterations lowered, which run would refuse.
+    let text = sweep.with(&[("train.iterations", "5"), ("train.chunk_size", "7")]).report(&[]);
+    assert!(text.contains("(iterations, [train])") && text.contains("refuses to lower iterations"), "{text}");
 }
 
 #[test]

@@ -226,6 +226,9 @@ fn the_study_report_covers_every_workload_and_the_conditioning() {
         assert!(md.contains(md_has), "report.md lacks {md_has:?}");
     }
     assert_eq!(page.matches("<tr><td>").count(), 6, "one page row per study.csv row");
+    // Through a config it was not run with, each workload's report says so.
+    let text = study.with(&[("train.iterations", "15")]).report(&[]);
+    assert_eq!(text.matches("differs from the config sweep").count(), 3, "{text}");
     // The folder form finds the same study.
     let again = crate::common::stdout_of(heavyball().arg("report").arg(study.folder()));
     assert!(again.contains("study st: 3 workloads"), "{again}");
