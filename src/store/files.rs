@@ -257,11 +257,7 @@ pub fn encode_checkpoint<T: Real>(path: &Path, key: &str, state: &State<T>) -> R
 /// parameters of `shape`, and a curve consistent with its iteration (rows 0..k, or 0..=k once
 /// finished). Any mismatch is an error that says what is wrong.
 pub fn read_checkpoint<T: Real>(path: &Path, key: &str, shape: Shape) -> Result<State<T>> {
-    let mut npz = Npz::open(path)?;
-    let stored_key: Array1<u8> = npz.array("key", 4096)?;
-    if stored_key.as_slice() != Some(key.as_bytes()) {
-        bail!("{} belongs to another run", path.display());
-    }
+    let mut npz = open_checkpoint(path, key)?;
     let theta = npz.params::<T>(shape)?;
     let phi_flat: Array1<T> = npz.array("phi", shape.n_params())?;
     if phi_flat.len() != shape.n_params() {
@@ -276,12 +272,17 @@ pub fn read_checkpoint<T: Real>(path: &Path, key: &str, shape: Shape) -> Result<
 /// The iteration and curve of the checkpoint at `path` when it belongs to the run `key`, without
 /// its parameters (the report checks a finished run's `curve.csv` against it).
 pub fn read_checkpoint_curve(path: &Path, key: &str) -> Result<(usize, Vec<CurveRow>)> {
+    checkpoint_curve_in(&mut open_checkpoint(path, key)?, path)
+}
+
+/// Opens the checkpoint at `path`, refusing one that names another run than `key`.
+fn open_checkpoint<'p>(path: &'p Path, key: &str) -> Result<Npz<'p>> {
     let mut npz = Npz::open(path)?;
     let stored_key: Array1<u8> = npz.array("key", 4096)?;
     if stored_key.as_slice() != Some(key.as_bytes()) {
         bail!("{} belongs to another run", path.display());
     }
-    checkpoint_curve_in(&mut npz, path)
+    Ok(npz)
 }
 
 /// A checkpoint's iteration and curve.
