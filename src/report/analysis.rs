@@ -422,18 +422,31 @@ mod tests {
         assert_eq!(gd.bracket.unwrap().to_string(), "best γ = 0.1 is the smallest tried");
     }
 
-    #[test]
-    fn confirmation_seeds_carry_every_statistic_and_selection_seeds_only_choose() {
+    /// The known runs' sweep confirmed on 2 fresh seeds.
+    fn confirmed_meta() -> SweepMeta {
         let mut meta = info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]);
         meta.confirm =
             Some(ConfirmSpec { seeds: 2, by: Criterion::LateTrainLoss, aggregate: Aggregate::Median });
+        meta
+    }
+
+    /// The known runs' chosen settings (GD γ = 0.2, momentum γ = 0.1 α = 0.5) on fresh seeds 2
+    /// and 3, where momentum is worse than GD: GD's two, then momentum's two.
+    fn fresh_runs() -> [RunRecord; 4] {
+        [
+            run(0.2, 1.0, 2, &[2.0, 1.0, 0.5, 0.3, 0.2]),
+            run(0.2, 1.0, 3, &[2.0, 1.0, 0.5, 0.3, 0.1]),
+            run(0.1, 0.5, 2, &[2.0, 1.0, 0.8, 0.7, 0.6]),
+            run(0.1, 0.5, 3, &[2.0, 1.0, 0.8, 0.7, 0.5]),
+        ]
+    }
+
+    #[test]
+    fn confirmation_seeds_carry_every_statistic_and_selection_seeds_only_choose() {
+        let meta = confirmed_meta();
         let mut runs = known_runs();
-        // The chosen settings (GD γ = 0.2, momentum γ = 0.1 α = 0.5) on fresh seeds 2 and 3,
-        // where momentum is worse than GD; a run of a setting not chosen is ignored.
-        runs.push(run(0.2, 1.0, 2, &[2.0, 1.0, 0.5, 0.3, 0.2]));
-        runs.push(run(0.2, 1.0, 3, &[2.0, 1.0, 0.5, 0.3, 0.1]));
-        runs.push(run(0.1, 0.5, 2, &[2.0, 1.0, 0.8, 0.7, 0.6]));
-        runs.push(run(0.1, 0.5, 3, &[2.0, 1.0, 0.8, 0.7, 0.5]));
+        runs.extend(fresh_runs());
+        // A run of a setting not chosen is ignored.
         runs.push(run(0.1, 1.0, 2, &[2.0, 0.0, 0.0, 0.0, 0.0]));
         let a = analyse(&meta, &runs, None);
         let c = &a.comparisons[0];
@@ -453,13 +466,10 @@ mod tests {
         // The confirmation round was cut short: GD's best has both its fresh seeds, momentum's
         // one of two. Both rows, and the statistics, stay on the selection seeds (in-sample),
         // never one method on fresh seeds beside the other on the seeds that chose it.
-        let mut meta = info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]);
-        meta.confirm =
-            Some(ConfirmSpec { seeds: 2, by: Criterion::LateTrainLoss, aggregate: Aggregate::Median });
+        let meta = confirmed_meta();
+        let [gd_2, gd_3, mo_2, mo_3] = fresh_runs();
         let mut runs = known_runs();
-        runs.push(run(0.2, 1.0, 2, &[2.0, 1.0, 0.5, 0.3, 0.2]));
-        runs.push(run(0.2, 1.0, 3, &[2.0, 1.0, 0.5, 0.3, 0.1]));
-        runs.push(run(0.1, 0.5, 2, &[2.0, 1.0, 0.8, 0.7, 0.6]));
+        runs.extend([gd_2, gd_3, mo_2]);
         let a = analyse(&meta, &runs, None);
         let c = &a.comparisons[0];
         let (gd, mo) = (c.gd.as_ref().unwrap(), c.momentum.as_ref().unwrap());
@@ -468,7 +478,7 @@ mod tests {
         assert_eq!((st.seeds_used, st.pairs), (SeedsUsed::Selection, 2));
         assert!(a.in_sample());
         // With momentum's second fresh seed, both go over to the confirmation seeds.
-        runs.push(run(0.1, 0.5, 3, &[2.0, 1.0, 0.8, 0.7, 0.5]));
+        runs.push(mo_3);
         let a = analyse(&meta, &runs, None);
         let c = &a.comparisons[0];
         assert_eq!(c.gd.as_ref().unwrap().confirmation.as_ref().unwrap().seeds, [2, 3]);

@@ -311,6 +311,25 @@ impl Sweep {
         self.process(&["run"]).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
     }
 
+    /// `heavyball run` started in the background and sent SIGINT once a first checkpoint lands
+    /// in `runs` (the sweep's `runs/`, or a workload's); returns its exit code and stderr.
+    pub fn interrupt_at_first_checkpoint(&self, runs: &Path) -> (Option<i32>, String) {
+        let child = self.spawn();
+        let started = Instant::now();
+        let has_checkpoint = || {
+            std::fs::read_dir(runs)
+                .map(|d| d.flatten().any(|e| e.path().join("checkpoint.npz").exists()))
+                .unwrap_or(false)
+        };
+        while !has_checkpoint() {
+            assert!(started.elapsed() < Duration::from_secs(60), "no checkpoint appeared");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
     /// `heavyball run --quiet` with one environment variable set; waits for it.
     fn run_with_env(&self, var: &str, value: u64) -> Output {
         self.process(&["run", "--quiet"]).env(var, value.to_string()).output().unwrap()

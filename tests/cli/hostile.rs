@@ -249,47 +249,60 @@ fn a_hand_edited_run_toml_is_named_and_never_reported_as_trained() {
     assert_eq!(summary.lines().count(), 5, "{summary}");
 }
 
-#[test]
-fn a_status_its_curve_belies_is_named_and_the_run_trained_again() {
+/// A finished sweep whose file `name` of run M3-g0.1-a1-s0 goes through `edit`: `report` must
+/// name it with `said` (and pass `more`); then `run` must bring every file back as it was.
+/// Returns the edited file's text once repaired.
+fn tampered_then_repaired(
+    name: &str,
+    edit: impl Fn(&str) -> String,
+    said: &str,
+    more: impl Fn(&Sweep),
+) -> String {
     let sweep = Sweep::new(SMALL);
     sweep.run(&["--quiet"]);
     let before = sweep.comparable();
-    // A healthy finished run said to have diverged: the report would count it as ∞.
-    let meta = sweep.run_dir("M3-g0.1-a1-s0").join("run.toml");
-    let text = std::fs::read_to_string(&meta).unwrap();
-    assert!(text.contains("status = \"done\""), "{text}");
-    std::fs::write(&meta, text.replace("status = \"done\"", "status = \"diverged\"")).unwrap();
+    let file = sweep.run_dir("M3-g0.1-a1-s0").join(name);
+    std::fs::write(&file, edit(&std::fs::read_to_string(&file).unwrap())).unwrap();
     let report = sweep.report(&[]);
     let md = std::fs::read_to_string(sweep.folder().join("report/report.md")).unwrap();
-    assert!(md.contains("run.toml says the run diverged, but its curve ends at"), "{report}");
-    let plan = sweep.plan(&[]);
-    assert!(plan.contains("1 to restart"), "{plan}");
-    // Trained again, it ends as it was.
+    assert!(md.contains(said), "{report}");
+    more(&sweep);
     sweep.run(&["--quiet"]);
     std::fs::remove_dir_all(sweep.folder().join("report")).unwrap();
     assert_same(&sweep.comparable(), &before);
-    assert!(std::fs::read_to_string(&meta).unwrap().contains("status = \"done\""));
+    std::fs::read_to_string(&file).unwrap()
+}
+
+#[test]
+fn a_status_its_curve_belies_is_named_and_the_run_trained_again() {
+    // A healthy finished run said to have diverged: the report would count it as ∞.
+    let edit = |text: &str| {
+        assert!(text.contains("status = \"done\""), "{text}");
+        text.replace("status = \"done\"", "status = \"diverged\"")
+    };
+    let plan_restarts = |sweep: &Sweep| {
+        let plan = sweep.plan(&[]);
+        assert!(plan.contains("1 to restart"), "{plan}");
+    };
+    let said = "run.toml says the run diverged, but its curve ends at";
+    let meta = tampered_then_repaired("run.toml", edit, said, plan_restarts);
+    assert!(meta.contains("status = \"done\""), "{meta}");
 }
 
 #[test]
 fn a_curve_its_checkpoint_belies_is_left_out_of_the_report_until_run_repairs_it() {
-    let sweep = Sweep::new(SMALL);
-    sweep.run(&["--quiet"]);
-    let before = sweep.comparable();
     // The last row's loss rewritten, as an edit or a spreadsheet's save would.
-    let curve = sweep.run_dir("M3-g0.1-a1-s0").join("curve.csv");
-    let text = std::fs::read_to_string(&curve).unwrap();
-    let (head, last) = text.trim_end().rsplit_once('\n').unwrap();
-    let mut cells: Vec<&str> = last.split(',').collect();
-    cells[1] = "0.000001";
-    std::fs::write(&curve, format!("{head}\n{}\n", cells.join(","))).unwrap();
-    let report = sweep.report(&[]);
-    let md = std::fs::read_to_string(sweep.folder().join("report/report.md")).unwrap();
-    assert!(md.contains("curve.csv disagrees with checkpoint.npz"), "{report}");
-    assert!(!std::fs::read_to_string(sweep.folder().join("report/paired.csv")).unwrap().contains("1e-6"));
-    sweep.run(&["--quiet"]);
-    std::fs::remove_dir_all(sweep.folder().join("report")).unwrap();
-    assert_same(&sweep.comparable(), &before);
+    let edit = |text: &str| {
+        let (head, last) = text.trim_end().rsplit_once('\n').unwrap();
+        let mut cells: Vec<&str> = last.split(',').collect();
+        cells[1] = "0.000001";
+        format!("{head}\n{}\n", cells.join(","))
+    };
+    let left_out = |sweep: &Sweep| {
+        let paired = std::fs::read_to_string(sweep.folder().join("report/paired.csv")).unwrap();
+        assert!(!paired.contains("1e-6"));
+    };
+    tampered_then_repaired("curve.csv", edit, "curve.csv disagrees with checkpoint.npz", left_out);
 }
 
 #[test]

@@ -162,23 +162,8 @@ fn sigkill_during_an_extension_loses_nothing() {
 #[test]
 fn sigint_saves_in_flight_runs_and_exits_130() {
     let sweep = Sweep::new(SWEEP).with(&[("train.iterations", "400")]);
-    let child = sweep.spawn();
-    // Wait for a first checkpoint, then interrupt.
-    let runs = sweep.folder().join("runs");
-    let started = Instant::now();
-    let has_checkpoint = || {
-        std::fs::read_dir(&runs)
-            .map(|d| d.flatten().any(|e| e.path().join("checkpoint.npz").exists()))
-            .unwrap_or(false)
-    };
-    while !has_checkpoint() {
-        assert!(started.elapsed() < Duration::from_secs(60), "no checkpoint appeared");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let (code, stderr) = sweep.interrupt_at_first_checkpoint(&sweep.folder().join("runs"));
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("interrupted: saved") && stderr.contains("heavyball run"), "{stderr}");
     // The command to resume is the same command: with the results folder it was given.
     let again = format!("--results {}", sweep.folder().parent().unwrap().display());

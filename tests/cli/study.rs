@@ -3,8 +3,6 @@
 //! adds its summaries and a report across the workloads; bad study configs are named.
 
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 use crate::common::{Files, Sweep, assert_same, heavyball, tree, write};
 
@@ -237,22 +235,8 @@ fn the_study_report_covers_every_workload_and_the_conditioning() {
 #[test]
 fn an_interrupted_study_names_its_workload_and_the_command_that_resumes_it() {
     let study = Sweep::new(STUDY).with(&[("train.iterations", "200000"), ("train.checkpoint_every", "2000")]);
-    let child = study.spawn();
-    let runs = study.folder().join("iris/runs");
-    let started = Instant::now();
-    let has_checkpoint = || {
-        std::fs::read_dir(&runs)
-            .map(|d| d.flatten().any(|e| e.path().join("checkpoint.npz").exists()))
-            .unwrap_or(false)
-    };
-    while !has_checkpoint() {
-        assert!(started.elapsed() < Duration::from_secs(60), "no checkpoint appeared");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let (code, stderr) = study.interrupt_at_first_checkpoint(&study.folder().join("iris/runs"));
+    assert_eq!(code, Some(130), "{stderr}");
     let again = format!("--results {}", study.folder().parent().unwrap().display());
     assert!(
         stderr.starts_with("workload iris: interrupted: saved ") && stderr.trim_end().ends_with(&again),
