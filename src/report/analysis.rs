@@ -352,8 +352,8 @@ pub fn near_f32_resolution(info: &SweepMeta, best: &Best) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Aggregate, ConfirmSpec, Criterion};
-    use crate::store::fixtures::{info, known_runs, run};
+    use crate::config::{Aggregate, Criterion};
+    use crate::store::fixtures::{confirmed_meta, fresh_runs, info, known_runs, run};
 
     #[test]
     fn one_seed_or_one_method_gives_what_can_be_computed_and_no_more() {
@@ -420,25 +420,6 @@ mod tests {
         assert_eq!(gd.gamma, 0.1);
         // Its verdict is judged by the same criterion: 0.1 is the smallest tried.
         assert_eq!(gd.bracket.unwrap().to_string(), "best γ = 0.1 is the smallest tried");
-    }
-
-    /// The known runs' sweep confirmed on 2 fresh seeds.
-    fn confirmed_meta() -> SweepMeta {
-        let mut meta = info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]);
-        meta.confirm =
-            Some(ConfirmSpec { seeds: 2, by: Criterion::LateTrainLoss, aggregate: Aggregate::Median });
-        meta
-    }
-
-    /// The known runs' chosen settings (GD γ = 0.2, momentum γ = 0.1 α = 0.5) on fresh seeds 2
-    /// and 3, where momentum is worse than GD: GD's two, then momentum's two.
-    fn fresh_runs() -> [RunRecord; 4] {
-        [
-            run(0.2, 1.0, 2, &[2.0, 1.0, 0.5, 0.3, 0.2]),
-            run(0.2, 1.0, 3, &[2.0, 1.0, 0.5, 0.3, 0.1]),
-            run(0.1, 0.5, 2, &[2.0, 1.0, 0.8, 0.7, 0.6]),
-            run(0.1, 0.5, 3, &[2.0, 1.0, 0.8, 0.7, 0.5]),
-        ]
     }
 
     #[test]

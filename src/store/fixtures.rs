@@ -1,7 +1,7 @@
 //! Hand-made finished runs for unit tests (scores, selection, the report), whose answers are
 //! known.
 
-use crate::config::{Objective, Precision};
+use crate::config::{Aggregate, ConfirmSpec, Criterion, Objective, Precision};
 use crate::store::{RunMeta, RunRecord, RunStatus, SweepMeta};
 use crate::train::CurveRow;
 
@@ -78,5 +78,23 @@ pub fn known_runs() -> Vec<RunRecord> {
         run(0.2, 1.0, 1, &[2.0, 1.2, 0.9, 0.7, 0.6]),
         run(0.2, 0.5, 0, &[2.0, f64::NAN]),
         run(0.2, 0.5, 1, &[2.0, 0.3, 0.25, 0.2, 0.2]),
+    ]
+}
+
+/// The known runs' sweep, confirmed on 2 fresh seeds.
+pub fn confirmed_meta() -> SweepMeta {
+    let mut meta = info(vec![4], vec![0.1, 0.2], vec![1.0, 0.5]);
+    meta.confirm = Some(ConfirmSpec { seeds: 2, by: Criterion::LateTrainLoss, aggregate: Aggregate::Median });
+    meta
+}
+
+/// The known runs' best settings (GD γ = 0.2, momentum γ = 0.1 α = 0.5) on the fresh seeds 2
+/// and 3, where momentum is worse than GD: GD's two, then momentum's two.
+pub fn fresh_runs() -> [RunRecord; 4] {
+    [
+        run(0.2, 1.0, 2, &[2.0, 1.0, 0.5, 0.3, 0.2]),
+        run(0.2, 1.0, 3, &[2.0, 1.0, 0.5, 0.3, 0.1]),
+        run(0.1, 0.5, 2, &[2.0, 1.0, 0.8, 0.7, 0.6]),
+        run(0.1, 0.5, 3, &[2.0, 1.0, 0.8, 0.7, 0.5]),
     ]
 }
